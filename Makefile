@@ -1,0 +1,57 @@
+# perdiem: two commands.
+#   make run    builds perdiem and runs examples/agents/hello.lua
+#   make test   builds and runs the whole suite twice: normal, then ASan+UBSan
+#   make bench  builds and runs the benchmark programs
+# Each target installs the Debian packages it needs, only when some are missing.
+
+BUILD_DIR   ?= build
+JOBS        ?= 2
+RELEASE_DIR := $(BUILD_DIR)/release
+SANITIZE_DIR := $(BUILD_DIR)/sanitize
+
+DEBIAN_PACKAGES := cmake g++ make pkg-config \
+  libcurl4-openssl-dev nlohmann-json3-dev libsecp256k1-dev libsodium-dev \
+  libsqlite3-dev liblua5.4-dev doctest-dev libcpp-httplib-dev libcrypto++-dev \
+  libssl-dev zlib1g-dev libbrotli-dev python3
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test bench deps build build-sanitize clean format
+
+deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing missing Debian packages:" $$missing; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(RELEASE_DIR)/CMakeCache.txt: | deps
+	cmake -S . -B $(RELEASE_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+$(SANITIZE_DIR)/CMakeCache.txt: | deps
+	cmake -S . -B $(SANITIZE_DIR) -DCMAKE_BUILD_TYPE=Debug -DPERDIEM_SANITIZE=ON
+
+build: deps $(RELEASE_DIR)/CMakeCache.txt
+	cmake --build $(RELEASE_DIR) -j$(JOBS)
+
+build-sanitize: deps $(SANITIZE_DIR)/CMakeCache.txt
+	cmake --build $(SANITIZE_DIR) -j$(JOBS)
+
+run: build
+	$(RELEASE_DIR)/perdiem run examples/agents/hello.lua
+
+test: build build-sanitize
+	cd $(RELEASE_DIR) && ctest --output-on-failure -j$(JOBS)
+	cd $(SANITIZE_DIR) && ctest --output-on-failure -j$(JOBS)
+
+bench: build
+	cmake --build $(RELEASE_DIR) -j$(JOBS) --target benchmarks
+	@for b in $(RELEASE_DIR)/bench/*; do [ -x "$$b" ] && "$$b"; done; true
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp' '*.h' '*.c')
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,221 @@
+#include "wallet/book.hpp"
+
+#include "wallet/utc.hpp"
+
+namespace perdiem::wallet {
+
+std::string run_scope(std::string_view run) { return "run:" + std::string(run); }
+
+std::string agent_day_scope(std::string_view agent, std::string_view date) {
+  return "agent:" + std::string(agent) + ":" + std::string(date);
+}
+
+Result<std::unique_ptr<Book>> Book::create(sql::Db db, Options options) {
+  std::unique_ptr<Book> book(new Book(std::move(db), std::move(options)));
+  Status st = book->prepare_all();
+  if (!st.ok()) return st.error();
+  return book;
+}
+
+Status Book::prepare_all() {
+  auto ledger = LedgerWriter::create(db_);
+  if (!ledger) return ledger.error();
+  ledger_.emplace(std::move(*ledger));
+  struct {
+    sql::Stmt* out;
+    const char* text;
+  } statements[] = {
+      {&begin_, "BEGIN IMMEDIATE"},
+      {&commit_, "COMMIT"},
+      {&rollback_, "ROLLBACK"},
+      {&by_key_,
+       "SELECT id FROM reservations WHERE key = ? AND key IS NOT NULL AND state != 'released'"},
+      {&by_id_,
+       "SELECT id, state, provider, run, agent, agent_day, owner, hold, cost, funding "
+       "FROM reservations WHERE id = ?"},
+      {&insert_row_,
+       "INSERT INTO reservations(key, state, provider, run, agent, agent_day, hold, cost, "
+       "funding, owner, created_ms, updated_ms) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)"},
+      {&update_row_,
+       "UPDATE reservations SET state = ?, cost = ?, funding = ?, updated_ms = ?, "
+       "receipt = COALESCE(?, receipt) WHERE id = ?"},
+      {&get_budget_, "SELECT amount FROM budget_spend WHERE scope = ?"},
+      {&put_budget_,
+       "INSERT INTO budget_spend(scope, amount) VALUES(?, ?) "
+       "ON CONFLICT(scope) DO UPDATE SET amount = excluded.amount"},
+      {&get_receipt_, "SELECT receipt FROM reservations WHERE id = ? AND receipt IS NOT NULL"},
+      {&open_of_owner_, "SELECT id FROM reservations WHERE owner = ? AND state = 'open'"},
+  };
+  for (auto& s : statements) {
+    auto stmt = db_.prepare(s.text);
+    if (!stmt) return stmt.error();
+    *s.out = std::move(*stmt);
+  }
+  return {};
+}
+
+Status Book::begin(std::int64_t now_ms) {
+  Status st = begin_.run();
+  if (!st.ok()) return st;
+  in_transaction_ = true;
+  now_ms_ = now_ms;
+  today_ = utc_date(now_ms);
+  budgets_.clear();
+  dirty_budgets_.clear();
+  buckets_.clear();
+  st = ledger_->begin();
+  if (!st.ok()) return st;
+  return open_allowance();
+}
+
+Status Book::commit() {
+  Status st = ledger_->flush();
+  if (st.ok()) st = flush_budgets();
+  if (st.ok()) st = commit_.run();
+  if (!st.ok()) return st;
+  in_transaction_ = false;
+  ledger_->discard();
+  return {};
+}
+
+void Book::rollback() {
+  if (in_transaction_) (void)rollback_.run();
+  in_transaction_ = false;
+  ledger_->discard();
+  budgets_.clear();
+  dirty_budgets_.clear();
+}
+
+// Opens today's buckets that are due and loads every bucket open today, so reserve()
+// can pick from them without another query.
+Status Book::open_allowance() {
+  std::int64_t day_start_s = utc_day(now_ms_) * 86400;
+  auto grants = load_stake_grants(db_, day_start_s);
+  if (!grants) return grants.error();
+  for (const StakeGrant* g : grants_to_open(*grants, now_ms_ / 1000, options_.min_stake)) {
+    std::string account = allowance_account(today_, g->id);
+    auto exists = ledger_->exists(account);
+    if (!exists) return exists.error();
+    if (*exists) continue;
+    auto seq = append("allowance", account, g->amount, 0,
+                      RefsBuilder().add("grant", g->id).add("day", today_).str());
+    if (!seq) return seq.error();
+  }
+  for (auto& g : *grants) {
+    auto exists = ledger_->exists(allowance_account(today_, g.id));
+    if (!exists) return exists.error();
+    if (*exists) buckets_.push_back(std::move(g));
+  }
+  return {};
+}
+
+Result<std::int64_t> Book::append(std::string_view kind, const std::string& account,
+                                  Nanos amount, std::int64_t reservation, std::string refs) {
+  ++writes_;
+  return ledger_->append(kind, account, amount, reservation, std::move(refs), now_ms_);
+}
+
+Result<std::optional<Book::Row>> Book::load_row(std::int64_t id) {
+  sql::ResetGuard guard(by_id_);
+  by_id_.bind(1, id);
+  auto found = by_id_.step();
+  if (!found) return found.error();
+  if (!*found) return std::optional<Row>();
+  Row row;
+  row.id = by_id_.column_int(0);
+  auto state = reservation_state_from(by_id_.column_text(1));
+  if (!state)
+    return make_error(ErrorKind::storage, "reservation " + std::to_string(id) + " has a bad state");
+  row.state = *state;
+  row.provider = by_id_.column_text(2);
+  row.run = by_id_.column_text(3);
+  row.agent = by_id_.column_text(4);
+  row.agent_day = by_id_.column_text(5);
+  row.owner = by_id_.column_text(6);
+  row.hold = by_id_.column_int(7);
+  row.cost = by_id_.column_int(8);
+  auto funding = decode_funding(by_id_.column_text(9));
+  if (!funding) return funding.error();
+  row.funding = std::move(*funding);
+  return std::optional<Row>(std::move(row));
+}
+
+Status Book::update_row(const Row& row, const SignedReceipt* receipt) {
+  ++writes_;
+  update_row_.bind(1, to_string(row.state)).bind(2, row.cost).bind(3, encode_funding(row.funding));
+  update_row_.bind(4, now_ms_);
+  if (receipt) update_row_.bind(5, receipt->json);
+  else update_row_.bind_null(5);
+  update_row_.bind(6, row.id);
+  return update_row_.run();
+}
+
+Result<Nanos> Book::budget(const std::string& scope) {
+  auto it = budgets_.find(scope);
+  if (it != budgets_.end()) return it->second.value_or(0);
+  sql::ResetGuard guard(get_budget_);
+  get_budget_.bind(1, scope);
+  auto row = get_budget_.step();
+  if (!row) return row.error();
+  std::optional<Nanos> value;
+  if (*row) value = get_budget_.column_int(0);
+  budgets_.emplace(scope, value);
+  return value.value_or(0);
+}
+
+Status Book::add_budget(const std::string& scope, Nanos delta) {
+  auto current = budget(scope);
+  if (!current) return current.error();
+  ++writes_;
+  Nanos next = *current + delta;
+  budgets_[scope] = next;
+  dirty_budgets_[scope] = next;
+  return {};
+}
+
+Status Book::flush_budgets() {
+  for (const auto& [scope, amount] : dirty_budgets_) {
+    put_budget_.bind(1, scope).bind(2, amount);
+    Status st = put_budget_.run();
+    if (!st.ok()) return st;
+  }
+  dirty_budgets_.clear();
+  return {};
+}
+
+std::vector<std::string> Book::budget_scopes(const Row& row) const {
+  std::vector<std::string> scopes;
+  if (!row.run.empty()) scopes.push_back(run_scope(row.run));
+  if (!row.agent.empty()) scopes.push_back(agent_day_scope(row.agent, row.agent_day));
+  return scopes;
+}
+
+Result<std::optional<Receipt>> Book::load_receipt(std::int64_t id) {
+  sql::ResetGuard guard(get_receipt_);
+  get_receipt_.bind(1, id);
+  auto row = get_receipt_.step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<Receipt>();
+  auto receipt = parse_receipt(get_receipt_.column_text(0));
+  if (!receipt) return make_error(ErrorKind::storage, "stored receipt " + std::to_string(id) +
+                                                          " is corrupt: " + receipt.error().message);
+  return std::optional<Receipt>(std::move(*receipt));
+}
+
+Reservation Book::to_reservation(const Row& row, bool replayed) {
+  Reservation r;
+  r.id = row.id;
+  r.state = row.state;
+  r.provider = row.provider;
+  r.run = row.run;
+  r.hold = row.hold;
+  r.cost = row.cost;
+  for (const auto& part : row.funding) {
+    if (is_allowance_account(part.account)) r.from_allowance += part.held;
+    else r.from_usd += part.held;
+  }
+  r.replayed = replayed;
+  return r;
+}
+
+}  // namespace perdiem::wallet

@@ -1,0 +1,182 @@
+#include "wallet/receipts.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "wallet/doc_json.hpp"
+#include "wallet/grants.hpp"
+#include "wallet/ledger.hpp"
+
+namespace perdiem::wallet {
+namespace {
+
+using nlohmann::json;
+
+Error bad(std::string_view why) {
+  return make_error(ErrorKind::invalid_argument, "invalid receipt: " + std::string(why));
+}
+
+Result<Nanos> money_field(const json& doc, const char* name) {
+  auto text = doc_json::string_field(doc, name, "receipt");
+  if (!text) return text.error();
+  auto amount = parse_usd(*text);
+  if (!amount) return bad(std::string("\"") + name + "\": " + amount.error().message);
+  return *amount;
+}
+
+Result<std::int64_t> count_field(const json& doc, const char* name) {
+  auto v = doc_json::int_field(doc, name, "receipt");
+  if (!v) return v.error();
+  if (*v < 0) return bad(std::string("\"") + name + "\" must not be negative");
+  return *v;
+}
+
+}  // namespace
+
+bool valid_receipt_text(std::string_view text) { return text.empty() || valid_identifier(text); }
+
+Result<Receipt> parse_receipt(std::string_view text) {
+  auto doc = doc_json::parse_object(text, kMaxReceiptBytes, "receipt");
+  if (!doc) return doc.error();
+  const json& j = *doc;
+  Receipt r;
+  auto id = doc_json::string_field(j, "id", "receipt");
+  if (!id) return id.error();
+  if (!valid_identifier(*id)) return bad("\"id\" must be an identifier");
+  r.id = *id;
+  auto wallet = doc_json::address_field(j, "wallet", "receipt");
+  if (!wallet) return wallet.error();
+  r.wallet = *wallet;
+  auto status = doc_json::string_field(j, "status", "receipt");
+  if (!status) return status.error();
+  if (*status != "final" && *status != "estimate")
+    return bad("\"status\" must be \"final\" or \"estimate\"");
+  r.final = *status == "final";
+
+  for (auto [name, out] : {std::pair{"run", &r.run}, std::pair{"model", &r.model},
+                           std::pair{"provider", &r.provider}}) {
+    auto value = doc_json::string_field(j, name, "receipt");
+    if (!value) return value.error();
+    if (!valid_receipt_text(*value)) return bad(std::string("\"") + name + "\" has characters outside [A-Za-z0-9._:/@+-]");
+    *out = *value;
+  }
+  if (r.provider.empty()) return bad("\"provider\" must not be empty");
+
+  for (auto [name, out] : {std::pair{"step", &r.step},
+                           std::pair{"input_tokens", &r.usage.input_tokens},
+                           std::pair{"output_tokens", &r.usage.output_tokens},
+                           std::pair{"cached_input_tokens", &r.usage.cached_input_tokens},
+                           std::pair{"time", &r.time_ms}}) {
+    auto value = count_field(j, name);
+    if (!value) return value.error();
+    *out = *value;
+  }
+  if (r.usage.cached_input_tokens > r.usage.input_tokens)
+    return bad("\"cached_input_tokens\" exceeds \"input_tokens\"");
+
+  auto prices = j.find("prices");
+  if (prices == j.end() || !prices->is_object()) return bad("\"prices\" must be an object");
+  for (auto [name, out] : {std::pair{"input", &r.prices.input_per_mtok},
+                           std::pair{"output", &r.prices.output_per_mtok},
+                           std::pair{"cached_input", &r.prices.cached_input_per_mtok},
+                           std::pair{"request", &r.prices.per_request}}) {
+    auto value = money_field(*prices, name);
+    if (!value) return value.error();
+    *out = *value;
+  }
+  auto cost = money_field(j, "cost");
+  if (!cost) return cost.error();
+  r.cost = *cost;
+  auto request_hash = doc_json::hash_field(j, "request_hash", "receipt");
+  if (!request_hash) return request_hash.error();
+  r.request_hash = *request_hash;
+  auto response_hash = doc_json::hash_field(j, "response_hash", "receipt");
+  if (!response_hash) return response_hash.error();
+  r.response_hash = *response_hash;
+  auto sig = doc_json::signature_field(j, "receipt");
+  if (!sig) return sig.error();
+  r.signature = *sig;
+  return r;
+}
+
+std::string receipt_message(const Receipt& r) {
+  std::string m = "perdiem receipt v1";
+  auto line = [&m](std::string_view name, const std::string& value) {
+    m += '\n';
+    m += name;
+    m += ": ";
+    m += value;
+  };
+  line("id", r.id);
+  line("wallet", r.wallet.to_string());
+  line("status", r.final ? "final" : "estimate");
+  line("run", r.run);
+  line("step", std::to_string(r.step));
+  line("provider", r.provider);
+  line("model", r.model);
+  line("input_tokens", std::to_string(r.usage.input_tokens));
+  line("output_tokens", std::to_string(r.usage.output_tokens));
+  line("cached_input_tokens", std::to_string(r.usage.cached_input_tokens));
+  line("price_input_nanos_per_mtok", std::to_string(r.prices.input_per_mtok));
+  line("price_output_nanos_per_mtok", std::to_string(r.prices.output_per_mtok));
+  line("price_cached_input_nanos_per_mtok", std::to_string(r.prices.cached_input_per_mtok));
+  line("price_request_nanos", std::to_string(r.prices.per_request));
+  line("cost_nanos", std::to_string(r.cost));
+  line("time_ms", std::to_string(r.time_ms));
+  line("request_hash", doc_json::hash_to_hex(r.request_hash));
+  line("response_hash", doc_json::hash_to_hex(r.response_hash));
+  return m;
+}
+
+// Written by hand rather than through nlohmann::json: this runs once per settled call.
+std::string receipt_to_json(const Receipt& r) {
+  std::string j;
+  j.reserve(640);
+  auto text = [&j](const char* name, std::string_view value) {
+    j += j.empty() ? "{\"" : ",\"";
+    j += name;
+    j += "\":";
+    j += json_quote(value);
+  };
+  auto number = [&j](const char* name, std::int64_t value) {
+    j += ",\"";
+    j += name;
+    j += "\":";
+    j += std::to_string(value);
+  };
+  text("id", r.id);
+  text("wallet", r.wallet.to_string());
+  text("status", r.final ? "final" : "estimate");
+  text("run", r.run);
+  number("step", r.step);
+  text("provider", r.provider);
+  text("model", r.model);
+  number("input_tokens", r.usage.input_tokens);
+  number("output_tokens", r.usage.output_tokens);
+  number("cached_input_tokens", r.usage.cached_input_tokens);
+  j += ",\"prices\":{\"input\":" + json_quote(format_usd(r.prices.input_per_mtok)) +
+       ",\"output\":" + json_quote(format_usd(r.prices.output_per_mtok)) +
+       ",\"cached_input\":" + json_quote(format_usd(r.prices.cached_input_per_mtok)) +
+       ",\"request\":" + json_quote(format_usd(r.prices.per_request)) + "}";
+  text("cost", format_usd(r.cost));
+  number("time", r.time_ms);
+  text("request_hash", doc_json::hash_to_hex(r.request_hash));
+  text("response_hash", doc_json::hash_to_hex(r.response_hash));
+  text("signature", signature_to_hex(r.signature));
+  j += '}';
+  return j;
+}
+
+Receipt sign_receipt(Receipt r, const PrivateKey& key) {
+  r.wallet = key.address();
+  r.signature = key.sign_message(receipt_message(r));
+  return r;
+}
+
+Status verify_receipt(const Receipt& r) {
+  if (!verify_message(r.wallet, receipt_message(r), r.signature))
+    return make_error(ErrorKind::auth, "receipt " + r.id + " is not signed by wallet " +
+                                           r.wallet.to_string() + " (altered or forged)");
+  return {};
+}
+
+}  // namespace perdiem::wallet

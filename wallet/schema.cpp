@@ -1,0 +1,92 @@
+#include "wallet/schema.hpp"
+
+#include "wallet/ledger.hpp"
+
+namespace perdiem::wallet {
+namespace {
+
+const char* kTables = R"sql(
+CREATE TABLE IF NOT EXISTS meta(
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS grants(
+  id INTEGER PRIMARY KEY,
+  issuer TEXT NOT NULL,
+  nonce TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  amount INTEGER NOT NULL,
+  providers TEXT NOT NULL,
+  not_before INTEGER NOT NULL,
+  expires INTEGER NOT NULL,
+  revoked_ms INTEGER NOT NULL DEFAULT 0,
+  accepted_ms INTEGER NOT NULL,
+  document TEXT NOT NULL,
+  UNIQUE(issuer, nonce));
+CREATE TABLE IF NOT EXISTS reservations(
+  id INTEGER PRIMARY KEY,
+  key TEXT,
+  state TEXT NOT NULL,
+  provider TEXT NOT NULL,
+  run TEXT NOT NULL,
+  agent TEXT NOT NULL,
+  agent_day TEXT NOT NULL,
+  hold INTEGER NOT NULL,
+  cost INTEGER NOT NULL,
+  funding TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  receipt TEXT);
+CREATE UNIQUE INDEX IF NOT EXISTS reservations_key ON reservations(key)
+  WHERE key IS NOT NULL AND state != 'released';
+CREATE INDEX IF NOT EXISTS reservations_open ON reservations(owner) WHERE state = 'open';
+CREATE INDEX IF NOT EXISTS reservations_run ON reservations(run);
+CREATE TABLE IF NOT EXISTS budget_spend(
+  scope TEXT PRIMARY KEY,
+  amount INTEGER NOT NULL) WITHOUT ROWID;
+)sql";
+
+}  // namespace
+
+Status configure_connection(sql::Db& db) {
+  // journal_mode returns a row; exec discards it. Switching needs a brief exclusive lock;
+  // the busy timeout covers a concurrent opener.
+  Status st = db.exec("PRAGMA journal_mode=WAL");
+  if (!st.ok()) return st;
+  return db.exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+}
+
+Status create_schema(sql::Db& db) {
+  Status st = db.exec("BEGIN IMMEDIATE");
+  if (!st.ok()) return st;
+  auto fail = [&](Status s) {
+    (void)db.exec("ROLLBACK");
+    return s;
+  };
+  st = db.exec(kTables);
+  if (!st.ok()) return fail(st);
+  st = create_ledger_schema(db);
+  if (!st.ok()) return fail(st);
+  auto version = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'");
+  if (!version) return fail(version.error());
+  auto row = version->step();
+  if (!row) return fail(row.error());
+  if (*row) {
+    std::string have = version->column_text(0);
+    if (have != std::to_string(kSchemaVersion)) {
+      version->reset();
+      return fail(make_error(ErrorKind::storage,
+                             "wallet.db has schema version " + have + "; this perdiem reads " +
+                                 std::to_string(kSchemaVersion)));
+    }
+  } else {
+    version->reset();
+    st = db.exec("INSERT INTO meta(key, value) VALUES('schema_version', '" +
+                 std::to_string(kSchemaVersion) + "')");
+    if (!st.ok()) return fail(st);
+  }
+  version->reset();
+  return db.exec("COMMIT");
+}
+
+}  // namespace perdiem::wallet

@@ -1,0 +1,129 @@
+// The Wallet: an agent's on-device purse. Holds staked credits (a daily allowance) and a
+// USD balance, reserves the worst case before each model call, settles the real cost
+// after it (signing a receipt), enforces budgets, and keeps a verifiable ledger.
+//
+// Storage: one SQLite file (wallet.db, WAL, synchronous=FULL) that several processes may
+// share; each write runs in BEGIN IMMEDIATE, so budgets hold across processes too.
+// Writes from all threads go through one group-commit writer per Wallet: callers block
+// on (or, with the *_async forms, hold) a future that resolves once their operation is
+// durable.
+// Time: every decision uses the injected clock (allowance day, grant validity, receipts).
+// Thread-safety: every method may be called from any thread concurrently. Do not fork()
+// with a Wallet open; open one per process.
+#pragma once
+
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/clock.hpp"
+#include "perdiem/error.hpp"
+#include "wallet/balance.hpp"
+#include "wallet/credits.hpp"
+#include "wallet/keys.hpp"
+#include "wallet/ledger.hpp"
+#include "wallet/receipts.hpp"
+#include "wallet/reservations.hpp"
+
+namespace perdiem::wallet {
+
+class GroupCommit;
+class OwnerLock;
+
+struct WalletOptions {
+  // Signs receipts; settle() needs it. Read-only uses (balance, verify, history) may omit
+  // it and give `address` instead.
+  std::shared_ptr<const PrivateKey> signer;
+  std::optional<Address> address;       // the wallet's address when there is no signer
+  std::vector<Address> trusted_issuers;  // grants are accepted only from these
+  Nanos min_stake = kDefaultMinStake;
+  int busy_timeout_ms = 10'000;          // waiting for another process's write lock
+  std::size_t max_batch = 512;           // operations per group commit
+};
+
+class Wallet {
+ public:
+  // Opens (creating if needed) the wallet at `path`; the clock must outlive the Wallet.
+  // Settles, as unreconciled, any reservation left open by a process that has died.
+  // Refuses a wallet.db that belongs to another address.
+  static Result<std::unique_ptr<Wallet>> open(const std::string& path, base::Clock& clock,
+                                              WalletOptions options);
+  ~Wallet();
+  Wallet(const Wallet&) = delete;
+  Wallet& operator=(const Wallet&) = delete;
+
+  const Address& address() const { return address_; }
+
+  // Holds request.worst_case, funded by today's allowance for the provider, then USD.
+  // Errors: budget_exceeded or insufficient_credits (saying what was needed and what is
+  // available), invalid_argument. A repeated idempotency key returns the earlier
+  // reservation (replayed = true) unless that one was released.
+  Result<Reservation> reserve(const ReserveRequest& request);
+  std::future<Result<Reservation>> reserve_async(const ReserveRequest& request);
+
+  // Charges `cost` (usually cost_of(prices, usage)), releases the rest of the hold and
+  // stores a signed receipt. Settling a settled reservation again returns the first
+  // settlement (replayed = true) and charges nothing. auth error without a signer.
+  Result<Settlement> settle(std::int64_t id, Nanos cost, const CallRecord& call);
+  // The same, given the reservation reserve() returned (saves reading it back).
+  Result<Settlement> settle(const Reservation& reservation, Nanos cost, const CallRecord& call);
+  std::future<Result<Settlement>> settle_async(const Reservation& reservation, Nanos cost,
+                                               const CallRecord& call);
+  // For a stream that broke after tokens arrived: charges an estimate now and marks the
+  // reservation unreconciled (receipt status "estimate").
+  Result<Settlement> settle_estimate(std::int64_t id, Nanos estimate, const CallRecord& call);
+  // Replaces the charge of an unreconciled reservation (estimate or crash-recovered) with
+  // the real cost, and re-signs its receipt as final. Costs above the hold are charged to
+  // USD. `call` updates the receipt's usage; without it the old receipt's fields are kept.
+  Result<Settlement> reconcile(std::int64_t id, Nanos real_cost,
+                               const std::optional<CallRecord>& call = std::nullopt);
+  // The call failed: returns the whole hold. Releasing twice is harmless.
+  Result<Reservation> release(std::int64_t id);
+  // Settles reservations of dead processes (open() already does this). Returns how many.
+  Result<std::int64_t> recover_abandoned();
+
+  // Accepts a signed grant (JSON): trusted issuer, our address, valid now, never seen.
+  // Returns the grant id. Every refusal is an error and changes nothing.
+  Result<std::int64_t> accept_grant(std::string_view json);
+  // Applies a signed revocation of a stake grant (effective from the next UTC day).
+  [[nodiscard]] Status revoke(std::string_view revocation_json);
+
+  Result<Balance> balance();
+  Result<Coverage> coverage(std::string_view provider, Nanos amount);
+  // What a run has committed: settled costs plus open holds.
+  Result<Nanos> spent(std::string_view run);
+  Result<VerifyReport> verify();
+  Result<std::vector<LedgerEntry>> history(std::int64_t after_seq = 0, std::int64_t limit = 1000);
+  // Receipts of a run ("" = all), oldest first.
+  Result<std::vector<Receipt>> receipts(std::string_view run = {});
+  Result<std::vector<Reservation>> unreconciled();
+
+  // Group-commit counters, for the benchmark.
+  struct WriterStats {
+    std::size_t batches = 0;
+    std::size_t operations = 0;
+    std::int64_t busy_us = 0;    // inside write transactions
+    std::int64_t commit_us = 0;  // of which in COMMIT (WAL append + fsync)
+  };
+  WriterStats writer_stats() const;
+
+ private:
+  struct Impl;
+  explicit Wallet(std::unique_ptr<Impl> impl);
+  // Provider and run of a reservation, read back from wallet.db.
+  Result<Reservation> lookup(std::int64_t id);
+  Result<Receipt> make_receipt(const Reservation& reservation, Nanos cost, bool final,
+                               const CallRecord& call);
+  std::future<Result<Settlement>> settle_impl(const Reservation& reservation, Nanos cost,
+                                              bool final, const CallRecord& call);
+
+  std::unique_ptr<Impl> impl_;
+  Address address_;
+};
+
+}  // namespace perdiem::wallet
