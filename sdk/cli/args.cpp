@@ -1,0 +1,175 @@
+#include "args.hpp"
+
+#include <charconv>
+#include <cstdint>
+#include <limits>
+
+namespace perdiem::cli {
+namespace {
+
+Error usage_error(const std::string& message) {
+  return make_error(ErrorKind::usage, message + " (see `perdiem --help`)");
+}
+
+// Walks argv; options take their value from the next word or after '='.
+class Words {
+ public:
+  explicit Words(const std::vector<std::string>& words) : words_(words) {}
+  bool done() const { return next_ >= words_.size(); }
+  const std::string& peek() const { return words_[next_]; }
+  std::string take() { return words_[next_++]; }
+  std::vector<std::string> rest() {
+    std::vector<std::string> remaining(words_.begin() + static_cast<long>(next_), words_.end());
+    next_ = words_.size();
+    return remaining;
+  }
+
+  // For "--name VALUE" or "--name=VALUE": the value, or a usage error.
+  Result<std::string> value_of(const std::string& option, const std::string& inline_value,
+                               bool has_inline) {
+    if (has_inline) return inline_value;
+    if (done()) return usage_error(option + " needs a value");
+    return take();
+  }
+
+ private:
+  const std::vector<std::string>& words_;
+  std::size_t next_ = 0;
+};
+
+template <typename Int>
+Result<Int> parse_integer(const std::string& option, const std::string& text, Int min, Int max) {
+  Int value{};
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
+    return usage_error(option + " expects a whole number from " + std::to_string(min) +
+                       " to " + std::to_string(max) + ", got '" + text + "'");
+  }
+  return value;
+}
+
+Result<Command> parse_run(Words& words) {
+  RunCommand run;
+  while (!words.done()) {
+    std::string word = words.peek();
+    if (word == "--") {
+      words.take();
+      break;
+    }
+    if (word.size() < 2 || word.compare(0, 2, "--") != 0) break;  // the script
+    words.take();
+    std::size_t eq = word.find('=');
+    bool has_inline = eq != std::string::npos;
+    std::string option = has_inline ? word.substr(0, eq) : word;
+    std::string inline_value = has_inline ? word.substr(eq + 1) : std::string();
+    if (option == "--quiet") {
+      run.quiet = true;
+      continue;
+    }
+    Result<std::string> value = words.value_of(option, inline_value, has_inline);
+    if (!value) return value.error();
+    if (option == "--provider") {
+      run.provider.provider = *value;
+    } else if (option == "--base-url") {
+      run.provider.base_url = *value;
+    } else if (option == "--model") {
+      run.provider.model = *value;
+    } else if (option == "--seed") {
+      auto seed = parse_integer<std::uint64_t>(option, *value, 0,
+                                               std::numeric_limits<std::uint64_t>::max());
+      if (!seed) return seed.error();
+      run.provider.sim_seed = *seed;
+    } else if (option == "--memory-limit-mb") {
+      auto mib = parse_integer<std::size_t>(option, *value, 1, 65536);
+      if (!mib) return mib.error();
+      run.memory_limit_bytes = *mib << 20;
+    } else {
+      return usage_error("unknown option '" + option + "' for `perdiem run`");
+    }
+  }
+  if (words.done()) return usage_error("`perdiem run` needs a SCRIPT");
+  run.script = words.take();
+  run.args = words.rest();
+  return Command(std::move(run));
+}
+
+Result<Command> parse_mock_provider(Words& words) {
+  MockProviderCommand mock;
+  while (!words.done()) {
+    std::string word = words.take();
+    std::size_t eq = word.find('=');
+    bool has_inline = eq != std::string::npos;
+    std::string option = has_inline ? word.substr(0, eq) : word;
+    std::string inline_value = has_inline ? word.substr(eq + 1) : std::string();
+    Result<std::string> value = words.value_of(option, inline_value, has_inline);
+    if (!value) return value.error();
+    if (option == "--port") {
+      auto port = parse_integer<std::uint16_t>(option, *value, 0, 65535);
+      if (!port) return port.error();
+      mock.options.port = *port;
+    } else if (option == "--host") {
+      mock.options.host = *value;
+    } else if (option == "--seed") {
+      auto seed = parse_integer<std::uint64_t>(option, *value, 0,
+                                               std::numeric_limits<std::uint64_t>::max());
+      if (!seed) return seed.error();
+      mock.options.seed = *seed;
+    } else if (option == "--require-key-env") {
+      mock.required_key_env = *value;
+    } else {
+      return usage_error("unknown option '" + option + "' for `perdiem mock-provider`");
+    }
+  }
+  return Command(std::move(mock));
+}
+
+}  // namespace
+
+Result<Command> parse_args(const std::vector<std::string>& argv) {
+  Words words(argv);
+  if (words.done()) return usage_error("no command given");
+  std::string command = words.take();
+  if (command == "--help" || command == "-h" || command == "help") return Command(HelpCommand{});
+  if (command == "version" || command == "--version") {
+    if (!words.done()) return usage_error("`perdiem version` takes no arguments");
+    return Command(VersionCommand{});
+  }
+  if (command == "run") return parse_run(words);
+  if (command == "mock-provider") return parse_mock_provider(words);
+  return usage_error("unknown command '" + command + "'");
+}
+
+std::string help_text() {
+  return R"(perdiem: run Lua agents that pay for their own inference.
+
+Usage:
+  perdiem run [OPTIONS] SCRIPT [ARGS...]   run a plan; its answer goes to stdout
+  perdiem mock-provider [OPTIONS]          serve an OpenAI-compatible API on loopback
+  perdiem version                          print the version
+  perdiem --help                           print this help
+
+Options for `run` (before SCRIPT; everything after SCRIPT goes to the plan):
+  --provider NAME       a preset: openrouter, venice, chutes, together, fireworks, groq,
+                        deepinfra, openai, ollama, llamacpp, or sim (offline)
+  --base-url URL        any OpenAI-compatible server (key from PERDIEM_API_KEY)
+  --model MODEL         the model for calls that name none
+  --seed N              the sim provider's seed (default 1)
+  --memory-limit-mb N   the plan's Lua heap cap in MiB (default 64)
+  --quiet               print only the answer and errors
+
+Options for `mock-provider`:
+  --port P              port to listen on; 0 picks a free one (default 0)
+  --host H              address to bind (default 127.0.0.1)
+  --seed N              the sim provider's seed (default 1)
+  --require-key-env VAR clients must send the key held in environment variable VAR
+
+Environment:
+  PERDIEM_PROVIDER, PERDIEM_BASE_URL, PERDIEM_MODEL, PERDIEM_API_KEY, and each
+  provider's own key variable (OPENROUTER_API_KEY, VENICE_API_KEY, ...). With none set,
+  perdiem uses the offline sim provider.
+
+Exit status: 0 success, 1 the agent failed, 2 usage error.
+)";
+}
+
+}  // namespace perdiem::cli

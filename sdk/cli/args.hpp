@@ -1,0 +1,39 @@
+// The command line of `perdiem`, parsed into one value per subcommand. Parsing is pure
+// (no I/O) so it is tested without running anything.
+#pragma once
+
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "perdiem/error.hpp"
+#include "perdiem/mock_provider.hpp"
+#include "perdiem/perdiem.hpp"
+
+namespace perdiem::cli {
+
+struct HelpCommand {};
+struct VersionCommand {};
+
+struct RunCommand {
+  ProviderSettings provider;
+  std::string script;
+  std::vector<std::string> args;  // everything after SCRIPT, passed to the plan as is
+  std::size_t memory_limit_bytes = 64u << 20;
+  bool quiet = false;  // no diagnostics on stderr, only errors
+};
+
+struct MockProviderCommand {
+  MockProviderOptions options;
+  std::string required_key_env;  // the variable holding the key clients must send
+};
+
+using Command = std::variant<HelpCommand, VersionCommand, RunCommand, MockProviderCommand>;
+
+// Fails with kind `usage`; the message says what was wrong and points at --help.
+Result<Command> parse_args(const std::vector<std::string>& argv);
+
+// The text `perdiem --help` prints.
+std::string help_text();
+
+}  // namespace perdiem::cli

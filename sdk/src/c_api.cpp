@@ -1,0 +1,183 @@
+// The C API (perdiem.h) over the C++ facade. No exception crosses this boundary: every
+// entry point catches, and allocation failure maps to PERDIEM_CODE_INTERNAL.
+#include "perdiem/perdiem.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "perdiem/perdiem.hpp"
+
+struct perdiem_runtime {
+  std::unique_ptr<perdiem::Runtime> runtime;
+};
+
+struct perdiem_result {
+  perdiem_code code = PERDIEM_CODE_OK;
+  std::string text;
+  std::string json;
+  std::string error_message;
+  std::string providers;
+  int model_calls = 0;
+};
+
+namespace {
+
+// ErrorKind and perdiem_code share an order; OK is 0, so each kind is its index + 1.
+perdiem_code code_of(perdiem::ErrorKind kind) {
+  return static_cast<perdiem_code>(static_cast<int>(kind) + 1);
+}
+
+static_assert(static_cast<int>(perdiem::ErrorKind::internal) + 1 == PERDIEM_CODE_INTERNAL,
+              "perdiem_code must mirror perdiem::ErrorKind");
+static_assert(static_cast<int>(perdiem::ErrorKind::rate_limited) + 1 ==
+              PERDIEM_CODE_RATE_LIMITED);
+
+char* duplicate(const std::string& text) {
+  char* copy = static_cast<char*>(std::malloc(text.size() + 1));
+  if (copy != nullptr) std::memcpy(copy, text.c_str(), text.size() + 1);
+  return copy;
+}
+
+void set_message(char** out, const std::string& message) {
+  if (out != nullptr) *out = duplicate(message);
+}
+
+std::string or_empty(const char* text) { return text == nullptr ? std::string() : text; }
+
+perdiem::RunOptions run_options_from(const perdiem_run_options* options) {
+  perdiem::RunOptions run;
+  if (options == nullptr) return run;
+  for (std::size_t i = 0; i < options->arg_count; ++i) {
+    run.args.push_back(or_empty(options->args[i]));
+  }
+  if (options->memory_limit_bytes != 0) run.memory_limit_bytes = options->memory_limit_bytes;
+  return run;
+}
+
+perdiem_code finish(const perdiem::RunResult& run, perdiem_result** out) {
+  auto result = std::make_unique<perdiem_result>();
+  if (run.error) {
+    result->code = code_of(run.error->kind);
+    result->error_message = run.error->describe();
+  } else {
+    result->text = run.text;
+    result->json = run.json;
+  }
+  for (const std::string& name : run.providers) {
+    if (!result->providers.empty()) result->providers += ",";
+    result->providers += name;
+  }
+  result->model_calls = run.usage.model_calls;
+  perdiem_code code = result->code;
+  *out = result.release();
+  return code;
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* perdiem_version(void) { return PERDIEM_VERSION; }
+
+const char* perdiem_code_name(perdiem_code code) {
+  if (code == PERDIEM_CODE_OK) return "ok";
+  if (code < PERDIEM_CODE_INVALID_ARGUMENT || code > PERDIEM_CODE_INTERNAL) return "unknown";
+  // to_string returns views of string literals, so data() is NUL-terminated.
+  return perdiem::to_string(static_cast<perdiem::ErrorKind>(code - 1)).data();
+}
+
+void perdiem_string_free(char* s) { std::free(s); }
+
+perdiem_runtime_options perdiem_runtime_options_default(void) {
+  perdiem_runtime_options options{};
+  options.use_environment = 1;
+  options.sim_seed = 1;
+  return options;
+}
+
+perdiem_run_options perdiem_run_options_default(void) {
+  perdiem_run_options options{};
+  options.memory_limit_bytes = 64u << 20;
+  return options;
+}
+
+perdiem_code perdiem_runtime_create(const perdiem_runtime_options* options,
+                                    perdiem_runtime** out, char** error_message) {
+  if (out == nullptr) {
+    set_message(error_message, "perdiem_runtime_create: out must not be NULL");
+    return PERDIEM_CODE_INVALID_ARGUMENT;
+  }
+  *out = nullptr;
+  try {
+    perdiem_runtime_options given =
+        options != nullptr ? *options : perdiem_runtime_options_default();
+    perdiem::RuntimeOptions settings;
+    settings.provider.provider = or_empty(given.provider);
+    settings.provider.base_url = or_empty(given.base_url);
+    settings.provider.model = or_empty(given.model);
+    settings.provider.use_environment = given.use_environment != 0;
+    settings.provider.sim_seed = given.sim_seed;
+    auto runtime = perdiem::Runtime::create(std::move(settings));
+    if (!runtime) {
+      set_message(error_message, runtime.error().describe());
+      return code_of(runtime.error().kind);
+    }
+    *out = new perdiem_runtime{std::move(*runtime)};
+    return PERDIEM_CODE_OK;
+  } catch (const std::exception& e) {
+    set_message(error_message, std::string("perdiem_runtime_create failed: ") + e.what());
+    return PERDIEM_CODE_INTERNAL;
+  }
+}
+
+void perdiem_runtime_free(perdiem_runtime* runtime) { delete runtime; }
+
+perdiem_code perdiem_run_file(perdiem_runtime* runtime, const char* path,
+                              const perdiem_run_options* options, perdiem_result** out) {
+  if (out == nullptr) return PERDIEM_CODE_INVALID_ARGUMENT;
+  *out = nullptr;
+  if (runtime == nullptr || path == nullptr) return PERDIEM_CODE_INVALID_ARGUMENT;
+  try {
+    return finish(runtime->runtime->run_file(path, run_options_from(options)), out);
+  } catch (...) {
+    return PERDIEM_CODE_INTERNAL;
+  }
+}
+
+perdiem_code perdiem_run_string(perdiem_runtime* runtime, const char* source,
+                                const char* chunk_name, const perdiem_run_options* options,
+                                perdiem_result** out) {
+  if (out == nullptr) return PERDIEM_CODE_INVALID_ARGUMENT;
+  *out = nullptr;
+  if (runtime == nullptr || source == nullptr) return PERDIEM_CODE_INVALID_ARGUMENT;
+  try {
+    const char* name = chunk_name != nullptr ? chunk_name : "plan";
+    return finish(runtime->runtime->run_script(source, name, run_options_from(options)), out);
+  } catch (...) {
+    return PERDIEM_CODE_INTERNAL;
+  }
+}
+
+perdiem_code perdiem_result_code(const perdiem_result* result) {
+  return result == nullptr ? PERDIEM_CODE_INVALID_ARGUMENT : result->code;
+}
+const char* perdiem_result_text(const perdiem_result* result) {
+  return result == nullptr ? "" : result->text.c_str();
+}
+const char* perdiem_result_json(const perdiem_result* result) {
+  return result == nullptr ? "" : result->json.c_str();
+}
+const char* perdiem_result_error_message(const perdiem_result* result) {
+  return result == nullptr ? "" : result->error_message.c_str();
+}
+const char* perdiem_result_providers(const perdiem_result* result) {
+  return result == nullptr ? "" : result->providers.c_str();
+}
+int perdiem_result_model_calls(const perdiem_result* result) {
+  return result == nullptr ? 0 : result->model_calls;
+}
+void perdiem_result_free(perdiem_result* result) { delete result; }
+
+}  // extern "C"

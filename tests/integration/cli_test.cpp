@@ -1,0 +1,164 @@
+// The `perdiem` command, end to end: real processes, a real HTTP mock provider.
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "support/process.hpp"
+
+using perdiem::testing::BackgroundProcess;
+using perdiem::testing::run_process;
+
+namespace {
+
+const std::string kCli = PERDIEM_CLI_PATH;
+const std::string kSource = PERDIEM_SOURCE_DIR;
+const std::string kHello = kSource + "/examples/agents/hello.lua";
+
+std::string plan(const std::string& name) { return kSource + "/tests/integration/plans/" + name; }
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// Starts `perdiem mock-provider` on a free port; its first line names the URL.
+std::string base_url_of(const BackgroundProcess& server) {
+  const std::string prefix = "perdiem mock-provider listening on ";
+  REQUIRE(server.first_line().rfind(prefix, 0) == 0);
+  return server.first_line().substr(prefix.size());
+}
+
+}  // namespace
+
+TEST_CASE("perdiem version prints the version and exits 0") {
+  auto r = run_process(kCli, {"version"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "perdiem 0.1.0\n");
+}
+
+TEST_CASE("perdiem --help documents the commands on stdout") {
+  auto r = run_process(kCli, {"--help"});
+  CHECK(r.exit_code == 0);
+  CHECK(contains(r.out, "perdiem run [OPTIONS] SCRIPT"));
+  CHECK(contains(r.out, "mock-provider"));
+  CHECK(r.err.empty());
+}
+
+TEST_CASE("usage errors exit 2 with a message on stderr") {
+  SUBCASE("no command") {
+    auto r = run_process(kCli, {});
+    CHECK(r.exit_code == 2);
+    CHECK(contains(r.err, "no command given"));
+  }
+  SUBCASE("unknown command") {
+    auto r = run_process(kCli, {"fly"});
+    CHECK(r.exit_code == 2);
+    CHECK(contains(r.err, "unknown command 'fly'"));
+  }
+  SUBCASE("run without a script") {
+    auto r = run_process(kCli, {"run"});
+    CHECK(r.exit_code == 2);
+    CHECK(contains(r.err, "needs a SCRIPT"));
+  }
+  SUBCASE("unknown option") {
+    auto r = run_process(kCli, {"run", "--frobnicate", kHello});
+    CHECK(r.exit_code == 2);
+    CHECK(contains(r.err, "--frobnicate"));
+  }
+  SUBCASE("bad number") {
+    auto r = run_process(kCli, {"run", "--seed", "abc", kHello});
+    CHECK(r.exit_code == 2);
+    CHECK(contains(r.err, "--seed"));
+  }
+}
+
+TEST_CASE("hello.lua runs offline on the sim provider: answer on stdout only") {
+  auto r = run_process(kCli, {"run", kHello});
+  CHECK(r.exit_code == 0);
+  CHECK(contains(r.out, "(served by sim, model sim-1)"));
+  CHECK_FALSE(contains(r.out, "perdiem:"));  // diagnostics stay on stderr
+  CHECK(contains(r.err, "provider sim"));
+  CHECK(contains(r.err, "1 model call"));
+  CHECK(contains(r.err, "[info] tokens:"));
+}
+
+TEST_CASE("--quiet leaves only the answer") {
+  auto r = run_process(kCli, {"run", "--quiet", kHello, "Hi"});
+  CHECK(r.exit_code == 0);
+  CHECK(contains(r.out, "served by sim"));
+  CHECK(r.err.find("perdiem:") == std::string::npos);
+}
+
+TEST_CASE("hello.lua runs against `perdiem mock-provider` over HTTP") {
+  BackgroundProcess server(kCli, {"mock-provider", "--port", "0"});
+  std::string url = base_url_of(server);
+  CHECK(url.rfind("http://127.0.0.1:", 0) == 0);
+
+  auto r = run_process(kCli, {"run", "--base-url", url, kHello, "What is DIEM?"});
+  CHECK(r.exit_code == 0);
+  CHECK(contains(r.out, "What is DIEM?"));  // the sim echoes the question it received
+  CHECK(contains(r.out, "served by custom"));
+  CHECK(contains(r.err, "provider custom"));
+
+  CHECK(server.stop() == 0);
+  CHECK(contains(server.err(), "after 1 requests"));
+}
+
+TEST_CASE("the environment selects the provider when no flag does") {
+  BackgroundProcess server(kCli, {"mock-provider", "--port", "0"});
+  std::string url = base_url_of(server);
+  auto r = run_process(kCli, {"run", kHello}, {{"PERDIEM_BASE_URL", url}});
+  CHECK(r.exit_code == 0);
+  CHECK(contains(r.out, "served by custom"));
+  CHECK(contains(r.err, "(environment)"));
+}
+
+TEST_CASE("a rejected API key fails the run without printing the key") {
+  const std::string secret = "sk-perdiem-test-5ecret-do-not-print";
+  BackgroundProcess server(kCli, {"mock-provider", "--port", "0", "--require-key-env", "MOCK_KEY"},
+                           {{"MOCK_KEY", "the-right-key"}});
+  std::string url = base_url_of(server);
+  auto r = run_process(kCli, {"run", "--base-url", url, kHello}, {{"PERDIEM_API_KEY", secret}});
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.err, "auth"));
+  CHECK_FALSE(contains(r.err, secret));
+  CHECK_FALSE(contains(r.out, secret));
+
+  auto ok = run_process(kCli, {"run", "--base-url", url, kHello},
+                        {{"PERDIEM_API_KEY", "the-right-key"}});
+  CHECK(ok.exit_code == 0);
+}
+
+TEST_CASE("a plan calling os.execute fails with exit 1 and names os.execute") {
+  auto r = run_process(kCli, {"run", plan("forbidden_execute.lua")});
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.err, "os.execute"));
+  CHECK(contains(r.err, "sandbox"));
+  CHECK_FALSE(contains(r.out, "pwned"));
+}
+
+TEST_CASE("arguments after the script reach agent.args") {
+  auto r = run_process(kCli, {"run", "--quiet", plan("echo_args.lua"), "a b", "--not-an-option"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "[\"a b\",\"--not-an-option\"]\n");
+}
+
+TEST_CASE("a missing script is a failed run, exit 1, with the path") {
+  auto r = run_process(kCli, {"run", "/nonexistent/plan.lua"});
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.err, "/nonexistent/plan.lua"));
+}
+
+TEST_CASE("an unknown provider is a config error that lists the known ones") {
+  auto r = run_process(kCli, {"run", "--provider", "nosuch", kHello});
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.err, "nosuch"));
+  CHECK(contains(r.err, "openrouter"));
+}
+
+TEST_CASE("a hosted provider without its key says which variable to set") {
+  auto r = run_process(kCli, {"run", "--provider", "openrouter", kHello});
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.err, "OPENROUTER_API_KEY"));
+}

@@ -1,0 +1,1 @@
+return json.encode(agent.args)
