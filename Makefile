@@ -2,6 +2,7 @@
 #   make run    builds perdiem and runs examples/agents/hello.lua
 #   make test   builds and runs the whole suite twice: normal, then ASan+UBSan
 #   make bench  builds and runs the benchmark programs
+#   make fuzz   builds the libFuzzer targets with clang and fuzzes each parser
 # Each target installs the Debian packages it needs, only when some are missing.
 
 BUILD_DIR   ?= build
@@ -16,7 +17,7 @@ DEBIAN_PACKAGES := cmake g++ make pkg-config \
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test bench deps build build-sanitize clean format
+.PHONY: run test bench fuzz deps build build-sanitize clean format
 
 deps:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
@@ -49,6 +50,18 @@ test: build build-sanitize
 bench: build
 	cmake --build $(RELEASE_DIR) -j$(JOBS) --target benchmarks
 	@for b in $(RELEASE_DIR)/bench/*; do [ -x "$$b" ] && "$$b"; done; true
+
+# libFuzzer (clang) over the parsers of untrusted input, FUZZ_SECONDS each.
+FUZZ_DIR     := $(BUILD_DIR)/fuzz
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@command -v clang++ >/dev/null || { $(SUDO) apt-get install -y -qq clang libclang-rt-14-dev; }
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=Debug -DPERDIEM_FUZZ=ON
+	cmake --build $(FUZZ_DIR) -j$(JOBS) --target fuzz_grant fuzz_receipt fuzz_keystore
+	@for t in grant receipt keystore; do \
+	  mkdir -p $(FUZZ_DIR)/corpus-$$t; \
+	  $(FUZZ_DIR)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) $(FUZZ_DIR)/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp' '*.h' '*.c')

@@ -1,0 +1,237 @@
+#include "runtime/lua/sandbox.hpp"
+
+#include <cstdlib>
+#include <exception>
+#include <new>
+
+#include "runtime/lua/error_table.hpp"
+
+namespace perdiem::lua {
+namespace {
+
+// Names stock Lua has and the sandbox does not. Reaching for one raises instead of
+// returning nil, so the author reads why rather than "attempt to call a nil value".
+constexpr const char* kForbiddenGlobals[] = {"io",      "debug",  "package",
+                                             "require", "dofile", "loadfile"};
+constexpr const char* kForbiddenOs[] = {"execute", "exit",    "remove",   "rename",
+                                        "getenv",  "tmpname", "setlocale"};
+constexpr const char* kForbiddenString[] = {"dump"};
+constexpr const char* kSafeOs[] = {"time", "clock", "date", "difftime"};
+
+std::string describe_bytes(std::size_t bytes) {
+  constexpr std::size_t kKiB = 1024, kMiB = kKiB * 1024;
+  if (bytes >= kMiB && bytes % kMiB == 0) return std::to_string(bytes / kMiB) + " MiB";
+  if (bytes >= kKiB && bytes % kKiB == 0) return std::to_string(bytes / kKiB) + " KiB";
+  return std::to_string(bytes) + " bytes";
+}
+
+// __index of a guarded table. Upvalue 1: the prefix naming the table ("os."), upvalue 2:
+// the set of forbidden names.
+int guard_index(lua_State* L) {
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, lua_upvalueindex(2)) != LUA_TNIL) {
+      std::string what = lua_tostring(L, lua_upvalueindex(1));
+      what += lua_tostring(L, 2);
+      raise_sandbox_violation(L, what);
+    }
+  }
+  return 0;  // any other missing name is nil, as in stock Lua
+}
+
+template <std::size_t N>
+void guard_table(lua_State* L, int table, const char* prefix, const char* const (&names)[N]) {
+  table = lua_absindex(L, table);
+  for (const char* name : names) {  // the guard only fires for names absent from the table
+    lua_pushnil(L);
+    lua_setfield(L, table, name);
+  }
+  lua_createtable(L, 0, 2);
+  lua_pushstring(L, prefix);
+  lua_createtable(L, 0, static_cast<int>(N));
+  for (const char* name : names) {
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, name);
+  }
+  lua_pushcclosure(L, guard_index, 2);
+  lua_setfield(L, -2, "__index");
+  lua_pushboolean(L, 0);  // protected: setmetatable cannot strip the guard
+  lua_setfield(L, -2, "__metatable");
+  lua_setmetatable(L, table);
+}
+
+// load, but text only: a binary chunk can break the VM's invariants. Upvalue 1: the
+// stock load.
+int safe_load(lua_State* L) {
+  std::size_t length = 0;
+  const char* chunk = lua_type(L, 1) == LUA_TSTRING ? lua_tolstring(L, 1, &length) : nullptr;
+  if (chunk != nullptr && length > 0 && chunk[0] == LUA_SIGNATURE[0]) {
+    raise_sandbox_violation(L, "load of a binary chunk");
+  }
+  // load(chunk, chunkname, mode, env): keep env only if given (load tells absent from nil).
+  if (lua_gettop(L) > 4) lua_settop(L, 4);
+  if (lua_gettop(L) < 3) lua_settop(L, 3);
+  lua_pushliteral(L, "t");
+  lua_replace(L, 3);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+// collectgarbage("count") only: the other options let a script stall the collector or
+// force full collections over and over.
+int safe_collectgarbage(lua_State* L) {
+  const std::string_view option = luaL_optstring(L, 1, "collect");
+  if (option != "count") {
+    raise_sandbox_violation(L, "collectgarbage(\"" + std::string(option) + "\")");
+  }
+  const int kilobytes = lua_gc(L, LUA_GCCOUNT);
+  const int remainder = lua_gc(L, LUA_GCCOUNTB);
+  lua_pushnumber(L, kilobytes + remainder / 1024.0);
+  return 1;
+}
+
+void open_libraries(lua_State* L) {
+  const luaL_Reg libraries[] = {
+      {LUA_GNAME, luaopen_base},       {LUA_COLIBNAME, luaopen_coroutine},
+      {LUA_TABLIBNAME, luaopen_table}, {LUA_STRLIBNAME, luaopen_string},
+      {LUA_MATHLIBNAME, luaopen_math}, {LUA_UTF8LIBNAME, luaopen_utf8},
+  };
+  for (const luaL_Reg& library : libraries) {
+    luaL_requiref(L, library.name, library.func, 1);
+    lua_pop(L, 1);
+  }
+
+  // print writes to the process's stdout; the plan runner rebinds it to its log.
+  lua_pushnil(L);
+  lua_setglobal(L, "print");
+  lua_getglobal(L, "load");
+  lua_pushcclosure(L, safe_load, 1);
+  lua_setglobal(L, "load");
+  lua_pushcfunction(L, safe_collectgarbage);
+  lua_setglobal(L, "collectgarbage");
+
+  // os: copy the four harmless functions out of the stock library, then drop it.
+  lua_pushcfunction(L, luaopen_os);
+  lua_call(L, 0, 1);
+  lua_createtable(L, 0, 4);
+  for (const char* name : kSafeOs) {
+    lua_getfield(L, -2, name);
+    lua_setfield(L, -2, name);
+  }
+  guard_table(L, -1, "os.", kForbiddenOs);
+  lua_setglobal(L, "os");
+  lua_pop(L, 1);
+
+  lua_getglobal(L, LUA_STRLIBNAME);
+  guard_table(L, -1, "string.", kForbiddenString);
+  lua_pop(L, 1);
+  // Every string shares one metatable, so a script that changed it would change how
+  // the host's own string operations behave; getmetatable("") returns false instead.
+  lua_pushliteral(L, "");
+  lua_getmetatable(L, -1);
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "__metatable");
+  lua_pop(L, 2);
+
+  lua_pushglobaltable(L);
+  guard_table(L, -1, "", kForbiddenGlobals);
+  lua_pop(L, 1);
+
+  install_error_metatable(L);
+}
+
+// Runs the std::function passed as a light userdata. C++ exceptions become Lua errors
+// here; Lua's own errors (not std::exception) pass through to lua_pcall.
+int protected_trampoline(lua_State* L) {
+  const auto* body = static_cast<const std::function<void(lua_State*)>*>(lua_touserdata(L, 1));
+  lua_settop(L, 0);
+  std::string failure;
+  try {
+    (*body)(L);
+    return 0;
+  } catch (const std::bad_alloc&) {
+    failure = "out of host memory";
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  return luaL_error(L, "%s", failure.c_str());
+}
+
+}  // namespace
+
+void* Sandbox::allocate(void* ud, void* ptr, std::size_t old_size, std::size_t new_size) {
+  auto* heap = static_cast<Heap*>(ud);
+  // When ptr is null, old_size encodes the object's type, not a size.
+  const std::size_t old_bytes = ptr != nullptr ? old_size : 0;
+  if (new_size == 0) {
+    std::free(ptr);
+    heap->used -= old_bytes;
+    return nullptr;
+  }
+  if (new_size > old_bytes && new_size - old_bytes > heap->limit - heap->used) {
+    heap->limit_reached = true;
+    return nullptr;  // Lua collects garbage, retries, then raises LUA_ERRMEM
+  }
+  void* block = std::realloc(ptr, new_size);
+  if (block != nullptr) heap->used = heap->used - old_bytes + new_size;
+  return block;
+}
+
+Result<std::unique_ptr<Sandbox>> Sandbox::create(const SandboxLimits& limits) {
+  std::unique_ptr<Sandbox> sandbox(new Sandbox());
+  sandbox->heap_.limit = limits.memory_limit_bytes;
+  sandbox->heap_.configured_limit = limits.memory_limit_bytes;
+  sandbox->state_ = lua_newstate(&Sandbox::allocate, &sandbox->heap_);
+  if (sandbox->state_ == nullptr) {
+    return make_error(ErrorKind::limit, sandbox->memory_limit_message());
+  }
+  const Status opened = run_protected(sandbox->state_, open_libraries);
+  if (!opened.ok()) {
+    if (opened.error().kind == ErrorKind::limit) {
+      return make_error(ErrorKind::limit, sandbox->memory_limit_message());
+    }
+    return make_error(ErrorKind::internal,
+                      "cannot open the Lua sandbox: " + opened.error().message);
+  }
+  return sandbox;
+}
+
+Sandbox::~Sandbox() {
+  if (state_ != nullptr) lua_close(state_);
+}
+
+std::string Sandbox::memory_limit_message() const {
+  return "memory limit of " + describe_bytes(heap_.configured_limit) + " reached";
+}
+
+void raise_sandbox_violation(lua_State* L, std::string_view what) {
+  std::string message(what);
+  message += " is not available in the perdiem sandbox";
+  raise_error_table(L, make_error(ErrorKind::sandbox, std::move(message), where(L, 1)));
+}
+
+std::string where(lua_State* L, int level) {
+  lua_Debug frame;
+  if (lua_getstack(L, level, &frame) == 0) return {};
+  lua_getinfo(L, "Sl", &frame);
+  if (frame.currentline <= 0) return {};
+  return std::string(frame.short_src) + ":" + std::to_string(frame.currentline);
+}
+
+Status run_protected(lua_State* L, const std::function<void(lua_State*)>& body) {
+  // A light C function and a light userdata never allocate, so nothing here can raise
+  // outside the protected call.
+  lua_pushcfunction(L, protected_trampoline);
+  lua_pushlightuserdata(L, const_cast<std::function<void(lua_State*)>*>(&body));
+  const int status = lua_pcall(L, 1, 0, 0);
+  if (status == LUA_OK) return Status::success();
+  std::string message = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
+                                                       : "(error object is not a string)";
+  lua_pop(L, 1);
+  return make_error(status == LUA_ERRMEM ? ErrorKind::limit : ErrorKind::script,
+                    std::move(message));
+}
+
+}  // namespace perdiem::lua

@@ -1,0 +1,113 @@
+#include "runtime/providers/sim_provider.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "runtime/providers/text.hpp"
+
+namespace perdiem::providers {
+
+namespace {
+
+constexpr std::size_t kEchoChars = 200;
+constexpr std::size_t kCharsPerToken = 4;
+constexpr std::int64_t kMessageOverheadTokens = 4;
+
+std::string lowercase_ascii(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  auto is_space = [](unsigned char c) { return std::isspace(c) != 0; };
+  while (!s.empty() && is_space(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && is_space(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+// X from "... reply with exactly: X", or nullopt when the message scripts no reply.
+std::optional<std::string> scripted_reply(std::string_view message) {
+  static constexpr std::array<std::string_view, 3> kCues{
+      "reply with exactly:", "respond with exactly:", "say exactly:"};
+  // Lowercasing ASCII keeps byte offsets, so a match indexes the original text.
+  const std::string lower = lowercase_ascii(message);
+  for (std::string_view cue : kCues) {
+    const auto at = lower.find(cue);
+    if (at == std::string::npos) continue;
+    std::string_view rest = message.substr(at + cue.size());
+    rest = trim(rest.substr(0, rest.find('\n')));
+    if (rest.size() >= 2 && (rest.front() == '"' || rest.front() == '\'') &&
+        rest.back() == rest.front()) {
+      rest = rest.substr(1, rest.size() - 2);
+    }
+    if (!rest.empty()) return std::string(rest);
+  }
+  return std::nullopt;
+}
+
+const Message* last_user_message(const ChatRequest& request) {
+  for (auto it = request.messages.rbegin(); it != request.messages.rend(); ++it) {
+    if (it->role == "user") return &*it;
+  }
+  return nullptr;
+}
+
+class SimProvider final : public Provider {
+ public:
+  explicit SimProvider(std::uint64_t seed) : seed_(seed) {}
+  const std::string& name() const override { return name_; }
+  Result<ChatResponse> chat(const ChatRequest& request) override {
+    return sim_reply(request, seed_);
+  }
+
+ private:
+  const std::string name_ = "sim";
+  const std::uint64_t seed_;
+};
+
+}  // namespace
+
+std::int64_t sim_token_estimate(std::string_view s) {
+  return static_cast<std::int64_t>((text::length(s) + kCharsPerToken - 1) / kCharsPerToken);
+}
+
+ChatResponse sim_reply(const ChatRequest& request, std::uint64_t /*seed*/) {
+  ChatResponse response;
+  response.provider = "sim";
+  response.model = request.model.empty() ? "sim-1" : request.model;
+  response.finish_reason = "stop";
+
+  const Message* user = last_user_message(request);
+  if (user == nullptr) {
+    response.content = "sim: there was no user message to answer";
+  } else if (auto scripted = scripted_reply(user->content)) {
+    response.content = std::move(*scripted);
+  } else {
+    response.content = "sim: I received your message: " +
+                       text::excerpt(user->content, kEchoChars);
+  }
+
+  for (const Message& m : request.messages) {
+    response.usage.input_tokens += sim_token_estimate(m.content) + kMessageOverheadTokens;
+  }
+  response.usage.output_tokens = sim_token_estimate(response.content);
+  if (request.max_tokens && response.usage.output_tokens > *request.max_tokens) {
+    const auto cap = static_cast<std::size_t>(std::max(*request.max_tokens, 0));
+    response.content = std::string(text::prefix(response.content, cap * kCharsPerToken));
+    response.usage.output_tokens = sim_token_estimate(response.content);
+    response.finish_reason = "length";
+  }
+  return response;
+}
+
+std::unique_ptr<Provider> make_sim_provider(std::uint64_t seed) {
+  return std::make_unique<SimProvider>(seed);
+}
+
+}  // namespace perdiem::providers

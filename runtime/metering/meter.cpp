@@ -1,0 +1,120 @@
+#include "runtime/metering/meter.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "wallet/keys.hpp"
+
+namespace perdiem::metering {
+namespace {
+
+constexpr std::int64_t kTemplateTokensPerMessage = 8;
+constexpr std::int64_t kTemplateTokensPerRequest = 8;
+
+// The request as the receipt commits to it: keccak256 of canonical JSON.
+wallet::Hash32 request_hash(const providers::ChatRequest& request) {
+  nlohmann::json messages = nlohmann::json::array();
+  for (const auto& m : request.messages) {
+    messages.push_back({{"role", m.role}, {"content", m.content}});
+  }
+  nlohmann::json doc = {{"model", request.model}, {"messages", messages}};
+  if (request.max_tokens) doc["max_tokens"] = *request.max_tokens;
+  if (request.temperature) doc["temperature"] = *request.temperature;
+  return wallet::keccak256(doc.dump());
+}
+
+wallet::Hash32 response_hash(const providers::ChatResponse& response) {
+  nlohmann::json doc = {{"content", response.content},
+                        {"model", response.model},
+                        {"provider", response.provider},
+                        {"finish_reason", response.finish_reason}};
+  return wallet::keccak256(doc.dump());
+}
+
+}  // namespace
+
+std::int64_t max_input_tokens(const providers::ChatRequest& request) {
+  std::int64_t tokens = kTemplateTokensPerRequest;
+  for (const auto& m : request.messages) {
+    tokens += static_cast<std::int64_t>(m.content.size() + m.role.size()) +
+              kTemplateTokensPerMessage;
+  }
+  return tokens;
+}
+
+Meter::Meter(wallet::Wallet& wallet, wallet::PriceSheet prices, MeterOptions options)
+    : wallet_(wallet), prices_(std::move(prices)), options_(std::move(options)) {}
+
+Result<wallet::Price> Meter::price_for(const std::string& provider,
+                                       const std::string& model) const {
+  Result<wallet::Price> price = prices_.find(provider, model);
+  if (price) return price;
+  if (options_.is_free && options_.is_free(provider)) return wallet::Price{};
+  return make_error(ErrorKind::config,
+                    "no price for model '" + model + "' at provider '" + provider +
+                        "': add it to the \"prices\" of config.json so the wallet can "
+                        "reserve the cost (see docs/wallet.md)",
+                    provider);
+}
+
+Result<wallet::Nanos> Meter::quote(const std::string& provider,
+                                   const providers::ChatRequest& request) const {
+  Result<wallet::Price> price = price_for(provider, request.model);
+  if (!price) return price.error();
+  int max_output = request.max_tokens.value_or(options_.default_max_tokens);
+  return wallet::worst_case_cost(*price, max_input_tokens(request), max_output);
+}
+
+Result<MeteredResponse> Meter::chat(providers::Provider& provider,
+                                    providers::ChatRequest request,
+                                    const CallContext& context) {
+  if (!request.max_tokens) request.max_tokens = options_.default_max_tokens;
+  Result<wallet::Price> price = price_for(provider.name(), request.model);
+  if (!price) return price.error();
+  Result<wallet::Nanos> worst_case =
+      wallet::worst_case_cost(*price, max_input_tokens(request), *request.max_tokens);
+  if (!worst_case) return worst_case.error();
+
+  wallet::ReserveRequest hold;
+  hold.idempotency_key = context.run.empty()
+                             ? std::string()
+                             : context.run + ":" + std::to_string(context.step);
+  hold.provider = provider.name();
+  hold.worst_case = *worst_case;
+  hold.budgets = context.budgets;
+  hold.budgets.run = context.run;
+  Result<wallet::Reservation> reservation = wallet_.reserve(hold);
+  if (!reservation) return reservation.error();
+
+  Result<providers::ChatResponse> response = provider.chat(request);
+  if (!response) {
+    // The call failed: nothing was delivered, so nothing is charged. If the release
+    // itself fails the reservation stays open and the next open settles it at the hold,
+    // which never exceeds a budget; the caller still learns of the call's failure.
+    (void)wallet_.release(reservation->id);
+    return response.error();
+  }
+
+  wallet::CallRecord record;
+  record.model = response->model.empty() ? request.model : response->model;
+  record.step = context.step;
+  record.usage.input_tokens = response->usage.input_tokens;
+  record.usage.output_tokens = response->usage.output_tokens;
+  record.prices = *price;
+  record.request_hash = request_hash(request);
+  record.response_hash = response_hash(*response);
+  Result<wallet::Nanos> cost = wallet::cost_of(*price, record.usage);
+  if (!cost) {
+    // Usage the wallet cannot price (negative counts): charge the hold, never less.
+    cost = reservation->hold;
+  }
+  Result<wallet::Settlement> settlement = wallet_.settle(*reservation, *cost, record);
+  if (!settlement) return settlement.error();
+
+  MeteredResponse metered;
+  metered.response = std::move(*response);
+  metered.cost = settlement->cost;
+  if (settlement->receipt) metered.receipt_id = settlement->receipt->id;
+  return metered;
+}
+
+}  // namespace perdiem::metering

@@ -1,0 +1,25 @@
+// Built-in OpenAI-compatible providers: where each lives, which variable holds its key,
+// and a sensible default model. A preset is data only; provider_config turns one into a
+// Provider.
+#pragma once
+
+#include <span>
+#include <string_view>
+
+namespace perdiem::providers {
+
+struct Preset {
+  std::string_view name;           // what --provider and PERDIEM_PROVIDER accept
+  std::string_view base_url;       // ".../v1"; chat completions live under it
+  std::string_view key_env;        // "" for local servers that need no key
+  std::string_view default_model;  // for calls that name no model
+  bool local = false;              // runs on this machine; no key required
+};
+
+// The preset called `name` (exact, lowercase), or nullptr.
+const Preset* find_preset(std::string_view name);
+
+// Every preset, hosted ones first, in a stable order (used to list known names).
+std::span<const Preset> all_presets();
+
+}  // namespace perdiem::providers

@@ -1,0 +1,32 @@
+// The offline provider "sim": answers instantly, costs nothing, and is deterministic, so
+// plans, demos and tests run without a network or a key.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "runtime/providers/provider.hpp"
+
+namespace perdiem::providers {
+
+// The sim's answer to `request`. Pure: the same seed and request give the same reply.
+//  - The last user message saying "reply with exactly: X" (also "respond with exactly:",
+//    "say exactly:"; case-insensitive; X runs to the end of its line, surrounding quotes
+//    dropped) gets X back: scripted replies for demos and tests.
+//  - Any other gets "sim: I received your message: " and its first 200 characters.
+//  - Tokens are estimated at one per 4 characters (code points), rounded up, plus 4 per
+//    input message for its framing. A max_tokens cap truncates the reply to 4 characters
+//    per token and reports finish_reason "length".
+//  - model echoes request.model, or "sim-1" when empty; provider is "sim".
+// The seed is part of the contract so replies may vary by seed later (simulated
+// latency or failures); today's replies do not depend on it.
+ChatResponse sim_reply(const ChatRequest& request, std::uint64_t seed);
+
+// A Provider named "sim" answering with sim_reply. Thread-safe; never fails.
+std::unique_ptr<Provider> make_sim_provider(std::uint64_t seed);
+
+// The sim's token estimate for `text`: ceil(code points / 4).
+std::int64_t sim_token_estimate(std::string_view text);
+
+}  // namespace perdiem::providers

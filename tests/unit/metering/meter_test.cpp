@@ -1,0 +1,175 @@
+// The meter against a real wallet.db and a scripted provider: what is reserved, what is
+// charged, what is released, and that a refused call is never sent.
+#include <doctest/doctest.h>
+
+#include "runtime/metering/meter.hpp"
+#include "wallet/wallet_fixture.hpp"
+
+using namespace perdiem;
+using namespace perdiem::wallet::testing;
+using perdiem::metering::CallContext;
+using perdiem::metering::Meter;
+using perdiem::metering::MeterOptions;
+
+namespace {
+
+// Answers with fixed usage, or fails, and counts what it was sent.
+class ScriptedProvider final : public providers::Provider {
+ public:
+  explicit ScriptedProvider(std::string name) : name_(std::move(name)) {}
+  const std::string& name() const override { return name_; }
+  Result<providers::ChatResponse> chat(const providers::ChatRequest& request) override {
+    ++calls;
+    last_request = request;
+    if (fail) return make_error(ErrorKind::provider, "upstream exploded", name_, true);
+    providers::ChatResponse r;
+    r.content = "ok";
+    r.model = request.model;
+    r.provider = name_;
+    r.usage = usage;
+    return r;
+  }
+  int calls = 0;
+  bool fail = false;
+  providers::Usage usage{1000, 500};
+  providers::ChatRequest last_request;
+
+ private:
+  std::string name_;
+};
+
+providers::ChatRequest small_request(std::optional<int> max_tokens = 100) {
+  providers::ChatRequest r;
+  r.model = "llama";
+  r.messages = {{"user", "hello"}};
+  r.max_tokens = max_tokens;
+  return r;
+}
+
+wallet::PriceSheet venice_prices() {
+  // $1 per million input tokens, $2 per million output, 1/10 cent per request.
+  auto sheet = wallet::PriceSheet::from_json_text(
+      R"({"prices":[{"provider":"venice","model":"llama","input":"1","output":"2","request":"0.001"}]})");
+  REQUIRE(sheet.ok());
+  return *sheet;
+}
+
+MeterOptions free_sim() {
+  MeterOptions o;
+  o.is_free = [](std::string_view p) { return p == "sim"; };
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("a call is reserved at its worst case and settled at its real cost") {
+  WalletFixture f;
+  f.fund_usd("1");
+  Meter meter(*f.wallet, venice_prices(), free_sim());
+  ScriptedProvider venice("venice");
+
+  auto quote = meter.quote("venice", small_request());
+  REQUIRE(quote.ok());
+  // (5 + 4 + 8 + 8) input tokens at $1/M + 100 output at $2/M + $0.001
+  CHECK(*quote == 25 * 1000 + 100 * 2000 + 1'000'000);
+
+  auto result = meter.chat(venice, small_request(), CallContext{"run1", 1, {}});
+  REQUIRE(result.ok());
+  // 1000 input at $1/M + 500 output at $2/M + $0.001 = $0.003
+  CHECK(result->cost == 3'000'000);
+  CHECK_FALSE(result->receipt_id.empty());
+  auto balance = f.balance();
+  CHECK(balance.usd == usd("1") - 3'000'000);
+  CHECK(balance.reserved == 0);
+  CHECK(f.wallet->spent("run1").value() == 3'000'000);
+  f.require_verified();
+}
+
+TEST_CASE("max_tokens is always sent, so the reservation bounds the bill") {
+  WalletFixture f;
+  f.fund_usd("1");
+  MeterOptions options = free_sim();
+  options.default_max_tokens = 256;
+  Meter meter(*f.wallet, venice_prices(), options);
+  ScriptedProvider venice("venice");
+  REQUIRE(meter.chat(venice, small_request(std::nullopt), CallContext{"r", 1, {}}).ok());
+  REQUIRE(venice.last_request.max_tokens.has_value());
+  CHECK(*venice.last_request.max_tokens == 256);
+}
+
+TEST_CASE("a refused reservation sends nothing and says what was needed") {
+  WalletFixture f;  // no funds at all
+  Meter meter(*f.wallet, venice_prices(), free_sim());
+  ScriptedProvider venice("venice");
+  auto result = meter.chat(venice, small_request(), CallContext{"r", 1, {}});
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error().kind == ErrorKind::insufficient_credits);
+  CHECK(venice.calls == 0);
+}
+
+TEST_CASE("a run budget stops the call that would cross it") {
+  WalletFixture f;
+  f.fund_usd("10");
+  Meter meter(*f.wallet, venice_prices(), free_sim());
+  ScriptedProvider venice("venice");
+  wallet::Budgets budgets;
+  budgets.run_limit = 2'500'000;  // room for the first hold (1.225 m) but not a second
+  REQUIRE(meter.chat(venice, small_request(), CallContext{"r", 1, budgets}).ok());
+  auto second = meter.chat(venice, small_request(), CallContext{"r", 2, budgets});
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.error().kind == ErrorKind::budget_exceeded);
+  CHECK(venice.calls == 1);
+}
+
+TEST_CASE("a failed call releases its hold and charges nothing") {
+  WalletFixture f;
+  f.fund_usd("1");
+  Meter meter(*f.wallet, venice_prices(), free_sim());
+  ScriptedProvider venice("venice");
+  venice.fail = true;
+  auto result = meter.chat(venice, small_request(), CallContext{"r", 1, {}});
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error().kind == ErrorKind::provider);
+  CHECK(f.balance().usd == usd("1"));
+  CHECK(f.balance().reserved == 0);
+  f.require_verified();
+}
+
+TEST_CASE("free providers cost nothing but still leave a receipt; unknown prices refuse") {
+  WalletFixture f;
+  Meter meter(*f.wallet, venice_prices(), free_sim());
+  ScriptedProvider sim("sim");
+  auto free_call = meter.chat(sim, small_request(), CallContext{"r", 1, {}});
+  REQUIRE(free_call.ok());
+  CHECK(free_call->cost == 0);
+  CHECK_FALSE(free_call->receipt_id.empty());
+
+  ScriptedProvider groq("groq");
+  auto unknown = meter.chat(groq, small_request(), CallContext{"r", 2, {}});
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().kind == ErrorKind::config);
+  CHECK(unknown.error().message.find("config.json") != std::string::npos);
+  CHECK(groq.calls == 0);
+}
+
+TEST_CASE("the allowance pays before USD") {
+  WalletFixture f;
+  f.fund_usd("1");
+  f.stake("1", {"venice"});
+  Meter meter(*f.wallet, venice_prices(), free_sim());
+  ScriptedProvider venice("venice");
+  venice.usage = {10, 50};  // within the reserved worst case: 10 x $1/M + 50 x $2/M + $0.001
+  REQUIRE(meter.chat(venice, small_request(), CallContext{"r", 1, {}}).ok());
+  auto balance = f.balance();
+  CHECK(balance.usd == usd("1"));
+  CHECK(balance.allowance == usd("1") - 1'110'000);
+
+  SUBCASE("a provider billing beyond the hold is charged, the overrun from USD") {
+    venice.usage = {1000, 500};  // $0.003, more than the 1.225 m reserved
+    REQUIRE(meter.chat(venice, small_request(), CallContext{"r", 2, {}}).ok());
+    auto after = f.balance();
+    CHECK(after.allowance == balance.allowance - 1'225'000);
+    CHECK(after.usd == usd("1") - (3'000'000 - 1'225'000));
+    f.require_verified();
+  }
+}
