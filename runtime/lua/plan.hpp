@@ -3,6 +3,13 @@
 // The plan runs as a coroutine; model.chat yields to the host, which answers through
 // PlanHost::chat. (Today the host answers synchronously; the scheduler issue turns the
 // yield into a real suspension on an event loop without changing the plan's view.)
+//
+// What a plan sees: the sandbox's libraries (sandbox.hpp), model.chat, log (callable;
+// log.info/warn/error), print (= log.info: a plan never writes to the host's stdout),
+// json (json_bridge.hpp) and agent.args.
+//
+// Thread-safety: run_plan may run on several threads at once, each with its own host;
+// the host's callbacks are called on the thread that called run_plan.
 #pragma once
 
 #include <cstddef>
@@ -27,15 +34,21 @@ struct PlanHost {
 };
 
 struct PlanLimits {
-  std::size_t memory_limit_bytes = 64u << 20;
+  std::size_t memory_limit_bytes = 64u << 20;  // the Lua heap; also caps json.encode's
+                                               // output and one model.chat's messages
+  std::size_t json_max_depth = 200;            // nesting json.encode/decode accept
+  std::size_t log_line_max_bytes = 64u << 10;  // longer log lines are cut
 };
 
+// On error, text and json are empty.
 struct PlanOutcome {
   std::optional<Error> error;  // kind script, sandbox, limit, or the error a call raised
   std::string text;            // a string result as is; anything else as JSON
   std::string json;            // the result as JSON; "null" when the plan returned nothing
 };
 
+// Never throws for anything the plan does; `chunk_name` is how tracebacks and error
+// sources name the plan ("plan.lua:3").
 PlanOutcome run_plan(std::string_view source, std::string_view chunk_name,
                      const std::vector<std::string>& args, const PlanLimits& limits,
                      PlanHost& host);

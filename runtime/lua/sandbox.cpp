@@ -146,7 +146,7 @@ void open_libraries(lua_State* L) {
 // here; Lua's own errors (not std::exception) pass through to lua_pcall.
 int protected_trampoline(lua_State* L) {
   const auto* body = static_cast<const std::function<void(lua_State*)>*>(lua_touserdata(L, 1));
-  lua_settop(L, 0);
+  lua_remove(L, 1);
   std::string failure;
   try {
     (*body)(L);
@@ -220,15 +220,17 @@ std::string where(lua_State* L, int level) {
   return std::string(frame.short_src) + ":" + std::to_string(frame.currentline);
 }
 
-Status run_protected(lua_State* L, const std::function<void(lua_State*)>& body) {
-  // A light C function and a light userdata never allocate, so nothing here can raise
-  // outside the protected call.
+Status run_protected(lua_State* L, int nargs, const std::function<void(lua_State*)>& body) {
+  // Pushing a light C function and a light userdata and rotating the stack never
+  // allocate, so nothing here can raise outside the protected call.
   lua_pushcfunction(L, protected_trampoline);
+  lua_insert(L, -(nargs + 1));
   lua_pushlightuserdata(L, const_cast<std::function<void(lua_State*)>*>(&body));
-  const int status = lua_pcall(L, 1, 0, 0);
+  lua_insert(L, -(nargs + 1));
+  const int status = lua_pcall(L, nargs + 1, 0, 0);
   if (status == LUA_OK) return Status::success();
-  std::string message = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
-                                                       : "(error object is not a string)";
+  std::string message =
+      lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(error object is not a string)";
   lua_pop(L, 1);
   return make_error(status == LUA_ERRMEM ? ErrorKind::limit : ErrorKind::script,
                     std::move(message));

@@ -71,9 +71,15 @@ class Sandbox {
 std::string where(lua_State* L, int level);
 
 // Runs `body` on L under lua_pcall, so a Lua error raised inside (out of memory, most
-// often) becomes a returned error instead of a panic that aborts the process. `body`
-// runs in a fresh C frame: values it pushes are discarded on return. The error's kind
-// is `limit` for LUA_ERRMEM, `script` otherwise.
-Status run_protected(lua_State* L, const std::function<void(lua_State*)>& body);
+// often) becomes a returned error instead of a panic that aborts the process. The top
+// `nargs` values are popped and handed to `body` as its stack 1..nargs; `body` runs in
+// a fresh C frame, so whatever it pushes is discarded on return. C++ exceptions thrown
+// by `body` become errors too. The error's kind is `limit` for LUA_ERRMEM (the message
+// is Lua's), `script` otherwise. L must have 2 free stack slots (the host's stack
+// always has LUA_MINSTACK).
+Status run_protected(lua_State* L, int nargs, const std::function<void(lua_State*)>& body);
+inline Status run_protected(lua_State* L, const std::function<void(lua_State*)>& body) {
+  return run_protected(L, 0, body);
+}
 
 }  // namespace perdiem::lua

@@ -151,8 +151,7 @@ Result<ChatResponse> decode_success(const json& doc, std::size_t body_size,
       }
       return error_for_status(status, error_detail(doc), provider);
     }
-    return bad_response("the response has no choices (" + std::to_string(body_size) +
-                            " bytes)",
+    return bad_response("the response has no choices (" + std::to_string(body_size) + " bytes)",
                         provider);
   }
   const json& choice = (*choices)[0];
@@ -198,13 +197,12 @@ Result<ChatResponse> decode_chat_response(long http_status, std::string_view bod
                                           const std::string& provider_name) {
   const std::optional<json> doc = parse(body);
   if (http_status < 200 || http_status > 299) {
-    return error_for_status(http_status, doc ? error_detail(*doc) : std::string(),
-                            provider_name);
+    return error_for_status(http_status, doc ? error_detail(*doc) : std::string(), provider_name);
   }
   if (!doc) {
-    return bad_response("the response is not valid JSON (" + std::to_string(body.size()) +
-                            " bytes)",
-                        provider_name);
+    return bad_response(
+        "the response is not valid JSON (" + std::to_string(body.size()) + " bytes)",
+        provider_name);
   }
   return decode_success(*doc, body.size(), provider_name);
 }

@@ -9,6 +9,8 @@ namespace perdiem::providers {
 
 namespace {
 
+const std::string kGenericKeyEnv = "PERDIEM_API_KEY";
+
 std::string chat_url(std::string_view base_url) {
   while (base_url.ends_with('/')) base_url.remove_suffix(1);
   return std::string(base_url) + "/chat/completions";
@@ -27,8 +29,7 @@ class OpenAiProvider final : public Provider {
     http::Request http_request;
     http_request.method = "POST";
     http_request.url = url_;
-    http_request.headers = {{"Content-Type", "application/json"},
-                            {"Accept", "application/json"}};
+    http_request.headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
     if (!config_.api_key.empty()) http_request.bearer_token = &config_.api_key;
     http_request.timeout = config_.timeout;
     http_request.max_response_bytes = config_.max_response_bytes;
@@ -44,11 +45,10 @@ class OpenAiProvider final : public Provider {
     if (!answer) return scrubbed(answer.error());
 
     http::Response& response = answer.value();
-    if (response.status < 200 || response.status > 299) {
-      // A server may quote our Authorization header back; the key must not survive
-      // into the error's excerpt, even cut in half, so it goes before decoding.
-      text::redact(response.body, config_.api_key.view());
-    }
+    // A server may quote our Authorization header back, in an error or even in a 200.
+    // The key goes before decoding so no excerpt can keep it, even cut in half, and no
+    // answer carries it on into traces.
+    text::redact(response.body, config_.api_key.view());
     Result<ChatResponse> decoded =
         decode_chat_response(response.status, response.body, config_.name);
     if (!decoded) return scrubbed(with_key_hint(decoded.error()));
@@ -61,13 +61,9 @@ class OpenAiProvider final : public Provider {
  private:
   Error with_key_hint(Error error) const {
     if (error.kind != ErrorKind::auth) return error;
-    if (config_.key_env.empty()) {
-      error.message += config_.api_key.empty()
-                           ? "; this server wants an API key: set PERDIEM_API_KEY"
-                           : "; check the API key in PERDIEM_API_KEY";
-    } else {
-      error.message += "; check the API key in " + config_.key_env;
-    }
+    const std::string& var = config_.key_env.empty() ? kGenericKeyEnv : config_.key_env;
+    error.message += config_.api_key.empty() ? "; no API key was sent: set " + var
+                                             : "; check the API key in " + var;
     return error;
   }
 

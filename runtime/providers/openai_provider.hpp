@@ -15,11 +15,11 @@
 namespace perdiem::providers {
 
 struct OpenAiProviderConfig {
-  std::string name;           // the provider's name in perdiem; Error.source
-  std::string base_url;       // ".../v1"; requests go to {base_url}/chat/completions
+  std::string name;            // the provider's name in perdiem; Error.source
+  std::string base_url;        // ".../v1"; requests go to {base_url}/chat/completions
   base::SecureBuffer api_key;  // sent as a bearer token when not empty
-  std::string key_env;        // where the key comes from, for hints ("OPENROUTER_API_KEY")
-  std::string default_model;  // used when a request names no model
+  std::string key_env;         // where the key comes from, for hints ("OPENROUTER_API_KEY")
+  std::string default_model;   // used when a request names no model
   std::chrono::milliseconds timeout{120'000};
   std::size_t max_response_bytes = 16u << 20;  // a larger answer fails as bad_response
 };

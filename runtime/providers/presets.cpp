@@ -11,16 +11,15 @@ namespace {
 constexpr std::array kPresets{
     Preset{"openrouter", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY",
            "meta-llama/llama-3.3-70b-instruct", false},
-    Preset{"venice", "https://api.venice.ai/api/v1", "VENICE_API_KEY", "llama-3.3-70b",
+    Preset{"venice", "https://api.venice.ai/api/v1", "VENICE_API_KEY", "llama-3.3-70b", false},
+    Preset{"chutes", "https://llm.chutes.ai/v1", "CHUTES_API_KEY", "deepseek-ai/DeepSeek-V3-0324",
            false},
-    Preset{"chutes", "https://llm.chutes.ai/v1", "CHUTES_API_KEY",
-           "deepseek-ai/DeepSeek-V3-0324", false},
     Preset{"together", "https://api.together.xyz/v1", "TOGETHER_API_KEY",
            "meta-llama/Llama-3.3-70B-Instruct-Turbo", false},
     Preset{"fireworks", "https://api.fireworks.ai/inference/v1", "FIREWORKS_API_KEY",
            "accounts/fireworks/models/llama-v3p3-70b-instruct", false},
-    Preset{"groq", "https://api.groq.com/openai/v1", "GROQ_API_KEY",
-           "llama-3.3-70b-versatile", false},
+    Preset{"groq", "https://api.groq.com/openai/v1", "GROQ_API_KEY", "llama-3.3-70b-versatile",
+           false},
     Preset{"deepinfra", "https://api.deepinfra.com/v1/openai", "DEEPINFRA_API_KEY",
            "meta-llama/Llama-3.3-70B-Instruct", false},
     Preset{"openai", "https://api.openai.com/v1", "OPENAI_API_KEY", "gpt-4o-mini", false},
@@ -38,6 +37,8 @@ const Preset* find_preset(std::string_view name) {
   return nullptr;
 }
 
-std::span<const Preset> all_presets() { return kPresets; }
+std::span<const Preset> all_presets() {
+  return kPresets;
+}
 
 }  // namespace perdiem::providers

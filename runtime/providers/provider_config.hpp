@@ -16,24 +16,40 @@
 namespace perdiem::providers {
 
 // Reads an environment variable; std::nullopt when unset. Injected so tests need not
-// touch the process environment.
+// touch the process environment. A variable set to "" counts as unset.
 using GetEnv = std::function<std::optional<std::string>(const std::string& name)>;
 GetEnv process_environment();
 
 struct ProviderChoice {
   std::string name;      // "sim", a preset name, or "custom" for a bare base URL
   std::string reason;    // "flag", "environment" or "default"
-  std::string base_url;  // "" for sim
+  std::string base_url;  // "" for sim; no trailing slash
   std::string model;     // the default model for calls that name none
   std::uint64_t sim_seed = 1;
   base::SecureBuffer api_key;  // empty for sim and keyless local servers
+  // The variable the key came from, or should come from ("OPENROUTER_API_KEY"); "" for
+  // sim. Error messages name it; it is never the key.
+  std::string key_env;
 };
 
-// Fails with kind `config` for an unknown provider name or a hosted provider whose key
-// variable is unset (the message names the variable, never a key).
+// Each field takes the first of: the settings ("flag"), the environment when
+// settings.use_environment ("environment"), the default ("default").
+//  provider: settings.provider > PERDIEM_PROVIDER > "custom" when a base URL is set >
+//            "openrouter" when only OPENROUTER_API_KEY is set > "sim".
+//  base_url: settings.base_url > PERDIEM_BASE_URL > the preset's URL.
+//  model:    settings.model > PERDIEM_MODEL > the preset's default model > "sim-1".
+//  api_key:  the preset's own variable (OPENROUTER_API_KEY, ...) > PERDIEM_API_KEY. The
+//            provider-specific variable wins so a generic key meant for one server is
+//            not sent to another whose own key is set.
+// `reason` is where the provider name came from. Provider names are case-insensitive.
+// Fails with kind `config` for an unknown provider name (the message lists the known
+// ones), "custom" without a base URL, a base URL that is not http(s), or a hosted
+// provider whose key variable is unset (the message names the variable, never a key).
+// Keys move into locked memory at once and the environment's copies are wiped.
 Result<ProviderChoice> resolve_provider(const ProviderSettings& settings, const GetEnv& env);
 
-// Builds the provider `choice` describes; takes ownership of its key.
+// Builds the provider `choice` describes; takes ownership of its key. A null
+// `transport` gets a libcurl transport when the provider needs HTTP.
 std::unique_ptr<Provider> make_provider(ProviderChoice choice,
                                         std::shared_ptr<http::Transport> transport);
 

@@ -89,8 +89,7 @@ ChatResponse sim_reply(const ChatRequest& request, std::uint64_t /*seed*/) {
   } else if (auto scripted = scripted_reply(user->content)) {
     response.content = std::move(*scripted);
   } else {
-    response.content = "sim: I received your message: " +
-                       text::excerpt(user->content, kEchoChars);
+    response.content = "sim: I received your message: " + text::excerpt(user->content, kEchoChars);
   }
 
   for (const Message& m : request.messages) {

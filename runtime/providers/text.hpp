@@ -8,7 +8,9 @@
 
 namespace perdiem::providers::text {
 
-inline bool is_continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
+inline bool is_continuation(unsigned char c) {
+  return (c & 0xC0) == 0x80;
+}
 
 // Code points in `s` (invalid sequences count one per lead byte).
 inline std::size_t length(std::string_view s) {

@@ -145,6 +145,10 @@ std::string help_text() {
 Usage:
   perdiem run [OPTIONS] SCRIPT [ARGS...]   run a plan; its answer goes to stdout
   perdiem mock-provider [OPTIONS]          serve an OpenAI-compatible API on loopback
+  perdiem wallet COMMAND [ARGS...]         the agent's wallet: init, address, sign,
+                                           verify-message, issue, revoke, import, balance,
+                                           history, verify, prices, receipts,
+                                           verify-receipt (see `perdiem wallet --help`)
   perdiem version                          print the version
   perdiem --help                           print this help
 

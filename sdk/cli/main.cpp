@@ -11,6 +11,7 @@
 #include "args.hpp"
 #include "perdiem/mock_provider.hpp"
 #include "perdiem/perdiem.hpp"
+#include "wallet_command.hpp"
 
 namespace {
 
@@ -112,6 +113,9 @@ int mock_provider(perdiem::cli::MockProviderCommand command) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> words(argv + 1, argv + argc);
+  if (!words.empty() && words[0] == "wallet") {
+    return perdiem::cli::wallet_main(std::vector<std::string>(words.begin() + 1, words.end()));
+  }
   auto command = perdiem::cli::parse_args(words);
   if (!command) {
     std::cerr << "perdiem: " << command.error().message << "\n";

@@ -1,7 +1,8 @@
 // A local provider for offline development and tests: serves the OpenAI chat-completions
 // wire format on 127.0.0.1, answering from the deterministic sim provider.
 //
-//   auto server = perdiem::MockProvider::start({.port = 0});   // 0: any free port
+//   perdiem::MockProviderOptions options;   // port 0: any free port
+//   auto server = perdiem::MockProvider::start(options);
 //   // point an OpenAI-compatible client at (*server)->base_url()
 //
 // Thread-safety: the server answers on its own threads; stop() may be called from any

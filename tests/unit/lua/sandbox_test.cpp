@@ -1,0 +1,238 @@
+// The sandbox: what a script can and cannot reach, and the heap cap.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "runtime/lua/error_table.hpp"
+#include "runtime/lua/sandbox.hpp"
+
+using perdiem::Error;
+using perdiem::ErrorKind;
+using perdiem::lua::Sandbox;
+using perdiem::lua::SandboxLimits;
+
+namespace {
+
+struct Ran {
+  std::optional<Error> error;  // an error table's Error, or kind script with the message
+  int status = LUA_OK;
+  std::string value;  // tostring of the first result
+};
+
+std::unique_ptr<Sandbox> make_sandbox(std::size_t limit = 64u << 20) {
+  auto created = Sandbox::create(SandboxLimits{limit});
+  REQUIRE(created.ok());
+  return std::move(created).value();
+}
+
+// Runs `code` as chunk "test.lua" under lua_pcall.
+Ran run(Sandbox& sandbox, const std::string& code) {
+  lua_State* L = sandbox.state();
+  Ran ran;
+  ran.status = luaL_loadbufferx(L, code.data(), code.size(), "@test.lua", "t");
+  if (ran.status == LUA_OK) ran.status = lua_pcall(L, 0, 1, 0);
+  if (ran.status == LUA_OK) {
+    std::size_t length = 0;
+    const char* text = luaL_tolstring(L, -1, &length);
+    ran.value.assign(text, length);
+    lua_pop(L, 2);
+    return ran;
+  }
+  if (auto carried = perdiem::lua::read_error_table(L, -1)) {
+    ran.error = *carried;
+  } else {
+    const char* message = lua_tostring(L, -1);
+    ran.error = perdiem::make_error(ErrorKind::script, message ? message : "?");
+  }
+  lua_pop(L, 1);
+  return ran;
+}
+
+void check_forbidden(const std::string& code, const std::string& name) {
+  auto sandbox = make_sandbox();
+  const Ran ran = run(*sandbox, code);
+  CAPTURE(code);
+  REQUIRE(ran.error.has_value());
+  CHECK(ran.error->kind == ErrorKind::sandbox);
+  CHECK(ran.error->message == name + " is not available in the perdiem sandbox");
+  CHECK(ran.error->source == "test.lua:1");
+}
+
+}  // namespace
+
+TEST_CASE("io is not available") {
+  check_forbidden("return io.open('/etc/passwd')", "io");
+}
+
+TEST_CASE("os.execute raises on index and on call, naming the function") {
+  check_forbidden("local f = os.execute", "os.execute");
+  check_forbidden("os.execute('touch /tmp/perdiem-pwned')", "os.execute");
+}
+
+TEST_CASE("every dangerous os function is refused by name") {
+  for (const char* name : {"exit", "remove", "rename", "getenv", "tmpname", "setlocale"}) {
+    check_forbidden(std::string("return os.") + name + "('x')", std::string("os.") + name);
+  }
+}
+
+TEST_CASE("os keeps time, clock, date and difftime") {
+  auto sandbox = make_sandbox();
+  const Ran ran = run(*sandbox,
+                      "return type(os.time()) .. type(os.clock()) .. type(os.date('%Y')) .. "
+                      "type(os.difftime(2, 1))");
+  REQUIRE_FALSE(ran.error);
+  CHECK(ran.value == "numbernumberstringnumber");
+}
+
+TEST_CASE("package, require, debug, dofile and loadfile are not available") {
+  check_forbidden("return package.loadlib('libc.so.6', 'system')", "package");
+  check_forbidden("return require('os')", "require");
+  check_forbidden("return debug.getregistry()", "debug");
+  check_forbidden("return dofile('/etc/passwd')", "dofile");
+  check_forbidden("return loadfile('/etc/passwd')", "loadfile");
+}
+
+TEST_CASE("string.dump is not available, as a function or as a method") {
+  check_forbidden("return string.dump(function() end)", "string.dump");
+  check_forbidden("return ('x').dump(print)", "string.dump");
+}
+
+TEST_CASE("print is absent from a bare sandbox: it would write to the host's stdout") {
+  auto sandbox = make_sandbox();
+  CHECK(run(*sandbox, "return print == nil").value == "true");
+}
+
+TEST_CASE("unknown names are still nil") {
+  auto sandbox = make_sandbox();
+  const Ran ran =
+      run(*sandbox, "return nosuch == nil and os.nosuch == nil and string.nosuch == nil");
+  REQUIRE_FALSE(ran.error);
+  CHECK(ran.value == "true");
+}
+
+TEST_CASE("the guards cannot be removed with setmetatable") {
+  auto sandbox = make_sandbox();
+  const Ran ran = run(*sandbox, "setmetatable(_G, nil)");
+  REQUIRE(ran.error);
+  CHECK(ran.error->message.find("protected metatable") != std::string::npos);
+  CHECK(run(*sandbox, "return getmetatable(_G)").value == "false");
+  CHECK(run(*sandbox, "return getmetatable(os)").value == "false");
+}
+
+TEST_CASE("the string metatable is hidden and cannot be altered") {
+  auto sandbox = make_sandbox();
+  CHECK(run(*sandbox, "return getmetatable('')").value == "false");
+  const Ran altered =
+      run(*sandbox, "getmetatable('').__index = {upper = function() return 'pwned' end}");
+  CHECK(altered.error);
+  CHECK(run(*sandbox, "return ('abc'):upper()").value == "ABC");
+}
+
+TEST_CASE("load compiles text chunks") {
+  auto sandbox = make_sandbox();
+  CHECK(run(*sandbox, "return load('return 1 + 1')()").value == "2");
+  // Asking for binary mode is overridden, not an escape hatch.
+  CHECK(run(*sandbox, "return load('return 3', 'x', 'b')()").value == "3");
+  CHECK(run(*sandbox, "local env = {y = 4}; return load('return y', 'x', 't', env)()").value ==
+        "4");
+}
+
+TEST_CASE("load refuses a binary chunk with a sandbox error") {
+  check_forbidden("return load('\\27Lua\\84\\0')", "load of a binary chunk");
+}
+
+TEST_CASE("load refuses a binary chunk delivered by a reader function") {
+  auto sandbox = make_sandbox();
+  const Ran ran = run(*sandbox, R"lua(
+    local parts = {"\27Lua", "\84\0"}
+    local f, message = load(function() return table.remove(parts, 1) end)
+    return tostring(f) .. " " .. message)lua");
+  REQUIRE_FALSE(ran.error);
+  CHECK(ran.value.find("nil") == 0);
+  CHECK(ran.value.find("binary") != std::string::npos);
+}
+
+TEST_CASE("collectgarbage answers count and refuses everything else") {
+  auto sandbox = make_sandbox();
+  CHECK(run(*sandbox, "return math.type(collectgarbage('count'))").value == "float");
+  const Ran ran = run(*sandbox, "collectgarbage()");
+  REQUIRE(ran.error);
+  CHECK(ran.error->kind == ErrorKind::sandbox);
+  CHECK(ran.error->message ==
+        "collectgarbage(\"collect\") is not available in the perdiem sandbox");
+}
+
+TEST_CASE("a sandbox error table prints as kind: message and hides its metatable") {
+  auto sandbox = make_sandbox();
+  const Ran ran = run(*sandbox, R"lua(
+    local ok, err = pcall(function() return io end)
+    return tostring(err) .. "|" .. tostring(getmetatable(err)) .. "|" .. err.kind)lua");
+  REQUIRE_FALSE(ran.error);
+  CHECK(ran.value == "sandbox: io is not available in the perdiem sandbox|false|sandbox");
+}
+
+TEST_CASE("a memory bomb fails with LUA_ERRMEM and the state survives") {
+  auto sandbox = make_sandbox(4u << 20);
+  const Ran bomb = run(*sandbox, "local t = {} for i = 1, 1e8 do t[i] = ('x'):rep(64) .. i end");
+  CHECK(bomb.status == LUA_ERRMEM);
+  CHECK(sandbox->memory_limit_reached());
+  CHECK(sandbox->memory_limit_message() == "memory limit of 4 MiB reached");
+  CHECK(sandbox->memory_used() <= (4u << 20));
+  // The garbage is collectable and the state usable again.
+  CHECK(run(*sandbox, "return 1 + 1").value == "2");
+}
+
+TEST_CASE("one huge allocation is refused without touching the heap") {
+  auto sandbox = make_sandbox(4u << 20);
+  const Ran ran = run(*sandbox, "return ('x'):rep(1 << 30)");
+  CHECK(ran.status == LUA_ERRMEM);
+  CHECK(sandbox->memory_used() < (4u << 20));
+}
+
+TEST_CASE("the limit message names the configured cap in its natural unit") {
+  CHECK(make_sandbox(64u << 20)->memory_limit_message() == "memory limit of 64 MiB reached");
+  CHECK(make_sandbox(1536u << 10)->memory_limit_message() == "memory limit of 1536 KiB reached");
+  CHECK(make_sandbox((1u << 20) + 1)->memory_limit_message() ==
+        "memory limit of 1048577 bytes reached");
+}
+
+TEST_CASE("a cap too small to open the libraries is a limit error, not a crash") {
+  auto created = Sandbox::create(SandboxLimits{2048});
+  REQUIRE_FALSE(created.ok());
+  CHECK(created.error().kind == ErrorKind::limit);
+  CHECK(created.error().message == "memory limit of 2 KiB reached");
+}
+
+TEST_CASE("creating a sandbox under any cap either succeeds or is a limit error") {
+  for (std::size_t limit = 0; limit <= (24u << 10); limit += 32) {
+    CAPTURE(limit);
+    auto created = Sandbox::create(SandboxLimits{limit});
+    if (!created.ok()) CHECK(created.error().kind == ErrorKind::limit);
+  }
+}
+
+TEST_CASE("run_protected turns Lua errors and C++ exceptions into errors") {
+  auto sandbox = make_sandbox();
+  lua_State* L = sandbox->state();
+  const int top = lua_gettop(L);
+
+  const perdiem::Status lua_error =
+      perdiem::lua::run_protected(L, [](lua_State* S) { luaL_error(S, "boom"); });
+  REQUIRE_FALSE(lua_error.ok());
+  CHECK(lua_error.error().kind == ErrorKind::script);
+  CHECK(lua_error.error().message == "boom");
+
+  const perdiem::Status thrown =
+      perdiem::lua::run_protected(L, [](lua_State*) { throw std::runtime_error("host bug"); });
+  REQUIRE_FALSE(thrown.ok());
+  CHECK(thrown.error().message == "host bug");
+
+  lua_pushinteger(L, 41);
+  lua_Integer seen = 0;
+  CHECK(perdiem::lua::run_protected(L, 1, [&](lua_State* S) { seen = lua_tointeger(S, 1); }).ok());
+  CHECK(seen == 41);
+  CHECK(lua_gettop(L) == top);  // arguments consumed, nothing left behind
+}

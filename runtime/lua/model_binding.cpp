@@ -1,0 +1,215 @@
+// model.chat{model=, messages={{role=, content=}, ...}, max_tokens=, temperature=}
+//
+// On the plan's own thread the call yields to run_plan's driver loop, which asks the
+// host and resumes the plan with the answer: the shape an event-loop scheduler needs.
+// Anywhere a yield would not reach the driver (a coroutine the script created, or a C
+// boundary such as table.sort's comparator) the host is asked inline instead.
+#include <climits>
+#include <cmath>
+#include <exception>
+#include <string_view>
+
+#include "runtime/lua/error_table.hpp"
+#include "runtime/lua/plan_bindings.hpp"
+
+namespace perdiem::lua {
+namespace {
+
+using providers::ChatRequest;
+using providers::ChatResponse;
+
+constexpr const char* kFields[] = {"model", "messages", "max_tokens", "temperature"};
+constexpr const char* kBadMessages =
+    "model.chat: messages must be a non-empty array of {role=, content=} tables";
+
+PlanContext& context_of(lua_State* L) {
+  return *static_cast<PlanContext*>(lua_touserdata(L, lua_upvalueindex(1)));
+}
+
+// Raw reads only: a metamethod on the argument table could otherwise try to yield
+// across this C function.
+int raw_field(lua_State* L, int table, const char* key) {
+  lua_pushstring(L, key);
+  return lua_rawget(L, table);
+}
+
+std::string top_string(lua_State* L) {
+  std::size_t length = 0;
+  const char* data = lua_tolstring(L, -1, &length);
+  return {data, length};
+}
+
+void check_fields(lua_State* L) {
+  lua_pushnil(L);
+  while (lua_next(L, 1) != 0) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      luaL_error(L,
+                 "model.chat: unexpected positional value; the fields are model, "
+                 "messages, max_tokens and temperature");
+    }
+    const std::string_view name = lua_tostring(L, -1);
+    bool known = false;
+    for (const char* field : kFields) known = known || name == field;
+    if (!known) luaL_error(L, "model.chat: unknown field '%s'", lua_tostring(L, -1));
+  }
+}
+
+void read_messages(lua_State* L, ChatRequest& request, std::size_t max_bytes) {
+  if (raw_field(L, 1, "messages") != LUA_TTABLE) luaL_error(L, kBadMessages);
+  const int messages = lua_gettop(L);
+  const lua_Unsigned count = lua_rawlen(L, messages);
+  if (count == 0) luaL_error(L, kBadMessages);
+  // The same long string (or message table) may appear many times in the array: bound
+  // the copy the host makes, not just the Lua heap.
+  std::size_t total_bytes = 0;
+  for (lua_Unsigned i = 1; i <= count; ++i) {
+    if (lua_rawgeti(L, messages, static_cast<lua_Integer>(i)) != LUA_TTABLE) {
+      luaL_error(L, kBadMessages);
+    }
+    const int message = lua_gettop(L);
+    providers::Message entry;
+    if (raw_field(L, message, "role") != LUA_TSTRING) {
+      luaL_error(L, "model.chat: messages[%d].role must be a string", static_cast<int>(i));
+    }
+    entry.role = top_string(L);
+    if (entry.role != "system" && entry.role != "user" && entry.role != "assistant") {
+      luaL_error(L, "model.chat: messages[%d].role must be \"system\", \"user\" or \"assistant\"",
+                 static_cast<int>(i));
+    }
+    if (raw_field(L, message, "content") != LUA_TSTRING) {
+      luaL_error(L, "model.chat: messages[%d].content must be a string", static_cast<int>(i));
+    }
+    std::size_t length = 0;
+    const char* content = lua_tolstring(L, -1, &length);
+    total_bytes += sizeof(providers::Message) + entry.role.size() + length;
+    if (total_bytes > max_bytes) {
+      luaL_error(L, "model.chat: the messages take more than %d bytes",
+                 static_cast<int>(std::min<std::size_t>(max_bytes, INT_MAX)));
+    }
+    entry.content.assign(content, length);
+    request.messages.push_back(std::move(entry));
+    lua_settop(L, messages);
+  }
+  lua_settop(L, messages - 1);
+}
+
+ChatRequest read_request(lua_State* L, std::size_t max_bytes) {
+  if (lua_type(L, 1) != LUA_TTABLE) {
+    luaL_error(L,
+               "model.chat: expected a table, as in "
+               "model.chat{messages={{role=\"user\", content=\"hi\"}}}");
+  }
+  lua_settop(L, 1);
+  check_fields(L);
+  ChatRequest request;
+
+  switch (raw_field(L, 1, "model")) {
+    case LUA_TNIL:
+      break;  // the host picks its default
+    case LUA_TSTRING:
+      request.model = top_string(L);
+      break;
+    default:
+      luaL_error(L, "model.chat: model must be a string");
+  }
+  lua_pop(L, 1);
+
+  read_messages(L, request, max_bytes);
+
+  if (raw_field(L, 1, "max_tokens") != LUA_TNIL) {
+    int is_integer = 0;
+    const lua_Integer max_tokens = lua_tointegerx(L, -1, &is_integer);
+    if (lua_type(L, -1) != LUA_TNUMBER || !is_integer || max_tokens < 1 || max_tokens > INT_MAX) {
+      luaL_error(L, "model.chat: max_tokens must be a positive integer");
+    }
+    request.max_tokens = static_cast<int>(max_tokens);
+  }
+  lua_pop(L, 1);
+
+  if (raw_field(L, 1, "temperature") != LUA_TNIL) {
+    const lua_Number temperature = lua_tonumber(L, -1);
+    if (lua_type(L, -1) != LUA_TNUMBER || !std::isfinite(temperature) || temperature < 0) {
+      luaL_error(L, "model.chat: temperature must be a number of 0 or more");
+    }
+    request.temperature = temperature;
+  }
+  lua_pop(L, 1);
+  return request;
+}
+
+void set_string(lua_State* L, const char* key, const std::string& value) {
+  lua_pushlstring(L, value.data(), value.size());
+  lua_setfield(L, -2, key);
+}
+
+// Pushes the answer as {content=, model=, provider=, finish_reason=, usage={input=,
+// output=}} and returns 1, or raises the error table (with provider= naming where it
+// came from).
+int deliver(lua_State* L, const Result<ChatResponse>& answer) {
+  if (!answer.ok()) {
+    push_error_table(L, answer.error());
+    if (!answer.error().source.empty()) set_string(L, "provider", answer.error().source);
+    lua_error(L);
+  }
+  const ChatResponse& response = answer.value();
+  lua_createtable(L, 0, 5);
+  set_string(L, "content", response.content);
+  set_string(L, "model", response.model);
+  set_string(L, "provider", response.provider);
+  set_string(L, "finish_reason", response.finish_reason);
+  lua_createtable(L, 0, 2);
+  lua_pushinteger(L, response.usage.input_tokens);
+  lua_setfield(L, -2, "input");
+  lua_pushinteger(L, response.usage.output_tokens);
+  lua_setfield(L, -2, "output");
+  lua_setfield(L, -2, "usage");
+  return 1;
+}
+
+// Runs when the driver resumes the plan after answering the parked request.
+int model_chat_continue(lua_State* L, int, lua_KContext raw_context) {
+  auto& context = *reinterpret_cast<PlanContext*>(raw_context);
+  if (!context.answer) {
+    return luaL_error(L, "model.chat: the plan was resumed without an answer (a perdiem bug)");
+  }
+  const Result<ChatResponse> answer = std::move(*context.answer);
+  context.answer.reset();
+  return deliver(L, answer);
+}
+
+int model_chat(lua_State* L) {
+  PlanContext& context = context_of(L);
+  if (context.finished) return luaL_error(L, "model.chat: the plan has already finished");
+  ChatRequest request = read_request(L, context.limits.memory_limit_bytes);
+  if (L == context.plan_thread && lua_isyieldable(L)) {
+    context.pending = std::move(request);
+    context.answer.reset();
+    return lua_yieldk(L, 0, reinterpret_cast<lua_KContext>(&context), model_chat_continue);
+  }
+  return deliver(L, ask_host(*context.host, request));
+}
+
+}  // namespace
+
+Result<ChatResponse> ask_host(PlanHost& host, const ChatRequest& request) {
+  if (!host.chat) {
+    return make_error(ErrorKind::config, "this runtime has no model to answer model.chat");
+  }
+  try {
+    return host.chat(request);
+  } catch (const std::exception& e) {
+    return make_error(ErrorKind::internal, std::string("the model host failed: ") + e.what());
+  } catch (...) {
+    return make_error(ErrorKind::internal, "the model host failed with an unknown exception");
+  }
+}
+
+void push_model_module(lua_State* L, PlanContext& context) {
+  lua_createtable(L, 0, 1);
+  lua_pushlightuserdata(L, &context);
+  lua_pushcclosure(L, model_chat, 1);
+  lua_setfield(L, -2, "chat");
+}
+
+}  // namespace perdiem::lua
