@@ -94,7 +94,9 @@ void read_messages(lua_State* L, ChatRequest& request, std::size_t max_bytes) {
   lua_settop(L, messages - 1);
 }
 
-ChatRequest read_request(lua_State* L, std::size_t max_bytes) {
+}  // namespace
+
+ChatRequest read_chat_request(lua_State* L, std::size_t max_bytes) {
   if (lua_type(L, 1) != LUA_TTABLE) {
     luaL_error(L,
                "model.chat: expected a table, as in "
@@ -138,6 +140,8 @@ ChatRequest read_request(lua_State* L, std::size_t max_bytes) {
   return request;
 }
 
+namespace {
+
 void set_string(lua_State* L, const char* key, const std::string& value) {
   lua_pushlstring(L, value.data(), value.size());
   lua_setfield(L, -2, key);
@@ -164,6 +168,11 @@ int deliver(lua_State* L, const Result<ChatResponse>& answer) {
   lua_pushinteger(L, response.usage.output_tokens);
   lua_setfield(L, -2, "output");
   lua_setfield(L, -2, "usage");
+  push_usd(L, response.cost_nanos);
+  lua_setfield(L, -2, "cost");
+  lua_pushinteger(L, response.cost_nanos);
+  lua_setfield(L, -2, "cost_nanos");
+  set_string(L, "receipt", response.receipt_id);
   return 1;
 }
 
@@ -181,7 +190,7 @@ int model_chat_continue(lua_State* L, int, lua_KContext raw_context) {
 int model_chat(lua_State* L) {
   PlanContext& context = context_of(L);
   if (context.finished) return luaL_error(L, "model.chat: the plan has already finished");
-  ChatRequest request = read_request(L, context.limits.memory_limit_bytes);
+  ChatRequest request = read_chat_request(L, context.limits.memory_limit_bytes);
   if (L == context.plan_thread && lua_isyieldable(L)) {
     context.pending = std::move(request);
     context.answer.reset();

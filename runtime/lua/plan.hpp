@@ -25,12 +25,28 @@
 
 namespace perdiem::lua {
 
+// The wallet as a plan sees it, in nano-USD.
+struct WalletSnapshot {
+  std::int64_t allowance = 0;  // today's allowance left
+  std::int64_t usd = 0;        // the USD balance
+  std::int64_t reserved = 0;   // held by calls in flight
+};
+
 struct PlanHost {
   // Answers one model.chat. request.model is "" when the plan named none: the host
   // fills in its default. Errors reach the plan as catchable error tables.
   std::function<Result<providers::ChatResponse>(const providers::ChatRequest&)> chat;
   // Receives log(...), log.info/warn/error. May be empty.
   std::function<void(LogLevel, std::string_view)> log;
+
+  // The wallet that pays for this run (wallet.*). Empty callbacks make the wallet
+  // functions raise a config error.
+  std::string wallet_address;
+  std::function<Result<WalletSnapshot>()> wallet_balance;
+  // The worst-case cost of a call in nano-USD (what would be reserved).
+  std::function<Result<std::int64_t>(const providers::ChatRequest&)> wallet_quote;
+  // What this run has committed so far in nano-USD: settled costs plus open holds.
+  std::function<Result<std::int64_t>()> wallet_spent;
 };
 
 struct PlanLimits {

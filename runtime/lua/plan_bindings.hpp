@@ -34,6 +34,16 @@ void install_plan_globals(lua_State* L, PlanContext& context, const std::vector<
 // Pushes the `model` table. May raise.
 void push_model_module(lua_State* L, PlanContext& context);
 
+// Reads model.chat's argument table (stack index 1) into a request. Raises on a
+// malformed table. Shared by wallet.quote, which prices the same table.
+providers::ChatRequest read_chat_request(lua_State* L, std::size_t max_bytes);
+
+// Pushes a nano-USD amount as a number of USD (for display; exact amounts are *_nanos).
+void push_usd(lua_State* L, std::int64_t nanos);
+
+// Pushes the `wallet` table. May raise.
+void push_wallet_module(lua_State* L, PlanContext& context);
+
 // host.chat(request), with a missing callback or a C++ exception turned into an Error.
 Result<providers::ChatResponse> ask_host(PlanHost& host, const providers::ChatRequest& request);
 

@@ -1,4 +1,4 @@
-// log, print, json and agent: the plan's globals other than model.
+// log, print, json and agent: the plan's globals other than model and wallet.
 #include <algorithm>
 #include <string>
 #include <utility>
@@ -78,6 +78,9 @@ void install_plan_globals(lua_State* L, PlanContext& context,
                           const std::vector<std::string>& args) {
   push_model_module(L, context);
   lua_setglobal(L, "model");
+
+  push_wallet_module(L, context);
+  lua_setglobal(L, "wallet");
 
   push_log_module(L, context);
   lua_setglobal(L, "log");

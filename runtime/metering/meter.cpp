@@ -35,8 +35,8 @@ wallet::Hash32 response_hash(const providers::ChatResponse& response) {
 std::int64_t max_input_tokens(const providers::ChatRequest& request) {
   std::int64_t tokens = kTemplateTokensPerRequest;
   for (const auto& m : request.messages) {
-    tokens += static_cast<std::int64_t>(m.content.size() + m.role.size()) +
-              kTemplateTokensPerMessage;
+    tokens +=
+        static_cast<std::int64_t>(m.content.size() + m.role.size()) + kTemplateTokensPerMessage;
   }
   return tokens;
 }
@@ -64,8 +64,7 @@ Result<wallet::Nanos> Meter::quote(const std::string& provider,
   return wallet::worst_case_cost(*price, max_input_tokens(request), max_output);
 }
 
-Result<MeteredResponse> Meter::chat(providers::Provider& provider,
-                                    providers::ChatRequest request,
+Result<MeteredResponse> Meter::chat(providers::Provider& provider, providers::ChatRequest request,
                                     const CallContext& context) {
   if (!request.max_tokens) request.max_tokens = options_.default_max_tokens;
   Result<wallet::Price> price = price_for(provider.name(), request.model);
@@ -75,9 +74,8 @@ Result<MeteredResponse> Meter::chat(providers::Provider& provider,
   if (!worst_case) return worst_case.error();
 
   wallet::ReserveRequest hold;
-  hold.idempotency_key = context.run.empty()
-                             ? std::string()
-                             : context.run + ":" + std::to_string(context.step);
+  hold.idempotency_key =
+      context.run.empty() ? std::string() : context.run + ":" + std::to_string(context.step);
   hold.provider = provider.name();
   hold.worst_case = *worst_case;
   hold.budgets = context.budgets;

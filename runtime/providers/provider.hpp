@@ -34,6 +34,10 @@ struct ChatResponse {
   std::string provider;       // the provider's name in perdiem ("sim", "openrouter")
   std::string finish_reason;  // "stop", "length", ...
   Usage usage;
+  // Filled by the meter (runtime/metering), not by adapters: what the wallet charged for
+  // this call in nano-USD, and the id of its signed receipt.
+  std::int64_t cost_nanos = 0;
+  std::string receipt_id;
 };
 
 // Thread-safety: implementations must allow concurrent chat() calls.

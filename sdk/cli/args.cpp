@@ -42,8 +42,8 @@ Result<Int> parse_integer(const std::string& option, const std::string& text, In
   Int value{};
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
-    return usage_error(option + " expects a whole number from " + std::to_string(min) +
-                       " to " + std::to_string(max) + ", got '" + text + "'");
+    return usage_error(option + " expects a whole number from " + std::to_string(min) + " to " +
+                       std::to_string(max) + ", got '" + text + "'");
   }
   return value;
 }
@@ -66,6 +66,10 @@ Result<Command> parse_run(Words& words) {
       run.quiet = true;
       continue;
     }
+    if (option == "--no-wallet") {
+      run.use_wallet = false;
+      continue;
+    }
     Result<std::string> value = words.value_of(option, inline_value, has_inline);
     if (!value) return value.error();
     if (option == "--provider") {
@@ -83,6 +87,16 @@ Result<Command> parse_run(Words& words) {
       auto mib = parse_integer<std::size_t>(option, *value, 1, 65536);
       if (!mib) return mib.error();
       run.memory_limit_bytes = *mib << 20;
+    } else if (option == "--budget" || option == "--max-call-cost" ||
+               option == "--agent-day-budget") {
+      Result<Nanos> amount = parse_usd(*value);
+      if (!amount) return usage_error(option + " expects an amount of USD such as 0.25");
+      auto& target = option == "--budget"          ? run.budget
+                     : option == "--max-call-cost" ? run.max_call_cost
+                                                   : run.agent_day_budget;
+      target = *amount;
+    } else if (option == "--agent") {
+      run.agent = *value;
     } else {
       return usage_error("unknown option '" + option + "' for `perdiem run`");
     }
@@ -159,6 +173,11 @@ Options for `run` (before SCRIPT; everything after SCRIPT goes to the plan):
   --model MODEL         the model for calls that name none
   --seed N              the sim provider's seed (default 1)
   --memory-limit-mb N   the plan's Lua heap cap in MiB (default 64)
+  --budget USD          the most this run may spend, e.g. 0.25
+  --max-call-cost USD   the most one model call may reserve
+  --agent NAME          names the agent, for --agent-day-budget
+  --agent-day-budget USD  the most this agent may spend per UTC day
+  --no-wallet           do not open the wallet in PERDIEM_HOME: free providers only
   --quiet               print only the answer and errors
 
 Options for `mock-provider`:

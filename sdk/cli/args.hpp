@@ -2,6 +2,7 @@
 // (no I/O) so it is tested without running anything.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "perdiem/error.hpp"
 #include "perdiem/mock_provider.hpp"
 #include "perdiem/perdiem.hpp"
+#include "perdiem/wallet.hpp"
 
 namespace perdiem::cli {
 
@@ -20,6 +22,11 @@ struct RunCommand {
   std::string script;
   std::vector<std::string> args;  // everything after SCRIPT, passed to the plan as is
   std::size_t memory_limit_bytes = 64u << 20;
+  std::optional<Nanos> budget;            // --budget USD
+  std::optional<Nanos> max_call_cost;     // --max-call-cost USD
+  std::string agent;                      // --agent NAME
+  std::optional<Nanos> agent_day_budget;  // --agent-day-budget USD
+  bool use_wallet = true;                 // --no-wallet: the runtime's own empty wallet
   bool quiet = false;  // no diagnostics on stderr, only errors
 };
 

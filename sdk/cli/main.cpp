@@ -21,9 +21,12 @@ constexpr int kExitUsage = 2;
 
 const char* level_name(perdiem::LogLevel level) {
   switch (level) {
-    case perdiem::LogLevel::info: return "info";
-    case perdiem::LogLevel::warn: return "warn";
-    case perdiem::LogLevel::error: return "error";
+    case perdiem::LogLevel::info:
+      return "info";
+    case perdiem::LogLevel::warn:
+      return "warn";
+    case perdiem::LogLevel::error:
+      return "error";
   }
   return "info";
 }
@@ -32,9 +35,50 @@ void print_error(const perdiem::Error& error) {
   std::cerr << "perdiem: " << error.describe() << "\n";
 }
 
+// The wallet in PERDIEM_HOME, opened with its passphrase; null when there is none (the
+// runtime then uses its own empty wallet: free providers only).
+perdiem::Result<std::shared_ptr<perdiem::WalletHandle>> open_home_wallet() {
+  using Handle = std::shared_ptr<perdiem::WalletHandle>;
+  auto home = perdiem::home_directory();
+  if (!home) return Handle();
+  auto address = perdiem::WalletHandle::keystore_address(*home);
+  if (!address) {
+    if (address.error().kind == perdiem::ErrorKind::not_found) return Handle();
+    return address.error();
+  }
+  auto passphrase = perdiem::Secret::read_passphrase("Passphrase for wallet " + *address + ": ");
+  if (!passphrase) return passphrase.error();
+  auto wallet = perdiem::WalletHandle::open(*home, *passphrase);
+  if (!wallet) return wallet.error();
+  return Handle(std::move(*wallet));
+}
+
+// One line on stderr: calls, tokens, spend, providers, run id.
+void print_summary(const perdiem::cli::RunCommand& command, const perdiem::RunResult& result) {
+  std::string served_by;
+  for (const std::string& name : result.providers) {
+    served_by += (served_by.empty() ? "" : ", ") + name;
+  }
+  std::cerr << "perdiem: " << result.usage.model_calls << " model call"
+            << (result.usage.model_calls == 1 ? "" : "s") << ", " << result.usage.input_tokens
+            << " input + " << result.usage.output_tokens << " output tokens, spent "
+            << perdiem::format_usd_display(result.usage.cost)
+            << (command.budget ? " of " + perdiem::format_usd_display(*command.budget) : "")
+            << (served_by.empty() ? "" : ", served by " + served_by) << ", run " << result.run_id
+            << "\n";
+}
+
 int run(const perdiem::cli::RunCommand& command) {
   perdiem::RuntimeOptions options;
   options.provider = command.provider;
+  if (command.use_wallet) {
+    auto wallet = open_home_wallet();
+    if (!wallet) {
+      print_error(wallet.error());
+      return kExitFailed;
+    }
+    options.wallet = std::move(*wallet);
+  }
   options.on_log = [](perdiem::LogLevel level, std::string_view line) {
     std::cerr << "[" << level_name(level) << "] " << line << "\n";
   };
@@ -51,30 +95,30 @@ int run(const perdiem::cli::RunCommand& command) {
                    "model";
     }
     std::cerr << "\n";
+    std::cerr << "perdiem: wallet " << (*runtime)->wallet_address()
+              << ((*runtime)->wallet_is_ephemeral()
+                      ? " (this run's own, empty: free providers only; see `perdiem wallet init`)"
+                      : "")
+              << "\n";
   }
 
   perdiem::RunOptions run_options;
   run_options.args = command.args;
   run_options.memory_limit_bytes = command.memory_limit_bytes;
+  run_options.budget = command.budget;
+  run_options.max_call_cost = command.max_call_cost;
+  run_options.agent = command.agent;
+  run_options.agent_day_budget = command.agent_day_budget;
   perdiem::RunResult result = (*runtime)->run_file(command.script, run_options);
   if (!result.ok()) {
+    if (!command.quiet) print_summary(command, result);
     print_error(*result.error);
     return kExitFailed;
   }
   std::cout << result.text;
   if (result.text.empty() || result.text.back() != '\n') std::cout << "\n";
   std::cout.flush();
-  if (!command.quiet) {
-    std::string served_by;
-    for (const std::string& name : result.providers) {
-      served_by += (served_by.empty() ? "" : ", ") + name;
-    }
-    std::cerr << "perdiem: " << result.usage.model_calls << " model call"
-              << (result.usage.model_calls == 1 ? "" : "s") << ", "
-              << result.usage.input_tokens << " input + " << result.usage.output_tokens
-              << " output tokens" << (served_by.empty() ? "" : ", served by " + served_by)
-              << "\n";
-  }
+  if (!command.quiet) print_summary(command, result);
   return kExitOk;
 }
 

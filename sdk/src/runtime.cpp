@@ -1,14 +1,21 @@
 // perdiem::Runtime: resolves the provider once, then runs each plan in its own sandboxed
-// Lua state, answering its model calls from that provider and totalling their usage.
+// Lua state. Every model call a plan makes goes through the meter: reserved in the
+// wallet at its worst case, sent, then settled at its real cost with a signed receipt.
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <fstream>
-#include <mutex>
 #include <sstream>
 
+#include "base/random.hpp"
 #include "perdiem/perdiem.hpp"
 #include "runtime/http/curl_transport.hpp"
 #include "runtime/lua/plan.hpp"
+#include "runtime/metering/meter.hpp"
+#include "runtime/providers/presets.hpp"
 #include "runtime/providers/provider_config.hpp"
+#include "sdk/src/runtime_wallet.hpp"
+#include "wallet/hex.hpp"
 
 namespace perdiem {
 namespace {
@@ -22,28 +29,44 @@ Result<std::string> read_plan(const std::string& path) {
   }
   std::ostringstream text;
   text << in.rdbuf();
-  if (in.bad()) {
-    return make_error(ErrorKind::storage, "cannot read plan '" + path + "'");
-  }
+  if (in.bad()) return make_error(ErrorKind::storage, "cannot read plan '" + path + "'");
   return text.str();
+}
+
+// A server on this machine: its compute is the owner's, so calls to it cost nothing.
+bool is_loopback_url(const std::string& url) {
+  for (const char* prefix : {"http://127.", "http://localhost:", "http://localhost/",
+                             "http://[::1]", "https://127.", "https://localhost"}) {
+    if (url.rfind(prefix, 0) == 0) return true;
+  }
+  return false;
+}
+
+// 16 hex digits from the CSPRNG: unique across runs sharing one wallet.db.
+std::string new_run_id() {
+  std::array<std::uint8_t, 8> bytes{};
+  base::secure_random().fill(bytes);
+  return "run-" + wallet::hex_encode(bytes);
 }
 
 class RuntimeImpl final : public Runtime {
  public:
-  RuntimeImpl(RuntimeOptions options, std::string provider_name, std::string reason,
-              std::string model, std::unique_ptr<providers::Provider> provider)
+  RuntimeImpl(RuntimeOptions options, providers::ProviderChoice choice, bool local,
+              std::unique_ptr<providers::Provider> provider,
+              std::unique_ptr<sdk::RuntimeWallet> wallet)
       : options_(std::move(options)),
-        provider_name_(std::move(provider_name)),
-        reason_(std::move(reason)),
-        model_(std::move(model)),
-        provider_(std::move(provider)) {}
+        provider_name_(choice.name),
+        reason_(choice.reason),
+        model_(choice.model),
+        provider_(std::move(provider)),
+        wallet_(std::move(wallet)),
+        meter_(wallet_->ledger(), wallet_->prices(), meter_options(local)) {}
 
   RunResult run_file(const std::string& path, const RunOptions& options) override {
     Result<std::string> source = read_plan(path);
     if (!source) {
       RunResult result;
       result.error = source.error();
-      result.json = "";
       return result;
     }
     return run_script(*source, path, options);
@@ -52,11 +75,9 @@ class RuntimeImpl final : public Runtime {
   RunResult run_script(std::string_view source, std::string_view chunk_name,
                        const RunOptions& options) override {
     RunResult result;
-    lua::PlanHost host;
-    host.chat = [&](const providers::ChatRequest& request) {
-      return chat(request, result);
-    };
-    host.log = options_.on_log;
+    result.run_id = new_run_id();
+    Run run{result, budgets_for(result.run_id, options)};
+    lua::PlanHost host = host_for(run);
     lua::PlanLimits limits;
     limits.memory_limit_bytes = options.memory_limit_bytes;
     try {
@@ -69,30 +90,91 @@ class RuntimeImpl final : public Runtime {
       }
     } catch (const std::exception& e) {
       // run_plan reports errors as values; reaching here is a bug, but the host survives.
-      result.error = make_error(ErrorKind::internal, std::string("unexpected failure: ") +
-                                                         e.what());
+      result.error =
+          make_error(ErrorKind::internal, std::string("unexpected failure: ") + e.what());
     }
+    if (auto spent = wallet_->ledger().spent(result.run_id)) result.usage.cost = *spent;
     return result;
   }
 
   std::string provider_name() const override { return provider_name_; }
   std::string provider_reason() const override { return reason_; }
   std::string default_model() const override { return model_; }
+  std::string wallet_address() const override { return wallet_->address(); }
+  bool wallet_is_ephemeral() const override { return wallet_->is_ephemeral(); }
 
  private:
-  Result<providers::ChatResponse> chat(const providers::ChatRequest& request,
-                                       RunResult& run) {
+  // One run's state, shared by the callbacks the plan reaches.
+  struct Run {
+    RunResult& result;
+    wallet::Budgets budgets;
+    std::int64_t steps = 0;
+  };
+
+  metering::MeterOptions meter_options(bool local) const {
+    metering::MeterOptions options;
+    options.default_max_tokens = options_.default_max_tokens;
+    options.is_free = [name = provider_name_, local](std::string_view provider) {
+      return local && provider == name;
+    };
+    return options;
+  }
+
+  static wallet::Budgets budgets_for(const std::string& run_id, const RunOptions& options) {
+    wallet::Budgets budgets;
+    budgets.run = run_id;
+    budgets.run_limit = options.budget;
+    budgets.per_call_limit = options.max_call_cost;
+    budgets.agent = options.agent;
+    budgets.agent_day_limit = options.agent_day_budget;
+    return budgets;
+  }
+
+  lua::PlanHost host_for(Run& run) {
+    lua::PlanHost host;
+    host.chat = [this, &run](const providers::ChatRequest& request) { return chat(request, run); };
+    host.log = options_.on_log;
+    host.wallet_address = wallet_->address();
+    host.wallet_balance = [this]() -> Result<lua::WalletSnapshot> {
+      auto balance = wallet_->ledger().balance();
+      if (!balance) return balance.error();
+      return lua::WalletSnapshot{balance->allowance, balance->usd, balance->reserved};
+    };
+    host.wallet_quote = [this](const providers::ChatRequest& request) {
+      providers::ChatRequest routed = request;
+      if (routed.model.empty()) routed.model = model_;
+      return meter_.quote(provider_->name(), routed);
+    };
+    host.wallet_spent = [this, &run]() { return wallet_->ledger().spent(run.result.run_id); };
+    return host;
+  }
+
+  Result<providers::ChatResponse> chat(const providers::ChatRequest& request, Run& run) {
     providers::ChatRequest routed = request;
     if (routed.model.empty()) routed.model = model_;
-    Result<providers::ChatResponse> response = provider_->chat(routed);
-    if (!response) return response;
-    run.usage.model_calls += 1;
-    run.usage.input_tokens += response->usage.input_tokens;
-    run.usage.output_tokens += response->usage.output_tokens;
-    const std::string& served_by = response->provider;
-    if (std::find(run.providers.begin(), run.providers.end(), served_by) ==
-        run.providers.end()) {
-      run.providers.push_back(served_by);
+    metering::CallContext context{run.result.run_id, ++run.steps, run.budgets};
+    Result<metering::MeteredResponse> metered = meter_.chat(*provider_, routed, context);
+    if (!metered) {
+      Error error = metered.error();
+      if (wallet_->is_ephemeral() && (error.kind == ErrorKind::insufficient_credits)) {
+        error.message +=
+            ". No wallet is configured, so only free providers (sim, local "
+            "servers) can be used: create one with `perdiem wallet init` and "
+            "import a grant (docs/wallet.md)";
+      }
+      return error;
+    }
+    providers::ChatResponse response = std::move(metered->response);
+    response.cost_nanos = metered->cost;
+    response.receipt_id = metered->receipt_id;
+
+    RunResult& result = run.result;
+    result.usage.model_calls += 1;
+    result.usage.input_tokens += response.usage.input_tokens;
+    result.usage.output_tokens += response.usage.output_tokens;
+    if (std::find(result.providers.begin(), result.providers.end(), response.provider) ==
+        result.providers.end()) {
+      result.providers.push_back(response.provider);
     }
     return response;
   }
@@ -102,27 +184,42 @@ class RuntimeImpl final : public Runtime {
   std::string reason_;
   std::string model_;
   std::unique_ptr<providers::Provider> provider_;
+  std::unique_ptr<sdk::RuntimeWallet> wallet_;
+  metering::Meter meter_;
 };
 
 }  // namespace
 
-std::string_view version() { return PERDIEM_VERSION; }
+std::string_view version() {
+  return PERDIEM_VERSION;
+}
 
 Runtime::~Runtime() = default;
 
 Result<std::unique_ptr<Runtime>> Runtime::create(RuntimeOptions options) {
+  if (options.default_max_tokens < 1) {
+    return make_error(ErrorKind::invalid_argument, "default_max_tokens must be at least 1");
+  }
   Result<providers::ProviderChoice> choice =
       providers::resolve_provider(options.provider, providers::process_environment());
   if (!choice) return choice.error();
-  std::string name = choice->name;
-  std::string reason = choice->reason;
-  std::string model = choice->model;
-  std::shared_ptr<http::Transport> transport = http::make_curl_transport();
+
+  Result<std::unique_ptr<sdk::RuntimeWallet>> wallet =
+      options.wallet ? sdk::RuntimeWallet::from_handle(options.wallet)
+                     : sdk::RuntimeWallet::ephemeral();
+  if (!wallet) return wallet.error();
+
+  const providers::Preset* preset = providers::find_preset(choice->name);
+  bool local = choice->name == "sim" || (preset != nullptr && preset->local) ||
+               is_loopback_url(choice->base_url);
+  providers::ProviderChoice described;
+  described.name = choice->name;
+  described.reason = choice->reason;
+  described.model = choice->model;
   std::unique_ptr<providers::Provider> provider =
-      providers::make_provider(std::move(*choice), std::move(transport));
-  return std::unique_ptr<Runtime>(new RuntimeImpl(std::move(options), std::move(name),
-                                                  std::move(reason), std::move(model),
-                                                  std::move(provider)));
+      providers::make_provider(std::move(*choice), http::make_curl_transport());
+  return std::unique_ptr<Runtime>(new RuntimeImpl(std::move(options), std::move(described), local,
+                                                  std::move(provider), std::move(*wallet)));
 }
 
 }  // namespace perdiem

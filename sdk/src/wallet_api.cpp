@@ -15,6 +15,7 @@
 #include "base/random.hpp"
 #include "home_config.hpp"
 #include "perdiem/wallet.hpp"
+#include "sdk/src/wallet_access.hpp"
 #include "wallet/grants.hpp"
 #include "wallet/keystore.hpp"
 #include "wallet/wallet.hpp"
@@ -330,3 +331,23 @@ Result<std::vector<ReceiptInfo>> WalletHandle::receipts(std::string_view run) {
 }
 
 }  // namespace perdiem
+
+// ---- SDK-internal access for the Runtime (sdk/src/wallet_access.hpp) -------------------
+
+namespace perdiem::detail {
+
+Result<wallet::Wallet*> WalletAccess::ledger(WalletHandle& handle) {
+  return handle.impl_->open_ledger();
+}
+
+Result<wallet::PriceSheet> WalletAccess::prices(const WalletHandle& handle) {
+  wallet::PriceSheet sheet;
+  for (const PriceEntry& entry : handle.config().prices) {
+    sheet.set(entry.provider, entry.model,
+              wallet::Price{entry.input_per_mtok, entry.output_per_mtok,
+                            entry.cached_input_per_mtok, entry.per_request});
+  }
+  return sheet;
+}
+
+}  // namespace perdiem::detail

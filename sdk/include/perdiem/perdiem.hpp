@@ -16,12 +16,14 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "perdiem/error.hpp"
 #include "perdiem/export.h"
+#include "perdiem/wallet.hpp"
 
 namespace perdiem {
 
@@ -44,15 +46,26 @@ enum class LogLevel { info, warn, error };
 
 struct RuntimeOptions {
   ProviderSettings provider;
+  // The wallet that pays for every model call, opened with its key (perdiem/wallet.hpp).
+  // Null: an empty wallet that lives as long as the runtime; it pays only for free
+  // providers (sim, local servers), and a paid call fails with insufficient_credits.
+  std::shared_ptr<WalletHandle> wallet;
+  // Sent as max_tokens when a call names none, so the reserved worst case bounds the bill.
+  int default_max_tokens = 1024;
   // Receives the plans' log lines and the runtime's diagnostics. Called on the thread
   // that runs the plan. Default: nothing is printed.
   std::function<void(LogLevel, std::string_view)> on_log;
 };
 
-// Limits of one run. Every limit has a safe default.
+// Limits of one run. Every limit has a safe default; money limits are nano-USD (see
+// parse_usd) and are enforced by the wallet's reservation, atomically, before each call.
 struct RunOptions {
   std::vector<std::string> args;                  // the plan sees them as agent.args
   std::size_t memory_limit_bytes = 64u << 20;     // the Lua state's heap cap
+  std::optional<Nanos> budget;                    // the most this run may spend
+  std::optional<Nanos> max_call_cost;             // the most one call may reserve
+  std::string agent;                              // names the agent for agent_day_budget
+  std::optional<Nanos> agent_day_budget;          // per agent per UTC day, across runs
 };
 
 // Totals over one run's model calls.
@@ -60,6 +73,7 @@ struct RunUsage {
   int model_calls = 0;
   std::int64_t input_tokens = 0;
   std::int64_t output_tokens = 0;
+  Nanos cost = 0;  // what the wallet charged for the run, in nano-USD
 };
 
 struct RunResult {
@@ -72,6 +86,8 @@ struct RunResult {
   // Which provider(s) served the run, in order of first use.
   std::vector<std::string> providers;
   RunUsage usage;
+  // Names the run in the wallet's receipts and ledger ("run-" + 16 hex digits).
+  std::string run_id;
 
   bool ok() const { return !error.has_value(); }
 };
@@ -97,6 +113,9 @@ class PERDIEM_API Runtime {
   virtual std::string provider_name() const = 0;
   virtual std::string provider_reason() const = 0;
   virtual std::string default_model() const = 0;
+  // The address of the wallet that pays, and whether it is the runtime's own empty one.
+  virtual std::string wallet_address() const = 0;
+  virtual bool wallet_is_ephemeral() const = 0;
 
  protected:
   Runtime() = default;

@@ -67,6 +67,7 @@ PERDIEM_API HomeLayout home_layout(const std::string& home);
 
 namespace detail {
 struct SecretAccess;
+struct WalletAccess;
 }
 
 // A passphrase (or other secret) in locked memory that is wiped when destroyed. It cannot
@@ -311,6 +312,7 @@ class PERDIEM_API WalletHandle {
   struct Impl;
   explicit WalletHandle(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+  friend struct detail::WalletAccess;
 };
 
 // ---- JSON forms (what `perdiem wallet ... --json` prints) -------------------------------
