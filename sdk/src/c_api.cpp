@@ -20,6 +20,8 @@ struct perdiem_result {
   std::string error_message;
   std::string providers;
   int model_calls = 0;
+  int64_t cost_nanos = 0;
+  std::string run_id;
 };
 
 namespace {
@@ -53,6 +55,8 @@ perdiem::RunOptions run_options_from(const perdiem_run_options* options) {
     run.args.push_back(or_empty(options->args[i]));
   }
   if (options->memory_limit_bytes != 0) run.memory_limit_bytes = options->memory_limit_bytes;
+  if (options->budget_nanos >= 0) run.budget = options->budget_nanos;
+  if (options->max_call_nanos >= 0) run.max_call_cost = options->max_call_nanos;
   return run;
 }
 
@@ -70,6 +74,8 @@ perdiem_code finish(const perdiem::RunResult& run, perdiem_result** out) {
     result->providers += name;
   }
   result->model_calls = run.usage.model_calls;
+  result->cost_nanos = run.usage.cost;
+  result->run_id = run.run_id;
   perdiem_code code = result->code;
   *out = result.release();
   return code;
@@ -100,6 +106,8 @@ perdiem_runtime_options perdiem_runtime_options_default(void) {
 perdiem_run_options perdiem_run_options_default(void) {
   perdiem_run_options options{};
   options.memory_limit_bytes = 64u << 20;
+  options.budget_nanos = -1;
+  options.max_call_nanos = -1;
   return options;
 }
 
@@ -177,6 +185,12 @@ const char* perdiem_result_providers(const perdiem_result* result) {
 }
 int perdiem_result_model_calls(const perdiem_result* result) {
   return result == nullptr ? 0 : result->model_calls;
+}
+int64_t perdiem_result_cost_nanos(const perdiem_result* result) {
+  return result == nullptr ? 0 : result->cost_nanos;
+}
+const char* perdiem_result_run_id(const perdiem_result* result) {
+  return result == nullptr ? "" : result->run_id.c_str();
 }
 void perdiem_result_free(perdiem_result* result) { delete result; }
 

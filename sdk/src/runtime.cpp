@@ -58,6 +58,7 @@ class RuntimeImpl final : public Runtime {
         provider_name_(choice.name),
         reason_(choice.reason),
         model_(choice.model),
+        local_(local),
         provider_(std::move(provider)),
         wallet_(std::move(wallet)),
         meter_(wallet_->ledger(), wallet_->prices(), meter_options(local)) {}
@@ -153,17 +154,15 @@ class RuntimeImpl final : public Runtime {
     providers::ChatRequest routed = request;
     if (routed.model.empty()) routed.model = model_;
     metering::CallContext context{run.result.run_id, ++run.steps, run.budgets};
-    Result<metering::MeteredResponse> metered = meter_.chat(*provider_, routed, context);
-    if (!metered) {
-      Error error = metered.error();
-      if (wallet_->is_ephemeral() && (error.kind == ErrorKind::insufficient_credits)) {
-        error.message +=
-            ". No wallet is configured, so only free providers (sim, local "
-            "servers) can be used: create one with `perdiem wallet init` and "
-            "import a grant (docs/wallet.md)";
-      }
-      return error;
+    if (wallet_->is_ephemeral() && !local_) {
+      return make_error(ErrorKind::insufficient_credits,
+                        "no wallet is configured, so only free providers (sim, local servers) "
+                        "can be used and '" + provider_name_ + "' is paid: create a wallet with "
+                        "`perdiem wallet init` and import a grant (docs/wallet.md)",
+                        provider_name_);
     }
+    Result<metering::MeteredResponse> metered = meter_.chat(*provider_, routed, context);
+    if (!metered) return metered.error();
     providers::ChatResponse response = std::move(metered->response);
     response.cost_nanos = metered->cost;
     response.receipt_id = metered->receipt_id;
@@ -183,6 +182,7 @@ class RuntimeImpl final : public Runtime {
   std::string provider_name_;
   std::string reason_;
   std::string model_;
+  bool local_;  // the provider is free: sim, a local server
   std::unique_ptr<providers::Provider> provider_;
   std::unique_ptr<sdk::RuntimeWallet> wallet_;
   metering::Meter meter_;
@@ -210,8 +210,10 @@ Result<std::unique_ptr<Runtime>> Runtime::create(RuntimeOptions options) {
   if (!wallet) return wallet.error();
 
   const providers::Preset* preset = providers::find_preset(choice->name);
+  // Free: the sim, a local preset, or an unnamed server on this machine. A hosted preset
+  // pointed at another URL (a proxy, a test server) is still priced as that provider.
   bool local = choice->name == "sim" || (preset != nullptr && preset->local) ||
-               is_loopback_url(choice->base_url);
+               (preset == nullptr && is_loopback_url(choice->base_url));
   providers::ProviderChoice described;
   described.name = choice->name;
   described.reason = choice->reason;

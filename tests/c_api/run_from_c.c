@@ -46,6 +46,8 @@ int main(void) {
   CHECK(strstr(perdiem_result_json(result), "\"served_by\":\"sim\"") != NULL);
   CHECK(strcmp(perdiem_result_providers(result), "sim") == 0);
   CHECK(perdiem_result_model_calls(result) == 1);
+  CHECK(perdiem_result_cost_nanos(result) == 0); /* the sim is free */
+  CHECK(strncmp(perdiem_result_run_id(result), "run-", 4) == 0);
   CHECK(strcmp(perdiem_result_error_message(result), "") == 0);
   perdiem_result_free(result);
 

@@ -58,6 +58,8 @@ typedef struct perdiem_run_options {
   const char* const* args; /* the plan's agent.args; may be NULL when arg_count is 0 */
   size_t arg_count;
   size_t memory_limit_bytes; /* 0: the default, 64 MiB */
+  int64_t budget_nanos;      /* the most this run may spend in nano-USD; < 0: no budget */
+  int64_t max_call_nanos;    /* the most one call may reserve; < 0: no limit */
 } perdiem_run_options;
 
 PERDIEM_API const char* perdiem_version(void);
@@ -73,7 +75,9 @@ PERDIEM_API perdiem_code perdiem_runtime_create(const perdiem_runtime_options* o
                                                 perdiem_runtime** out, char** error_message);
 PERDIEM_API void perdiem_runtime_free(perdiem_runtime* runtime);
 
-/* Run a plan to completion. Stores the result in *out (even when the agent failed: read
+/* Runs use the runtime's own empty wallet, which pays only for free providers (sim,
+ * local servers); paying from an owner's wallet through the C API comes with the SDK issue.
+ * Run a plan to completion. Stores the result in *out (even when the agent failed: read
  * it with perdiem_result_code) and returns the result's code. Returns
  * PERDIEM_CODE_INVALID_ARGUMENT with *out NULL only when an argument is NULL. */
 PERDIEM_API perdiem_code perdiem_run_file(perdiem_runtime* runtime, const char* path,
@@ -94,6 +98,10 @@ PERDIEM_API const char* perdiem_result_error_message(const perdiem_result* resul
 /* The providers that served the run, comma-separated, in order of first use. */
 PERDIEM_API const char* perdiem_result_providers(const perdiem_result* result);
 PERDIEM_API int perdiem_result_model_calls(const perdiem_result* result);
+/* What the wallet charged for the run, in nano-USD (1 USD = 1000000000). */
+PERDIEM_API int64_t perdiem_result_cost_nanos(const perdiem_result* result);
+/* The run's id in the wallet's receipts and ledger. */
+PERDIEM_API const char* perdiem_result_run_id(const perdiem_result* result);
 PERDIEM_API void perdiem_result_free(perdiem_result* result);
 
 #ifdef __cplusplus

@@ -1,0 +1,187 @@
+// The Runtime pays for every call from the owner's wallet: a paid provider over real HTTP
+// on loopback, a funded wallet, run budgets, receipts, and the empty wallet's refusal.
+#include <doctest/doctest.h>
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "perdiem/mock_provider.hpp"
+#include "perdiem/perdiem.hpp"
+#include "perdiem/wallet.hpp"
+
+using namespace perdiem;
+
+namespace {
+
+struct TempHome {
+  TempHome() {
+    char tmpl[] = "/tmp/perdiem-runtime-test-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~TempHome() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+  std::string path;
+};
+
+const Secret& passphrase() {
+  static const Secret secret = Secret::copy_of("correct horse battery staple");
+  return secret;
+}
+
+std::string create_wallet(const std::string& home) {
+  CreateWalletOptions options;
+  options.kdf = KdfLevel::min;
+  auto address = WalletHandle::create(home, passphrase(), options);
+  REQUIRE_MESSAGE(address.ok(), (address.ok() ? "" : address.error().describe()));
+  return *address;
+}
+
+// An agent wallet trusting `issuer`, priced for venice at $1/M input, $2/M output and
+// $0.001 per request, funded with `usd` by the issuer.
+std::shared_ptr<WalletHandle> funded_agent(const TempHome& agent_home, const TempHome& issuer_home,
+                                           const char* usd) {
+  std::string issuer = create_wallet(issuer_home.path);
+  std::string agent = create_wallet(agent_home.path);
+  nlohmann::json config = {
+      {"wallet", {{"trusted_issuers", {issuer}}}},
+      {"prices",
+       {{{"provider", "venice"}, {"model", "*"}, {"input", "1"}, {"output", "2"}, {"request", "0.001"}}}}};
+  std::ofstream(home_layout(agent_home.path).config) << config.dump(2);
+
+  auto issuer_wallet = WalletHandle::open(issuer_home.path, passphrase());
+  REQUIRE(issuer_wallet.ok());
+  GrantRequest grant;
+  grant.holder = agent;
+  grant.kind = GrantKind::usd;
+  grant.amount = parse_usd(usd).value();
+  grant.not_before = 0;
+  auto signed_grant = (*issuer_wallet)->issue_grant(grant);
+  REQUIRE(signed_grant.ok());
+
+  auto opened = WalletHandle::open(agent_home.path, passphrase());
+  REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.error().describe()));
+  std::shared_ptr<WalletHandle> wallet = std::move(*opened);
+  auto imported = wallet->import(*signed_grant);
+  REQUIRE_MESSAGE(imported.ok(), (imported.ok() ? "" : imported.error().describe()));
+  return wallet;
+}
+
+std::unique_ptr<MockProvider> start_mock() {
+  MockProviderOptions options;
+  options.required_key = "venice-test-key";
+  auto server = MockProvider::start(options);
+  REQUIRE(server.ok());
+  return std::move(*server);
+}
+
+std::unique_ptr<Runtime> venice_runtime(const MockProvider& server,
+                                        std::shared_ptr<WalletHandle> wallet) {
+  ::setenv("VENICE_API_KEY", "venice-test-key", 1);
+  RuntimeOptions options;
+  options.provider.provider = "venice";
+  options.provider.base_url = server.base_url();
+  options.provider.model = "llama-3.3-70b";
+  options.wallet = std::move(wallet);
+  auto runtime = Runtime::create(std::move(options));
+  REQUIRE_MESSAGE(runtime.ok(), (runtime.ok() ? "" : runtime.error().describe()));
+  return std::move(*runtime);
+}
+
+// Calls the model until the wallet refuses; returns how many calls went through and why
+// the last one was refused.
+constexpr const char* kSpendUntilRefused = R"(
+  local calls = 0
+  while true do
+    local ok, reply = pcall(model.chat, {messages = {{role = "user", content = "hi"}},
+                                         max_tokens = 100})
+    if not ok then
+      local spent_usd, spent = wallet.spent()
+      return {calls = calls, refused = reply.kind, spent = spent}
+    end
+    calls = calls + 1
+    assert(reply.cost_nanos > 0 and reply.receipt ~= "", "a paid call has a cost and a receipt")
+    if calls > 50 then error("the budget never stopped the plan") end
+  end
+)";
+
+}  // namespace
+
+TEST_CASE("a run budget stops a paying plan, and every call it made has a receipt") {
+  TempHome agent_home, issuer_home;
+  auto wallet = funded_agent(agent_home, issuer_home, "1");
+  auto server = start_mock();
+  auto runtime = venice_runtime(*server, wallet);
+
+  RunOptions options;
+  options.budget = parse_usd("0.005").value();
+  RunResult result = runtime->run_script(kSpendUntilRefused, "spend.lua", options);
+  REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error->describe()));
+  auto j = nlohmann::json::parse(result.json);
+  CHECK(j["refused"] == "budget_exceeded");
+  CHECK(j["calls"].get<int>() >= 2);
+  CHECK(j["spent"].get<Nanos>() == result.usage.cost);
+  CHECK(result.usage.cost <= *options.budget);
+  CHECK(result.usage.model_calls == j["calls"].get<int>());
+  CHECK(server->requests_served() == static_cast<std::uint64_t>(result.usage.model_calls));
+
+  auto receipts = wallet->receipts(result.run_id);
+  REQUIRE(receipts.ok());
+  CHECK(receipts->size() == static_cast<std::size_t>(result.usage.model_calls));
+  Nanos receipted = 0;
+  for (const auto& r : *receipts) receipted += r.cost;
+  CHECK(receipted == result.usage.cost);
+  auto verified = WalletHandle::verify_receipts(to_json(*receipts), wallet->address());
+  CHECK(verified.ok());
+
+  auto balance = wallet->balance();
+  REQUIRE(balance.ok());
+  CHECK(balance->usd == parse_usd("1").value() - result.usage.cost);
+  CHECK(balance->reserved == 0);
+  auto check = wallet->verify();
+  REQUIRE(check.ok());
+  CHECK_MESSAGE(check->ok, check->problem);
+}
+
+TEST_CASE("an unfunded wallet refuses a paid call before anything is sent") {
+  TempHome agent_home, issuer_home;
+  auto wallet = funded_agent(agent_home, issuer_home, "0.000001");
+  auto server = start_mock();
+  auto runtime = venice_runtime(*server, wallet);
+  RunResult result = runtime->run_script(
+      "return model.chat{messages={{role='user', content='hi'}}}.content", "poor.lua", {});
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error->kind == ErrorKind::insufficient_credits);
+  CHECK(server->requests_served() == 0);
+}
+
+TEST_CASE("without a wallet the runtime's own empty one pays only for free providers") {
+  auto server = start_mock();
+  auto runtime = venice_runtime(*server, nullptr);
+  CHECK(runtime->wallet_is_ephemeral());
+  RunResult paid = runtime->run_script(
+      "return model.chat{messages={{role='user', content='hi'}}}.content", "paid.lua", {});
+  REQUIRE_FALSE(paid.ok());
+  CHECK(paid.error->kind == ErrorKind::insufficient_credits);
+  CHECK(paid.error->message.find("perdiem wallet init") != std::string::npos);
+  CHECK(server->requests_served() == 0);
+
+  RuntimeOptions sim;
+  sim.provider.provider = "sim";
+  auto free_runtime = Runtime::create(sim);
+  REQUIRE(free_runtime.ok());
+  RunResult free_run = (*free_runtime)->run_script(
+      "local r = model.chat{messages={{role='user', content='hi'}}}\n"
+      "return {cost = r.cost_nanos, address = wallet.address()}",
+      "free.lua", {});
+  REQUIRE(free_run.ok());
+  auto j = nlohmann::json::parse(free_run.json);
+  CHECK(j["cost"] == 0);
+  CHECK(j["address"] == (*free_runtime)->wallet_address());
+}
