@@ -125,7 +125,9 @@ bool GroupCommit::run_batch(std::vector<std::unique_ptr<Op>>& ops) {
   st = book_->commit();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    stats_.commit_us += steady_us() - commit_start;
+    const std::int64_t took = steady_us() - commit_start;
+    stats_.commit_us += took;
+    stats_.commits.add(took);
   }
   if (!st.ok()) {
     book_->rollback();

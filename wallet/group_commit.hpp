@@ -24,6 +24,7 @@
 #include "base/clock.hpp"
 #include "perdiem/error.hpp"
 #include "wallet/book.hpp"
+#include "wallet/latency_histogram.hpp"
 
 namespace perdiem::wallet {
 
@@ -51,6 +52,7 @@ class GroupCommit {
     std::size_t operations = 0;
     std::int64_t busy_us = 0;
     std::int64_t commit_us = 0;
+    LatencyHistogram commits;  // duration of each COMMIT
   };
   Stats stats() const;
 
