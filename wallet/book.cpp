@@ -1,6 +1,12 @@
 #include "wallet/book.hpp"
 
 #include "wallet/utc.hpp"
+#include <sqlite3.h>
+#include <cstdio>
+#include <cstdlib>
+namespace { long g_commits=0, g_frames=0, g_last=0;
+int hook(void*, sqlite3*, const char*, int n){ ++g_commits; g_frames += (n>g_last? n-g_last : n); g_last=n; return SQLITE_OK; }
+struct Dump{ ~Dump(){ if(g_commits) std::fprintf(stderr,"[wal: %ld commits, %.1f frames/commit]\n", g_commits, double(g_frames)/g_commits);} } g_dump; }
 
 namespace perdiem::wallet {
 
@@ -12,6 +18,8 @@ std::string agent_day_scope(std::string_view agent, std::string_view date) {
 
 Result<std::unique_ptr<Book>> Book::create(sql::Db db, Options options) {
   std::unique_ptr<Book> book(new Book(std::move(db), std::move(options)));
+  if (const char* c = std::getenv("PERDIEM_CKPT")) sqlite3_wal_autocheckpoint(book->db_.handle(), std::atoi(c));
+  sqlite3_wal_hook(book->db_.handle(), hook, nullptr);
   Status st = book->prepare_all();
   if (!st.ok()) return st.error();
   return book;
@@ -45,6 +53,8 @@ Status Book::prepare_all() {
        "ON CONFLICT(scope) DO UPDATE SET amount = excluded.amount"},
       {&get_receipt_, "SELECT receipt FROM reservations WHERE id = ? AND receipt IS NOT NULL"},
       {&open_of_owner_, "SELECT id FROM reservations WHERE owner = ? AND state = 'open'"},
+      {&data_version_, "PRAGMA data_version"},
+      {&stake_grants_, kStakeGrantsQuery},
   };
   for (auto& s : statements) {
     auto stmt = db_.prepare(s.text);
@@ -60,12 +70,29 @@ Status Book::begin(std::int64_t now_ms) {
   in_transaction_ = true;
   now_ms_ = now_ms;
   today_ = utc_date(now_ms);
-  budgets_.clear();
   dirty_budgets_.clear();
   buckets_.clear();
-  st = ledger_->begin();
+  // Read under the write lock, so nobody can change the file between this and COMMIT.
+  std::optional<std::int64_t> version;
+  {
+    sql::ResetGuard guard(data_version_);
+    auto row = data_version_.step();
+    if (!row) return row.error();
+    if (*row) version = data_version_.column_int(0);
+  }
+  // Budgets touched are one or two per run; the bound keeps a long-lived writer small.
+  if (!version || version != seen_version_ || budgets_.size() > 4096) forget();
+  seen_version_ = version;
+  st = ledger_->begin(/*keep_cache=*/seen_version_.has_value());
   if (!st.ok()) return st;
   return open_allowance();
+}
+
+void Book::forget() {
+  seen_version_.reset();
+  grants_.reset();
+  budgets_.clear();
+  ledger_->discard();
 }
 
 Status Book::commit() {
@@ -74,25 +101,28 @@ Status Book::commit() {
   if (st.ok()) st = commit_.run();
   if (!st.ok()) return st;
   in_transaction_ = false;
-  ledger_->discard();
   return {};
 }
 
 void Book::rollback() {
   if (in_transaction_) (void)rollback_.run();
   in_transaction_ = false;
-  ledger_->discard();
-  budgets_.clear();
   dirty_budgets_.clear();
+  forget();
 }
 
 // Opens today's buckets that are due and loads every bucket open today, so reserve()
 // can pick from them without another query.
 Status Book::open_allowance() {
   std::int64_t day_start_s = utc_day(now_ms_) * 86400;
-  auto grants = load_stake_grants(db_, day_start_s);
-  if (!grants) return grants.error();
-  for (const StakeGrant* g : grants_to_open(*grants, now_ms_ / 1000, options_.min_stake)) {
+  if (!grants_ || grants_day_start_ != day_start_s) {
+    auto loaded = load_stake_grants(stake_grants_, day_start_s);
+    if (!loaded) return loaded.error();
+    grants_ = std::move(*loaded);
+    grants_day_start_ = day_start_s;
+  }
+  const std::vector<StakeGrant>& grants = *grants_;
+  for (const StakeGrant* g : grants_to_open(grants, now_ms_ / 1000, options_.min_stake)) {
     std::string account = allowance_account(today_, g->id);
     auto exists = ledger_->exists(account);
     if (!exists) return exists.error();
@@ -101,10 +131,10 @@ Status Book::open_allowance() {
                       RefsBuilder().add("grant", g->id).add("day", today_).str());
     if (!seq) return seq.error();
   }
-  for (auto& g : *grants) {
+  for (const auto& g : grants) {
     auto exists = ledger_->exists(allowance_account(today_, g.id));
     if (!exists) return exists.error();
-    if (*exists) buckets_.push_back(std::move(g));
+    if (*exists) buckets_.push_back(g);
   }
   return {};
 }

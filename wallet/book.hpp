@@ -5,8 +5,10 @@
 // operation either fails before writing anything (a business error: credits, budgets,
 // state) or writes all it has to; if it fails after writing (a storage error), the batch
 // must be rolled back: writes() tells the caller whether an operation wrote.
-// Caches (balances, budgets, today's buckets, the chain head) live for one transaction,
-// because other processes write between our transactions.
+// Caches (balances, budgets, stake grants, the chain head) outlive a transaction only
+// while no other connection has written: begin() compares PRAGMA data_version, which
+// changes exactly when another connection (another process, or another Wallet on the same
+// file) commits, and drops them otherwise. A rollback drops them too.
 // Thread-safety: one thread (the writer) owns a Book.
 #pragma once
 
@@ -73,6 +75,8 @@ class Book {
 
   Book(sql::Db db, Options options) : db_(std::move(db)), options_(std::move(options)) {}
   [[nodiscard]] Status prepare_all();
+  // Drops every cache that outlives a transaction.
+  void forget();
   [[nodiscard]] Status open_allowance();
   Result<std::optional<Row>> load_row(std::int64_t id);
   Result<Nanos> budget(const std::string& scope);
@@ -92,15 +96,20 @@ class Book {
   sql::Stmt begin_, commit_, rollback_;
   sql::Stmt by_key_, by_id_, insert_row_, update_row_;
   sql::Stmt get_budget_, put_budget_, get_receipt_;
-  sql::Stmt open_of_owner_;
+  sql::Stmt open_of_owner_, data_version_, stake_grants_;
   std::uint64_t writes_ = 0;
   bool in_transaction_ = false;
+
+  // Kept across transactions while data_version_ reads the same (see above).
+  std::optional<std::int64_t> seen_version_;
+  std::optional<std::vector<StakeGrant>> grants_;  // as loaded for grants_day_start_
+  std::int64_t grants_day_start_ = 0;
+  std::map<std::string, std::optional<Nanos>, std::less<>> budgets_;
 
   // Per-transaction state.
   std::int64_t now_ms_ = 0;
   std::string today_;
   std::vector<StakeGrant> buckets_;  // grants with a bucket open today
-  std::map<std::string, std::optional<Nanos>, std::less<>> budgets_;
   std::map<std::string, Nanos, std::less<>> dirty_budgets_;
 };
 

@@ -44,6 +44,7 @@ Result<std::int64_t> Book::accept_grant(const Grant& grant, const std::string& d
   auto seq = append("stake", stake_account(id), grant.amount, 0, refs);
   if (!seq) return seq.error();
   // A stake accepted mid-day pays from today on (if the minimum stake is now met).
+  grants_.reset();
   buckets_.clear();
   st = open_allowance();
   if (!st.ok()) return st.error();
@@ -77,6 +78,7 @@ Status Book::revoke(const Revocation& revocation) {
   update->bind(1, std::max<std::int64_t>(now_ms_, 1)).bind(2, id);  // 0 means "not revoked"
   Status st = update->run();
   if (!st.ok()) return st;
+  grants_.reset();
   auto seq = append("revoke", stake_account(id), -amount, 0,
                     RefsBuilder().add("grant", id).add("issuer", issuer).add("nonce",
                                                                              revocation.nonce).str());

@@ -50,23 +50,26 @@ std::vector<std::size_t> spending_order(const std::vector<StakeGrant>& buckets,
 }
 
 Result<std::vector<StakeGrant>> load_stake_grants(sql::Db& db, std::int64_t day_start_s) {
-  auto stmt = db.prepare(
-      "SELECT id, amount, providers, not_before, expires, revoked_ms FROM grants "
-      "WHERE kind = 'stake' AND (expires = 0 OR expires > ?) ORDER BY id");
+  auto stmt = db.prepare(kStakeGrantsQuery);
   if (!stmt) return stmt.error();
-  stmt->bind(1, day_start_s);
+  return load_stake_grants(*stmt, day_start_s);
+}
+
+Result<std::vector<StakeGrant>> load_stake_grants(sql::Stmt& stmt, std::int64_t day_start_s) {
+  sql::ResetGuard guard(stmt);
+  stmt.bind(1, day_start_s);
   std::vector<StakeGrant> out;
   for (;;) {
-    auto row = stmt->step();
+    auto row = stmt.step();
     if (!row) return row.error();
     if (!*row) break;
     StakeGrant g;
-    g.id = stmt->column_int(0);
-    g.amount = stmt->column_int(1);
-    g.providers = split_scope(stmt->column_text(2));
-    g.not_before = stmt->column_int(3);
-    g.expires = stmt->column_int(4);
-    g.revoked = stmt->column_int(5) != 0;
+    g.id = stmt.column_int(0);
+    g.amount = stmt.column_int(1);
+    g.providers = split_scope(stmt.column_text(2));
+    g.not_before = stmt.column_int(3);
+    g.expires = stmt.column_int(4);
+    g.revoked = stmt.column_int(5) != 0;
     out.push_back(std::move(g));
   }
   return out;

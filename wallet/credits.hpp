@@ -54,6 +54,11 @@ std::vector<std::size_t> spending_order(const std::vector<StakeGrant>& buckets,
 // Stake grants that could have a bucket on the UTC day starting at `day_start_s`
 // (not expired before it), oldest first.
 Result<std::vector<StakeGrant>> load_stake_grants(sql::Db& db, std::int64_t day_start_s);
+// The same through `stmt`, prepared once from kStakeGrantsQuery (the writer runs it often).
+inline constexpr const char* kStakeGrantsQuery =
+    "SELECT id, amount, providers, not_before, expires, revoked_ms FROM grants "
+    "WHERE kind = 'stake' AND (expires = 0 OR expires > ?) ORDER BY id";
+Result<std::vector<StakeGrant>> load_stake_grants(sql::Stmt& stmt, std::int64_t day_start_s);
 
 // Providers as stored in the grants table: sorted ids joined by ','.
 std::string join_scope(const std::vector<std::string>& providers);

@@ -83,7 +83,10 @@ Result<LedgerWriter> LedgerWriter::create(sql::Db& db) {
   return w;
 }
 
-Status LedgerWriter::begin() {
+Status LedgerWriter::begin(bool keep_cache) {
+  // Accounts touched are few (usd, spent, a day's buckets); the bound only guards a
+  // long-lived writer against growing without limit across days.
+  if (keep_cache && head_known_ && dirty_.empty() && balances_.size() < 1024) return {};
   discard();
   sql::ResetGuard guard(head_);
   auto row = head_.step();
@@ -92,10 +95,12 @@ Status LedgerWriter::begin() {
     seq_ = head_.column_int(0);
     head_hash_ = to_hash(head_.column_blob(1));
   }
+  head_known_ = true;
   return {};
 }
 
 void LedgerWriter::discard() {
+  head_known_ = false;
   seq_ = 0;
   head_hash_ = Hash32{};
   balances_.clear();

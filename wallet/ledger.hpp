@@ -52,12 +52,16 @@ Hash32 entry_hash(const LedgerEntry& entry);
 // balances. Holds cached statements for one connection; one thread at a time.
 // Usage per transaction: begin() ... append()/balance() ... flush() before COMMIT.
 // After a ROLLBACK call discard().
+// The chain head and the balances it has read stay cached after a COMMIT, for the next
+// transaction; the caller passes keep_cache = false unless it knows that no other
+// connection has written since (PRAGMA data_version unchanged).
 class LedgerWriter {
  public:
   static Result<LedgerWriter> create(sql::Db& db);
 
-  // Reads the chain head; call right after BEGIN IMMEDIATE.
-  [[nodiscard]] Status begin();
+  // Call right after BEGIN IMMEDIATE. Reads the chain head unless `keep_cache` and a
+  // head from an earlier transaction of this connection is still held.
+  [[nodiscard]] Status begin(bool keep_cache = false);
   // The balance of `account` as of the entries appended so far in this transaction.
   Result<Nanos> balance(const std::string& account);
   // True when `account` has ever had an entry.
@@ -73,6 +77,7 @@ class LedgerWriter {
   explicit LedgerWriter(sql::Db& db) : db_(&db) {}
   sql::Db* db_;
   sql::Stmt head_, insert_, get_balance_, put_balance_;
+  bool head_known_ = false;
   std::int64_t seq_ = 0;
   Hash32 head_hash_{};
   std::map<std::string, std::optional<Nanos>, std::less<>> balances_;  // nullopt: no row yet

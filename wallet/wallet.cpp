@@ -118,7 +118,7 @@ Result<std::unique_ptr<Wallet>> Wallet::open(const std::string& path, base::Cloc
 
 Wallet::WriterStats Wallet::writer_stats() const {
   auto s = impl_->writer->stats();
-  return WriterStats{s.batches, s.operations, s.busy_us, s.commit_us};
+  return WriterStats{s.batches, s.operations, s.busy_us, s.commit_us, s.commits};
 }
 
 Result<std::int64_t> Wallet::recover_abandoned() {

@@ -26,6 +26,7 @@
 #include "wallet/balance.hpp"
 #include "wallet/credits.hpp"
 #include "wallet/keys.hpp"
+#include "wallet/latency_histogram.hpp"
 #include "wallet/ledger.hpp"
 #include "wallet/receipts.hpp"
 #include "wallet/reservations.hpp"
@@ -109,6 +110,7 @@ class Wallet {
     std::size_t operations = 0;
     std::int64_t busy_us = 0;    // inside write transactions
     std::int64_t commit_us = 0;  // of which in COMMIT (WAL append + fsync)
+    LatencyHistogram commits;    // each COMMIT's duration, in microseconds
   };
   WriterStats writer_stats() const;
 

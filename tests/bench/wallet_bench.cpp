@@ -1,6 +1,16 @@
-// wallet_bench: settled calls per second (reserve + settle + signed receipt, durable:
-// wallet.db in WAL with synchronous=FULL) for 1 caller and for 64 concurrent callers, and
-// the latency the wallet adds to one call (reserve + settle, as the caller waits for it).
+// wallet_bench: settled calls per second and the latency the wallet adds to a call.
+//
+// A call is what runtime/metering does around a model call: reserve the worst case (with
+// an idempotency key and a run budget), then settle the real cost with a signed receipt.
+// wallet.db is in WAL mode with synchronous=FULL, so every commit waits for the disk.
+//   strict     the caller waits until the reserve and then the settle are durable.
+//   pipelined  the caller waits until the reserve is durable (it may then send the call),
+//              queues the settle (signed on its own thread) and goes on. The settle
+//              commits with the caller's next operation or before; calls/s counts a call
+//              only once its settlement is durable.
+// "added" latency is the caller's time inside the wallet per call (the model's time is not
+// counted). Saturated rows run callers in a closed loop with no model time, so their
+// latency is mostly queueing: callers / throughput (Little's law).
 //
 // Usage: wallet_bench [calls_per_caller_for_64=400] [calls_for_1=2000]
 // The database lives in $PERDIEM_BENCH_DIR (default /tmp), on the disk being measured.
@@ -10,12 +20,14 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "base/clock.hpp"
+#include "disk_probe.hpp"
 #include "wallet/grants.hpp"
 #include "wallet/keys.hpp"
 #include "wallet/wallet.hpp"
@@ -26,77 +38,106 @@ using namespace perdiem::wallet;
 namespace {
 
 using Clock = std::chrono::steady_clock;
+const Price kPrice{700'000'000, 2'800'000'000, 350'000'000, 0};
+
+struct Scenario {
+  const char* name;
+  bool pipelined;
+  int callers;
+  std::size_t calls_each;
+  int model_ms;  // simulated model call between reserve and settle; 0 = saturate
+};
 
 struct Outcome {
   double seconds = 0;
-  std::size_t calls = 0;
-  std::vector<double> latencies_us;
-  Wallet::WriterStats writer;
+  std::vector<double> added_us;  // per call
+  Wallet::WriterStats writer;    // during the scenario
 };
 
-double percentile(std::vector<double> v, double p) {
+double micros(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
+
+double percentile(std::vector<double>& v, double q) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
-  std::size_t i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
-  return v[i];
+  return v[static_cast<std::size_t>(q * static_cast<double>(v.size() - 1))];
 }
 
-bool one_call(Wallet& wallet, const Price& price, std::uint64_t n, std::vector<double>& lat) {
-  auto start = Clock::now();
-  Usage usage{1000 + static_cast<std::int64_t>(n % 100), 200, 0};
-  auto reserved = wallet.reserve(ReserveRequest{"", "venice", worst_case_cost(price, 1200, 400).value(), {}});
-  if (!reserved.ok()) {
-    std::fprintf(stderr, "reserve: %s\n", reserved.error().message.c_str());
-    return false;
-  }
-  CallRecord call{"llama-3.3-70b", static_cast<std::int64_t>(n), usage, price, {}, {}};
-  call.request_hash[0] = static_cast<std::uint8_t>(n);
-  auto settled = wallet.settle(*reserved, cost_of(price, usage).value(), call);
-  if (!settled.ok()) {
-    std::fprintf(stderr, "settle: %s\n", settled.error().message.c_str());
-    return false;
-  }
-  lat.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
-  return true;
+[[noreturn]] void die(const char* what, const Error& error) {
+  std::fprintf(stderr, "wallet_bench: %s: %s\n", what, error.message.c_str());
+  std::exit(1);
 }
 
-Outcome run(Wallet& wallet, int callers, std::size_t calls_each) {
-  const Price price{700'000'000, 2'800'000'000, 350'000'000, 0};
-  std::vector<std::vector<double>> lat(static_cast<std::size_t>(callers));
+// One caller's loop; appends the wallet's added latency of each call to `added`.
+void caller(Wallet& wallet, const Scenario& s, const std::string& run, std::vector<double>& added) {
+  Budgets budgets;
+  budgets.run = run;
+  budgets.run_limit = 1'000'000 * kNanosPerUsd;
+  const Nanos worst = worst_case_cost(kPrice, 1200, 400).value();
+  std::future<Result<Settlement>> pending;  // pipelined: the previous call's settle
+  for (std::size_t i = 0; i < s.calls_each; ++i) {
+    auto start = Clock::now();
+    auto reserved = wallet.reserve(ReserveRequest{run + ":" + std::to_string(i), "venice", worst,
+                                                  budgets});
+    auto reserved_at = Clock::now();
+    if (!reserved) die("reserve", reserved.error());
+    if (pending.valid()) {
+      // Queued before this reserve, so already durable: get() does not wait.
+      auto previous = pending.get();
+      if (!previous) die("settle", previous.error());
+    }
+    if (s.model_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(s.model_ms));
+
+    auto settle_start = Clock::now();
+    Usage usage{1000 + static_cast<std::int64_t>(i % 100), 200, 0};
+    CallRecord call{"llama-3.3-70b", static_cast<std::int64_t>(i), usage, kPrice, {}, {}};
+    call.request_hash[0] = static_cast<std::uint8_t>(i);
+    const Nanos cost = cost_of(kPrice, usage).value();
+    if (s.pipelined) {
+      pending = wallet.settle_async(*reserved, cost, call);
+    } else {
+      auto settled = wallet.settle(*reserved, cost, call);
+      if (!settled) die("settle", settled.error());
+    }
+    added.push_back(micros(reserved_at - start) + micros(Clock::now() - settle_start));
+  }
+  if (pending.valid()) {
+    auto last = pending.get();  // the clock runs until the last settlement is durable
+    if (!last) die("settle", last.error());
+  }
+}
+
+Outcome run(Wallet& wallet, const Scenario& s, int index) {
+  std::vector<std::vector<double>> added(static_cast<std::size_t>(s.callers));
   auto before = wallet.writer_stats();
   auto start = Clock::now();
   std::vector<std::thread> threads;
-  for (int c = 0; c < callers; ++c) {
+  for (int c = 0; c < s.callers; ++c) {
     threads.emplace_back([&, c] {
-      auto& mine = lat[static_cast<std::size_t>(c)];
-      mine.reserve(calls_each);
-      for (std::size_t i = 0; i < calls_each; ++i)
-        if (!one_call(wallet, price, i, mine)) std::exit(1);
+      auto& mine = added[static_cast<std::size_t>(c)];
+      mine.reserve(s.calls_each);
+      caller(wallet, s, "bench-" + std::to_string(index) + "-" + std::to_string(c), mine);
     });
   }
   for (auto& t : threads) t.join();
   Outcome out;
   out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  for (auto& l : lat) out.latencies_us.insert(out.latencies_us.end(), l.begin(), l.end());
-  out.calls = out.latencies_us.size();
+  for (auto& a : added) out.added_us.insert(out.added_us.end(), a.begin(), a.end());
   auto after = wallet.writer_stats();
   out.writer.batches = after.batches - before.batches;
   out.writer.operations = after.operations - before.operations;
-  out.writer.busy_us = after.busy_us - before.busy_us;
-  out.writer.commit_us = after.commit_us - before.commit_us;
+  out.writer.commits = after.commits.since(before.commits);
   return out;
 }
 
-void report(const char* name, const Outcome& o) {
+void report(const Scenario& s, Outcome& o) {
   const auto& w = o.writer;
-  double batches = static_cast<double>(w.batches ? w.batches : 1);
-  std::printf("%-12s %8zu calls  %9.0f settled calls/s  per call: p50 %6.0f us  p99 %6.0f us\n"
-              "%-12s writer: %.1f ops/commit, %.0f us/commit (%.0f us in COMMIT), busy %.0f%%\n",
-              name, o.calls, static_cast<double>(o.calls) / o.seconds,
-              percentile(o.latencies_us, 0.50), percentile(o.latencies_us, 0.99), "",
-              static_cast<double>(w.operations) / batches, static_cast<double>(w.busy_us) / batches,
-              static_cast<double>(w.commit_us) / batches,
-              100.0 * static_cast<double>(w.busy_us) / (o.seconds * 1e6));
+  const double calls = static_cast<double>(o.added_us.size());
+  std::printf("%-36s %6.0f %8.0f %7.0f %7.0f %8zu %6.1f %6lld %6lld\n", s.name, calls,
+              calls / o.seconds, percentile(o.added_us, 0.50), percentile(o.added_us, 0.99),
+              w.batches, static_cast<double>(w.operations) / static_cast<double>(w.batches ? w.batches : 1),
+              static_cast<long long>(w.commits.percentile(0.50)),
+              static_cast<long long>(w.commits.percentile(0.99)));
+  std::fflush(stdout);
 }
 
 }  // namespace
@@ -118,28 +159,50 @@ int main(int argc, char** argv) {
   options.signer = signer;
   options.trusted_issuers = {issuer.address()};
   auto opened = Wallet::open(dir + "/wallet.db", base::system_clock(), options);
-  if (!opened.ok()) {
-    std::fprintf(stderr, "open: %s\n", opened.error().message.c_str());
-    return 1;
-  }
+  if (!opened) die("open", opened.error());
   auto& wallet = *opened.value();
   Grant grant;
   grant.holder = signer->address();
   grant.kind = GrantKind::usd;
   grant.amount = 1'000'000 * kNanosPerUsd;
   grant.nonce = "bench";
-  if (!wallet.accept_grant(grant_to_json(sign_grant(grant, issuer))).ok()) return 1;
+  auto accepted = wallet.accept_grant(grant_to_json(sign_grant(grant, issuer)));
+  if (!accepted) die("grant", accepted.error());
 
-  std::printf("wallet_bench: reserve + settle + signed receipt per call; wallet.db WAL, "
-              "synchronous=FULL, in %s\n", dir.c_str());
-  Outcome single = run(wallet, 1, calls_1);
-  report("1 caller", single);
-  Outcome many = run(wallet, 64, calls_64);
-  report("64 callers", many);
+  std::printf("wallet_bench: reserve + settle + signed receipt per call, wallet.db in WAL with "
+              "synchronous=FULL in %s\n", dir.c_str());
+  auto disk = bench::probe_disk(dir, 200);
+  if (disk.error.empty())
+    std::printf("disk: 4 KiB + fdatasync: append p50 %.0f us p99 %.0f us, "
+                "in place p50 %.0f us p99 %.0f us\n",
+                disk.append_p50_us, disk.append_p99_us, disk.overwrite_p50_us,
+                disk.overwrite_p99_us);
+  else
+    std::printf("disk: %s\n", disk.error.c_str());
+  std::printf("%-36s %6s %8s %7s %7s %8s %6s %6s %6s\n", "scenario (latency = added by wallet)",
+              "calls", "calls/s", "p50 us", "p99 us", "batches", "ops/b", "c.p50", "c.p99");
+
+  const std::size_t calls_model = std::max<std::size_t>(1, calls_64 / 8);
+  const Scenario scenarios[] = {
+      {"strict     1 caller", false, 1, calls_1, 0},
+      {"pipelined  1 caller", true, 1, calls_1, 0},
+      {"strict    64 callers, saturated", false, 64, calls_64, 0},
+      {"pipelined 64 callers, saturated", true, 64, calls_64, 0},
+      {"strict    64 callers, 10 ms model", false, 64, calls_model, 10},
+      {"pipelined 64 callers, 10 ms model", true, 64, calls_model, 10},
+  };
+  int index = 0;
+  for (const auto& s : scenarios) {
+    if (s.calls_each == 0) continue;
+    Outcome o = run(wallet, s, index++);
+    report(s, o);
+  }
+  std::printf("(ops/b: operations per group commit; c.p50/c.p99: COMMIT duration in us, "
+              "WAL write + fsync)\n");
   auto verified = wallet.verify();
-  std::printf("verify: %s\n", verified.ok() && verified->ok ? "ok" : "FAILED");
+  std::printf("verify: %s\n", verified && verified->ok ? "ok" : "FAILED");
   opened.value().reset();
   std::error_code ignored;
   std::filesystem::remove_all(dir, ignored);
-  return verified.ok() && verified->ok ? 0 : 1;
+  return verified && verified->ok ? 0 : 1;
 }

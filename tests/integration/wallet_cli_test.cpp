@@ -509,3 +509,47 @@ TEST_CASE("wallet usage errors exit 2") {
   CHECK(contains(r.out, "perdiem wallet verify-receipt FILE"));
   CHECK(contains(run_process(kCli, {"--help"}).out, "perdiem wallet COMMAND"));
 }
+
+TEST_CASE("perdiem run pays from the agent's wallet over HTTP and stops at --budget") {
+  Fleet fleet;
+  fleet.agent.trust(fleet.op_address,
+                    R"(, "prices": [{"provider": "venice", "model": "*", "input": "1",
+                        "output": "2", "request": "0.001"}])");
+  REQUIRE(fleet.agent.run({"import", fleet.issue({"--kind", "usd", "--amount", "1"}, "g.json")})
+              .exit_code == 0);
+
+  perdiem::testing::BackgroundProcess server(
+      kCli, {"mock-provider", "--port", "0", "--require-key-env", "MOCK_KEY"},
+      {{"MOCK_KEY", "venice-key"}});
+  const std::string prefix = "perdiem mock-provider listening on ";
+  REQUIRE(server.first_line().rfind(prefix, 0) == 0);
+  const std::string url = server.first_line().substr(prefix.size());
+
+  ProcessResult r = run_process(
+      kCli,
+      {"run", "--provider", "venice", "--base-url", url, "--budget", "0.004",
+       std::string(PERDIEM_SOURCE_DIR) + "/tests/integration/plans/spend_until_refused.lua"},
+      {{"PERDIEM_HOME", fleet.agent.path},
+       {"PERDIEM_PASSPHRASE", kPassphrase},
+       {"VENICE_API_KEY", "venice-key"}});
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.err, "budget_exceeded"));
+  CHECK(contains(r.err, "wallet " + kKeyAddress));
+  CHECK(contains(r.err, "[info] call 2 cost"));
+  CHECK(contains(r.err, " of $0.004"));
+  CHECK_FALSE(contains(r.err, "venice-key"));
+  CHECK_FALSE(contains(r.err, kPassphrase));
+
+  // Each call that went through has a receipt; together they are what the run spent.
+  r = fleet.agent.run({"receipts", "--json"});
+  REQUIRE(r.exit_code == 0);
+  const std::string exported = fleet.dir.path + "/run-receipts.json";
+  write_file(exported, r.out);
+  CHECK(fleet.agent.run({"verify-receipt", exported, "--address", kKeyAddress}).exit_code == 0);
+  CHECK(server.stop() == 0);
+
+  r = fleet.agent.run({"balance", "--json"});
+  REQUIRE(r.exit_code == 0);
+  CHECK(contains(r.out, "\"reserved\": \"0\""));
+  CHECK(fleet.agent.run({"verify"}).exit_code == 0);
+}

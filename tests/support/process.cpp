@@ -18,6 +18,9 @@ std::vector<std::string> environment_for(const Environment& extra) {
   for (const char* name : {"PATH", "HOME", "ASAN_OPTIONS", "UBSAN_OPTIONS"}) {
     if (const char* value = std::getenv(name)) env[name] = value;
   }
+  // No test may find a developer's own wallet: a home that does not exist, unless the
+  // test gives one.
+  env["PERDIEM_HOME"] = "/nonexistent/perdiem-test-home";
   for (const auto& [name, value] : extra) env[name] = value;
   std::vector<std::string> entries;
   for (const auto& [name, value] : env) entries.push_back(name + "=" + value);

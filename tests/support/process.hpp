@@ -16,8 +16,9 @@ struct ProcessResult {
   std::string err;
 };
 
-// Environment for a child: PATH and HOME from the parent plus `extra`; nothing else,
-// so a developer's own PERDIEM_* or provider keys never leak into a test.
+// Environment for a child: PATH and HOME from the parent, PERDIEM_HOME pointing nowhere,
+// plus `extra`; nothing else, so a developer's own wallet, PERDIEM_* settings or provider
+// keys never leak into a test.
 using Environment = std::map<std::string, std::string>;
 
 ProcessResult run_process(const std::string& program, const std::vector<std::string>& args,
