@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <cstdlib>
 #include <cstring>
 
 namespace perdiem::base {
@@ -45,7 +46,11 @@ class SodiumRandom final : public Random {
 }  // namespace
 
 Random& secure_random() {
-  static SodiumRandom random;
+  // sodium_init makes randombytes thread-safe; it is idempotent and thread-safe itself.
+  static SodiumRandom random = [] {
+    if (sodium_init() < 0) std::abort();  // no safe randomness: refuse to go on
+    return SodiumRandom();
+  }();
   return random;
 }
 

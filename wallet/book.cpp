@@ -1,12 +1,10 @@
 #include "wallet/book.hpp"
 
-#include "wallet/utc.hpp"
 #include <sqlite3.h>
-#include <cstdio>
-#include <cstdlib>
-namespace { long g_commits=0, g_frames=0, g_last=0;
-int hook(void*, sqlite3*, const char*, int n){ ++g_commits; g_frames += (n>g_last? n-g_last : n); g_last=n; return SQLITE_OK; }
-struct Dump{ ~Dump(){ if(g_commits) std::fprintf(stderr,"[wal: %ld commits, %.1f frames/commit]\n", g_commits, double(g_frames)/g_commits);} } g_dump; }
+
+#include <chrono>
+
+#include "wallet/utc.hpp"
 
 namespace perdiem::wallet {
 
@@ -18,11 +16,48 @@ std::string agent_day_scope(std::string_view agent, std::string_view date) {
 
 Result<std::unique_ptr<Book>> Book::create(sql::Db db, Options options) {
   std::unique_ptr<Book> book(new Book(std::move(db), std::move(options)));
-  if (const char* c = std::getenv("PERDIEM_CKPT")) sqlite3_wal_autocheckpoint(book->db_.handle(), std::atoi(c));
-  sqlite3_wal_hook(book->db_.handle(), hook, nullptr);
   Status st = book->prepare_all();
   if (!st.ok()) return st.error();
+  // Durability, and the WAL-buffering VFS (wal_vfs.hpp), depend on FULL syncs.
+  auto sync = book->db_.prepare("PRAGMA synchronous");
+  if (!sync) return sync.error();
+  auto row = sync->step();
+  if (!row) return row.error();
+  if (!*row || sync->column_int(0) < 2)
+    return make_error(ErrorKind::storage, "the wallet's writer needs PRAGMA synchronous=FULL");
+  sqlite3_wal_hook(book->db_.handle(), &Book::on_wal_commit, book.get());
   return book;
+}
+
+Book::~Book() {
+  if (db_.handle()) sqlite3_wal_hook(db_.handle(), nullptr, nullptr);
+}
+
+int Book::on_wal_commit(void* self, sqlite3* db, const char* schema, int wal_pages) {
+  auto* book = static_cast<Book*>(self);
+  // A WAL that got shorter was restarted (after a checkpoint): it holds only new pages.
+  book->wal_.frames += static_cast<std::uint64_t>(
+      wal_pages >= book->wal_pages_ ? wal_pages - book->wal_pages_ : wal_pages);
+  book->wal_pages_ = wal_pages;
+  if (Checkpointer* background = book->options_.checkpointer) {
+    if (std::int64_t took = background->committed(db, schema, wal_pages); took > 0) {
+      ++book->wal_.checkpoints;
+      book->wal_.checkpoint_us += took;
+    }
+    return SQLITE_OK;
+  }
+  const int limit = book->options_.checkpoint_pages;
+  if (limit > 0 && wal_pages >= limit) {
+    using namespace std::chrono;
+    const auto start = steady_clock::now();
+    // PASSIVE, as SQLite's own auto-checkpoint: never waits for readers or writers.
+    // Failure is harmless (the next commit tries again), so it is not reported.
+    (void)sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    ++book->wal_.checkpoints;
+    book->wal_.checkpoint_us +=
+        duration_cast<microseconds>(steady_clock::now() - start).count();
+  }
+  return SQLITE_OK;
 }
 
 Status Book::prepare_all() {

@@ -22,6 +22,7 @@
 #include "perdiem/error.hpp"
 #include "wallet/credits.hpp"
 #include "wallet/grants.hpp"
+#include "wallet/checkpointer.hpp"
 #include "wallet/ledger.hpp"
 #include "wallet/reservations.hpp"
 #include "wallet/sqlite.hpp"
@@ -33,8 +34,24 @@ class Book {
   struct Options {
     Nanos min_stake = kDefaultMinStake;
     std::string owner;  // this process's session id, stamped on open reservations
+    // A commit that leaves the WAL at least this long (in pages) checkpoints it, as
+    // SQLite's own wal_autocheckpoint (same default) would; 0 never does.
+    int checkpoint_pages = 1000;
+    // When set (it must outlive the Book), commits hand checkpoints to it instead.
+    Checkpointer* checkpointer = nullptr;
   };
   static Result<std::unique_ptr<Book>> create(sql::Db db, Options options);
+  Book(const Book&) = delete;
+  Book& operator=(const Book&) = delete;
+  ~Book();
+
+  // What this connection's commits did to the WAL, for the benchmark.
+  struct WalStats {
+    std::uint64_t frames = 0;       // pages appended to the WAL by commits
+    std::uint64_t checkpoints = 0;  // run by the writer after a commit (inside COMMIT)
+    std::int64_t checkpoint_us = 0;
+  };
+  const WalStats& wal_stats() const { return wal_; }
 
   [[nodiscard]] Status begin(std::int64_t now_ms);
   [[nodiscard]] Status commit();
@@ -74,6 +91,9 @@ class Book {
   };
 
   Book(sql::Db db, Options options) : db_(std::move(db)), options_(std::move(options)) {}
+  // sqlite3_wal_hook callback: counts frames and checkpoints (replaces wal_autocheckpoint,
+  // which is itself a WAL hook, so that checkpoints can be timed).
+  static int on_wal_commit(void* book, sqlite3* db, const char* schema, int wal_pages);
   [[nodiscard]] Status prepare_all();
   // Drops every cache that outlives a transaction.
   void forget();
@@ -99,6 +119,8 @@ class Book {
   sql::Stmt open_of_owner_, data_version_, stake_grants_;
   std::uint64_t writes_ = 0;
   bool in_transaction_ = false;
+  WalStats wal_;
+  int wal_pages_ = 0;  // the WAL's length after the last commit
 
   // Kept across transactions while data_version_ reads the same (see above).
   std::optional<std::int64_t> seen_version_;

@@ -1,6 +1,7 @@
 #include "wallet/group_commit.hpp"
 
 #include <pthread.h>
+#include <time.h>
 
 #include <chrono>
 
@@ -11,6 +12,12 @@ namespace {
 std::int64_t steady_us() {
   using namespace std::chrono;
   return duration_cast<microseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+std::int64_t thread_cpu_us() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
 }
 
 }  // namespace
@@ -68,6 +75,7 @@ void GroupCommit::run() {
       }
     }
     const std::int64_t start = steady_us();
+    const std::int64_t cpu_start = thread_cpu_us();
     if (!run_batch(batch) && batch.size() > 1) {
       // Isolate the operation that broke the batch: one transaction each.
       for (auto& op : batch) {
@@ -82,6 +90,8 @@ void GroupCommit::run() {
       ++stats_.batches;
       stats_.operations += batch.size();
       stats_.busy_us += steady_us() - start;
+      stats_.cpu_us += thread_cpu_us() - cpu_start;
+      stats_.wal = book_->wal_stats();
     }
     {
       std::lock_guard<std::mutex> lock(done_mu_);

@@ -52,7 +52,9 @@ class GroupCommit {
     std::size_t operations = 0;
     std::int64_t busy_us = 0;
     std::int64_t commit_us = 0;
+    std::int64_t cpu_us = 0;   // the writer thread's CPU time (busy_us less waits)
     LatencyHistogram commits;  // duration of each COMMIT
+    Book::WalStats wal;        // pages written, checkpoints (their time is in commit_us)
   };
   Stats stats() const;
 

@@ -4,12 +4,12 @@
 
 namespace perdiem::wallet::sql {
 
-Result<Db> Db::open(const std::string& path, int busy_timeout_ms) {
+Result<Db> Db::open(const std::string& path, int busy_timeout_ms, const char* vfs) {
   sqlite3* raw = nullptr;
   // NOMUTEX: each connection is used by one thread at a time; the wallet locks.
   int rc = sqlite3_open_v2(path.c_str(), &raw,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+                           vfs);
   Db db(raw);
   if (rc != SQLITE_OK) {
     std::string message = "cannot open wallet database '" + path + "': " +

@@ -22,8 +22,9 @@ class Stmt;
 class Db {
  public:
   // Opens (creating if missing) the database at `path` in serialized-free mode (the
-  // caller serializes), with `busy_timeout_ms` for cross-process lock waits.
-  static Result<Db> open(const std::string& path, int busy_timeout_ms);
+  // caller serializes), with `busy_timeout_ms` for cross-process lock waits, through the
+  // VFS named `vfs` (nullptr: SQLite's default).
+  static Result<Db> open(const std::string& path, int busy_timeout_ms, const char* vfs = nullptr);
 
   Db(Db&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
   Db& operator=(Db&& other) noexcept;

@@ -2,14 +2,21 @@
 
 #include "wallet/audit.hpp"
 #include "wallet/book.hpp"
+#include "wallet/checkpointer.hpp"
 #include "wallet/grants.hpp"
 #include "wallet/group_commit.hpp"
 #include "wallet/owner_lock.hpp"
 #include "wallet/schema.hpp"
 #include "wallet/utc.hpp"
+#include "wallet/wal_vfs.hpp"
 
 namespace perdiem::wallet {
 namespace {
+
+// Background rounds per WAL restart (see checkpointer.hpp): the writer stalls for one
+// completed checkpoint per this many rounds. The WAL grows to about this many times
+// checkpoint_pages (4 x 1000 pages: 16 MB) before it restarts.
+constexpr int kRestartRounds = 4;
 
 template <typename T>
 std::future<Result<T>> ready(Result<T> value) {
@@ -59,6 +66,7 @@ struct Wallet::Impl {
   std::optional<OwnerLock> lock;  // declared first: released after every write
   std::mutex read_mu;
   std::optional<sql::Db> reader;
+  std::unique_ptr<Checkpointer> checkpointer;  // outlives the writer's Book, which calls it
   std::unique_ptr<GroupCommit> writer;
 };
 
@@ -88,7 +96,8 @@ Result<std::unique_ptr<Wallet>> Wallet::open(const std::string& path, base::Cloc
   if (options.address && !(*options.address == address))
     return make_error(ErrorKind::invalid_argument, "the address does not match the signing key");
 
-  auto db = sql::Db::open(path, options.busy_timeout_ms);
+  // The writer's connection coalesces each commit's WAL writes (see wal_vfs.hpp).
+  auto db = sql::Db::open(path, options.busy_timeout_ms, wal_buffering_vfs());
   if (!db) return db.error();
   Status st = configure_connection(*db);
   if (st.ok()) st = create_schema(*db);
@@ -105,7 +114,16 @@ Result<std::unique_ptr<Wallet>> Wallet::open(const std::string& path, base::Cloc
   if (!lock) return lock.error();
   impl->lock.emplace(std::move(*lock));
 
-  auto book = Book::create(std::move(*db), Book::Options{options.min_stake, impl->lock->id()});
+  if (options.background_checkpoints && options.checkpoint_pages > 0) {
+    auto checkpointer = Checkpointer::start(path, options.checkpoint_pages,
+                                            kRestartRounds * options.checkpoint_pages,
+                                            options.busy_timeout_ms);
+    if (!checkpointer) return checkpointer.error();
+    impl->checkpointer = std::move(*checkpointer);
+  }
+  auto book = Book::create(std::move(*db),
+                           Book::Options{options.min_stake, impl->lock->id(),
+                                         options.checkpoint_pages, impl->checkpointer.get()});
   if (!book) return book.error();
   impl->writer = std::make_unique<GroupCommit>(std::move(*book), clock, options.max_batch);
 
@@ -118,7 +136,20 @@ Result<std::unique_ptr<Wallet>> Wallet::open(const std::string& path, base::Cloc
 
 Wallet::WriterStats Wallet::writer_stats() const {
   auto s = impl_->writer->stats();
-  return WriterStats{s.batches, s.operations, s.busy_us, s.commit_us, s.commits};
+  Checkpointer::Stats c = impl_->checkpointer ? impl_->checkpointer->stats() : Checkpointer::Stats{};
+  WriterStats w;
+  w.batches = s.batches;
+  w.operations = s.operations;
+  w.busy_us = s.busy_us;
+  w.commit_us = s.commit_us;
+  w.cpu_us = s.cpu_us;
+  w.commits = s.commits;
+  w.wal_pages = s.wal.frames;
+  w.checkpoints = s.wal.checkpoints;
+  w.checkpoint_us = s.wal.checkpoint_us;
+  w.background_checkpoints = c.rounds;
+  w.background_checkpoint_us = c.round_us;
+  return w;
 }
 
 Result<std::int64_t> Wallet::recover_abandoned() {
@@ -287,6 +318,12 @@ Result<Settlement> Wallet::reconcile(std::int64_t id, Nanos real_cost,
   return impl_->writer->submit<Settlement>([id, real_cost, r = std::move(signed_receipt)](Book& book) {
     return book.reconcile(id, real_cost, r);
   }).get();
+}
+
+Status Wallet::sync() {
+  // Batches commit in order, so when this no-op's batch has committed, so has every
+  // operation queued before it.
+  return impl_->writer->submit<bool>([](Book&) -> Result<bool> { return true; }).get().status();
 }
 
 Result<Reservation> Wallet::release(std::int64_t id) {

@@ -45,6 +45,8 @@ struct WalletOptions {
   Nanos min_stake = kDefaultMinStake;
   int busy_timeout_ms = 10'000;          // waiting for another process's write lock
   std::size_t max_batch = 512;           // operations per group commit
+  int checkpoint_pages = 1000;           // WAL length that triggers a checkpoint; 0 never
+  bool background_checkpoints = true;    // on a thread of their own (checkpointer.hpp)
 };
 
 class Wallet {
@@ -73,6 +75,17 @@ class Wallet {
   Result<Settlement> settle(std::int64_t id, Nanos cost, const CallRecord& call);
   // The same, given the reservation reserve() returned (saves reading it back).
   Result<Settlement> settle(const Reservation& reservation, Nanos cost, const CallRecord& call);
+  // Pipelined settle: signs the receipt on this thread, queues the settlement and returns;
+  // the future resolves once it is durable. The caller may go on at once (a call's
+  // reservation, not its settlement, is what must be durable before the call is sent).
+  // Operations are applied in the order they are queued, so a later reserve() sees this
+  // settlement's effect on balances and budgets, and once that later operation is durable
+  // so is this one. The future may be dropped; the settlement still commits. If the
+  // process dies first, the reservation stays open and the next open() settles it at its
+  // hold, unreconciled: never above a budget (the hold was within every budget), and
+  // reconcile() can correct it. Errors a settle can return (see settle()) arrive only
+  // through the future. spent() counts the hold until the settlement commits; sync()
+  // waits for that.
   std::future<Result<Settlement>> settle_async(const Reservation& reservation, Nanos cost,
                                                const CallRecord& call);
   // For a stream that broke after tokens arrived: charges an estimate now and marks the
@@ -87,6 +100,9 @@ class Wallet {
   Result<Reservation> release(std::int64_t id);
   // Settles reservations of dead processes (open() already does this). Returns how many.
   Result<std::int64_t> recover_abandoned();
+  // Returns once every operation queued before the call (by any thread) has been applied:
+  // committed and durable, or failed with its own error (which went to its own future).
+  [[nodiscard]] Status sync();
 
   // Accepts a signed grant (JSON): trusted issuer, our address, valid now, never seen.
   // Returns the grant id. Every refusal is an error and changes nothing.
@@ -110,7 +126,13 @@ class Wallet {
     std::size_t operations = 0;
     std::int64_t busy_us = 0;    // inside write transactions
     std::int64_t commit_us = 0;  // of which in COMMIT (WAL append + fsync)
+    std::int64_t cpu_us = 0;     // the writer thread's CPU time in them
     LatencyHistogram commits;    // each COMMIT's duration, in microseconds
+    std::uint64_t wal_pages = 0;       // pages the commits wrote to the WAL
+    std::uint64_t checkpoints = 0;     // WAL checkpoints run inside a COMMIT
+    std::int64_t checkpoint_us = 0;    // their time (part of commit_us)
+    std::uint64_t background_checkpoints = 0;  // run beside the writer
+    std::int64_t background_checkpoint_us = 0;
   };
   WriterStats writer_stats() const;
 

@@ -1,5 +1,7 @@
 #include "runtime/http/curl_transport.hpp"
 
+#include "runtime/http/url.hpp"
+
 #include <curl/curl.h>
 
 #include <algorithm>
@@ -17,6 +19,8 @@ std::string Response::header(std::string_view name) const {
 }
 
 namespace {
+
+
 
 struct Exchange {
   Response response;
@@ -119,18 +123,18 @@ class CurlTransport final : public Transport {
     const CURLcode code = curl_easy_perform(h);
     if (exchange.too_large) {
       return make_error(ErrorKind::bad_response,
-                        "response from " + request.url + " exceeds the limit of " +
+                        "response from " + display_url(request.url) + " exceeds the limit of " +
                             std::to_string(request.max_response_bytes) + " bytes");
     }
     if (code == CURLE_OPERATION_TIMEDOUT) {
       return make_error(ErrorKind::timeout,
-                        "no complete response from " + request.url + " within " +
+                        "no complete response from " + display_url(request.url) + " within " +
                             std::to_string(request.timeout.count()) + " ms",
                         {}, true);
     }
     if (code != CURLE_OK) {
       return make_error(ErrorKind::transport,
-                        std::string("request to ") + request.url + " failed: " +
+                        "request to " + display_url(request.url) + " failed: " +
                             curl_easy_strerror(code),
                         {}, true);
     }

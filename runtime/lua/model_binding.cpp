@@ -179,6 +179,7 @@ int deliver(lua_State* L, const Result<ChatResponse>& answer) {
 // Runs when the driver resumes the plan after answering the parked request.
 int model_chat_continue(lua_State* L, int, lua_KContext raw_context) {
   auto& context = *reinterpret_cast<PlanContext*>(raw_context);
+  context.sandbox->check(L);  // cancelled, or the deadline passed, during the call
   if (!context.answer) {
     return luaL_error(L, "model.chat: the plan was resumed without an answer (a perdiem bug)");
   }
@@ -191,12 +192,15 @@ int model_chat(lua_State* L) {
   PlanContext& context = context_of(L);
   if (context.finished) return luaL_error(L, "model.chat: the plan has already finished");
   ChatRequest request = read_chat_request(L, context.limits.memory_limit_bytes);
+  context.sandbox->check(L);  // no call, and no charge, once cancelled or out of time
   if (L == context.plan_thread && lua_isyieldable(L)) {
     context.pending = std::move(request);
     context.answer.reset();
     return lua_yieldk(L, 0, reinterpret_cast<lua_KContext>(&context), model_chat_continue);
   }
-  return deliver(L, ask_host(*context.host, request));
+  const Result<ChatResponse> answer = ask_host(*context.host, request);
+  context.sandbox->check(L);
+  return deliver(L, answer);
 }
 
 }  // namespace

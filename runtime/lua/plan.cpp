@@ -28,18 +28,6 @@ Error out_of_memory(const Sandbox& sandbox, std::string source = {}) {
   return make_error(ErrorKind::limit, sandbox.memory_limit_message(), std::move(source));
 }
 
-// "chunk:line" of the innermost Lua frame of a stopped coroutine.
-std::string innermost_lua_line(lua_State* thread) {
-  lua_Debug frame;
-  for (int level = 0; lua_getstack(thread, level, &frame) != 0; ++level) {
-    lua_getinfo(thread, "Sl", &frame);
-    if (frame.currentline > 0) {
-      return std::string(frame.short_src) + ":" + std::to_string(frame.currentline);
-    }
-  }
-  return {};
-}
-
 // "plan.lua:3" from "plan.lua:3: unexpected symbol near 'x'".
 std::string position_prefix(std::string_view message) {
   for (std::size_t colon = message.find(':'); colon != std::string_view::npos;
@@ -125,8 +113,7 @@ PlanOutcome error_outcome(lua_State* L, lua_State* plan, int status, const Sandb
   return failed(std::move(error));
 }
 
-// Sets `finished` on the way out of run_plan, before the sandbox closes: __gc
-// finalizers that run in lua_close must not start model calls.
+// Sets `finished` on the way out of run_plan, before the sandbox closes.
 struct FinishOnExit {
   PlanContext& context;
   ~FinishOnExit() { context.finished = true; }
@@ -141,10 +128,16 @@ PlanOutcome run_plan(std::string_view source, std::string_view chunk_name,
   context.host = &host;
   context.limits = limits;
 
-  Result<std::unique_ptr<Sandbox>> created =
-      Sandbox::create(SandboxLimits{limits.memory_limit_bytes});
+  SandboxLimits sandbox_limits;
+  sandbox_limits.memory_limit_bytes = limits.memory_limit_bytes;
+  sandbox_limits.instruction_limit = limits.instruction_limit;
+  sandbox_limits.deadline = limits.deadline;
+  sandbox_limits.cancel = host.cancel;
+  sandbox_limits.monotonic_time = host.monotonic_time;
+  Result<std::unique_ptr<Sandbox>> created = Sandbox::create(std::move(sandbox_limits));
   if (!created.ok()) return failed(created.error());
   const std::unique_ptr<Sandbox> sandbox = std::move(created).value();
+  context.sandbox = sandbox.get();
   FinishOnExit finish_on_exit{context};
   lua_State* L = sandbox->state();
 
@@ -154,6 +147,7 @@ PlanOutcome run_plan(std::string_view source, std::string_view chunk_name,
     plan = lua_newthread(S);
     lua_rawsetp(S, LUA_REGISTRYINDEX, &kPlanThreadKey);  // keeps the collector off it
   });
+  if (plan != nullptr) sandbox->watch_thread(plan);
   if (!ready.ok()) {
     if (ready.error().kind == ErrorKind::limit) return failed(out_of_memory(*sandbox));
     return failed(make_error(ErrorKind::internal,
@@ -170,26 +164,38 @@ PlanOutcome run_plan(std::string_view source, std::string_view chunk_name,
     return failed(make_error(ErrorKind::script, std::move(message), std::move(position)));
   }
 
-  // Drive the plan: each yield from model.chat parks a request; answer it and resume.
+  // Drive the plan: each yield from model.chat or sleep parks a request; answer it and
+  // resume.
   context.plan_thread = plan;
   for (;;) {
     int results = 0;
     const int status = lua_resume(plan, L, 0, &results);
     if (status == LUA_YIELD) {
       lua_pop(plan, results);
-      if (!context.pending) {
+      if (context.pending) {
+        const providers::ChatRequest request = std::move(*context.pending);
+        context.pending.reset();
+        context.answer = ask_host(host, request);
+      } else if (context.pending_sleep) {
+        const std::chrono::nanoseconds duration = *context.pending_sleep;
+        context.pending_sleep.reset();
+        context.slept = sleep_for_plan(context, duration);
+      } else {
         return failed(make_error(ErrorKind::script,
                                  "coroutine.yield was called outside any coroutine the plan "
                                  "created; a plan's main function cannot yield",
                                  innermost_lua_line(plan)));
       }
-      const providers::ChatRequest request = std::move(*context.pending);
-      context.pending.reset();
-      context.answer = ask_host(host, request);
       continue;
     }
     context.finished = true;
     sandbox->grant_reserve(kReportReserve);
+    // A limit decides the outcome, whatever the script did after hitting it.
+    if (sandbox->stopped()) {
+      Error error = *sandbox->stopped();
+      if (error.source.empty()) error.source = innermost_lua_line(plan);
+      return failed(std::move(error));
+    }
     if (status == LUA_OK) return result_outcome(L, plan, results, limits, *sandbox);
     return error_outcome(L, plan, status, *sandbox);
   }

@@ -4,15 +4,23 @@
 // PlanHost::chat. (Today the host answers synchronously; the scheduler issue turns the
 // yield into a real suspension on an event loop without changing the plan's view.)
 //
-// What a plan sees: the sandbox's libraries (sandbox.hpp), model.chat, log (callable;
-// log.info/warn/error), print (= log.info: a plan never writes to the host's stdout),
-// json (json_bridge.hpp) and agent.args.
+// What a plan sees: the sandbox's libraries (sandbox.hpp), model.chat, wallet.*, log
+// (callable; log.info/warn/error), print (= log.info: a plan never writes to the host's
+// stdout), json (json_bridge.hpp), agent.args, time.now, sleep and require. The
+// reference for script authors is docs/lua-api.md.
+//
+// Limits: a plan that exhausts its heap, its instructions or its time, or is cancelled,
+// ends with that limit's error (kind limit or cancelled, naming the limit and its value)
+// however it tries to catch it; the host and other plans carry on.
 //
 // Thread-safety: run_plan may run on several threads at once, each with its own host;
 // the host's callbacks are called on the thread that called run_plan.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -47,6 +55,26 @@ struct PlanHost {
   std::function<Result<std::int64_t>(const providers::ChatRequest&)> wallet_quote;
   // What this run has committed so far in nano-USD: settled costs plus open holds.
   std::function<Result<std::int64_t>()> wallet_spent;
+
+  // Where require(name) looks for "a/b.lua" given the name "a.b": first the directory of
+  // the plan's own file (empty for a plan given as text), then each of module_paths in
+  // order (the plan library: the runtime's scripts/ directory, so require "perdiem.react"
+  // reads scripts/perdiem/react.lua). Both empty: require raises a not_found error.
+  std::string script_directory;
+  std::vector<std::string> module_paths;
+
+  // time.now(): Unix time in seconds. Empty: the system clock.
+  std::function<double()> unix_time;
+  // The clock PlanLimits::deadline is measured on. Empty: std::chrono::steady_clock.
+  std::function<std::chrono::steady_clock::time_point()> monotonic_time;
+  // Waits for sleep(seconds), called from run_plan's loop while the plan is suspended,
+  // with the duration already cut to the deadline. An error reaches the plan as an error
+  // table. Empty: this thread sleeps, waking early when `cancel` is set.
+  std::function<Status(std::chrono::nanoseconds)> sleep;
+  // Set to true from any thread to stop the plan with kind `cancelled` at its next
+  // instruction, model call or sleep. Null: the run cannot be cancelled. Must outlive
+  // run_plan.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct PlanLimits {
@@ -54,11 +82,18 @@ struct PlanLimits {
                                                // output and one model.chat's messages
   std::size_t json_max_depth = 200;            // nesting json.encode/decode accept
   std::size_t log_line_max_bytes = 64u << 10;  // longer log lines are cut
+  // VM instructions the plan may run; pattern-matching steps and table.insert/remove/
+  // move element moves count too. 0: no limit.
+  std::uint64_t instruction_limit = 100'000'000;
+  // Wall-clock time for the whole run, from run_plan's start, model calls and sleeps
+  // included. 0: no deadline.
+  std::chrono::nanoseconds deadline{0};
 };
 
 // On error, text and json are empty.
 struct PlanOutcome {
-  std::optional<Error> error;  // kind script, sandbox, limit, or the error a call raised
+  std::optional<Error> error;  // kind script, sandbox, limit, cancelled, not_found, or the
+                               // error a call raised
   std::string text;            // a string result as is; anything else as JSON
   std::string json;            // the result as JSON; "null" when the plan returned nothing
 };

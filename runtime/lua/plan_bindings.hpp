@@ -2,6 +2,7 @@
 // Internal to runtime/lua: run_plan (plan.cpp) is the only user.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -11,24 +12,35 @@
 
 #include "runtime/lua/json_bridge.hpp"
 #include "runtime/lua/plan.hpp"
+#include "runtime/lua/sandbox.hpp"
 
 namespace perdiem::lua {
 
+// How a sleep went: the host's status, and whether it was cut short at the deadline.
+struct SleepResult {
+  Status status;
+  bool deadline_reached = false;
+};
+
 // What the bindings share with the driver loop in run_plan. Lives on run_plan's stack
-// and must outlive the lua_State (finalizers run at lua_close can still call in).
+// and must outlive the lua_State.
 struct PlanContext {
   PlanHost* host = nullptr;
   PlanLimits limits;
+  Sandbox* sandbox = nullptr;
   lua_State* plan_thread = nullptr;  // the coroutine running the plan's main chunk
   bool finished = false;             // once set, model.chat refuses: the run is over
   // model.chat on the plan thread parks its request here and yields; the driver asks
   // the host and parks the answer for model.chat's continuation.
   std::optional<providers::ChatRequest> pending;
   std::optional<Result<providers::ChatResponse>> answer;
+  // sleep parks its duration the same way; the driver sleeps and parks how it went.
+  std::optional<std::chrono::nanoseconds> pending_sleep;
+  std::optional<SleepResult> slept;
 };
 
-// Sets the globals model, log, print, json and agent. May raise (memory): call from
-// protected code.
+// Sets the globals model, wallet, log, print, json, agent, time, sleep and require. May
+// raise (memory): call from protected code.
 void install_plan_globals(lua_State* L, PlanContext& context, const std::vector<std::string>& args);
 
 // Pushes the `model` table. May raise.
@@ -43,6 +55,16 @@ void push_usd(lua_State* L, std::int64_t nanos);
 
 // Pushes the `wallet` table. May raise.
 void push_wallet_module(lua_State* L, PlanContext& context);
+
+// Pushes the `time` table and the `sleep` function. May raise.
+void push_time_module(lua_State* L, PlanContext& context);
+void push_sleep(lua_State* L, PlanContext& context);
+
+// Sleeps for the plan (host.sleep or this thread), cutting the duration at the deadline.
+SleepResult sleep_for_plan(PlanContext& context, std::chrono::nanoseconds duration);
+
+// Pushes the `require` function. May raise.
+void push_require(lua_State* L, PlanContext& context);
 
 // host.chat(request), with a missing callback or a C++ exception turned into an Error.
 Result<providers::ChatResponse> ask_host(PlanHost& host, const providers::ChatRequest& request);

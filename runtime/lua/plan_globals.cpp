@@ -1,4 +1,4 @@
-// log, print, json and agent: the plan's globals other than model and wallet.
+// log, print, json and agent, and where the others come from: the plan's globals.
 #include <algorithm>
 #include <string>
 #include <utility>
@@ -101,6 +101,13 @@ void install_plan_globals(lua_State* L, PlanContext& context,
   }
   lua_setfield(L, -2, "args");
   lua_setglobal(L, "agent");
+
+  push_time_module(L, context);
+  lua_setglobal(L, "time");
+  push_sleep(L, context);
+  lua_setglobal(L, "sleep");
+  push_require(L, context);
+  lua_setglobal(L, "require");
 }
 
 }  // namespace perdiem::lua

@@ -5,6 +5,7 @@
 #include <new>
 
 #include "runtime/lua/error_table.hpp"
+#include "runtime/lua/safe_libs.hpp"
 
 namespace perdiem::lua {
 namespace {
@@ -92,6 +93,27 @@ int safe_collectgarbage(lua_State* L) {
   return 1;
 }
 
+// setmetatable as stock Lua has it, but refusing a metatable with a __gc field: Lua runs
+// finalizers with hooks off, so no limit could stop one that loops. Lua marks an object
+// for finalization only when its metatable has __gc as it is set, so checking here is
+// enough.
+int safe_setmetatable(lua_State* L) {
+  const int type = lua_type(L, 2);
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_argexpected(L, type == LUA_TNIL || type == LUA_TTABLE, 2, "nil or table");
+  if (type == LUA_TTABLE) {
+    lua_pushliteral(L, "__gc");
+    if (lua_rawget(L, 2) != LUA_TNIL) raise_sandbox_violation(L, "a __gc metamethod");
+    lua_pop(L, 1);
+  }
+  if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL) {
+    return luaL_error(L, "cannot change a protected metatable");
+  }
+  lua_settop(L, 2);
+  lua_setmetatable(L, 1);
+  return 1;
+}
+
 void open_libraries(lua_State* L) {
   const luaL_Reg libraries[] = {
       {LUA_GNAME, luaopen_base},       {LUA_COLIBNAME, luaopen_coroutine},
@@ -111,6 +133,11 @@ void open_libraries(lua_State* L) {
   lua_setglobal(L, "load");
   lua_pushcfunction(L, safe_collectgarbage);
   lua_setglobal(L, "collectgarbage");
+  lua_pushcfunction(L, safe_setmetatable);
+  lua_setglobal(L, "setmetatable");
+  install_safe_base(L);
+  install_safe_string(L);
+  install_safe_table(L);
 
   // os: copy the four harmless functions out of the stock library, then drop it.
   lua_pushcfunction(L, luaopen_os);
@@ -170,24 +197,47 @@ void* Sandbox::allocate(void* ud, void* ptr, std::size_t old_size, std::size_t n
     heap->used -= old_bytes;
     return nullptr;
   }
-  if (new_size > old_bytes && new_size - old_bytes > heap->limit - heap->used) {
-    heap->limit_reached = true;
+  const bool grows = new_size > old_bytes;
+  if (grows && new_size - old_bytes > heap->limit - heap->used) {
+    // Lua answers a refusal with an emergency collection and the same request again
+    // (shrinking and freeing meanwhile, never growing): refused twice, the heap is full.
+    const bool repeated = heap->refusal_pending && heap->refused_block == ptr &&
+                          heap->refused_old_size == old_size && heap->refused_new_size == new_size;
+    heap->refusal_pending = !repeated;
+    heap->refused_block = ptr;
+    heap->refused_old_size = old_size;
+    heap->refused_new_size = new_size;
+    if (repeated) {
+      heap->exhausted = true;
+      if (heap->owner != nullptr) heap->owner->heap_exhausted();
+    }
     return nullptr;  // Lua collects garbage, retries, then raises LUA_ERRMEM
   }
   void* block = std::realloc(ptr, new_size);
-  if (block != nullptr) heap->used = heap->used - old_bytes + new_size;
+  if (block != nullptr) {
+    heap->used = heap->used - old_bytes + new_size;
+    if (grows) heap->refusal_pending = false;
+  }
   return block;
 }
 
-Result<std::unique_ptr<Sandbox>> Sandbox::create(const SandboxLimits& limits) {
+Result<std::unique_ptr<Sandbox>> Sandbox::create(SandboxLimits limits) {
   std::unique_ptr<Sandbox> sandbox(new Sandbox());
+  sandbox->heap_.owner = sandbox.get();
   sandbox->heap_.limit = limits.memory_limit_bytes;
   sandbox->heap_.configured_limit = limits.memory_limit_bytes;
+  sandbox->limits_ = std::move(limits);
+  sandbox->started_ = sandbox->now();
   sandbox->state_ = lua_newstate(&Sandbox::allocate, &sandbox->heap_);
   if (sandbox->state_ == nullptr) {
     return make_error(ErrorKind::limit, sandbox->memory_limit_message());
   }
-  const Status opened = run_protected(sandbox->state_, open_libraries);
+  // Threads copy the main thread's extra space: Sandbox::of works on all of them.
+  *static_cast<Sandbox**>(lua_getextraspace(sandbox->state_)) = sandbox.get();
+  Status opened = run_protected(sandbox->state_, open_libraries);
+  if (opened.ok()) {
+    opened = run_protected(sandbox->state_, [&](lua_State*) { sandbox->arm(); });
+  }
   if (!opened.ok()) {
     if (opened.error().kind == ErrorKind::limit) {
       return make_error(ErrorKind::limit, sandbox->memory_limit_message());
@@ -218,6 +268,17 @@ std::string where(lua_State* L, int level) {
   lua_getinfo(L, "Sl", &frame);
   if (frame.currentline <= 0) return {};
   return std::string(frame.short_src) + ":" + std::to_string(frame.currentline);
+}
+
+std::string innermost_lua_line(lua_State* L) {
+  lua_Debug frame;
+  for (int level = 0; lua_getstack(L, level, &frame) != 0; ++level) {
+    lua_getinfo(L, "Sl", &frame);
+    if (frame.currentline > 0) {
+      return std::string(frame.short_src) + ":" + std::to_string(frame.currentline);
+    }
+  }
+  return {};
 }
 
 Status run_protected(lua_State* L, int nargs, const std::function<void(lua_State*)>& body) {

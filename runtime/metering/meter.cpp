@@ -30,6 +30,16 @@ wallet::Hash32 response_hash(const providers::ChatResponse& response) {
   return wallet::keccak256(doc.dump());
 }
 
+// Whether a failed call may still be billed: the request reached the provider and it may
+// have generated output before the failure.
+bool price_charges_tokens(const wallet::Price& price) {
+  return price.input_per_mtok != 0 || price.output_per_mtok != 0;
+}
+
+bool may_have_been_billed(const Error& error) {
+  return error.kind == ErrorKind::timeout || error.kind == ErrorKind::bad_response;
+}
+
 }  // namespace
 
 std::int64_t max_input_tokens(const providers::ChatRequest& request) {
@@ -74,8 +84,10 @@ Result<MeteredResponse> Meter::chat(providers::Provider& provider, providers::Ch
   if (!worst_case) return worst_case.error();
 
   wallet::ReserveRequest hold;
-  hold.idempotency_key =
-      context.run.empty() ? std::string() : context.run + ":" + std::to_string(context.step);
+  hold.idempotency_key = context.run.empty()
+                             ? std::string()
+                             : context.run + ":" + std::to_string(context.step) + ":" +
+                                   std::to_string(context.attempt);
   hold.provider = provider.name();
   hold.worst_case = *worst_case;
   hold.budgets = context.budgets;
@@ -83,29 +95,46 @@ Result<MeteredResponse> Meter::chat(providers::Provider& provider, providers::Ch
   Result<wallet::Reservation> reservation = wallet_.reserve(hold);
   if (!reservation) return reservation.error();
 
-  Result<providers::ChatResponse> response = provider.chat(request);
-  if (!response) {
-    // The call failed: nothing was delivered, so nothing is charged. If the release
-    // itself fails the reservation stays open and the next open settles it at the hold,
-    // which never exceeds a budget; the caller still learns of the call's failure.
-    (void)wallet_.release(reservation->id);
-    return response.error();
+  if (reservation->replayed && reservation->state != wallet::ReservationState::open) {
+    // This exact attempt was already made and accounted for; sending it again would be a
+    // second, uncharged call.
+    return make_error(ErrorKind::invalid_argument,
+                      "this call (" + hold.idempotency_key + ") was already made", provider.name());
   }
 
   wallet::CallRecord record;
-  record.model = response->model.empty() ? request.model : response->model;
+  record.model = request.model;
   record.step = context.step;
-  record.usage.input_tokens = response->usage.input_tokens;
-  record.usage.output_tokens = response->usage.output_tokens;
   record.prices = *price;
   record.request_hash = request_hash(request);
+
+  Result<providers::ChatResponse> response = provider.chat(request);
+  if (!response) {
+    if (may_have_been_billed(response.error())) {
+      // The hold is the most the provider can bill; reconcile() corrects it later.
+      (void)wallet_.settle_estimate(reservation->id, reservation->hold, record);
+    } else {
+      // Refused or unreachable: nothing was generated, so nothing is charged. If the
+      // release itself fails, the reservation stays open and the next open settles it at
+      // the hold, which never exceeds a budget.
+      (void)wallet_.release(reservation->id);
+    }
+    return response.error();
+  }
+
+  if (!response->model.empty()) record.model = response->model;
+  record.usage.input_tokens = response->usage.input_tokens;
+  record.usage.output_tokens = response->usage.output_tokens;
   record.response_hash = response_hash(*response);
   Result<wallet::Nanos> cost = wallet::cost_of(*price, record.usage);
-  if (!cost) {
-    // Usage the wallet cannot price (negative counts): charge the hold, never less.
-    cost = reservation->hold;
-  }
-  Result<wallet::Settlement> settlement = wallet_.settle(*reservation, *cost, record);
+  const bool usage_missing = record.usage.input_tokens == 0 && record.usage.output_tokens == 0 &&
+                             price_charges_tokens(*price);
+  Result<wallet::Settlement> settlement =
+      (!cost || usage_missing)
+          // Usage the wallet cannot price, or none reported: charge the hold, never less,
+          // and leave it for reconciliation.
+          ? wallet_.settle_estimate(reservation->id, reservation->hold, record)
+          : wallet_.settle(*reservation, *cost, record);
   if (!settlement) return settlement.error();
 
   MeteredResponse metered;

@@ -24,12 +24,15 @@ struct MeterOptions {
   std::function<bool(std::string_view provider)> is_free;
 };
 
-// One logical call within a run. `step` makes the idempotency key: a retry of the same
-// step is charged once.
+// One attempt at one logical call within a run. (run, step, attempt) is the idempotency
+// key: replaying the same attempt (after a crash, say) never sends or charges it twice.
+// A retry is a new attempt: a failed attempt that provably cost nothing is released, so
+// a logical call that finally succeeds is charged for the success alone.
 struct CallContext {
   std::string run;
   std::int64_t step = 0;
   wallet::Budgets budgets;  // budgets.run must equal `run`
+  int attempt = 1;
 };
 
 struct MeteredResponse {
@@ -51,7 +54,11 @@ class Meter {
                               const providers::ChatRequest& request) const;
 
   // Reserve, call, settle (or release). Nothing is sent when the reservation is refused
-  // (insufficient_credits, budget_exceeded).
+  // (insufficient_credits, budget_exceeded). After a failure, the hold is released when
+  // the provider cannot have billed (it refused the request, or could not be reached),
+  // and charged in full as an unreconciled estimate when it may have (a timeout, an
+  // answer too large or undecodable): budgets then stay true to what may be owed. An
+  // answer without usage is charged its hold the same way.
   Result<MeteredResponse> chat(providers::Provider& provider, providers::ChatRequest request,
                                const CallContext& context);
 

@@ -1,206 +1,227 @@
 #include "runtime/providers/openai_codec.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
-#include <nlohmann/json.hpp>
 #include <optional>
-
-#include "runtime/providers/text.hpp"
+#include <utility>
 
 namespace perdiem::providers {
 
+using wire::Json;
+using wire::member;
+using wire::string_member;
+
 namespace {
-
-using nlohmann::json;
-
-// Invalid UTF-8 from a plan or a model must not turn into an exception at dump time.
-std::string dump(const nlohmann::ordered_json& value) {
-  return value.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-// True when `body` nests arrays/objects deeper than `limit`. A cheap scan before the
-// parser, so hostile input costs no recursion and no allocation.
-bool nests_deeper_than(std::string_view body, std::size_t limit) {
-  std::size_t depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : body) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > limit) return true;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return false;
-}
-
-// The parsed document, or nullopt for invalid or too deeply nested JSON.
-std::optional<json> parse(std::string_view body) {
-  if (nests_deeper_than(body, kMaxJsonDepth)) return std::nullopt;
-  json doc = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return std::nullopt;
-  return doc;
-}
-
-const json* member(const json& object, const char* name) {
-  if (!object.is_object()) return nullptr;
-  auto it = object.find(name);
-  return it == object.end() ? nullptr : &*it;
-}
-
-std::string string_member(const json& object, const char* name) {
-  const json* value = member(object, name);
-  return value != nullptr && value->is_string() ? value->get<std::string>() : std::string();
-}
 
 // Message content: a string, null, or (newer APIs) an array of parts whose text parts
 // are joined. Anything else is not content.
-std::optional<std::string> content_text(const json* content) {
+std::optional<std::string> content_text(const Json* content) {
   if (content == nullptr || content->is_null()) return std::string();
   if (content->is_string()) return content->get<std::string>();
   if (!content->is_array()) return std::nullopt;
   std::string joined;
-  for (const json& part : *content) {
-    if (const json* t = member(part, "text"); t != nullptr && t->is_string()) {
+  for (const Json& part : *content) {
+    if (const Json* t = member(part, "text"); t != nullptr && t->is_string()) {
       joined += t->get_ref<const std::string&>();
     }
   }
   return joined;
 }
 
-// A token count: absent or null -> 0; a negative, fractional or non-number value is
-// refused, because the wallet charges by these numbers.
-std::optional<std::int64_t> token_count(const json& usage, const char* name) {
-  const json* value = member(usage, name);
-  if (value == nullptr || value->is_null()) return 0;
-  if (value->is_number_unsigned()) {
-    const auto n = value->get<std::uint64_t>();
-    if (n <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-      return static_cast<std::int64_t>(n);
+Json encode_message(const Message& m) {
+  Json out;
+  out["role"] = m.role;
+  if (m.role == "assistant" && !m.tool_calls.empty()) {
+    out["content"] = m.content.empty() ? Json(nullptr) : Json(m.content);
+    Json& calls = out["tool_calls"] = Json::array();
+    for (const ToolCall& call : m.tool_calls) {
+      calls.push_back({{"id", call.id},
+                       {"type", "function"},
+                       {"function", {{"name", call.name}, {"arguments", call.arguments}}}});
     }
-    return std::nullopt;
+    return out;
   }
-  if (value->is_number_integer() && value->get<std::int64_t>() >= 0) {
-    return value->get<std::int64_t>();
-  }
-  return std::nullopt;
+  out["content"] = m.content;
+  if (m.role == "tool") out["tool_call_id"] = m.tool_call_id;
+  return out;
 }
 
-// The provider's own words from an error body: {"error":{"message"}}, {"error":"..."}
-// (Ollama), {"message"} or {"detail"} (FastAPI servers). "" when there are none.
-std::string error_detail(const json& doc) {
-  if (const json* error = member(doc, "error"); error != nullptr) {
-    if (error->is_string()) return error->get<std::string>();
-    if (std::string message = string_member(*error, "message"); !message.empty()) {
-      return message;
+Json schema_or_empty(std::string_view text) {
+  std::optional<Json> schema = wire::schema_object(text);
+  return schema ? std::move(*schema) : *wire::schema_object("");
+}
+
+Json encode_body(const ChatRequest& request, bool stream) {
+  Json body;
+  body["model"] = request.model;
+  Json& messages = body["messages"] = Json::array();
+  for (const Message& m : request.messages) messages.push_back(encode_message(m));
+  if (request.max_tokens) body["max_tokens"] = *request.max_tokens;
+  if (request.temperature) body["temperature"] = *request.temperature;
+  if (!request.tools.empty()) {
+    Json& tools = body["tools"] = Json::array();
+    for (const ToolDefinition& tool : request.tools) {
+      Json function = {{"name", tool.name}};
+      if (!tool.description.empty()) function["description"] = tool.description;
+      function["parameters"] = schema_or_empty(tool.parameters);
+      tools.push_back({{"type", "function"}, {"function", std::move(function)}});
     }
   }
-  if (std::string message = string_member(doc, "message"); !message.empty()) return message;
-  return string_member(doc, "detail");
-}
-
-Error error_for_status(long status, std::string_view detail, const std::string& provider) {
-  ErrorKind kind = ErrorKind::provider;
-  bool retryable = false;
-  std::string what;
-  if (status == 401 || status == 403) {
-    kind = ErrorKind::auth;
-    what = "the provider rejected the credentials";
-  } else if (status == 429) {
-    kind = ErrorKind::rate_limited;
-    retryable = true;
-    what = "the provider is rate limiting requests";
-  } else if (status == 408 || (status >= 500 && status <= 599)) {
-    retryable = true;
-    what = "the provider failed to answer";
-  } else if (status == 400 || status == 404 || status == 422) {
-    what = "the provider rejected the request";
-  } else {
-    what = "the provider answered with an error";
+  const std::string& choice = request.tool_choice;
+  if (choice == "auto" || choice == "none" || choice == "required") {
+    body["tool_choice"] = choice;
+  } else if (!choice.empty()) {
+    body["tool_choice"] = {{"type", "function"}, {"function", {{"name", choice}}}};
   }
-  std::string message = what + " (HTTP " + std::to_string(status) + ")";
-  if (!detail.empty()) message += ": " + text::excerpt(detail, kMaxQuotedErrorChars);
-  return make_error(kind, std::move(message), provider, retryable);
+  if (request.response_format) {
+    const ResponseFormat& format = *request.response_format;
+    body["response_format"] = {{"type", "json_schema"},
+                               {"json_schema",
+                                {{"name", format.name},
+                                 {"schema", schema_or_empty(format.schema)},
+                                 {"strict", format.strict}}}};
+  }
+  body["stream"] = stream;
+  if (stream) body["stream_options"] = {{"include_usage", true}};
+  return body;
 }
 
-Error bad_response(std::string message, const std::string& provider) {
-  return make_error(ErrorKind::bad_response, std::move(message), provider);
-}
-
-Result<ChatResponse> decode_success(const json& doc, std::size_t body_size,
+Result<ChatResponse> decode_success(const Json& doc, std::size_t body_size,
                                     const std::string& provider) {
-  const json* choices = member(doc, "choices");
+  const Json* choices = member(doc, "choices");
   if (choices == nullptr || !choices->is_array() || choices->empty()) {
-    if (const json* error = member(doc, "error"); error != nullptr && !error->is_null()) {
-      // An error delivered with 200; its "code" is often the HTTP status it stands for.
-      const json* code = member(*error, "code");
-      long status = 502;
-      if (code != nullptr && code->is_number_integer()) {
-        const auto c = code->get<std::int64_t>();
-        if (c >= 400 && c <= 599) status = static_cast<long>(c);
-      }
-      return error_for_status(status, error_detail(doc), provider);
+    if (const Json* error = member(doc, "error"); error != nullptr && !error->is_null()) {
+      return openai::in_band_error(doc, provider);
     }
-    return bad_response("the response has no choices (" + std::to_string(body_size) + " bytes)",
-                        provider);
+    return wire::bad_response(
+        "the response has no choices (" + std::to_string(body_size) + " bytes)", provider);
   }
-  const json& choice = (*choices)[0];
-  const json* message = member(choice, "message");
+  const Json& choice = (*choices)[0];
+  const Json* message = member(choice, "message");
   if (message == nullptr || !message->is_object()) {
-    return bad_response("the response's first choice has no message", provider);
+    return wire::bad_response("the response's first choice has no message", provider);
   }
   std::optional<std::string> content = content_text(member(*message, "content"));
-  if (!content) return bad_response("the response's message content is not text", provider);
+  if (!content) return wire::bad_response("the response's message content is not text", provider);
 
   ChatResponse response;
   response.content = std::move(*content);
+  if (const Json* calls = member(*message, "tool_calls"); calls != nullptr && calls->is_array()) {
+    if (calls->size() > kMaxToolCalls) {
+      return wire::bad_response(
+          "the response has more than " + std::to_string(kMaxToolCalls) + " tool calls", provider);
+    }
+    for (const Json& call : *calls) response.tool_calls.push_back(openai::decode_tool_call(call));
+  } else if (const Json* legacy = member(*message, "function_call");
+             legacy != nullptr && legacy->is_object()) {
+    // The pre-tools API: one call, no id, name and arguments at the top level.
+    response.tool_calls.push_back(openai::decode_tool_call(Json{{"function", *legacy}}));
+  }
   response.finish_reason = string_member(choice, "finish_reason");
   response.model = string_member(doc, "model");
   response.provider = provider;
-  if (const json* usage = member(doc, "usage"); usage != nullptr && !usage->is_null()) {
-    const auto input = token_count(*usage, "prompt_tokens");
-    const auto output = token_count(*usage, "completion_tokens");
-    if (!usage->is_object() || !input || !output) {
-      return bad_response("the response's usage is not a pair of token counts", provider);
+  if (const Json* usage = member(doc, "usage"); usage != nullptr && !usage->is_null()) {
+    std::optional<Usage> decoded = openai::decode_usage(*usage);
+    if (!decoded) {
+      return wire::bad_response("the response's usage is not a set of token counts", provider);
     }
-    response.usage = Usage{*input, *output};
+    response.usage = *decoded;
+    if (const Json* cost = member(*usage, "cost"); cost != nullptr) {
+      response.provider_cost_nanos = wire::usd_to_nanos(*cost);
+    }
   }
   return response;
 }
 
 }  // namespace
 
-std::string encode_chat_request(const ChatRequest& request) {
-  nlohmann::ordered_json body;
-  body["model"] = request.model;
-  auto& messages = body["messages"] = nlohmann::ordered_json::array();
-  for (const Message& m : request.messages) {
-    messages.push_back({{"role", m.role}, {"content", m.content}});
+namespace openai {
+
+Json encode_usage(const Usage& usage) {
+  Json out = {{"prompt_tokens", usage.input_tokens},
+              {"completion_tokens", usage.output_tokens},
+              {"total_tokens", usage.input_tokens + usage.output_tokens}};
+  if (usage.cached_input_tokens > 0 || usage.cache_write_input_tokens > 0) {
+    out["prompt_tokens_details"] = {{"cached_tokens", usage.cached_input_tokens}};
+    if (usage.cache_write_input_tokens > 0) {
+      out["prompt_tokens_details"]["cache_write_tokens"] = usage.cache_write_input_tokens;
+    }
   }
-  if (request.max_tokens) body["max_tokens"] = *request.max_tokens;
-  if (request.temperature) body["temperature"] = *request.temperature;
-  body["stream"] = false;
-  return dump(body);
+  return out;
+}
+
+std::optional<Usage> decode_usage(const Json& usage) {
+  if (!usage.is_object()) return std::nullopt;
+  const auto input = wire::token_count(usage, "prompt_tokens");
+  const auto output = wire::token_count(usage, "completion_tokens");
+  std::optional<std::int64_t> cached = 0;
+  std::optional<std::int64_t> written = 0;
+  if (const Json* details = member(usage, "prompt_tokens_details");
+      details != nullptr && details->is_object()) {
+    cached = wire::token_count(*details, "cached_tokens");
+    written = wire::token_count(*details, "cache_write_tokens");  // OpenRouter
+  }
+  if (!input || !output || !cached || !written) return std::nullopt;
+  Usage out;
+  out.input_tokens = *input;
+  out.output_tokens = *output;
+  // The cached parts are parts of the prompt; a server claiming more is clamped rather
+  // than trusted, so the cheap cached price never covers more tokens than were sent.
+  out.cached_input_tokens = std::min(*cached, *input);
+  out.cache_write_input_tokens = std::min(*written, *input - out.cached_input_tokens);
+  return out;
+}
+
+Error in_band_error(const Json& doc, const std::string& provider_name) {
+  long status = 502;
+  const Json* error = member(doc, "error");
+  const Json* code = error != nullptr ? member(*error, "code") : nullptr;
+  if (code != nullptr && code->is_number_integer()) {
+    const auto c = code->get<std::int64_t>();
+    if (c >= 400 && c <= 599) status = static_cast<long>(c);
+  } else if (error != nullptr) {
+    const std::string said = string_member(*error, "code") + " " + string_member(*error, "type");
+    if (said.find("rate_limit") != std::string::npos) status = 429;
+  }
+  return wire::http_error(status, wire::error_detail(doc), provider_name);
+}
+
+ToolCall decode_tool_call(const Json& call) {
+  ToolCall out;
+  out.id = string_member(call, "id");
+  if (const Json* function = member(call, "function"); function != nullptr) {
+    out.name = string_member(*function, "name");
+    if (const Json* arguments = member(*function, "arguments"); arguments != nullptr) {
+      if (arguments->is_string()) {
+        out.arguments = arguments->get<std::string>();
+      } else if (!arguments->is_null()) {
+        out.arguments = wire::dump(*arguments);  // some servers send an object
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace openai
+
+std::string encode_chat_request(const ChatRequest& request) {
+  return wire::dump(encode_body(request, /*stream=*/false));
+}
+
+std::string encode_chat_stream_request(const ChatRequest& request) {
+  return wire::dump(encode_body(request, /*stream=*/true));
 }
 
 Result<ChatResponse> decode_chat_response(long http_status, std::string_view body,
                                           const std::string& provider_name) {
-  const std::optional<json> doc = parse(body);
+  const std::optional<Json> doc = wire::parse(body);
   if (http_status < 200 || http_status > 299) {
-    return error_for_status(http_status, doc ? error_detail(*doc) : std::string(), provider_name);
+    return wire::http_error(http_status, doc ? wire::error_detail(*doc) : std::string(),
+                            provider_name);
   }
   if (!doc) {
-    return bad_response(
+    return wire::bad_response(
         "the response is not valid JSON (" + std::to_string(body.size()) + " bytes)",
         provider_name);
   }
@@ -211,31 +232,36 @@ Result<WireChatRequest> decode_chat_request(std::string_view body) {
   auto invalid = [](std::string message) {
     return make_error(ErrorKind::invalid_argument, std::move(message));
   };
-  const std::optional<json> doc = parse(body);
+  const std::optional<Json> doc = wire::parse(body);
   if (!doc || !doc->is_object()) {
     return invalid("We could not parse the JSON body of your request.");
   }
-  WireChatRequest wire;
-  ChatRequest& request = wire.request;
-  if (const json* model = member(*doc, "model"); model != nullptr && !model->is_null()) {
+  WireChatRequest decoded;
+  ChatRequest& request = decoded.request;
+  if (const Json* model = member(*doc, "model"); model != nullptr && !model->is_null()) {
     if (!model->is_string()) return invalid("'model' must be a string");
     request.model = model->get<std::string>();
   }
-  const json* messages = member(*doc, "messages");
+  const Json* messages = member(*doc, "messages");
   if (messages == nullptr || !messages->is_array()) {
     return invalid("'messages' is a required property and must be an array");
   }
-  for (const json& m : *messages) {
-    const json* role = member(m, "role");
+  for (const Json& m : *messages) {
+    const Json* role = member(m, "role");
     std::optional<std::string> content = content_text(member(m, "content"));
     if (role == nullptr || !role->is_string() || !content) {
       return invalid("each message needs a string 'role' and text 'content'");
     }
-    request.messages.push_back(Message{role->get<std::string>(), std::move(*content)});
+    Message message{role->get<std::string>(), std::move(*content)};
+    message.tool_call_id = string_member(m, "tool_call_id");
+    if (const Json* calls = member(m, "tool_calls"); calls != nullptr && calls->is_array()) {
+      for (const Json& call : *calls) message.tool_calls.push_back(openai::decode_tool_call(call));
+    }
+    request.messages.push_back(std::move(message));
   }
   // Newer clients send max_completion_tokens; both mean the same cap here.
   for (const char* name : {"max_tokens", "max_completion_tokens"}) {
-    const json* cap = member(*doc, name);
+    const Json* cap = member(*doc, name);
     if (cap == nullptr || cap->is_null()) continue;
     if (!cap->is_number_integer() || cap->get<std::int64_t>() < 0 ||
         cap->get<std::int64_t>() > std::numeric_limits<int>::max()) {
@@ -243,41 +269,59 @@ Result<WireChatRequest> decode_chat_request(std::string_view body) {
     }
     request.max_tokens = static_cast<int>(cap->get<std::int64_t>());
   }
-  if (const json* t = member(*doc, "temperature"); t != nullptr && !t->is_null()) {
+  if (const Json* t = member(*doc, "temperature"); t != nullptr && !t->is_null()) {
     if (!t->is_number()) return invalid("'temperature' must be a number");
     request.temperature = t->get<double>();
   }
-  if (const json* stream = member(*doc, "stream"); stream != nullptr && !stream->is_null()) {
+  if (const Json* stream = member(*doc, "stream"); stream != nullptr && !stream->is_null()) {
     if (!stream->is_boolean()) return invalid("'stream' must be a boolean");
-    wire.stream = stream->get<bool>();
+    decoded.stream = stream->get<bool>();
   }
-  return wire;
+  if (const Json* tools = member(*doc, "tools"); tools != nullptr && tools->is_array()) {
+    for (const Json& tool : *tools) {
+      const Json* function = member(tool, "function");
+      if (function == nullptr) return invalid("each tool needs a 'function'");
+      ToolDefinition definition{string_member(*function, "name")};
+      definition.description = string_member(*function, "description");
+      if (const Json* p = member(*function, "parameters"); p != nullptr && p->is_object()) {
+        definition.parameters = wire::dump(*p);
+      }
+      request.tools.push_back(std::move(definition));
+    }
+  }
+  if (const Json* choice = member(*doc, "tool_choice"); choice != nullptr) {
+    if (choice->is_string()) {
+      request.tool_choice = choice->get<std::string>();
+    } else if (const Json* f = member(*choice, "function"); f != nullptr) {
+      request.tool_choice = string_member(*f, "name");
+    }
+  }
+  return decoded;
 }
 
 std::string encode_chat_response(const ChatResponse& response, std::string_view id,
                                  std::int64_t created) {
-  nlohmann::ordered_json body;
+  Json body;
   body["id"] = id;
   body["object"] = "chat.completion";
   body["created"] = created;
   body["model"] = response.model;
-  body["choices"] = nlohmann::ordered_json::array(
-      {{{"index", 0},
-        {"message", {{"role", "assistant"}, {"content", response.content}}},
-        {"finish_reason", response.finish_reason}}});
-  body["usage"] = {{"prompt_tokens", response.usage.input_tokens},
-                   {"completion_tokens", response.usage.output_tokens},
-                   {"total_tokens", response.usage.input_tokens + response.usage.output_tokens}};
-  return dump(body);
+  Message message{"assistant", response.content};
+  message.tool_calls = response.tool_calls;
+  body["choices"] = Json::array({{{"index", 0},
+                                  {"message", encode_message(message)},
+                                  {"finish_reason", response.finish_reason}}});
+  body["usage"] = openai::encode_usage(response.usage);
+  return wire::dump(body);
 }
 
 std::string encode_error_body(std::string_view message, std::string_view type,
                               std::string_view code) {
-  nlohmann::ordered_json error;
+  Json error;
   error["message"] = message;
   error["type"] = type;
-  error["code"] = code.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(code);
-  return dump({{"error", error}});
+  error["code"] = code.empty() ? Json(nullptr) : Json(code);
+  return wire::dump({{"error", error}});
 }
 
 }  // namespace perdiem::providers

@@ -5,15 +5,41 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "perdiem/error.hpp"
 
 namespace perdiem::providers {
 
+// A model's request to run a tool.
+struct ToolCall {
+  std::string id;         // the provider's id for this call; a "tool" message answers it
+  std::string name;       // the tool's name
+  std::string arguments;  // JSON text as the model wrote it: may be invalid JSON
+};
+
+// A tool the model may call.
+struct ToolDefinition {
+  std::string name;
+  std::string description{};
+  std::string parameters{};  // a JSON Schema as JSON text; "" means no parameters
+};
+
+// Structured output: the reply must be JSON matching `schema`.
+struct ResponseFormat {
+  std::string name;    // names the schema for the provider ("weather_report")
+  std::string schema;  // a JSON Schema as JSON text
+  bool strict = true;  // ask the provider to enforce the schema exactly
+};
+
+// Members added after the first two carry default initializers, so the existing
+// two-field aggregate initializations stay valid and warning-free.
 struct Message {
-  std::string role;  // "system", "user", "assistant"
+  std::string role;  // "system", "user", "assistant", "tool"
   std::string content;
+  std::vector<ToolCall> tool_calls{};  // role "assistant": the tools it called
+  std::string tool_call_id{};          // role "tool": the ToolCall::id this answers
 };
 
 struct ChatRequest {
@@ -21,19 +47,34 @@ struct ChatRequest {
   std::vector<Message> messages;
   std::optional<int> max_tokens;
   std::optional<double> temperature;
+  std::vector<ToolDefinition> tools{};
+  // "" (the provider's default), "auto", "none", "required" (some tool), or a tool name.
+  std::string tool_choice{};
+  std::optional<ResponseFormat> response_format{};
 };
 
+// Token counts as the provider reports them. input_tokens counts every prompt token;
+// the cached counts are parts of it, never added on top (the wallet's Usage contract).
 struct Usage {
   std::int64_t input_tokens = 0;
   std::int64_t output_tokens = 0;
+  std::int64_t cached_input_tokens = 0;       // read from the provider's prompt cache
+  std::int64_t cache_write_input_tokens = 0;  // written to it (Anthropic bills these higher)
 };
 
 struct ChatResponse {
   std::string content;
   std::string model;          // the model that answered, as the provider reports it
   std::string provider;       // the provider's name in perdiem ("sim", "openrouter")
-  std::string finish_reason;  // "stop", "length", ...
+  std::string finish_reason;  // "stop", "length", "tool_calls", "content_filter", ...
   Usage usage;
+  std::vector<ToolCall> tool_calls{};  // in the order the model made them
+  // What the provider says it charged (OpenRouter's usage.cost), in nano-USD rounded up;
+  // for reconciliation only: the wallet charges by tokens and the price sheet.
+  std::optional<std::int64_t> provider_cost_nanos{};
+  // Response headers worth keeping with the step (Venice's balance headers, OpenRouter's
+  // generation id): lowercase names, see kept_response_headers().
+  std::vector<std::pair<std::string, std::string>> provider_headers{};
   // Filled by the meter (runtime/metering), not by adapters: what the wallet charged for
   // this call in nano-USD, and the id of its signed receipt.
   std::int64_t cost_nanos = 0;

@@ -46,9 +46,9 @@ std::optional<Nanos> worst_case_cost(const Price& price, std::int64_t input_toke
       price.output_per_mtok < 0 || price.per_request < 0)
     return std::nullopt;
   // Each product is below 2^126, so neither the sum nor the rounding overflows u128.
-  const u128 token_nanos = static_cast<u128>(input_tokens) * static_cast<u128>(price.input_per_mtok) +
-                           static_cast<u128>(max_output_tokens) *
-                               static_cast<u128>(price.output_per_mtok);
+  const u128 token_nanos =
+      static_cast<u128>(input_tokens) * static_cast<u128>(price.input_per_mtok) +
+      static_cast<u128>(max_output_tokens) * static_cast<u128>(price.output_per_mtok);
   const u128 cost = (token_nanos + 999'999) / 1'000'000 + static_cast<u128>(price.per_request);
   if (cost > static_cast<u128>(std::numeric_limits<Nanos>::max())) return std::nullopt;
   return static_cast<Nanos>(cost);
@@ -73,9 +73,8 @@ Status CandidateTable::add(const std::string& logical_model, Candidate candidate
                       "a candidate needs a logical model name, a provider and a model id");
   const Price& p = candidate.price;
   if (p.input_per_mtok < 0 || p.output_per_mtok < 0 || p.per_request < 0)
-    return make_error(ErrorKind::invalid_argument,
-                      "negative price for '" + candidate.model + "' at '" + candidate.provider +
-                          "'");
+    return make_error(ErrorKind::invalid_argument, "negative price for '" + candidate.model +
+                                                       "' at '" + candidate.provider + "'");
   std::vector<Candidate>& list = models_[logical_model];
   for (const Candidate& c : list) {
     if (c.provider == candidate.provider && c.model == candidate.model)
@@ -90,9 +89,9 @@ Status CandidateTable::add(const std::string& logical_model, Candidate candidate
 Result<std::span<const Candidate>> CandidateTable::find(std::string_view logical_model) const {
   auto it = models_.find(logical_model);
   if (it == models_.end())
-    return make_error(ErrorKind::not_found,
-                      "no provider is configured for model '" + std::string(logical_model) +
-                          "': add candidates for it to the config file");
+    return make_error(ErrorKind::not_found, "no provider is configured for model '" +
+                                                std::string(logical_model) +
+                                                "': add candidates for it to the config file");
   return std::span<const Candidate>(it->second);
 }
 

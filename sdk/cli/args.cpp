@@ -101,6 +101,9 @@ Result<Command> parse_run(Words& words) {
       return usage_error("unknown option '" + option + "' for `perdiem run`");
     }
   }
+  if (run.agent_day_budget && run.agent.empty()) {
+    return usage_error("--agent-day-budget needs --agent NAME to count the day's spending");
+  }
   if (words.done()) return usage_error("`perdiem run` needs a SCRIPT");
   run.script = words.take();
   run.args = words.rest();

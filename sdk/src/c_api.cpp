@@ -137,6 +137,9 @@ perdiem_code perdiem_runtime_create(const perdiem_runtime_options* options,
   } catch (const std::exception& e) {
     set_message(error_message, std::string("perdiem_runtime_create failed: ") + e.what());
     return PERDIEM_CODE_INTERNAL;
+  } catch (...) {
+    set_message(error_message, "perdiem_runtime_create failed with an unknown exception");
+    return PERDIEM_CODE_INTERNAL;
   }
 }
 

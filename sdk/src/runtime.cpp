@@ -3,17 +3,21 @@
 // wallet at its worst case, sent, then settled at its real cost with a signed receipt.
 #include <algorithm>
 #include <array>
+#include <filesystem>
 #include <atomic>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "base/random.hpp"
 #include "perdiem/perdiem.hpp"
 #include "runtime/http/curl_transport.hpp"
+#include "runtime/http/url.hpp"
 #include "runtime/lua/plan.hpp"
 #include "runtime/metering/meter.hpp"
 #include "runtime/providers/presets.hpp"
 #include "runtime/providers/provider_config.hpp"
+#include "runtime/router/router.hpp"
 #include "sdk/src/runtime_wallet.hpp"
 #include "wallet/hex.hpp"
 
@@ -31,15 +35,6 @@ Result<std::string> read_plan(const std::string& path) {
   text << in.rdbuf();
   if (in.bad()) return make_error(ErrorKind::storage, "cannot read plan '" + path + "'");
   return text.str();
-}
-
-// A server on this machine: its compute is the owner's, so calls to it cost nothing.
-bool is_loopback_url(const std::string& url) {
-  for (const char* prefix : {"http://127.", "http://localhost:", "http://localhost/",
-                             "http://[::1]", "https://127.", "https://localhost"}) {
-    if (url.rfind(prefix, 0) == 0) return true;
-  }
-  return false;
 }
 
 // 16 hex digits from the CSPRNG: unique across runs sharing one wallet.db.
@@ -70,18 +65,39 @@ class RuntimeImpl final : public Runtime {
       result.error = source.error();
       return result;
     }
-    return run_script(*source, path, options);
+    // require() finds modules beside the plan file.
+    std::string directory = std::filesystem::path(path).parent_path().string();
+    return run(*source, path, directory.empty() ? "." : directory, options);
   }
 
   RunResult run_script(std::string_view source, std::string_view chunk_name,
                        const RunOptions& options) override {
+    return run(source, chunk_name, {}, options);
+  }
+
+  std::string provider_name() const override { return provider_name_; }
+  std::string provider_reason() const override { return reason_; }
+  std::string default_model() const override { return model_; }
+  std::string wallet_address() const override { return wallet_->address(); }
+  bool wallet_is_ephemeral() const override { return wallet_->is_ephemeral(); }
+
+ private:
+  RunResult run(std::string_view source, std::string_view chunk_name,
+                const std::string& script_directory, const RunOptions& options) {
     RunResult result;
-    result.run_id = new_run_id();
-    Run run{result, budgets_for(result.run_id, options)};
-    lua::PlanHost host = host_for(run);
-    lua::PlanLimits limits;
-    limits.memory_limit_bytes = options.memory_limit_bytes;
+    if (options.agent_day_budget && options.agent.empty()) {
+      result.error = make_error(ErrorKind::invalid_argument,
+                                "agent_day_budget needs an agent name (RunOptions::agent, "
+                                "--agent) to count the day's spending against");
+      return result;
+    }
     try {
+      result.run_id = new_run_id();
+      Run run{result, budgets_for(result.run_id, options)};
+      lua::PlanHost host = host_for(run);
+      host.script_directory = script_directory;
+      lua::PlanLimits limits;
+      limits.memory_limit_bytes = options.memory_limit_bytes;
       lua::PlanOutcome outcome = lua::run_plan(source, chunk_name, options.args, limits, host);
       if (outcome.error) {
         result.error = std::move(outcome.error);
@@ -98,13 +114,6 @@ class RuntimeImpl final : public Runtime {
     return result;
   }
 
-  std::string provider_name() const override { return provider_name_; }
-  std::string provider_reason() const override { return reason_; }
-  std::string default_model() const override { return model_; }
-  std::string wallet_address() const override { return wallet_->address(); }
-  bool wallet_is_ephemeral() const override { return wallet_->is_ephemeral(); }
-
- private:
   // One run's state, shared by the callbacks the plan reaches.
   struct Run {
     RunResult& result;
@@ -161,7 +170,7 @@ class RuntimeImpl final : public Runtime {
                         "`perdiem wallet init` and import a grant (docs/wallet.md)",
                         provider_name_);
     }
-    Result<metering::MeteredResponse> metered = meter_.chat(*provider_, routed, context);
+    Result<metering::MeteredResponse> metered = routed_call(routed, context);
     if (!metered) return metered.error();
     providers::ChatResponse response = std::move(metered->response);
     response.cost_nanos = metered->cost;
@@ -178,6 +187,51 @@ class RuntimeImpl final : public Runtime {
     return response;
   }
 
+  // The call through the router: retries with backoff (honouring the error kind), the
+  // provider's circuit breaker and health. Every attempt is metered with the same
+  // idempotency key, so a failed attempt is released and only the answer is charged.
+  Result<metering::MeteredResponse> routed_call(const providers::ChatRequest& request,
+                                                const metering::CallContext& context) {
+    Result<wallet::Price> price = meter_.price_for(provider_->name(), request.model);
+    if (!price) return price.error();
+    router::Candidate candidate;
+    candidate.provider = provider_->name();
+    candidate.model = request.model;
+    candidate.price = {price->input_per_mtok, price->output_per_mtok, price->per_request};
+    candidate.tags.local = local_;
+    router::RouteRequest route;
+    route.input_tokens = metering::max_input_tokens(request);
+    route.max_output_tokens = request.max_tokens.value_or(options_.default_max_tokens);
+    const base::Clock& clock = base::system_clock();
+    router::Plan plan = router::plan_route({&candidate, 1}, route, health_, {},
+                                           clock.now_unix_ms());
+
+    std::optional<metering::MeteredResponse> metered;
+    router::AttemptFn attempt = [&](const router::Candidate&,
+                                    int number) -> router::AttemptResult {
+      metering::CallContext this_attempt = context;
+      this_attempt.attempt = number;
+      Result<metering::MeteredResponse> result = meter_.chat(*provider_, request, this_attempt);
+      if (!result) return result.error();
+      metered = std::move(*result);
+      return metered->response;
+    };
+    base::SeededRandom jitter(base::secure_random().next_u64());
+    router::RouterEnv env{health_, clock, jitter,
+                          [this](std::chrono::milliseconds delay) {
+                            if (options_.on_log) {
+                              options_.on_log(LogLevel::warn,
+                                              "retrying " + provider_name_ + " in " +
+                                                  std::to_string(delay.count()) + " ms");
+                            }
+                            std::this_thread::sleep_for(delay);
+                          },
+                          router::RetryOptions{}};
+    router::RouteResult routed = router::route_call(plan, attempt, env);
+    if (!routed.response) return routed.response.error();
+    return std::move(*metered);
+  }
+
   RuntimeOptions options_;
   std::string provider_name_;
   std::string reason_;
@@ -186,7 +240,36 @@ class RuntimeImpl final : public Runtime {
   std::unique_ptr<providers::Provider> provider_;
   std::unique_ptr<sdk::RuntimeWallet> wallet_;
   metering::Meter meter_;
+  router::HealthBook health_;  // shared by every run of this runtime; thread-safe
 };
+
+Result<std::unique_ptr<Runtime>> create_runtime(RuntimeOptions options) {
+  Result<providers::ProviderChoice> choice =
+      providers::resolve_provider(options.provider, providers::process_environment());
+  if (!choice) return choice.error();
+
+  Result<std::unique_ptr<sdk::RuntimeWallet>> wallet =
+      options.wallet ? sdk::RuntimeWallet::from_handle(options.wallet)
+                     : sdk::RuntimeWallet::ephemeral();
+  if (!wallet) return wallet.error();
+
+  const providers::Preset* preset = providers::find_preset(choice->name);
+  // Free: the sim, a local preset, or an unnamed server on this machine. A hosted preset
+  // pointed at another URL (a proxy, a test server) is still priced as that provider.
+  // A local preset counts only while it points at this machine: `--provider ollama
+  // --base-url https://remote/...` is a remote server and is priced like one.
+  bool local = choice->name == "sim" ||
+               (preset != nullptr && preset->local && http::is_loopback_url(choice->base_url)) ||
+               (preset == nullptr && http::is_loopback_url(choice->base_url));
+  providers::ProviderChoice described;
+  described.name = choice->name;
+  described.reason = choice->reason;
+  described.model = choice->model;
+  std::unique_ptr<providers::Provider> provider =
+      providers::make_provider(std::move(*choice), http::make_curl_transport());
+  return std::unique_ptr<Runtime>(new RuntimeImpl(std::move(options), std::move(described), local,
+                                                  std::move(provider), std::move(*wallet)));
+}
 
 }  // namespace
 
@@ -200,28 +283,11 @@ Result<std::unique_ptr<Runtime>> Runtime::create(RuntimeOptions options) {
   if (options.default_max_tokens < 1) {
     return make_error(ErrorKind::invalid_argument, "default_max_tokens must be at least 1");
   }
-  Result<providers::ProviderChoice> choice =
-      providers::resolve_provider(options.provider, providers::process_environment());
-  if (!choice) return choice.error();
-
-  Result<std::unique_ptr<sdk::RuntimeWallet>> wallet =
-      options.wallet ? sdk::RuntimeWallet::from_handle(options.wallet)
-                     : sdk::RuntimeWallet::ephemeral();
-  if (!wallet) return wallet.error();
-
-  const providers::Preset* preset = providers::find_preset(choice->name);
-  // Free: the sim, a local preset, or an unnamed server on this machine. A hosted preset
-  // pointed at another URL (a proxy, a test server) is still priced as that provider.
-  bool local = choice->name == "sim" || (preset != nullptr && preset->local) ||
-               (preset == nullptr && is_loopback_url(choice->base_url));
-  providers::ProviderChoice described;
-  described.name = choice->name;
-  described.reason = choice->reason;
-  described.model = choice->model;
-  std::unique_ptr<providers::Provider> provider =
-      providers::make_provider(std::move(*choice), http::make_curl_transport());
-  return std::unique_ptr<Runtime>(new RuntimeImpl(std::move(options), std::move(described), local,
-                                                  std::move(provider), std::move(*wallet)));
+  try {
+    return create_runtime(std::move(options));
+  } catch (const std::exception& e) {
+    return make_error(ErrorKind::internal, std::string("cannot create the runtime: ") + e.what());
+  }
 }
 
 }  // namespace perdiem

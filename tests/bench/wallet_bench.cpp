@@ -2,6 +2,8 @@
 //
 // A call is what runtime/metering does around a model call: reserve the worst case (with
 // an idempotency key and a run budget), then settle the real cost with a signed receipt.
+// "bare" calls leave out the key and the run (each caller's own index entries are what
+// make the metered call write more pages per commit).
 // wallet.db is in WAL mode with synchronous=FULL, so every commit waits for the disk.
 //   strict     the caller waits until the reserve and then the settle are durable.
 //   pipelined  the caller waits until the reserve is durable (it may then send the call),
@@ -12,9 +14,13 @@
 // counted). Saturated rows run callers in a closed loop with no model time, so their
 // latency is mostly queueing: callers / throughput (Little's law).
 //
-// Usage: wallet_bench [calls_per_caller_for_64=400] [calls_for_1=2000]
+// Usage: wallet_bench [calls_per_caller_for_64=400] [calls_for_1=2000] [only=SUBSTRING]
+// (only: run just the scenarios whose name contains SUBSTRING, e.g. for a profiler)
 // The database lives in $PERDIEM_BENCH_DIR (default /tmp), on the disk being measured.
+// PERDIEM_BENCH_CHECKPOINTS=inline runs WAL checkpoints inside commits, as SQLite's
+// auto-checkpoint does, instead of beside the writer (for comparison).
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -46,13 +52,22 @@ struct Scenario {
   int callers;
   std::size_t calls_each;
   int model_ms;  // simulated model call between reserve and settle; 0 = saturate
+  bool bare = false;
 };
 
 struct Outcome {
   double seconds = 0;
+  double cpu_seconds = 0;        // the whole process: callers, writer, everything
   std::vector<double> added_us;  // per call
   Wallet::WriterStats writer;    // during the scenario
 };
+
+double process_cpu_seconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return secs(u.ru_utime) + secs(u.ru_stime);
+}
 
 double micros(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
 
@@ -70,14 +85,16 @@ double percentile(std::vector<double>& v, double q) {
 // One caller's loop; appends the wallet's added latency of each call to `added`.
 void caller(Wallet& wallet, const Scenario& s, const std::string& run, std::vector<double>& added) {
   Budgets budgets;
-  budgets.run = run;
-  budgets.run_limit = 1'000'000 * kNanosPerUsd;
+  if (!s.bare) {
+    budgets.run = run;
+    budgets.run_limit = 1'000'000 * kNanosPerUsd;
+  }
   const Nanos worst = worst_case_cost(kPrice, 1200, 400).value();
   std::future<Result<Settlement>> pending;  // pipelined: the previous call's settle
   for (std::size_t i = 0; i < s.calls_each; ++i) {
     auto start = Clock::now();
-    auto reserved = wallet.reserve(ReserveRequest{run + ":" + std::to_string(i), "venice", worst,
-                                                  budgets});
+    std::string key = s.bare ? std::string() : run + ":" + std::to_string(i);
+    auto reserved = wallet.reserve(ReserveRequest{std::move(key), "venice", worst, budgets});
     auto reserved_at = Clock::now();
     if (!reserved) die("reserve", reserved.error());
     if (pending.valid()) {
@@ -109,6 +126,7 @@ void caller(Wallet& wallet, const Scenario& s, const std::string& run, std::vect
 Outcome run(Wallet& wallet, const Scenario& s, int index) {
   std::vector<std::vector<double>> added(static_cast<std::size_t>(s.callers));
   auto before = wallet.writer_stats();
+  const double cpu_start = process_cpu_seconds();
   auto start = Clock::now();
   std::vector<std::thread> threads;
   for (int c = 0; c < s.callers; ++c) {
@@ -121,22 +139,42 @@ Outcome run(Wallet& wallet, const Scenario& s, int index) {
   for (auto& t : threads) t.join();
   Outcome out;
   out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  out.cpu_seconds = process_cpu_seconds() - cpu_start;
   for (auto& a : added) out.added_us.insert(out.added_us.end(), a.begin(), a.end());
   auto after = wallet.writer_stats();
   out.writer.batches = after.batches - before.batches;
   out.writer.operations = after.operations - before.operations;
   out.writer.commits = after.commits.since(before.commits);
+  out.writer.busy_us = after.busy_us - before.busy_us;
+  out.writer.commit_us = after.commit_us - before.commit_us;
+  out.writer.cpu_us = after.cpu_us - before.cpu_us;
+  out.writer.wal_pages = after.wal_pages - before.wal_pages;
+  out.writer.checkpoints = after.checkpoints - before.checkpoints;
+  out.writer.checkpoint_us = after.checkpoint_us - before.checkpoint_us;
+  out.writer.background_checkpoints = after.background_checkpoints - before.background_checkpoints;
+  out.writer.background_checkpoint_us =
+      after.background_checkpoint_us - before.background_checkpoint_us;
   return out;
 }
+
+const char* kHeader = "%-34s %8s %7s %7s %7s %6s %6s %6s %6s %6s %9s %9s\n";
+const char* kRow =
+    "%-34s %8.0f %7.0f %7.0f %7zu %6.1f %6.1f %6.0f %6.1f %6.1f %4llu/%-4.0f %4llu/%-4.0f\n";
 
 void report(const Scenario& s, Outcome& o) {
   const auto& w = o.writer;
   const double calls = static_cast<double>(o.added_us.size());
-  std::printf("%-36s %6.0f %8.0f %7.0f %7.0f %8zu %6.1f %6lld %6lld\n", s.name, calls,
-              calls / o.seconds, percentile(o.added_us, 0.50), percentile(o.added_us, 0.99),
-              w.batches, static_cast<double>(w.operations) / static_cast<double>(w.batches ? w.batches : 1),
-              static_cast<long long>(w.commits.percentile(0.50)),
-              static_cast<long long>(w.commits.percentile(0.99)));
+  const double batches = static_cast<double>(w.batches ? w.batches : 1);
+  std::printf(kRow, s.name, calls / o.seconds, percentile(o.added_us, 0.50),
+              percentile(o.added_us, 0.99), w.batches,
+              static_cast<double>(w.operations) / batches,
+              static_cast<double>(w.wal_pages) / batches,
+              static_cast<double>(w.commit_us) / batches, o.cpu_seconds * 1e6 / calls,
+              static_cast<double>(w.cpu_us) / calls,
+              static_cast<unsigned long long>(w.checkpoints),
+              static_cast<double>(w.checkpoint_us) / 1000.0,
+              static_cast<unsigned long long>(w.background_checkpoints),
+              static_cast<double>(w.background_checkpoint_us) / 1000.0);
   std::fflush(stdout);
 }
 
@@ -145,6 +183,7 @@ void report(const Scenario& s, Outcome& o) {
 int main(int argc, char** argv) {
   std::size_t calls_64 = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 400;
   std::size_t calls_1 = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 2000;
+  const std::string only = argc > 3 ? argv[3] : "";
   const char* base_dir = std::getenv("PERDIEM_BENCH_DIR");
   std::string tmpl = std::string(base_dir ? base_dir : "/tmp") + "/perdiem-wallet-bench-XXXXXX";
   if (!::mkdtemp(tmpl.data())) {
@@ -158,6 +197,8 @@ int main(int argc, char** argv) {
   WalletOptions options;
   options.signer = signer;
   options.trusted_issuers = {issuer.address()};
+  const char* checkpoints = std::getenv("PERDIEM_BENCH_CHECKPOINTS");
+  options.background_checkpoints = !(checkpoints && std::string(checkpoints) == "inline");
   auto opened = Wallet::open(dir + "/wallet.db", base::system_clock(), options);
   if (!opened) die("open", opened.error());
   auto& wallet = *opened.value();
@@ -179,8 +220,8 @@ int main(int argc, char** argv) {
                 disk.overwrite_p99_us);
   else
     std::printf("disk: %s\n", disk.error.c_str());
-  std::printf("%-36s %6s %8s %7s %7s %8s %6s %6s %6s\n", "scenario (latency = added by wallet)",
-              "calls", "calls/s", "p50 us", "p99 us", "batches", "ops/b", "c.p50", "c.p99");
+  std::printf(kHeader, "scenario (latency: added by wallet)", "calls/s", "p50 us", "p99 us",
+              "batches", "ops/b", "pages", "commit", "cpu", "writer", "ckpt/ms", "bg/ms");
 
   const std::size_t calls_model = std::max<std::size_t>(1, calls_64 / 8);
   const Scenario scenarios[] = {
@@ -188,17 +229,21 @@ int main(int argc, char** argv) {
       {"pipelined  1 caller", true, 1, calls_1, 0},
       {"strict    64 callers, saturated", false, 64, calls_64, 0},
       {"pipelined 64 callers, saturated", true, 64, calls_64, 0},
+      {"strict    64 callers, bare calls", false, 64, calls_64, 0, true},
       {"strict    64 callers, 10 ms model", false, 64, calls_model, 10},
       {"pipelined 64 callers, 10 ms model", true, 64, calls_model, 10},
   };
   int index = 0;
   for (const auto& s : scenarios) {
-    if (s.calls_each == 0) continue;
+    if (s.calls_each == 0 || std::string(s.name).find(only) == std::string::npos) continue;
     Outcome o = run(wallet, s, index++);
     report(s, o);
   }
-  std::printf("(ops/b: operations per group commit; c.p50/c.p99: COMMIT duration in us, "
-              "WAL write + fsync)\n");
+  std::printf(
+      "batches: group commits; ops/b: operations per commit; pages: WAL pages per commit;\n"
+      "commit: average COMMIT time in us (WAL write + fsync + any checkpoint it ran); cpu,\n"
+      "writer: CPU us per call of the whole process and of the writer thread alone;\n"
+      "ckpt/ms: checkpoints run inside a COMMIT, total ms; bg/ms: run beside the writer.\n");
   auto verified = wallet.verify();
   std::printf("verify: %s\n", verified && verified->ok ? "ok" : "FAILED");
   opened.value().reset();

@@ -263,13 +263,14 @@ TEST_CASE("model.chat yields across pcall on the plan's thread") {
   CHECK(outcome.text == "true reply 1");
 }
 
-TEST_CASE("a finalizer cannot call the model once the plan has finished") {
+TEST_CASE("a plan cannot set a finalizer, so none can call the model after the run") {
   FakeHost fake;
   const PlanOutcome outcome = fake.run(std::string(R"lua(
     setmetatable({}, {__gc = function() model.chat)lua") +
                                        kHello + R"lua( end})
     return "done")lua");
-  REQUIRE_FALSE(outcome.error);
+  CHECK(error_of(outcome).kind == ErrorKind::sandbox);
+  CHECK(error_of(outcome).message == "a __gc metamethod is not available in the perdiem sandbox");
   CHECK(fake.requests.empty());
 }
 

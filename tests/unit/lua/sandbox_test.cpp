@@ -22,8 +22,14 @@ struct Ran {
   std::string value;  // tostring of the first result
 };
 
+SandboxLimits memory_cap(std::size_t limit) {
+  SandboxLimits limits;
+  limits.memory_limit_bytes = limit;
+  return limits;
+}
+
 std::unique_ptr<Sandbox> make_sandbox(std::size_t limit = 64u << 20) {
-  auto created = Sandbox::create(SandboxLimits{limit});
+  auto created = Sandbox::create(memory_cap(limit));
   REQUIRE(created.ok());
   return std::move(created).value();
 }
@@ -174,21 +180,42 @@ TEST_CASE("a sandbox error table prints as kind: message and hides its metatable
   CHECK(ran.value == "sandbox: io is not available in the perdiem sandbox|false|sandbox");
 }
 
-TEST_CASE("a memory bomb fails with LUA_ERRMEM and the state survives") {
+TEST_CASE("a memory bomb fails with LUA_ERRMEM and the sandbox stays stopped") {
   auto sandbox = make_sandbox(4u << 20);
   const Ran bomb = run(*sandbox, "local t = {} for i = 1, 1e8 do t[i] = ('x'):rep(64) .. i end");
   CHECK(bomb.status == LUA_ERRMEM);
   CHECK(sandbox->memory_limit_reached());
   CHECK(sandbox->memory_limit_message() == "memory limit of 4 MiB reached");
   CHECK(sandbox->memory_used() <= (4u << 20));
-  // The garbage is collectable and the state usable again.
-  CHECK(run(*sandbox, "return 1 + 1").value == "2");
+  // The next instruction raises the limit again: a script cannot catch it and go on.
+  const Ran next = run(*sandbox, "return 1 + 1");
+  REQUIRE(next.error);
+  CHECK(next.error->kind == ErrorKind::limit);
+  CHECK(next.error->message == "memory limit of 4 MiB reached");
+  REQUIRE(sandbox->stopped());
+  CHECK(sandbox->stopped()->message == "memory limit of 4 MiB reached");
 }
 
-TEST_CASE("one huge allocation is refused without touching the heap") {
+TEST_CASE("a garbage-heavy script near the cap is not stopped: only a full heap counts") {
+  auto sandbox = make_sandbox(4u << 20);
+  // 1.5 MiB live at a time, 40 MiB allocated in all: refusals happen and collections
+  // resolve them.
+  const Ran ran = run(*sandbox, R"lua(
+    local keep = ("k"):rep(1536 * 1024)
+    for i = 1, 40 do local s = ("x"):rep(1 << 20) .. i end
+    return #keep)lua");
+  REQUIRE_FALSE(ran.error);
+  CHECK(ran.value == "1572864");
+  CHECK_FALSE(sandbox->memory_limit_reached());
+  CHECK_FALSE(sandbox->stopped());
+}
+
+TEST_CASE("one huge string.rep is refused without touching the heap") {
   auto sandbox = make_sandbox(4u << 20);
   const Ran ran = run(*sandbox, "return ('x'):rep(1 << 30)");
-  CHECK(ran.status == LUA_ERRMEM);
+  REQUIRE(ran.error);
+  CHECK(ran.error->kind == ErrorKind::limit);
+  CHECK(ran.error->message == "memory limit of 4 MiB reached");
   CHECK(sandbox->memory_used() < (4u << 20));
 }
 
@@ -200,7 +227,7 @@ TEST_CASE("the limit message names the configured cap in its natural unit") {
 }
 
 TEST_CASE("a cap too small to open the libraries is a limit error, not a crash") {
-  auto created = Sandbox::create(SandboxLimits{2048});
+  auto created = Sandbox::create(memory_cap(2048));
   REQUIRE_FALSE(created.ok());
   CHECK(created.error().kind == ErrorKind::limit);
   CHECK(created.error().message == "memory limit of 2 KiB reached");
@@ -209,7 +236,7 @@ TEST_CASE("a cap too small to open the libraries is a limit error, not a crash")
 TEST_CASE("creating a sandbox under any cap either succeeds or is a limit error") {
   for (std::size_t limit = 0; limit <= (24u << 10); limit += 32) {
     CAPTURE(limit);
-    auto created = Sandbox::create(SandboxLimits{limit});
+    auto created = Sandbox::create(memory_cap(limit));
     if (!created.ok()) CHECK(created.error().kind == ErrorKind::limit);
   }
 }
@@ -235,4 +262,48 @@ TEST_CASE("run_protected turns Lua errors and C++ exceptions into errors") {
   CHECK(perdiem::lua::run_protected(L, 1, [&](lua_State* S) { seen = lua_tointeger(S, 1); }).ok());
   CHECK(seen == 41);
   CHECK(lua_gettop(L) == top);  // arguments consumed, nothing left behind
+}
+
+TEST_CASE("a sandbox without instruction limit, deadline or cancel flag runs unhooked") {
+  SandboxLimits limits = memory_cap(4u << 20);
+  limits.instruction_limit = 0;
+  auto created = Sandbox::create(std::move(limits));
+  REQUIRE(created.ok());
+  auto sandbox = std::move(created).value();
+  const bool hooked_before = lua_gethook(sandbox->state()) != nullptr;
+  CHECK_FALSE(hooked_before);
+  CHECK(run(*sandbox, "local x = 0 for i = 1, 3e6 do x = x + 1 end return x").value == "3000000");
+  // A full heap still stops it, and from then on every chunk raises.
+  run(*sandbox, "local t = {} while true do t[#t + 1] = {} end");
+  CHECK((lua_gethook(sandbox->state()) != nullptr));
+  const Ran next = run(*sandbox, "return 1");
+  REQUIRE(next.error);
+  CHECK(next.error->message == "memory limit of 4 MiB reached");
+}
+
+TEST_CASE("the instruction limit counts loops; the hook is on by default") {
+  SandboxLimits limits;
+  limits.instruction_limit = 10'000;
+  auto created = Sandbox::create(std::move(limits));
+  REQUIRE(created.ok());
+  auto sandbox = std::move(created).value();
+  CHECK((lua_gethook(sandbox->state()) != nullptr));
+  CHECK(run(*sandbox, "local x = 0 for i = 1, 100 do x = x + 1 end return x").value == "100");
+  const Ran spin = run(*sandbox, "while true do end");
+  REQUIRE(spin.error);
+  CHECK(spin.error->kind == ErrorKind::limit);
+  CHECK(spin.error->message == "instruction limit of 10000 reached");
+  CHECK(spin.error->source == "test.lua:1");
+  REQUIRE(sandbox->stopped());
+  CHECK(sandbox->stopped()->source == "test.lua:1");
+}
+
+TEST_CASE("durations in limit messages read naturally") {
+  using perdiem::lua::describe_duration;
+  using namespace std::chrono_literals;
+  CHECK(describe_duration(2500ms) == "2.5 s");
+  CHECK(describe_duration(30s) == "30 s");
+  CHECK(describe_duration(50ms) == "50 ms");
+  CHECK(describe_duration(1250us) == "1.25 ms");
+  CHECK(describe_duration(250us) == "250 µs");
 }

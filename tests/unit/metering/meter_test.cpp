@@ -21,7 +21,7 @@ class ScriptedProvider final : public providers::Provider {
   Result<providers::ChatResponse> chat(const providers::ChatRequest& request) override {
     ++calls;
     last_request = request;
-    if (fail) return make_error(ErrorKind::provider, "upstream exploded", name_, true);
+    if (fail) return make_error(fail_kind, "upstream exploded", name_, true);
     providers::ChatResponse r;
     r.content = "ok";
     r.model = request.model;
@@ -31,6 +31,7 @@ class ScriptedProvider final : public providers::Provider {
   }
   int calls = 0;
   bool fail = false;
+  ErrorKind fail_kind = ErrorKind::provider;
   providers::Usage usage{1000, 500};
   providers::ChatRequest last_request;
 
@@ -172,4 +173,52 @@ TEST_CASE("the allowance pays before USD") {
     CHECK(after.usd == usd("1") - (3'000'000 - 1'225'000));
     f.require_verified();
   }
+}
+
+TEST_CASE("a call that may have been billed is charged its hold, for reconciliation") {
+  for (ErrorKind kind : {ErrorKind::timeout, ErrorKind::bad_response}) {
+    CAPTURE(kind);
+    WalletFixture f;
+    f.fund_usd("1");
+    Meter meter(*f.wallet, venice_prices(), free_sim());
+    ScriptedProvider venice("venice");
+    venice.fail = true;
+    venice.fail_kind = kind;
+    auto result = meter.chat(venice, small_request(), CallContext{"r", 1, {}});
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.error().kind == kind);
+    CHECK(f.balance().usd == usd("1") - 1'225'000);  // the whole worst case
+    CHECK(f.wallet->unreconciled().value().size() == 1);
+    f.require_verified();
+  }
+}
+
+TEST_CASE("an answer without usage is charged its hold, not the per-request price alone") {
+  WalletFixture f;
+  f.fund_usd("1");
+  Meter meter(*f.wallet, venice_prices(), free_sim());
+  ScriptedProvider venice("venice");
+  venice.usage = {0, 0};
+  auto result = meter.chat(venice, small_request(), CallContext{"r", 1, {}});
+  REQUIRE(result.ok());
+  CHECK(result->cost == 1'225'000);
+  CHECK(f.wallet->unreconciled().value().size() == 1);
+}
+
+TEST_CASE("retries are new attempts; replaying an attempt never sends it again") {
+  WalletFixture f;
+  f.fund_usd("1");
+  Meter meter(*f.wallet, venice_prices(), free_sim());
+  ScriptedProvider venice("venice");
+  venice.fail = true;  // attempt 1 is refused: released
+  REQUIRE_FALSE(meter.chat(venice, small_request(), CallContext{"r", 1, {}, 1}).ok());
+  venice.fail = false;
+  auto second = meter.chat(venice, small_request(), CallContext{"r", 1, {}, 2});
+  REQUIRE(second.ok());
+  CHECK(f.wallet->spent("r").value() == second->cost);  // the success alone
+
+  auto replay = meter.chat(venice, small_request(), CallContext{"r", 1, {}, 2});
+  REQUIRE_FALSE(replay.ok());
+  CHECK(venice.calls == 2);
+  CHECK(f.wallet->spent("r").value() == second->cost);
 }

@@ -261,3 +261,198 @@ TEST_CASE("encode_error_body is an OpenAI error object") {
   CHECK(doc["error"]["code"].is_null());
   CHECK(json::parse(encode_error_body("a", "b", "c"))["error"]["code"] == "c");
 }
+
+// ---- tools, structured output, cached usage, provider cost ----
+
+namespace {
+
+ChatRequest tool_request() {
+  ChatRequest request = hello_request();
+  request.tools = {{"get_weather", "Current weather",
+                    R"({"type":"object","properties":{"location":{"type":"string"}}})"},
+                   {"now", "", ""}};
+  Message assistant{"assistant", ""};
+  assistant.tool_calls = {{"call_1", "get_weather", R"({"location":"Paris"})"}};
+  Message result{"tool", "18C"};
+  result.tool_call_id = "call_1";
+  request.messages.push_back(assistant);
+  request.messages.push_back(result);
+  return request;
+}
+
+}  // namespace
+
+TEST_CASE("encode_chat_request sends tools, tool calls, tool results and tool_choice") {
+  ChatRequest request = tool_request();
+  request.tool_choice = "get_weather";
+  const json body = json::parse(encode_chat_request(request));
+  REQUIRE(body["tools"].size() == 2);
+  CHECK(body["tools"][0]["type"] == "function");
+  CHECK(body["tools"][0]["function"]["name"] == "get_weather");
+  CHECK(body["tools"][0]["function"]["parameters"]["properties"]["location"]["type"] == "string");
+  CHECK(body["tools"][1]["function"]["parameters"] ==
+        json{{"type", "object"}, {"properties", json::object()}});
+  CHECK_FALSE(body["tools"][1]["function"].contains("description"));
+  const json& assistant = body["messages"][2];
+  CHECK(assistant["content"].is_null());
+  CHECK(assistant["tool_calls"][0]["id"] == "call_1");
+  CHECK(assistant["tool_calls"][0]["type"] == "function");
+  CHECK(assistant["tool_calls"][0]["function"]["arguments"] == R"({"location":"Paris"})");
+  CHECK(body["messages"][3] ==
+        json{{"role", "tool"}, {"content", "18C"}, {"tool_call_id", "call_1"}});
+  CHECK(body["tool_choice"] == json{{"type", "function"}, {"function", {{"name", "get_weather"}}}});
+  request.tool_choice = "required";
+  CHECK(json::parse(encode_chat_request(request))["tool_choice"] == "required");
+}
+
+TEST_CASE("encode_chat_request keeps a schema's key order") {
+  ChatRequest request = hello_request();
+  request.tools = {{"t", "", R"({"type":"object","properties":{"z":{},"a":{}}})"}};
+  CHECK(encode_chat_request(request).find(R"("properties":{"z":{},"a":{}})") != std::string::npos);
+}
+
+TEST_CASE("encode_chat_request sends a json_schema response_format") {
+  ChatRequest request = hello_request();
+  request.response_format = ResponseFormat{"answer", R"({"type":"object"})", true};
+  const json body = json::parse(encode_chat_request(request));
+  CHECK(body["response_format"]["type"] == "json_schema");
+  CHECK(body["response_format"]["json_schema"]["name"] == "answer");
+  CHECK(body["response_format"]["json_schema"]["strict"] == true);
+  CHECK(body["response_format"]["json_schema"]["schema"] == json{{"type", "object"}});
+}
+
+TEST_CASE("decode_chat_response reads several tool calls") {
+  auto response =
+      decode(200, R"({"model":"gpt-4.1","choices":[{"index":0,"finish_reason":"tool_calls",
+    "message":{"role":"assistant","content":null,"tool_calls":[
+      {"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"location\":\"Paris\"}"}},
+      {"id":"call_2","type":"function","function":{"name":"now","arguments":{"tz":"UTC"}}}]}}]})");
+  REQUIRE(response.ok());
+  CHECK(response->content.empty());
+  CHECK(response->finish_reason == "tool_calls");
+  REQUIRE(response->tool_calls.size() == 2);
+  CHECK(response->tool_calls[0].id == "call_1");
+  CHECK(response->tool_calls[0].name == "get_weather");
+  CHECK(response->tool_calls[0].arguments == R"({"location":"Paris"})");
+  CHECK(response->tool_calls[1].arguments == R"({"tz":"UTC"})");
+}
+
+TEST_CASE("decode_chat_response reads the legacy function_call") {
+  auto response = decode(200, R"({"choices":[{"message":{"content":null,
+    "function_call":{"name":"f","arguments":"{}"}}}]})");
+  REQUIRE(response.ok());
+  REQUIRE(response->tool_calls.size() == 1);
+  CHECK(response->tool_calls[0].name == "f");
+}
+
+TEST_CASE("decode_chat_response refuses an absurd number of tool calls") {
+  json calls = json::array();
+  for (std::size_t i = 0; i <= kMaxToolCalls; ++i) calls.push_back({{"id", "c"}});
+  const json body = {{"choices", {{{"message", {{"content", nullptr}, {"tool_calls", calls}}}}}}};
+  auto response = decode(200, body.dump());
+  REQUIRE_FALSE(response.ok());
+  CHECK(response.error().kind == ErrorKind::bad_response);
+}
+
+TEST_CASE("decode_chat_response reads cached tokens and OpenRouter's cost, rounded up") {
+  auto response = decode(200, R"({"choices":[{"message":{"content":"x"}}],
+    "usage":{"prompt_tokens":194,"completion_tokens":2,"total_tokens":196,"cost":0.95,
+      "prompt_tokens_details":{"cached_tokens":90,"cache_write_tokens":100}}})");
+  REQUIRE(response.ok());
+  CHECK(response->usage.cached_input_tokens == 90);
+  CHECK(response->usage.cache_write_input_tokens == 100);
+  CHECK(response->provider_cost_nanos == 950'000'000);  // exactly, no phantom nano
+
+  auto clamped = decode(200, R"({"choices":[{"message":{"content":"x"}}],
+    "usage":{"prompt_tokens":10,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":50}}})");
+  REQUIRE(clamped.ok());
+  CHECK(clamped->usage.cached_input_tokens == 10);
+  CHECK_FALSE(clamped->provider_cost_nanos.has_value());
+}
+
+TEST_CASE("usd_to_nanos converts decimal costs exactly and rounds up") {
+  auto nanos = [](const char* text) { return wire::usd_to_nanos(wire::Json::parse(text)); };
+  CHECK(nanos("0") == 0);
+  CHECK(nanos("1") == 1'000'000'000);
+  CHECK(nanos("0.95") == 950'000'000);
+  CHECK(nanos("0.1") == 100'000'000);
+  CHECK(nanos("0.00042") == 420'000);
+  CHECK(nanos("1.5e-9") == 2);
+  CHECK(nanos("1e-15") == 1);
+  CHECK(nanos("123.456789012") == 123'456'789'012);
+  CHECK(nanos("9000000000") == 9'000'000'000'000'000'000);
+  CHECK_FALSE(nanos("-0.5").has_value());
+  CHECK_FALSE(nanos("1e300").has_value());
+  CHECK_FALSE(nanos("\"0.5\"").has_value());
+  CHECK_FALSE(nanos("null").has_value());
+}
+
+TEST_CASE("validate_chat_request catches what a plan can get wrong") {
+  CHECK(validate_chat_request(tool_request()).ok());
+  auto fails = [](ChatRequest request) {
+    Status status = validate_chat_request(request);
+    return !status.ok() && status.error().kind == ErrorKind::invalid_argument;
+  };
+  ChatRequest r = tool_request();
+  r.tools[0].name = "bad name";
+  CHECK(fails(r));
+  r = tool_request();
+  r.tools[1].name = "get_weather";
+  CHECK(fails(r));
+  r = tool_request();
+  r.tools[0].parameters = "[1]";
+  CHECK(fails(r));
+  r = tool_request();
+  r.tool_choice = "missing_tool";
+  CHECK(fails(r));
+  r.tool_choice = "none";
+  CHECK_FALSE(fails(r));
+  r = tool_request();
+  r.messages.back().tool_call_id.clear();
+  CHECK(fails(r));
+  r = tool_request();
+  r.response_format = ResponseFormat{"", "{}", true};
+  CHECK(fails(r));
+  r.response_format = ResponseFormat{"x", "not json", true};
+  CHECK(fails(r));
+  r.response_format = ResponseFormat{"x", "{}", true};
+  CHECK_FALSE(fails(r));
+}
+
+TEST_CASE("kept_response_headers keeps balances and the generation id only") {
+  const std::vector<std::pair<std::string, std::string>> headers = {
+      {"content-type", "application/json"},
+      {"x-venice-balance-usd", "12.5"},
+      {"x-venice-balance-diem", "3.25"},
+      {"set-cookie", "secret"},
+      {"x-generation-id", "gen-1"}};
+  const auto kept = kept_response_headers(headers);
+  REQUIRE(kept.size() == 3);
+  CHECK(kept[0].first == "x-venice-balance-usd");
+  CHECK(kept[1].second == "3.25");
+  CHECK(kept[2].first == "x-generation-id");
+}
+
+TEST_CASE("encode_chat_response round-trips tool calls and cached usage") {
+  ChatResponse response;
+  response.finish_reason = "tool_calls";
+  response.tool_calls = {{"call_9", "f", R"({"a":1})"}};
+  response.usage = {20, 4, 8, 0};
+  auto decoded = decode(200, encode_chat_response(response, "chatcmpl-2", 1));
+  REQUIRE(decoded.ok());
+  REQUIRE(decoded->tool_calls.size() == 1);
+  CHECK(decoded->tool_calls[0].id == "call_9");
+  CHECK(decoded->usage.cached_input_tokens == 8);
+}
+
+TEST_CASE("decode_chat_request reads tools, tool calls and tool results") {
+  auto wire_request = decode_chat_request(encode_chat_request(tool_request()));
+  REQUIRE(wire_request.ok());
+  const ChatRequest& request = wire_request->request;
+  REQUIRE(request.tools.size() == 2);
+  CHECK(request.tools[0].name == "get_weather");
+  CHECK(json::parse(request.tools[0].parameters)["type"] == "object");
+  REQUIRE(request.messages.size() == 4);
+  CHECK(request.messages[2].tool_calls.at(0).id == "call_1");
+  CHECK(request.messages[3].tool_call_id == "call_1");
+}

@@ -1,0 +1,28 @@
+// Replacements for the stock library functions that can run long inside one C call,
+// where the instruction hook never fires. Each keeps stock Lua's arguments, results and
+// error messages; what changes is that its work counts toward the sandbox's limits
+// (Sandbox::charge) and that results larger than the heap are refused up front.
+// Internal to runtime/lua: Sandbox::create installs them.
+#pragma once
+
+#include <lua.hpp>
+
+namespace perdiem::lua {
+
+// xpcall, coroutine.wrap and coroutine.close, which stock Lua lets run script code
+// with hooks off after a limit error raised by the instruction hook: xpcall's handler
+// (run inside the hook), and the __close handlers of a coroutine the hook's error killed
+// (its hooks stay off). Once the sandbox has stopped, these skip that code. May raise.
+void install_safe_base(lua_State* L);
+
+// string.find, string.match, string.gmatch and string.gsub on the metered matcher
+// (pattern.hpp); string.rep without stock Lua's endless loop on empty pieces. Replaces
+// them in the `string` table, which every string's __index reaches. May raise.
+void install_safe_string(lua_State* L);
+
+// table.insert, table.remove and table.move, whose element loops a __len metamethod
+// can stretch to 2^63 steps, and table.concat, which checks the result's size before
+// building it. May raise.
+void install_safe_table(lua_State* L);
+
+}  // namespace perdiem::lua
