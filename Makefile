@@ -13,20 +13,27 @@ SANITIZE_DIR := $(BUILD_DIR)/sanitize
 DEBIAN_PACKAGES := cmake g++ make pkg-config \
   libcurl4-openssl-dev nlohmann-json3-dev libsecp256k1-dev libsodium-dev \
   libsqlite3-dev liblua5.4-dev doctest-dev libcpp-httplib-dev libcrypto++-dev \
-  libssl-dev zlib1g-dev libbrotli-dev python3
+  libssl-dev zlib1g-dev libbrotli-dev
+# libFuzzer needs clang and its runtime (a Recommends of clang, so named explicitly).
+FUZZ_PACKAGES := clang libclang-rt-14-dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test bench fuzz deps build build-sanitize clean format
 
-deps:
-	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+# install-missing PACKAGES...: apt-get only the packages dpkg does not already have.
+define install-missing
+	@missing=$$(for p in $(1); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing missing Debian packages:" $$missing; \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+endef
+
+deps:
+	$(call install-missing,$(DEBIAN_PACKAGES))
 
 $(RELEASE_DIR)/CMakeCache.txt: | deps
 	cmake -S . -B $(RELEASE_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -55,7 +62,7 @@ bench: build
 FUZZ_DIR     := $(BUILD_DIR)/fuzz
 FUZZ_SECONDS ?= 60
 fuzz: deps
-	@command -v clang++ >/dev/null || { $(SUDO) apt-get install -y -qq clang libclang-rt-14-dev; }
+	$(call install-missing,$(FUZZ_PACKAGES))
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=Debug -DPERDIEM_FUZZ=ON
 	cmake --build $(FUZZ_DIR) -j$(JOBS) --target fuzz_grant fuzz_receipt fuzz_keystore
 	@for t in grant receipt keystore; do \
