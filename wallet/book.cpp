@@ -39,13 +39,6 @@ int Book::on_wal_commit(void* self, sqlite3* db, const char* schema, int wal_pag
   book->wal_.frames += static_cast<std::uint64_t>(
       wal_pages >= book->wal_pages_ ? wal_pages - book->wal_pages_ : wal_pages);
   book->wal_pages_ = wal_pages;
-  if (Checkpointer* background = book->options_.checkpointer) {
-    if (std::int64_t took = background->committed(db, schema, wal_pages); took > 0) {
-      ++book->wal_.checkpoints;
-      book->wal_.checkpoint_us += took;
-    }
-    return SQLITE_OK;
-  }
   const int limit = book->options_.checkpoint_pages;
   if (limit > 0 && wal_pages >= limit) {
     using namespace std::chrono;
@@ -71,14 +64,16 @@ Status Book::prepare_all() {
       {&begin_, "BEGIN IMMEDIATE"},
       {&commit_, "COMMIT"},
       {&rollback_, "ROLLBACK"},
-      {&by_key_,
-       "SELECT id FROM reservations WHERE key = ? AND key IS NOT NULL AND state != 'released'"},
+      {&by_key_, "SELECT id FROM reservations WHERE live_key = ?"},
       {&by_id_,
        "SELECT id, state, provider, run, agent, agent_day, owner, hold, cost, funding "
        "FROM reservations WHERE id = ?"},
       {&insert_row_,
-       "INSERT INTO reservations(key, state, provider, run, agent, agent_day, hold, cost, "
-       "funding, owner, created_ms, updated_ms) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)"},
+       "INSERT INTO reservations(key, live_key, state, provider, run, agent, agent_day, hold, "
+       "cost, funding, owner, created_ms, updated_ms) "
+       "VALUES(?1,?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"},
+      // Its own statement: an UPDATE naming live_key rewrites the key's index entry.
+      {&free_key_, "UPDATE reservations SET live_key = NULL WHERE id = ?"},
       {&update_row_,
        "UPDATE reservations SET state = ?, cost = ?, funding = ?, updated_ms = ?, "
        "receipt = COALESCE(?, receipt) WHERE id = ?"},

@@ -22,7 +22,6 @@
 #include "perdiem/error.hpp"
 #include "wallet/credits.hpp"
 #include "wallet/grants.hpp"
-#include "wallet/checkpointer.hpp"
 #include "wallet/ledger.hpp"
 #include "wallet/reservations.hpp"
 #include "wallet/sqlite.hpp"
@@ -37,8 +36,6 @@ class Book {
     // A commit that leaves the WAL at least this long (in pages) checkpoints it, as
     // SQLite's own wal_autocheckpoint (same default) would; 0 never does.
     int checkpoint_pages = 1000;
-    // When set (it must outlive the Book), commits hand checkpoints to it instead.
-    Checkpointer* checkpointer = nullptr;
   };
   static Result<std::unique_ptr<Book>> create(sql::Db db, Options options);
   Book(const Book&) = delete;
@@ -48,7 +45,7 @@ class Book {
   // What this connection's commits did to the WAL, for the benchmark.
   struct WalStats {
     std::uint64_t frames = 0;       // pages appended to the WAL by commits
-    std::uint64_t checkpoints = 0;  // run by the writer after a commit (inside COMMIT)
+    std::uint64_t checkpoints = 0;  // run after a commit (inside COMMIT)
     std::int64_t checkpoint_us = 0;
   };
   const WalStats& wal_stats() const { return wal_; }
@@ -114,7 +111,7 @@ class Book {
   Options options_;
   std::optional<LedgerWriter> ledger_;
   sql::Stmt begin_, commit_, rollback_;
-  sql::Stmt by_key_, by_id_, insert_row_, update_row_;
+  sql::Stmt by_key_, by_id_, insert_row_, update_row_, free_key_;
   sql::Stmt get_budget_, put_budget_, get_receipt_;
   sql::Stmt open_of_owner_, data_version_, stake_grants_;
   std::uint64_t writes_ = 0;

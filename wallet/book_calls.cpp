@@ -188,7 +188,12 @@ Result<Reservation> Book::release(std::int64_t id) {
     if (!seq) return seq.error();
   }
   row.state = ReservationState::released;
-  Status st = update_row(row);
+  // A released reservation's key may reserve again.
+  ++writes_;
+  free_key_.bind(1, id);
+  Status st = free_key_.run();
+  if (!st.ok()) return st.error();
+  st = update_row(row);
   if (!st.ok()) return st.error();
   for (const auto& scope : budget_scopes(row)) {
     st = add_budget(scope, -row.hold);

@@ -36,14 +36,30 @@ CREATE TABLE IF NOT EXISTS reservations(
   owner TEXT NOT NULL,
   created_ms INTEGER NOT NULL,
   updated_ms INTEGER NOT NULL,
-  receipt TEXT);
-CREATE UNIQUE INDEX IF NOT EXISTS reservations_key ON reservations(key)
-  WHERE key IS NOT NULL AND state != 'released';
+  receipt TEXT,
+  live_key TEXT);
 CREATE INDEX IF NOT EXISTS reservations_open ON reservations(owner) WHERE state = 'open';
 CREATE INDEX IF NOT EXISTS reservations_run ON reservations(run);
 CREATE TABLE IF NOT EXISTS budget_spend(
   scope TEXT PRIMARY KEY,
   amount INTEGER NOT NULL) WITHOUT ROWID;
+)sql";
+
+// Idempotency: `key` keeps every reservation's key; `live_key` holds it only while the
+// reservation is not released, and is what lookups and uniqueness use. The index is on
+// live_key alone, so a settlement (which changes state, not live_key) leaves it untouched:
+// in version 1 it was partial on state, and every settle rewrote an index page per caller
+// (a quarter of the pages a busy commit wrote).
+const char* kLiveKeyIndex =
+    "CREATE UNIQUE INDEX IF NOT EXISTS reservations_live_key ON reservations(live_key) "
+    "WHERE live_key IS NOT NULL";
+
+// Version 1 -> 2: the live_key column and its index replace the index partial on state.
+const char* kMigrateFrom1 = R"sql(
+ALTER TABLE reservations ADD COLUMN live_key TEXT;
+UPDATE reservations SET live_key = key WHERE key IS NOT NULL AND state != 'released';
+DROP INDEX IF EXISTS reservations_key;
+UPDATE meta SET value = '2' WHERE key = 'schema_version';
 )sql";
 
 }  // namespace
@@ -73,8 +89,11 @@ Status create_schema(sql::Db& db) {
   if (!row) return fail(row.error());
   if (*row) {
     std::string have = version->column_text(0);
-    if (have != std::to_string(kSchemaVersion)) {
-      version->reset();
+    version->reset();
+    if (have == "1") {
+      st = db.exec(kMigrateFrom1);
+      if (!st.ok()) return fail(st);
+    } else if (have != std::to_string(kSchemaVersion)) {
       return fail(make_error(ErrorKind::storage,
                              "wallet.db has schema version " + have + "; this perdiem reads " +
                                  std::to_string(kSchemaVersion)));
@@ -86,6 +105,8 @@ Status create_schema(sql::Db& db) {
     if (!st.ok()) return fail(st);
   }
   version->reset();
+  st = db.exec(kLiveKeyIndex);
+  if (!st.ok()) return fail(st);
   return db.exec("COMMIT");
 }
 

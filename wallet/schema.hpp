@@ -12,12 +12,12 @@
 
 namespace perdiem::wallet {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;  // 1 is migrated on open
 
 // Sets WAL, synchronous=FULL and foreign_keys on a fresh connection.
 [[nodiscard]] Status configure_connection(sql::Db& db);
-// Creates every table and index if missing, in one IMMEDIATE transaction, and refuses a
-// database written by a newer schema.
+// Creates every table and index if missing, in one IMMEDIATE transaction, migrates a
+// database of an older schema, and refuses one written by a newer schema.
 [[nodiscard]] Status create_schema(sql::Db& db);
 
 }  // namespace perdiem::wallet

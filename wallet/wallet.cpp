@@ -2,7 +2,6 @@
 
 #include "wallet/audit.hpp"
 #include "wallet/book.hpp"
-#include "wallet/checkpointer.hpp"
 #include "wallet/grants.hpp"
 #include "wallet/group_commit.hpp"
 #include "wallet/owner_lock.hpp"
@@ -12,11 +11,6 @@
 
 namespace perdiem::wallet {
 namespace {
-
-// Background rounds per WAL restart (see checkpointer.hpp): the writer stalls for one
-// completed checkpoint per this many rounds. The WAL grows to about this many times
-// checkpoint_pages (4 x 1000 pages: 16 MB) before it restarts.
-constexpr int kRestartRounds = 4;
 
 template <typename T>
 std::future<Result<T>> ready(Result<T> value) {
@@ -66,7 +60,6 @@ struct Wallet::Impl {
   std::optional<OwnerLock> lock;  // declared first: released after every write
   std::mutex read_mu;
   std::optional<sql::Db> reader;
-  std::unique_ptr<Checkpointer> checkpointer;  // outlives the writer's Book, which calls it
   std::unique_ptr<GroupCommit> writer;
 };
 
@@ -114,16 +107,8 @@ Result<std::unique_ptr<Wallet>> Wallet::open(const std::string& path, base::Cloc
   if (!lock) return lock.error();
   impl->lock.emplace(std::move(*lock));
 
-  if (options.background_checkpoints && options.checkpoint_pages > 0) {
-    auto checkpointer = Checkpointer::start(path, options.checkpoint_pages,
-                                            kRestartRounds * options.checkpoint_pages,
-                                            options.busy_timeout_ms);
-    if (!checkpointer) return checkpointer.error();
-    impl->checkpointer = std::move(*checkpointer);
-  }
-  auto book = Book::create(std::move(*db),
-                           Book::Options{options.min_stake, impl->lock->id(),
-                                         options.checkpoint_pages, impl->checkpointer.get()});
+  auto book = Book::create(std::move(*db), Book::Options{options.min_stake, impl->lock->id(),
+                                                         options.checkpoint_pages});
   if (!book) return book.error();
   impl->writer = std::make_unique<GroupCommit>(std::move(*book), clock, options.max_batch);
 
@@ -136,7 +121,6 @@ Result<std::unique_ptr<Wallet>> Wallet::open(const std::string& path, base::Cloc
 
 Wallet::WriterStats Wallet::writer_stats() const {
   auto s = impl_->writer->stats();
-  Checkpointer::Stats c = impl_->checkpointer ? impl_->checkpointer->stats() : Checkpointer::Stats{};
   WriterStats w;
   w.batches = s.batches;
   w.operations = s.operations;
@@ -147,8 +131,6 @@ Wallet::WriterStats Wallet::writer_stats() const {
   w.wal_pages = s.wal.frames;
   w.checkpoints = s.wal.checkpoints;
   w.checkpoint_us = s.wal.checkpoint_us;
-  w.background_checkpoints = c.rounds;
-  w.background_checkpoint_us = c.round_us;
   return w;
 }
 

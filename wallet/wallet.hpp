@@ -46,7 +46,6 @@ struct WalletOptions {
   int busy_timeout_ms = 10'000;          // waiting for another process's write lock
   std::size_t max_batch = 512;           // operations per group commit
   int checkpoint_pages = 1000;           // WAL length that triggers a checkpoint; 0 never
-  bool background_checkpoints = true;    // on a thread of their own (checkpointer.hpp)
 };
 
 class Wallet {
@@ -131,8 +130,6 @@ class Wallet {
     std::uint64_t wal_pages = 0;       // pages the commits wrote to the WAL
     std::uint64_t checkpoints = 0;     // WAL checkpoints run inside a COMMIT
     std::int64_t checkpoint_us = 0;    // their time (part of commit_us)
-    std::uint64_t background_checkpoints = 0;  // run beside the writer
-    std::int64_t background_checkpoint_us = 0;
   };
   WriterStats writer_stats() const;
 

@@ -17,7 +17,6 @@ Status SseParser::fail(std::string message) {
 
 Status SseParser::feed(std::string_view bytes, std::vector<SseEvent>& events) {
   if (failure_) return *failure_;
-  bytes_seen_ += bytes.size();
 
   // The BOM may itself arrive split across chunks: match it byte by byte, and if the
   // stream turns out not to start with one, the bytes matched so far are content.
@@ -32,7 +31,6 @@ Status SseParser::feed(std::string_view bytes, std::vector<SseEvent>& events) {
       const std::size_t matched = bom_matched_;
       bom_matched_ = 0;
       if (Status s = feed(kBom.substr(0, matched), events); !s.ok()) return s;
-      bytes_seen_ -= matched;  // counted once already, with the chunk they came from
     }
   }
 
@@ -51,6 +49,8 @@ Status SseParser::feed(std::string_view bytes, std::vector<SseEvent>& events) {
     }
     if (!in_comment_) {
       line_.append(segment);
+      // Checked here only: processing a line never makes the event bigger than the line
+      // and the event were together before ("data: x" becomes "x\n").
       if (pending_bytes() > limits_.max_event_bytes) {
         return fail("a server-sent event is larger than " +
                     std::to_string(limits_.max_event_bytes) + " bytes");
@@ -61,10 +61,6 @@ Status SseParser::feed(std::string_view bytes, std::vector<SseEvent>& events) {
     after_cr_ = bytes[end] == '\r';
     bytes.remove_prefix(end + 1);
     process_line(events);
-    if (pending_bytes() > limits_.max_event_bytes) {
-      return fail("a server-sent event is larger than " + std::to_string(limits_.max_event_bytes) +
-                  " bytes");
-    }
   }
   return Status::success();
 }

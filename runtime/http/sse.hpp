@@ -48,9 +48,6 @@ class SseParser {
   // cut mid-event. The spec discards such an event, and so does this parser.
   bool has_partial_event() const;
 
-  // Total bytes fed so far, for error messages.
-  std::size_t bytes_seen() const { return bytes_seen_; }
-
  private:
   Status fail(std::string message);
   void process_line(std::vector<SseEvent>& events);
@@ -62,7 +59,6 @@ class SseParser {
   std::string data_;   // data lines of the current event, each followed by '\n'
   std::string event_;  // the current event's name, "" when none was given
   std::string last_id_;
-  std::size_t bytes_seen_ = 0;
   std::size_t bom_matched_ = 0;  // leading bytes that matched the BOM so far
   bool bom_done_ = false;
   bool after_cr_ = false;    // the last byte was '\r': a following '\n' belongs to it

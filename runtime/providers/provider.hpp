@@ -33,8 +33,9 @@ struct ResponseFormat {
   bool strict = true;  // ask the provider to enforce the schema exactly
 };
 
-// Members added after the first two carry default initializers, so the existing
-// two-field aggregate initializations stay valid and warning-free.
+// Members added to these types after the first release carry `{}` initializers, so the
+// aggregate initializations written before them (Message{"user", "hi"}) stay valid and
+// free of -Wmissing-field-initializers.
 struct Message {
   std::string role;  // "system", "user", "assistant", "tool"
   std::string content;

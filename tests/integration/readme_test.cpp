@@ -1,5 +1,6 @@
-// Every ```lua block in README.md is a plan a reader may paste: each must run on the
-// offline sim provider and succeed. Keeps the docs honest as the API moves.
+// Every ```lua block in README.md and docs/lua-api.md is a plan a reader may paste: each
+// must run on the offline sim provider and succeed. Keeps the docs honest as the API
+// moves.
 #include <doctest/doctest.h>
 
 #include <unistd.h>
@@ -36,17 +37,18 @@ std::vector<std::string> lua_blocks(const std::string& markdown) {
 
 }  // namespace
 
-TEST_CASE("every Lua example in the README runs") {
-  std::ifstream in(std::string(PERDIEM_SOURCE_DIR) + "/README.md");
+void run_every_block(const std::string& document, std::size_t at_least) {
+  std::ifstream in(std::string(PERDIEM_SOURCE_DIR) + "/" + document);
   REQUIRE(in);
   std::stringstream text;
   text << in.rdbuf();
   std::vector<std::string> blocks = lua_blocks(text.str());
-  REQUIRE(blocks.size() >= 2);
+  REQUIRE(blocks.size() >= at_least);
 
-  char dir_template[] = "/tmp/perdiem-readme-XXXXXX";
+  char dir_template[] = "/tmp/perdiem-docs-XXXXXX";
   REQUIRE(mkdtemp(dir_template) != nullptr);
   for (std::size_t i = 0; i < blocks.size(); ++i) {
+    CAPTURE(document);
     CAPTURE(blocks[i]);
     std::string path = std::string(dir_template) + "/example" + std::to_string(i) + ".lua";
     std::ofstream(path) << blocks[i];
@@ -56,4 +58,10 @@ TEST_CASE("every Lua example in the README runs") {
     std::remove(path.c_str());
   }
   rmdir(dir_template);
+}
+
+TEST_CASE("every Lua example in the README runs") { run_every_block("README.md", 2); }
+
+TEST_CASE("every Lua example in the Lua API reference runs") {
+  run_every_block("docs/lua-api.md", 5);
 }

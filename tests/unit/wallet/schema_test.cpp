@@ -1,0 +1,68 @@
+// wallet.db schema versions: a version-1 file is migrated on open and keeps its
+// idempotency keys' meaning.
+#include <doctest/doctest.h>
+
+#include "wallet/sqlite.hpp"
+#include "wallet_fixture.hpp"
+
+using namespace perdiem;
+using namespace perdiem::wallet;
+using namespace perdiem::wallet::testing;
+
+namespace {
+
+void exec(const std::string& path, const char* sql) {
+  auto db = sql::Db::open(path, 1000);
+  REQUIRE(db.ok());
+  Status st = db->exec(sql);
+  REQUIRE_MESSAGE(st.ok(), (st.ok() ? "" : st.error().message));
+}
+
+std::string schema_version(const std::string& path) {
+  auto db = sql::Db::open(path, 1000);
+  REQUIRE(db.ok());
+  auto stmt = db->prepare("SELECT value FROM meta WHERE key = 'schema_version'");
+  REQUIRE(stmt.ok());
+  auto row = stmt->step();
+  REQUIRE(row.ok());
+  REQUIRE(*row);
+  return stmt->column_text(0);
+}
+
+}  // namespace
+
+TEST_CASE("a version-1 wallet.db is migrated and its keys keep their meaning") {
+  WalletFixture f;
+  f.fund_usd("10");
+  auto released = f.reserve(usd("0.1"), "venice", {}, "k-released");
+  REQUIRE(f.wallet->release(released.id).ok());
+  auto settled = f.reserve(usd("0.1"), "venice", {}, "k-settled");
+  f.settle(settled.id, usd("0.05"));
+  f.close();
+  // Back to version 1's shape: no live_key column, the key index partial on state.
+  exec(f.db_path, R"sql(
+    DROP INDEX reservations_live_key;
+    ALTER TABLE reservations DROP COLUMN live_key;
+    CREATE UNIQUE INDEX reservations_key ON reservations(key)
+      WHERE key IS NOT NULL AND state != 'released';
+    UPDATE meta SET value = '1' WHERE key = 'schema_version';
+  )sql");
+
+  f.open();
+  CHECK(schema_version(f.db_path) == "2");
+  auto again = f.reserve(usd("0.1"), "venice", {}, "k-released");
+  CHECK(!again.replayed);  // a released reservation's key reserves anew
+  auto replay = f.reserve(usd("0.1"), "venice", {}, "k-settled");
+  CHECK(replay.replayed);
+  CHECK(replay.id == settled.id);
+  f.require_verified();
+}
+
+TEST_CASE("a wallet.db from a newer schema is refused") {
+  WalletFixture f;
+  f.close();
+  exec(f.db_path, "UPDATE meta SET value = '99' WHERE key = 'schema_version'");
+  auto opened = Wallet::open(f.db_path, f.clock, f.options());
+  REQUIRE(!opened.ok());
+  CHECK(opened.error().message.find("schema version 99") != std::string::npos);
+}
