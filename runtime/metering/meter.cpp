@@ -125,6 +125,9 @@ Result<MeteredResponse> Meter::chat(providers::Provider& provider, providers::Ch
   if (!response->model.empty()) record.model = response->model;
   record.usage.input_tokens = response->usage.input_tokens;
   record.usage.output_tokens = response->usage.output_tokens;
+  // Part of input_tokens, billed at the cached price. (Cache writes are billed at the
+  // input price until price sheets carry a cache-write price.)
+  record.usage.cached_input_tokens = response->usage.cached_input_tokens;
   record.response_hash = response_hash(*response);
   Result<wallet::Nanos> cost = wallet::cost_of(*price, record.usage);
   const bool usage_missing = record.usage.input_tokens == 0 && record.usage.output_tokens == 0 &&
