@@ -95,6 +95,10 @@ Result<Command> parse_run(Words& words) {
                      : option == "--max-call-cost" ? run.max_call_cost
                                                    : run.agent_day_budget;
       target = *amount;
+    } else if (option == "--timeout") {
+      auto seconds = parse_integer<std::uint64_t>(option, *value, 1, 7 * 24 * 3600);
+      if (!seconds) return seconds.error();
+      run.timeout_ms = *seconds * 1000;
     } else if (option == "--agent") {
       run.agent = *value;
     } else {
@@ -176,6 +180,7 @@ Options for `run` (before SCRIPT; everything after SCRIPT goes to the plan):
   --model MODEL         the model for calls that name none
   --seed N              the sim provider's seed (default 1)
   --memory-limit-mb N   the plan's Lua heap cap in MiB (default 64)
+  --timeout SECONDS     end the run with a limit error after this long
   --budget USD          the most this run may spend, e.g. 0.25
   --max-call-cost USD   the most one model call may reserve
   --agent NAME          names the agent, for --agent-day-budget

@@ -22,6 +22,7 @@ struct RunCommand {
   std::string script;
   std::vector<std::string> args;  // everything after SCRIPT, passed to the plan as is
   std::size_t memory_limit_bytes = 64u << 20;
+  std::uint64_t timeout_ms = 0;  // --timeout SECONDS; 0: none
   std::optional<Nanos> budget;            // --budget USD
   std::optional<Nanos> max_call_cost;     // --max-call-cost USD
   std::string agent;                      // --agent NAME

@@ -105,6 +105,7 @@ int run(const perdiem::cli::RunCommand& command) {
   perdiem::RunOptions run_options;
   run_options.args = command.args;
   run_options.memory_limit_bytes = command.memory_limit_bytes;
+  run_options.timeout = std::chrono::milliseconds(command.timeout_ms);
   run_options.budget = command.budget;
   run_options.max_call_cost = command.max_call_cost;
   run_options.agent = command.agent;

@@ -98,6 +98,8 @@ class RuntimeImpl final : public Runtime {
       host.script_directory = script_directory;
       lua::PlanLimits limits;
       limits.memory_limit_bytes = options.memory_limit_bytes;
+      limits.instruction_limit = options.instruction_limit;
+      limits.deadline = options.timeout;
       lua::PlanOutcome outcome = lua::run_plan(source, chunk_name, options.args, limits, host);
       if (outcome.error) {
         result.error = std::move(outcome.error);

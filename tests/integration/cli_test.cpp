@@ -162,3 +162,10 @@ TEST_CASE("a hosted provider without its key says which variable to set") {
   CHECK(r.exit_code == 1);
   CHECK(contains(r.err, "OPENROUTER_API_KEY"));
 }
+
+TEST_CASE("--timeout ends a runaway plan with a limit error naming the deadline") {
+  auto r = run_process(kCli, {"run", "--timeout", "1", plan("spin.lua")});
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.err, "limit"));
+  CHECK(contains(r.err, "deadline of 1 s passed"));
+}

@@ -13,6 +13,7 @@
 // RunResult are plain values.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -62,6 +63,8 @@ struct RuntimeOptions {
 struct RunOptions {
   std::vector<std::string> args;                  // the plan sees them as agent.args
   std::size_t memory_limit_bytes = 64u << 20;     // the Lua state's heap cap
+  std::uint64_t instruction_limit = 100'000'000;  // Lua VM instructions; 0: no limit
+  std::chrono::milliseconds timeout{0};           // wall-clock deadline; 0: none
   std::optional<Nanos> budget;                    // the most this run may spend
   std::optional<Nanos> max_call_cost;             // the most one call may reserve
   std::string agent;                              // names the agent for agent_day_budget
