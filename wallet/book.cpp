@@ -110,8 +110,11 @@ Status Book::begin(std::int64_t now_ms) {
     if (!row) return row.error();
     if (*row) version = data_version_.column_int(0);
   }
-  // Budgets touched are one or two per run; the bound keeps a long-lived writer small.
-  if (!version || version != seen_version_ || budgets_.size() > 4096) forget();
+  // Budgets touched are one or two per run, open rows one per call in flight; the bounds
+  // keep a long-lived writer small.
+  if (!version || version != seen_version_ || budgets_.size() > 4096 ||
+      open_rows_.size() > 4096)
+    forget();
   seen_version_ = version;
   st = ledger_->begin(/*keep_cache=*/seen_version_.has_value());
   if (!st.ok()) return st;
@@ -122,6 +125,7 @@ void Book::forget() {
   seen_version_.reset();
   grants_.reset();
   budgets_.clear();
+  open_rows_.clear();
   ledger_->discard();
 }
 
@@ -176,6 +180,8 @@ Result<std::int64_t> Book::append(std::string_view kind, const std::string& acco
 }
 
 Result<std::optional<Book::Row>> Book::load_row(std::int64_t id) {
+  if (auto cached = open_rows_.find(id); cached != open_rows_.end())
+    return std::optional<Row>(cached->second);
   sql::ResetGuard guard(by_id_);
   by_id_.bind(1, id);
   auto found = by_id_.step();
@@ -207,7 +213,9 @@ Status Book::update_row(const Row& row, const SignedReceipt* receipt) {
   if (receipt) update_row_.bind(5, receipt->json);
   else update_row_.bind_null(5);
   update_row_.bind(6, row.id);
-  return update_row_.run();
+  Status st = update_row_.run();
+  if (st.ok() && row.state != ReservationState::open) open_rows_.erase(row.id);
+  return st;
 }
 
 Result<Nanos> Book::budget(const std::string& scope) {

@@ -5,7 +5,8 @@
 // operation either fails before writing anything (a business error: credits, budgets,
 // state) or writes all it has to; if it fails after writing (a storage error), the batch
 // must be rolled back: writes() tells the caller whether an operation wrote.
-// Caches (balances, budgets, stake grants, the chain head) outlive a transaction only
+// Caches (balances, budgets, stake grants, the chain head, the rows of reservations this
+// writer opened and has not yet settled) outlive a transaction only
 // while no other connection has written: begin() compares PRAGMA data_version, which
 // changes exactly when another connection (another process, or another Wallet on the same
 // file) commits, and drops them otherwise. A rollback drops them too.
@@ -17,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "perdiem/error.hpp"
@@ -124,6 +126,8 @@ class Book {
   std::optional<std::vector<StakeGrant>> grants_;  // as loaded for grants_day_start_
   std::int64_t grants_day_start_ = 0;
   std::map<std::string, std::optional<Nanos>, std::less<>> budgets_;
+  // Reserved here and still open: settle() finds the row without reading it back.
+  std::unordered_map<std::int64_t, Row> open_rows_;
 
   // Per-transaction state.
   std::int64_t now_ms_ = 0;

@@ -108,6 +108,9 @@ Result<Reservation> Book::reserve(const ReserveRequest& req) {
   row.id = db_.last_insert_rowid();
   row.provider = req.provider;
   row.run = b.run;
+  row.agent = b.agent;
+  row.agent_day = today_;
+  row.owner = options_.owner;
   row.hold = need;
   row.funding = funding;
 
@@ -124,7 +127,9 @@ Result<Reservation> Book::reserve(const ReserveRequest& req) {
     st = add_budget(scope, need);
     if (!st.ok()) return st.error();
   }
-  return to_reservation(row, /*replayed=*/false);
+  Reservation out = to_reservation(row, /*replayed=*/false);
+  open_rows_.emplace(row.id, std::move(row));
+  return out;
 }
 
 Result<Settlement> Book::settle(std::int64_t id, Nanos cost, bool final,

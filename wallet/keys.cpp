@@ -89,6 +89,11 @@ Hash32 eip191_hash(std::string_view message) {
 }
 
 std::string Address::to_string() const {
+  // Each settled call prints the wallet's own address twice (receipt message and JSON):
+  // remember the last one per thread rather than hash it again.
+  thread_local Address last;
+  thread_local std::string last_text;
+  if (!last_text.empty() && last == *this) return last_text;
   // EIP-55: a letter is uppercase when the matching nibble of keccak256(lowercase hex)
   // is 8 or more.
   std::string hex = hex_encode(bytes);
@@ -97,7 +102,9 @@ std::string Address::to_string() const {
     const int nib = (i % 2 == 0) ? (hash[i / 2] >> 4) : (hash[i / 2] & 0x0f);
     if (hex[i] >= 'a' && nib >= 8) hex[i] = static_cast<char>(hex[i] - 'a' + 'A');
   }
-  return "0x" + hex;
+  last = *this;
+  last_text = "0x" + hex;
+  return last_text;
 }
 
 Result<Address> Address::parse(std::string_view text) {

@@ -63,7 +63,7 @@ Hash32 entry_hash(const LedgerEntry& e) {
 Status create_ledger_schema(sql::Db& db) { return db.exec(kSchema); }
 
 Result<LedgerWriter> LedgerWriter::create(sql::Db& db) {
-  LedgerWriter w(db);
+  LedgerWriter w;
   auto head = db.prepare("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1");
   if (!head) return head.error();
   auto insert = db.prepare(

@@ -74,8 +74,7 @@ class LedgerWriter {
   void discard();
 
  private:
-  explicit LedgerWriter(sql::Db& db) : db_(&db) {}
-  sql::Db* db_;
+  LedgerWriter() = default;
   sql::Stmt head_, insert_, get_balance_, put_balance_;
   bool head_known_ = false;
   std::int64_t seq_ = 0;

@@ -79,3 +79,17 @@ TEST_CASE("a failed batch drops the writer's caches") {
   f.open();
   f.require_verified();
 }
+
+TEST_CASE("a reservation settled through another connection is not settled twice") {
+  WalletFixture f;
+  f.fund_usd("1");
+  auto other = second(f);
+  auto r = f.reserve(usd("0.5"));  // the first writer remembers this open row
+  REQUIRE(other->settle(r.id, usd("0.2"), CallRecord{"m", 1, {}, {}, {}, {}}).ok());
+  auto again = f.wallet->settle(r, usd("0.3"), CallRecord{"m", 1, {}, {}, {}, {}});
+  REQUIRE(again.ok());
+  CHECK(again->replayed);
+  CHECK(again->cost == usd("0.2"));
+  CHECK(f.balance().usd == usd("0.8"));
+  f.require_verified();
+}
