@@ -6,7 +6,8 @@
 // If an operation fails after writing (a storage error mid-operation), the batch is rolled
 // back and its operations are re-run one per transaction, so only the failing one fails.
 // A second thread resolves the futures of a committed batch (one futex wake per caller)
-// while the writer already runs the next one.
+// while the writer already runs the next one. Nothing sleeps on a timer: the writer
+// waits on a condition variable only while the queue is empty.
 // Thread-safety: submit() from any thread. The destructor drains the queue, then joins.
 #pragma once
 

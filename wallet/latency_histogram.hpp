@@ -17,11 +17,6 @@ class LatencyHistogram {
     ++total_;
     if (us > max_) max_ = us;
   }
-  void merge(const LatencyHistogram& other) {
-    for (std::size_t i = 0; i < kBuckets; ++i) counts_[i] += other.counts_[i];
-    total_ += other.total_;
-    if (other.max_ > max_) max_ = other.max_;
-  }
   // Counts since `earlier` (a snapshot of this histogram), for measuring one interval.
   LatencyHistogram since(const LatencyHistogram& earlier) const {
     LatencyHistogram out = *this;

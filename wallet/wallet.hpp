@@ -6,7 +6,8 @@
 // share; each write runs in BEGIN IMMEDIATE, so budgets hold across processes too.
 // Writes from all threads go through one group-commit writer per Wallet: callers block
 // on (or, with the *_async forms, hold) a future that resolves once their operation is
-// durable.
+// durable. The least a model call must wait for is its reservation; see settle_async()
+// for settling without waiting (what wallet_bench calls "pipelined").
 // Time: every decision uses the injected clock (allowance day, grant validity, receipts).
 // Thread-safety: every method may be called from any thread concurrently. Do not fork()
 // with a Wallet open; open one per process.
