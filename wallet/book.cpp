@@ -39,6 +39,13 @@ int Book::on_wal_commit(void* self, sqlite3* db, const char* schema, int wal_pag
   book->wal_.frames += static_cast<std::uint64_t>(
       wal_pages >= book->wal_pages_ ? wal_pages - book->wal_pages_ : wal_pages);
   book->wal_pages_ = wal_pages;
+  if (Checkpointer* background = book->options_.checkpointer) {
+    if (std::int64_t took = background->committed(db, schema, wal_pages); took > 0) {
+      ++book->wal_.checkpoints;
+      book->wal_.checkpoint_us += took;
+    }
+    return SQLITE_OK;
+  }
   const int limit = book->options_.checkpoint_pages;
   if (limit > 0 && wal_pages >= limit) {
     using namespace std::chrono;

@@ -24,6 +24,7 @@
 #include "perdiem/error.hpp"
 #include "wallet/credits.hpp"
 #include "wallet/grants.hpp"
+#include "wallet/checkpointer.hpp"
 #include "wallet/ledger.hpp"
 #include "wallet/reservations.hpp"
 #include "wallet/sqlite.hpp"
@@ -35,9 +36,11 @@ class Book {
   struct Options {
     Nanos min_stake = kDefaultMinStake;
     std::string owner;  // this process's session id, stamped on open reservations
-    // A commit that leaves the WAL at least this long (in pages) checkpoints it, as
-    // SQLite's own wal_autocheckpoint (same default) would; 0 never does.
+    // Without a checkpointer, a commit that leaves the WAL at least this long (in pages)
+    // checkpoints it, as SQLite's own wal_autocheckpoint (same default) would; 0 never.
     int checkpoint_pages = 1000;
+    // When set (it must outlive the Book), commits hand checkpoints to it instead.
+    Checkpointer* checkpointer = nullptr;
   };
   static Result<std::unique_ptr<Book>> create(sql::Db db, Options options);
   Book(const Book&) = delete;
@@ -47,7 +50,7 @@ class Book {
   // What this connection's commits did to the WAL, for the benchmark.
   struct WalStats {
     std::uint64_t frames = 0;       // pages appended to the WAL by commits
-    std::uint64_t checkpoints = 0;  // run after a commit (inside COMMIT)
+    std::uint64_t checkpoints = 0;  // run (or finished) by the writer inside a COMMIT
     std::int64_t checkpoint_us = 0;
   };
   const WalStats& wal_stats() const { return wal_; }

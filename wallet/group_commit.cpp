@@ -93,13 +93,30 @@ void GroupCommit::run() {
       stats_.cpu_us += thread_cpu_us() - cpu_start;
       stats_.wal = book_->wal_stats();
     }
-    {
-      std::lock_guard<std::mutex> lock(done_mu_);
-      done_.push_back(std::move(batch));
-    }
-    done_cv_.notify_one();
+    hand_over(batch);
     batch.clear();  // moved-from: make it empty again
   }
+}
+
+void GroupCommit::hand_over(std::vector<std::unique_ptr<Op>>& batch) {
+  bool idle;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    idle = queue_.empty();
+  }
+  {
+    std::lock_guard<std::mutex> lock(done_mu_);
+    // Nothing to commit next and the completer done with earlier batches (so futures
+    // still resolve in commit order): resolving here saves waking the completer, a
+    // thread hop that costs more than the wakes themselves when the wallet is idle.
+    if (idle && done_.empty() && !completing_) {
+      for (auto& op : batch)
+        if (op) op->complete();
+      return;
+    }
+    done_.push_back(std::move(batch));
+  }
+  done_cv_.notify_one();
 }
 
 void GroupCommit::run_completer() {
@@ -111,10 +128,13 @@ void GroupCommit::run_completer() {
       done_cv_.wait(lock, [this] { return done_stopping_ || !done_.empty(); });
       if (done_.empty()) return;  // stopping and drained
       ready.swap(done_);
+      completing_ = true;
     }
     for (auto& ops : ready)
       for (auto& op : ops)
         if (op) op->complete();
+    std::lock_guard<std::mutex> lock(done_mu_);
+    completing_ = false;
   }
 }
 

@@ -6,7 +6,8 @@
 // If an operation fails after writing (a storage error mid-operation), the batch is rolled
 // back and its operations are re-run one per transaction, so only the failing one fails.
 // A second thread resolves the futures of a committed batch (one futex wake per caller)
-// while the writer already runs the next one. Nothing sleeps on a timer: the writer
+// while the writer already runs the next one; when there is no next one, the writer
+// resolves them itself. Nothing sleeps on a timer: the writer
 // waits on a condition variable only while the queue is empty.
 // Thread-safety: submit() from any thread. The destructor drains the queue, then joins.
 #pragma once
@@ -87,6 +88,8 @@ class GroupCommit {
   void enqueue(std::unique_ptr<Op> op);
   void run();
   void run_completer();
+  // Resolves a finished batch's futures, here or on the completer thread.
+  void hand_over(std::vector<std::unique_ptr<Op>>& batch);
   // Applies `ops` in one transaction; false if the batch broke and was rolled back.
   bool run_batch(std::vector<std::unique_ptr<Op>>& ops);
 
@@ -102,6 +105,7 @@ class GroupCommit {
   std::mutex done_mu_;
   std::condition_variable done_cv_;
   std::deque<std::vector<std::unique_ptr<Op>>> done_;
+  bool completing_ = false;  // the completer is resolving batches taken from done_
   bool done_stopping_ = false;
   std::thread thread_;
   std::thread completer_;

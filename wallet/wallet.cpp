@@ -1,7 +1,10 @@
 #include "wallet/wallet.hpp"
 
+#include <algorithm>
+
 #include "wallet/audit.hpp"
 #include "wallet/book.hpp"
+#include "wallet/checkpointer.hpp"
 #include "wallet/grants.hpp"
 #include "wallet/group_commit.hpp"
 #include "wallet/owner_lock.hpp"
@@ -60,6 +63,7 @@ struct Wallet::Impl {
   std::optional<OwnerLock> lock;  // declared first: released after every write
   std::mutex read_mu;
   std::optional<sql::Db> reader;
+  std::unique_ptr<Checkpointer> checkpointer;  // outlives the writer's Book, which calls it
   std::unique_ptr<GroupCommit> writer;
 };
 
@@ -107,8 +111,16 @@ Result<std::unique_ptr<Wallet>> Wallet::open(const std::string& path, base::Cloc
   if (!lock) return lock.error();
   impl->lock.emplace(std::move(*lock));
 
-  auto book = Book::create(std::move(*db), Book::Options{options.min_stake, impl->lock->id(),
-                                                         options.checkpoint_pages});
+  if (options.checkpoint_pages > 0 && options.wal_restart_pages > 0) {
+    auto checkpointer = Checkpointer::start(
+        path, options.checkpoint_pages,
+        std::max(options.checkpoint_pages, options.wal_restart_pages), options.busy_timeout_ms);
+    if (!checkpointer) return checkpointer.error();
+    impl->checkpointer = std::move(*checkpointer);
+  }
+  auto book = Book::create(std::move(*db),
+                           Book::Options{options.min_stake, impl->lock->id(),
+                                         options.checkpoint_pages, impl->checkpointer.get()});
   if (!book) return book.error();
   impl->writer = std::make_unique<GroupCommit>(std::move(*book), clock, options.max_batch);
 
@@ -121,6 +133,7 @@ Result<std::unique_ptr<Wallet>> Wallet::open(const std::string& path, base::Cloc
 
 Wallet::WriterStats Wallet::writer_stats() const {
   auto s = impl_->writer->stats();
+  auto c = impl_->checkpointer ? impl_->checkpointer->stats() : Checkpointer::Stats{};
   WriterStats w;
   w.batches = s.batches;
   w.operations = s.operations;
@@ -131,6 +144,8 @@ Wallet::WriterStats Wallet::writer_stats() const {
   w.wal_pages = s.wal.frames;
   w.checkpoints = s.wal.checkpoints;
   w.checkpoint_us = s.wal.checkpoint_us;
+  w.background_checkpoints = c.rounds;
+  w.background_checkpoint_us = c.round_us;
   return w;
 }
 

@@ -46,7 +46,11 @@ struct WalletOptions {
   Nanos min_stake = kDefaultMinStake;
   int busy_timeout_ms = 10'000;          // waiting for another process's write lock
   std::size_t max_batch = 512;           // operations per group commit
-  int checkpoint_pages = 1000;           // WAL length that triggers a checkpoint; 0 never
+  int checkpoint_pages = 1000;           // WAL pages that start a checkpoint; 0 never
+  // Checkpoints run on a thread beside the writer (checkpointer.hpp), which itself
+  // completes one, so the WAL restarts, once the WAL is this long (16 MB at 4 KiB pages).
+  // 0: SQLite's way, the whole checkpoint inside the commit that finds the WAL long.
+  int wal_restart_pages = 4000;
 };
 
 class Wallet {
@@ -129,8 +133,10 @@ class Wallet {
     std::int64_t cpu_us = 0;     // the writer thread's CPU time in them
     LatencyHistogram commits;    // each COMMIT's duration, in microseconds
     std::uint64_t wal_pages = 0;       // pages the commits wrote to the WAL
-    std::uint64_t checkpoints = 0;     // WAL checkpoints run inside a COMMIT
+    std::uint64_t checkpoints = 0;     // WAL checkpoints run (or finished) inside a COMMIT
     std::int64_t checkpoint_us = 0;    // their time (part of commit_us)
+    std::uint64_t background_checkpoints = 0;  // rounds run beside the writer
+    std::int64_t background_checkpoint_us = 0;
   };
   WriterStats writer_stats() const;
 

@@ -1,4 +1,9 @@
 // Pipelined settles (settle_async without waiting): what a caller may rely on.
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
 #include <doctest/doctest.h>
 
 #include "wallet_fixture.hpp"
@@ -61,5 +66,36 @@ TEST_CASE("a settle that never commits leaves the hold, settled as unreconciled"
   CHECK(open[0].id == r.id);
   CHECK(open[0].cost == usd("0.3"));                  // the hold, never more
   CHECK(f.wallet->spent("lost").value() <= usd("0.5"));  // within the budget
+  f.require_verified();
+}
+
+TEST_CASE("futures resolve in commit order: a settle is done when the next reserve is") {
+  WalletFixture f;
+  f.fund_usd("100");
+  std::atomic<int> not_ready{0};
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      std::future<Result<Settlement>> pending;
+      for (int i = 0; i < 100; ++i) {
+        auto r = f.wallet->reserve(ReserveRequest{"", "venice", usd("0.01"), {}});
+        if (!r.ok()) {
+          ++failed;
+          return;
+        }
+        if (pending.valid()) {
+          if (pending.wait_for(std::chrono::seconds(0)) != std::future_status::ready)
+            ++not_ready;
+          if (!pending.get().ok()) ++failed;
+        }
+        pending = f.wallet->settle_async(*r, usd("0.005"), call(t * 1000 + i));
+      }
+      if (!pending.get().ok()) ++failed;
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(failed == 0);
+  CHECK(not_ready == 0);
   f.require_verified();
 }
