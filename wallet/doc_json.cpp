@@ -1,5 +1,6 @@
 #include "wallet/doc_json.hpp"
 
+#include "base/json_depth.hpp"
 #include "wallet/hex.hpp"
 
 namespace perdiem::wallet::doc_json {
@@ -12,32 +13,12 @@ Error bad(std::string_view what, std::string_view why) {
                     "invalid " + std::string(what) + ": " + std::string(why));
 }
 
-// Nesting depth outside strings, without building anything: a bound before parsing.
-bool too_deep(std::string_view text) {
-  int depth = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > kMaxDepth) return true;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return false;
-}
-
 }  // namespace
 
 Result<json> parse_object(std::string_view text, std::size_t max_bytes, std::string_view what) {
   if (text.size() > max_bytes)
     return bad(what, "larger than " + std::to_string(max_bytes) + " bytes");
-  if (too_deep(text)) return bad(what, "nested too deeply");
+  if (base::json_nests_deeper_than(text, kMaxDepth)) return bad(what, "nested too deeply");
   json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return bad(what, "not valid JSON");
   if (!doc.is_object()) return bad(what, "expected a JSON object");
@@ -85,7 +66,9 @@ Result<Hash32> hash_field(const json& doc, const char* name, std::string_view wh
   return *hash;
 }
 
-std::string hash_to_hex(const Hash32& hash) { return "0x" + hex_encode(hash); }
+std::string hash_to_hex(const Hash32& hash) {
+  return "0x" + hex_encode(hash);
+}
 
 Result<Hash32> hash_from_hex(std::string_view text) {
   Hash32 out{};

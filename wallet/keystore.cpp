@@ -15,6 +15,7 @@
 #include <optional>
 #include <span>
 
+#include "base/json_depth.hpp"
 #include "wallet/hex.hpp"
 
 namespace perdiem::wallet {
@@ -37,32 +38,6 @@ Error corrupt(std::string message) {
 
 Error io_error(const std::string& what, const std::string& path) {
   return make_error(ErrorKind::storage, what + " " + path + ": " + std::strerror(errno));
-}
-
-// A keystore nests two levels deep. Refusing deeper input before parsing keeps a hostile
-// file from costing a DOM of thousands of nested values (and any recursion over it).
-bool nesting_within(std::string_view text, int max_depth) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > max_depth) return false;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return true;
 }
 
 // The member `name` of object `obj` if it has type `type`, else nullptr.
@@ -148,7 +123,8 @@ Result<KeystoreFile> parse_keystore(std::string_view text, const KdfBounds& boun
     return corrupt("is larger than " + std::to_string(kMaxKeystoreBytes) +
                    " bytes, so it is not a keystore");
   }
-  if (!nesting_within(text, kMaxJsonDepth)) return corrupt("is nested too deep to be a keystore");
+  if (base::json_nests_deeper_than(text, kMaxJsonDepth))
+    return corrupt("is nested too deep to be a keystore");
   const Json doc = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return corrupt("is not valid JSON (is the file truncated?)");
   if (!doc.is_object()) return corrupt("is not a JSON object");

@@ -6,6 +6,7 @@
 #include <limits>
 #include <set>
 
+#include "base/json_depth.hpp"
 #include "runtime/providers/text.hpp"
 
 namespace perdiem::providers {
@@ -13,32 +14,6 @@ namespace perdiem::providers {
 namespace wire {
 
 namespace {
-
-// True when `text` nests arrays/objects deeper than `limit`. A cheap scan before the
-// parser, so hostile input costs no recursion and no allocation.
-bool nests_deeper_than(std::string_view text, std::size_t limit) {
-  std::size_t depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > limit) return true;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return false;
-}
 
 // 10^n for n in [0, 18].
 std::int64_t pow10(int n) {
@@ -50,7 +25,7 @@ std::int64_t pow10(int n) {
 }  // namespace
 
 std::optional<Json> parse(std::string_view text) {
-  if (nests_deeper_than(text, kMaxJsonDepth)) return std::nullopt;
+  if (base::json_nests_deeper_than(text, kMaxJsonDepth)) return std::nullopt;
   Json doc = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return std::nullopt;
   return doc;

@@ -1,6 +1,7 @@
 // WalletHandle::verify_receipts: anyone holding receipts can check who signed them.
 #include <nlohmann/json.hpp>
 
+#include "base/json_depth.hpp"
 #include "perdiem/wallet.hpp"
 #include "wallet/receipts.hpp"
 #include "wallet_convert.hpp"
@@ -13,25 +14,6 @@ constexpr std::size_t kMaxReceiptsBytes = 64u << 20;
 // An array of receipts nests three deep ([{"prices": {}}]); refuse much deeper input
 // before building anything from it.
 constexpr int kMaxDepth = 8;
-
-bool too_deep(std::string_view text) {
-  int depth = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > kMaxDepth) return true;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return false;
-}
 
 Result<ReceiptInfo> check_one(std::string_view json, const std::optional<wallet::Address>& expected,
                               const std::string& which) {
@@ -67,7 +49,7 @@ Result<std::vector<ReceiptInfo>> WalletHandle::verify_receipts(std::string_view 
   if (json.size() > kMaxReceiptsBytes)
     return make_error(ErrorKind::invalid_argument,
                       "receipts: larger than " + std::to_string(kMaxReceiptsBytes) + " bytes");
-  if (too_deep(json))
+  if (base::json_nests_deeper_than(json, kMaxDepth))
     return make_error(ErrorKind::invalid_argument, "receipts: nested too deeply");
   nlohmann::json list = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (list.is_discarded() || !list.is_array())
