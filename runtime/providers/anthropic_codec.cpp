@@ -145,16 +145,8 @@ std::string encode_anthropic_request(const ChatRequest& request,
 
 Result<ChatResponse> decode_anthropic_response(long http_status, std::string_view body,
                                                const std::string& provider_name) {
-  const std::optional<Json> doc = wire::parse(body);
-  if (http_status < 200 || http_status > 299) {
-    return wire::http_error(http_status, doc ? wire::error_detail(*doc) : std::string(),
-                            provider_name);
-  }
-  if (!doc) {
-    return wire::bad_response(
-        "the response is not valid JSON (" + std::to_string(body.size()) + " bytes)",
-        provider_name);
-  }
+  Result<Json> doc = wire::parse_response(http_status, body, provider_name);
+  if (!doc) return doc.error();
   if (string_member(*doc, "type") == "error") return anthropic::in_band_error(*doc, provider_name);
   return decode_message(*doc, provider_name);
 }

@@ -215,16 +215,8 @@ std::string encode_chat_stream_request(const ChatRequest& request) {
 
 Result<ChatResponse> decode_chat_response(long http_status, std::string_view body,
                                           const std::string& provider_name) {
-  const std::optional<Json> doc = wire::parse(body);
-  if (http_status < 200 || http_status > 299) {
-    return wire::http_error(http_status, doc ? wire::error_detail(*doc) : std::string(),
-                            provider_name);
-  }
-  if (!doc) {
-    return wire::bad_response(
-        "the response is not valid JSON (" + std::to_string(body.size()) + " bytes)",
-        provider_name);
-  }
+  Result<Json> doc = wire::parse_response(http_status, body, provider_name);
+  if (!doc) return doc.error();
   return decode_success(*doc, body.size(), provider_name);
 }
 

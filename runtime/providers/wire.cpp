@@ -141,6 +141,19 @@ Error bad_response(std::string message, const std::string& provider) {
   return make_error(ErrorKind::bad_response, std::move(message), provider);
 }
 
+Result<Json> parse_response(long http_status, std::string_view body,
+                            const std::string& provider) {
+  std::optional<Json> doc = parse(body);
+  if (http_status < 200 || http_status > 299) {
+    return http_error(http_status, doc ? error_detail(*doc) : std::string(), provider);
+  }
+  if (!doc) {
+    return bad_response(
+        "the response is not valid JSON (" + std::to_string(body.size()) + " bytes)", provider);
+  }
+  return std::move(*doc);
+}
+
 std::optional<Json> schema_object(std::string_view text) {
   if (text.empty()) return Json{{"type", "object"}, {"properties", Json::object()}};
   std::optional<Json> schema = parse(text);

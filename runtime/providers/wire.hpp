@@ -61,6 +61,10 @@ Error http_error(long status, std::string_view detail, const std::string& provid
 
 Error bad_response(std::string message, const std::string& provider);
 
+// The JSON document of a provider's answer: an error for a non-2xx status (with the
+// provider's own message when the body carries one) or a body that is not JSON.
+Result<Json> parse_response(long http_status, std::string_view body, const std::string& provider);
+
 // A JSON Schema given as text, as a JSON object; "" -> {"type":"object","properties":{}}.
 // nullopt when the text is not a JSON object.
 std::optional<Json> schema_object(std::string_view text);
