@@ -3,13 +3,12 @@
 #include <utility>
 
 #include "runtime/providers/openai_codec.hpp"
+#include "runtime/providers/presets.hpp"
 #include "runtime/providers/text.hpp"
 
 namespace perdiem::providers {
 
 namespace {
-
-const std::string kGenericKeyEnv = "PERDIEM_API_KEY";
 
 std::string chat_url(std::string_view base_url) {
   while (base_url.ends_with('/')) base_url.remove_suffix(1);
@@ -61,7 +60,7 @@ class OpenAiProvider final : public Provider {
  private:
   Error with_key_hint(Error error) const {
     if (error.kind != ErrorKind::auth) return error;
-    const std::string& var = config_.key_env.empty() ? kGenericKeyEnv : config_.key_env;
+    const std::string var = config_.key_env.empty() ? kGenericKeyEnv : config_.key_env;
     error.message += config_.api_key.empty() ? "; no API key was sent: set " + var
                                              : "; check the API key in " + var;
     return error;

@@ -16,6 +16,9 @@ struct Preset {
   bool local = false;              // runs on this machine; no key required
 };
 
+// Holds the key for a custom server, and for a preset whose own variable is unset.
+inline constexpr const char* kGenericKeyEnv = "PERDIEM_API_KEY";
+
 // The preset called `name` (exact, lowercase), or nullptr.
 const Preset* find_preset(std::string_view name);
 

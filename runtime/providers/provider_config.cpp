@@ -15,7 +15,6 @@ namespace perdiem::providers {
 
 namespace {
 
-constexpr const char* kGenericKeyEnv = "PERDIEM_API_KEY";
 constexpr const char* kSimModel = "sim-1";
 
 // A setting and where it came from.
