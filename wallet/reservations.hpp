@@ -65,6 +65,12 @@ struct Reservation {
   bool replayed = false;     // the idempotency key matched an earlier reservation
 };
 
+// The id of the receipt that settling `reservation` signs: known before the settlement
+// commits, so a pipelined settle can hand it out at once.
+inline std::string receipt_id_for(const Reservation& reservation) {
+  return std::to_string(reservation.id);
+}
+
 // What a receipt records about the call, besides what the reservation knows.
 struct CallRecord {
   std::string model;

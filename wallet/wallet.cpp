@@ -218,7 +218,7 @@ Result<Receipt> Wallet::make_receipt(const Reservation& reservation, Nanos cost,
     return make_error(ErrorKind::invalid_argument, "model id '" + call.model +
                                                        "' has characters outside [A-Za-z0-9._:/@+-]");
   Receipt receipt;
-  receipt.id = std::to_string(reservation.id);
+  receipt.id = receipt_id_for(reservation);
   receipt.provider = reservation.provider;
   receipt.run = reservation.run;
   receipt.final = final;

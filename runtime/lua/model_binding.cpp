@@ -223,6 +223,7 @@ void push_model_module(lua_State* L, PlanContext& context) {
   lua_pushlightuserdata(L, &context);
   lua_pushcclosure(L, model_chat, 1);
   lua_setfield(L, -2, "chat");
+  add_model_embed(L, context);
 }
 
 }  // namespace perdiem::lua

@@ -176,6 +176,10 @@ PlanOutcome run_plan(std::string_view source, std::string_view chunk_name,
         const providers::ChatRequest request = std::move(*context.pending);
         context.pending.reset();
         context.answer = ask_host(host, request);
+      } else if (context.pending_embed) {
+        const providers::EmbedRequest request = std::move(*context.pending_embed);
+        context.pending_embed.reset();
+        context.embed_answer = ask_host_embed(host, request);
       } else if (context.pending_sleep) {
         const std::chrono::nanoseconds duration = *context.pending_sleep;
         context.pending_sleep.reset();

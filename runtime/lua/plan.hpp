@@ -44,6 +44,9 @@ struct PlanHost {
   // Answers one model.chat. request.model is "" when the plan named none: the host
   // fills in its default. Errors reach the plan as catchable error tables.
   std::function<Result<providers::ChatResponse>(const providers::ChatRequest&)> chat;
+  // Answers one model.embed; request.model is "" when the plan named none. Empty: the
+  // plan gets a config error.
+  std::function<Result<providers::EmbedResponse>(const providers::EmbedRequest&)> embed;
   // Receives log(...), log.info/warn/error. May be empty.
   std::function<void(LogLevel, std::string_view)> log;
 

@@ -34,6 +34,9 @@ struct PlanContext {
   // the host and parks the answer for model.chat's continuation.
   std::optional<providers::ChatRequest> pending;
   std::optional<Result<providers::ChatResponse>> answer;
+  // model.embed parks its request the same way.
+  std::optional<providers::EmbedRequest> pending_embed;
+  std::optional<Result<providers::EmbedResponse>> embed_answer;
   // sleep parks its duration the same way; the driver sleeps and parks how it went.
   std::optional<std::chrono::nanoseconds> pending_sleep;
   std::optional<SleepResult> slept;
@@ -45,6 +48,13 @@ void install_plan_globals(lua_State* L, PlanContext& context, const std::vector<
 
 // Pushes the `model` table. May raise.
 void push_model_module(lua_State* L, PlanContext& context);
+
+// Adds model.embed to the `model` table on top of the stack. May raise.
+void add_model_embed(lua_State* L, PlanContext& context);
+
+// host.embed(request), with a missing callback or a C++ exception turned into an Error.
+Result<providers::EmbedResponse> ask_host_embed(PlanHost& host,
+                                                const providers::EmbedRequest& request);
 
 // Reads model.chat's argument table (stack index 1) into a request. Raises on a
 // malformed table. Shared by wallet.quote, which prices the same table.

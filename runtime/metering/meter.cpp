@@ -42,6 +42,14 @@ bool may_have_been_billed(const Error& error) {
 
 }  // namespace
 
+std::int64_t max_input_tokens(const providers::EmbedRequest& request) {
+  std::int64_t tokens = kTemplateTokensPerRequest;
+  for (const auto& input : request.inputs) {
+    tokens += static_cast<std::int64_t>(input.size()) + kTemplateTokensPerMessage;
+  }
+  return tokens;
+}
+
 std::int64_t max_input_tokens(const providers::ChatRequest& request) {
   std::int64_t tokens = kTemplateTokensPerRequest;
   for (const auto& m : request.messages) {
@@ -82,46 +90,16 @@ Result<MeteredResponse> Meter::chat(providers::Provider& provider, providers::Ch
   Result<wallet::Nanos> worst_case =
       wallet::worst_case_cost(*price, max_input_tokens(request), *request.max_tokens);
   if (!worst_case) return worst_case.error();
-
-  wallet::ReserveRequest hold;
-  hold.idempotency_key = context.run.empty()
-                             ? std::string()
-                             : context.run + ":" + std::to_string(context.step) + ":" +
-                                   std::to_string(context.attempt);
-  hold.provider = provider.name();
-  hold.worst_case = *worst_case;
-  hold.budgets = context.budgets;
-  hold.budgets.run = context.run;
-  Result<wallet::Reservation> reservation = wallet_.reserve(hold);
+  Result<wallet::Reservation> reservation = reserve(provider.name(), *worst_case, context);
   if (!reservation) return reservation.error();
 
-  if (reservation->replayed && reservation->state != wallet::ReservationState::open) {
-    // This exact attempt was already made and accounted for; sending it again would be a
-    // second, uncharged call.
-    return make_error(ErrorKind::invalid_argument,
-                      "this call (" + hold.idempotency_key + ") was already made", provider.name());
-  }
-
-  wallet::CallRecord record;
-  record.model = request.model;
-  record.step = context.step;
-  record.prices = *price;
+  wallet::CallRecord record = call_record(request.model, context, *price);
   record.request_hash = request_hash(request);
-
   Result<providers::ChatResponse> response = provider.chat(request);
   if (!response) {
-    if (may_have_been_billed(response.error())) {
-      // The hold is the most the provider can bill; reconcile() corrects it later.
-      (void)wallet_.settle_estimate(reservation->id, reservation->hold, record);
-    } else {
-      // Refused or unreachable: nothing was generated, so nothing is charged. If the
-      // release itself fails, the reservation stays open and the next open settles it at
-      // the hold, which never exceeds a budget.
-      (void)wallet_.release(reservation->id);
-    }
+    settle_failure(*reservation, response.error(), record);
     return response.error();
   }
-
   if (!response->model.empty()) record.model = response->model;
   record.usage.input_tokens = response->usage.input_tokens;
   record.usage.output_tokens = response->usage.output_tokens;
@@ -129,22 +107,119 @@ Result<MeteredResponse> Meter::chat(providers::Provider& provider, providers::Ch
   // input price until price sheets carry a cache-write price.)
   record.usage.cached_input_tokens = response->usage.cached_input_tokens;
   record.response_hash = response_hash(*response);
-  Result<wallet::Nanos> cost = wallet::cost_of(*price, record.usage);
+  Result<Charge> charge = settle_success(*reservation, record);
+  if (!charge) return charge.error();
+  MeteredResponse metered;
+  metered.response = std::move(*response);
+  metered.cost = charge->cost;
+  metered.receipt_id = std::move(charge->receipt_id);
+  metered.settlement = std::move(charge->settlement);
+  return metered;
+}
+
+Result<MeteredEmbedding> Meter::embed(providers::Provider& provider,
+                                      const providers::EmbedRequest& request,
+                                      const CallContext& context) {
+  Result<wallet::Price> price = price_for(provider.name(), request.model);
+  if (!price) return price.error();
+  Result<wallet::Nanos> worst_case =
+      wallet::worst_case_cost(*price, max_input_tokens(request), /*max_output_tokens=*/0);
+  if (!worst_case) return worst_case.error();
+  Result<wallet::Reservation> reservation = reserve(provider.name(), *worst_case, context);
+  if (!reservation) return reservation.error();
+
+  wallet::CallRecord record = call_record(request.model, context, *price);
+  record.request_hash = wallet::keccak256(nlohmann::json{{"model", request.model},
+                                                         {"input", request.inputs}}.dump());
+  Result<providers::EmbedResponse> response = provider.embed(request);
+  if (!response) {
+    settle_failure(*reservation, response.error(), record);
+    return response.error();
+  }
+  if (!response->model.empty()) record.model = response->model;
+  record.usage.input_tokens = response->usage.input_tokens;
+  std::string vectors_digest;
+  for (const auto& vector : response->vectors) {
+    vectors_digest.append(reinterpret_cast<const char*>(vector.data()),
+                          vector.size() * sizeof(float));
+  }
+  record.response_hash = wallet::keccak256(vectors_digest);
+  Result<Charge> charge = settle_success(*reservation, record);
+  if (!charge) return charge.error();
+  MeteredEmbedding metered;
+  metered.response = std::move(*response);
+  metered.cost = charge->cost;
+  metered.receipt_id = std::move(charge->receipt_id);
+  metered.settlement = std::move(charge->settlement);
+  return metered;
+}
+
+Result<wallet::Reservation> Meter::reserve(const std::string& provider, wallet::Nanos worst_case,
+                                           const CallContext& context) {
+  wallet::ReserveRequest hold;
+  hold.idempotency_key = context.run.empty()
+                             ? std::string()
+                             : context.run + ":" + std::to_string(context.step) + ":" +
+                                   std::to_string(context.attempt);
+  hold.provider = provider;
+  hold.worst_case = worst_case;
+  hold.budgets = context.budgets;
+  hold.budgets.run = context.run;
+  Result<wallet::Reservation> reservation = wallet_.reserve(hold);
+  if (!reservation) return reservation.error();
+  if (reservation->replayed && reservation->state != wallet::ReservationState::open) {
+    // This exact attempt was already made and accounted for; sending it again would be a
+    // second, uncharged call.
+    return make_error(ErrorKind::invalid_argument,
+                      "this call (" + hold.idempotency_key + ") was already made", provider);
+  }
+  return reservation;
+}
+
+wallet::CallRecord Meter::call_record(const std::string& model, const CallContext& context,
+                                      const wallet::Price& price) {
+  wallet::CallRecord record;
+  record.model = model;
+  record.step = context.step;
+  record.prices = price;
+  return record;
+}
+
+void Meter::settle_failure(const wallet::Reservation& reservation, const Error& error,
+                           const wallet::CallRecord& record) {
+  if (may_have_been_billed(error)) {
+    // The hold is the most the provider can bill; reconcile() corrects it later.
+    (void)wallet_.settle_estimate(reservation.id, reservation.hold, record);
+  } else {
+    // Refused or unreachable: nothing was generated, so nothing is charged. If the
+    // release itself fails, the reservation stays open and the next open settles it at
+    // the hold, which never exceeds a budget.
+    (void)wallet_.release(reservation.id);
+  }
+}
+
+Result<Meter::Charge> Meter::settle_success(const wallet::Reservation& reservation,
+                                            const wallet::CallRecord& record) {
+  Result<wallet::Nanos> cost = wallet::cost_of(record.prices, record.usage);
   const bool usage_missing = record.usage.input_tokens == 0 && record.usage.output_tokens == 0 &&
-                             price_charges_tokens(*price);
+                             price_charges_tokens(record.prices);
+  Charge charge;
+  if (cost && !usage_missing && options_.pipelined_settle) {
+    charge.settlement = wallet_.settle_async(reservation, *cost, record).share();
+    charge.cost = *cost;
+    charge.receipt_id = wallet::receipt_id_for(reservation);
+    return charge;
+  }
   Result<wallet::Settlement> settlement =
       (!cost || usage_missing)
           // Usage the wallet cannot price, or none reported: charge the hold, never less,
           // and leave it for reconciliation.
-          ? wallet_.settle_estimate(reservation->id, reservation->hold, record)
-          : wallet_.settle(*reservation, *cost, record);
+          ? wallet_.settle_estimate(reservation.id, reservation.hold, record)
+          : wallet_.settle(reservation, *cost, record);
   if (!settlement) return settlement.error();
-
-  MeteredResponse metered;
-  metered.response = std::move(*response);
-  metered.cost = settlement->cost;
-  if (settlement->receipt) metered.receipt_id = settlement->receipt->id;
-  return metered;
+  charge.cost = settlement->cost;
+  if (settlement->receipt) charge.receipt_id = settlement->receipt->id;
+  return charge;
 }
 
 }  // namespace perdiem::metering

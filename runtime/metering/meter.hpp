@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <optional>
 #include <string>
 
@@ -22,6 +23,10 @@ struct MeterOptions {
   int default_max_tokens = 1024;
   // Providers whose calls cost nothing without a price sheet entry (sim, local servers).
   std::function<bool(std::string_view provider)> is_free;
+  // Settle without waiting for the settlement to be durable (Wallet::settle_async): the
+  // call waits for its reservation only, which is what must be on disk before a request
+  // is sent. The caller must Wallet::sync() before reading what a run spent.
+  bool pipelined_settle = false;
 };
 
 // One attempt at one logical call within a run. (run, step, attempt) is the idempotency
@@ -39,6 +44,17 @@ struct MeteredResponse {
   providers::ChatResponse response;
   wallet::Nanos cost = 0;
   std::string receipt_id;  // "" when the wallet recorded no receipt
+  // Pipelined: resolves once the settlement is durable, or with the error that kept it
+  // from committing (the reservation then stays open and the wallet settles it at its
+  // hold when next opened). Invalid when the settlement was already durable on return.
+  std::shared_future<Result<wallet::Settlement>> settlement;
+};
+
+struct MeteredEmbedding {
+  providers::EmbedResponse response;
+  wallet::Nanos cost = 0;
+  std::string receipt_id;
+  std::shared_future<Result<wallet::Settlement>> settlement;  // as MeteredResponse's
 };
 
 class Meter {
@@ -62,7 +78,32 @@ class Meter {
   Result<MeteredResponse> chat(providers::Provider& provider, providers::ChatRequest request,
                                const CallContext& context);
 
+  // The same for an embeddings call: priced at the input price (and per request), its
+  // worst case one token per input byte.
+  Result<MeteredEmbedding> embed(providers::Provider& provider,
+                                 const providers::EmbedRequest& request,
+                                 const CallContext& context);
+
  private:
+  struct Charge {
+    wallet::Nanos cost = 0;
+    std::string receipt_id;
+    std::shared_future<Result<wallet::Settlement>> settlement;
+  };
+  // Holds the worst case under the call's idempotency key; refuses a replayed attempt.
+  Result<wallet::Reservation> reserve(const std::string& provider, wallet::Nanos worst_case,
+                                      const CallContext& context);
+  static wallet::CallRecord call_record(const std::string& model, const CallContext& context,
+                                        const wallet::Price& price);
+  // The call failed: charge the hold as an estimate if the provider may have billed,
+  // release it otherwise.
+  void settle_failure(const wallet::Reservation& reservation, const Error& error,
+                      const wallet::CallRecord& record);
+  // The call answered with record.usage: settle its cost (pipelined when configured), or
+  // the hold as an estimate when the usage is missing or cannot be priced.
+  Result<Charge> settle_success(const wallet::Reservation& reservation,
+                                const wallet::CallRecord& record);
+
   wallet::Wallet& wallet_;
   wallet::PriceSheet prices_;
   MeterOptions options_;
@@ -71,5 +112,6 @@ class Meter {
 // An upper bound on the input tokens of `request`: byte-level tokenizers emit at most one
 // token per byte, plus a few per message for the chat template.
 std::int64_t max_input_tokens(const providers::ChatRequest& request);
+std::int64_t max_input_tokens(const providers::EmbedRequest& request);
 
 }  // namespace perdiem::metering

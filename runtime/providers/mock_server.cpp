@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "runtime/providers/openai_codec.hpp"
+#include "runtime/providers/embeddings_codec.hpp"
 #include "runtime/providers/sim_provider.hpp"
 
 namespace perdiem::providers {
@@ -120,6 +121,11 @@ class MockServerImpl final : public MockServer {
     };
     server_.Post("/v1/chat/completions", chat);
     server_.Post("/chat/completions", chat);
+    auto embeddings = [this](const httplib::Request& req, httplib::Response& res) {
+      embed(req, res);
+    };
+    server_.Post("/v1/embeddings", embeddings);
+    server_.Post("/embeddings", embeddings);
     server_.Get("/v1/models", models);
     server_.Get("/models", models);
     // httplib calls this for every status >= 400; only fill bodies routes left empty.
@@ -161,6 +167,21 @@ class MockServerImpl final : public MockServer {
     res.set_content(encode_chat_response(reply, completion_id(options_.seed, n),
                                          static_cast<std::int64_t>(std::time(nullptr))),
                     kJson);
+  }
+
+  void embed(const httplib::Request& req, httplib::Response& res) {
+    if (!authorized(req)) {
+      send_error(res, 401, "Incorrect API key provided.", "invalid_request_error",
+                 "invalid_api_key");
+      return;
+    }
+    Result<EmbedRequest> request = decode_embed_request(req.body);
+    if (!request) {
+      send_error(res, 400, request.error().message, "invalid_request_error");
+      return;
+    }
+    served_.fetch_add(1);
+    res.set_content(encode_embed_response(sim_embed(*request)), kJson);
   }
 
   const MockProviderOptions options_;

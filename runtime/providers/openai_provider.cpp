@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "runtime/providers/embeddings_codec.hpp"
 #include "runtime/providers/openai_codec.hpp"
 #include "runtime/providers/presets.hpp"
 #include "runtime/providers/text.hpp"
@@ -10,28 +11,23 @@ namespace perdiem::providers {
 
 namespace {
 
-std::string chat_url(std::string_view base_url) {
+std::string endpoint_url(std::string_view base_url, std::string_view path) {
   while (base_url.ends_with('/')) base_url.remove_suffix(1);
-  return std::string(base_url) + "/chat/completions";
+  return std::string(base_url) + std::string(path);
 }
 
 class OpenAiProvider final : public Provider {
  public:
   OpenAiProvider(OpenAiProviderConfig config, std::shared_ptr<http::Transport> transport)
       : config_(std::move(config)),
-        url_(chat_url(config_.base_url)),
+        url_(endpoint_url(config_.base_url, "/chat/completions")),
+        embeddings_url_(endpoint_url(config_.base_url, "/embeddings")),
         transport_(std::move(transport)) {}
 
   const std::string& name() const override { return config_.name; }
 
   Result<ChatResponse> chat(const ChatRequest& request) override {
-    http::Request http_request;
-    http_request.method = "POST";
-    http_request.url = url_;
-    http_request.headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
-    if (!config_.api_key.empty()) http_request.bearer_token = &config_.api_key;
-    http_request.timeout = config_.timeout;
-    http_request.max_response_bytes = config_.max_response_bytes;
+    http::Request http_request = post(url_);
     if (request.model.empty() && !config_.default_model.empty()) {
       ChatRequest with_model = request;
       with_model.model = config_.default_model;
@@ -40,16 +36,10 @@ class OpenAiProvider final : public Provider {
       http_request.body = encode_chat_request(request);
     }
 
-    Result<http::Response> answer = transport_->send(http_request);
-    if (!answer) return scrubbed(answer.error());
-
-    http::Response& response = answer.value();
-    // A server may quote our Authorization header back, in an error or even in a 200.
-    // The key goes before decoding so no excerpt can keep it, even cut in half, and no
-    // answer carries it on into traces.
-    text::redact(response.body, config_.api_key.view());
+    Result<http::Response> answer = send(http_request);
+    if (!answer) return answer.error();
     Result<ChatResponse> decoded =
-        decode_chat_response(response.status, response.body, config_.name);
+        decode_chat_response(answer->status, answer->body, config_.name);
     if (!decoded) return scrubbed(with_key_hint(decoded.error()));
     if (decoded->model.empty()) {
       decoded->model = request.model.empty() ? config_.default_model : request.model;
@@ -57,7 +47,49 @@ class OpenAiProvider final : public Provider {
     return decoded;
   }
 
+  Result<EmbedResponse> embed(const EmbedRequest& request) override {
+    if (request.inputs.empty() || request.inputs.size() > kMaxEmbedInputs) {
+      return make_error(ErrorKind::invalid_argument,
+                        "an embeddings request takes 1 to " + std::to_string(kMaxEmbedInputs) +
+                            " texts",
+                        config_.name);
+    }
+    http::Request http_request = post(embeddings_url_);
+    EmbedRequest named = request;
+    if (named.model.empty()) named.model = config_.default_model;
+    http_request.body = encode_embed_request(named);
+    Result<http::Response> answer = send(http_request);
+    if (!answer) return answer.error();
+    Result<EmbedResponse> decoded = decode_embed_response(answer->status, answer->body,
+                                                          request.inputs.size(), config_.name);
+    if (!decoded) return scrubbed(with_key_hint(decoded.error()));
+    decoded->provider = config_.name;
+    if (decoded->model.empty()) decoded->model = named.model;
+    return decoded;
+  }
+
  private:
+  http::Request post(const std::string& url) const {
+    http::Request http_request;
+    http_request.method = "POST";
+    http_request.url = url;
+    http_request.headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
+    if (!config_.api_key.empty()) http_request.bearer_token = &config_.api_key;
+    http_request.timeout = config_.timeout;
+    http_request.max_response_bytes = config_.max_response_bytes;
+    return http_request;
+  }
+
+  // Sends, and takes the key out of whatever comes back: a server may quote our
+  // Authorization header, in an error or even in a 200. The key goes before decoding so
+  // no excerpt can keep it, even cut in half, and no answer carries it into traces.
+  Result<http::Response> send(const http::Request& http_request) const {
+    Result<http::Response> answer = transport_->send(http_request);
+    if (!answer) return scrubbed(answer.error());
+    text::redact(answer->body, config_.api_key.view());
+    return answer;
+  }
+
   Error with_key_hint(Error error) const {
     if (error.kind != ErrorKind::auth) return error;
     const std::string var = config_.key_env.empty() ? kGenericKeyEnv : config_.key_env;
@@ -76,6 +108,7 @@ class OpenAiProvider final : public Provider {
 
   const OpenAiProviderConfig config_;
   const std::string url_;
+  const std::string embeddings_url_;
   const std::shared_ptr<http::Transport> transport_;
 };
 

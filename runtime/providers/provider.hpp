@@ -82,13 +82,31 @@ struct ChatResponse {
   std::string receipt_id;
 };
 
-// Thread-safety: implementations must allow concurrent chat() calls.
+// Embeddings of one or more texts (POST /embeddings), in input order.
+struct EmbedRequest {
+  std::string model;  // the provider's embedding model id; "" = the provider's default
+  std::vector<std::string> inputs;
+};
+
+struct EmbedResponse {
+  std::vector<std::vector<float>> vectors;  // one per input, all of one dimension
+  std::string model;
+  std::string provider;
+  Usage usage;  // input_tokens only
+  // Filled by the meter, as for ChatResponse.
+  std::int64_t cost_nanos = 0;
+  std::string receipt_id{};
+};
+
+// Thread-safety: implementations must allow concurrent chat() and embed() calls.
 class Provider {
  public:
   virtual ~Provider() = default;
   // The name plans and traces see: "sim", "openrouter", "custom".
   virtual const std::string& name() const = 0;
   virtual Result<ChatResponse> chat(const ChatRequest& request) = 0;
+  // Providers without an embeddings endpoint keep this default: a `provider` error.
+  virtual Result<EmbedResponse> embed(const EmbedRequest& request);
 };
 
 }  // namespace perdiem::providers

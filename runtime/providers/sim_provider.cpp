@@ -65,6 +65,7 @@ class SimProvider final : public Provider {
   Result<ChatResponse> chat(const ChatRequest& request) override {
     return sim_reply(request, seed_);
   }
+  Result<EmbedResponse> embed(const EmbedRequest& request) override { return sim_embed(request); }
 
  private:
   const std::string name_ = "sim";

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "runtime/providers/provider.hpp"
 
@@ -25,6 +26,17 @@ ChatResponse sim_reply(const ChatRequest& request, std::uint64_t seed);
 
 // A Provider named "sim" answering with sim_reply. Thread-safe; never fails.
 std::unique_ptr<Provider> make_sim_provider(std::uint64_t seed);
+
+// The sim's embedding of `text`: words (runs of ASCII letters and digits, lowercased;
+// every other byte separates) hashed into kSimEmbeddingDimensions signed buckets, then
+// scaled to unit length. Texts sharing words point the same way, so search over sim
+// embeddings ranks like keyword overlap: enough for offline tests and demos. A text
+// without words embeds as the first unit vector. The seed does not change it.
+inline constexpr std::size_t kSimEmbeddingDimensions = 384;
+std::vector<float> sim_embedding(std::string_view text);
+// The sim's answer to an embeddings request: sim_embedding of each input, model
+// "sim-embed" unless the request names one, usage by sim_token_estimate.
+EmbedResponse sim_embed(const EmbedRequest& request);
 
 // The sim's token estimate for `text`: ceil(code points / 4).
 std::int64_t sim_token_estimate(std::string_view text);

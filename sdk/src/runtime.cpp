@@ -85,6 +85,7 @@ class RuntimeImpl final : public Runtime {
   RunResult run(std::string_view source, std::string_view chunk_name,
                 const std::string& script_directory, const RunOptions& options) {
     RunResult result;
+    std::vector<std::shared_future<Result<wallet::Settlement>>> run_settlements;
     if (options.agent_day_budget && options.agent.empty()) {
       result.error = make_error(ErrorKind::invalid_argument,
                                 "agent_day_budget needs an agent name (RunOptions::agent, "
@@ -93,7 +94,7 @@ class RuntimeImpl final : public Runtime {
     }
     try {
       result.run_id = new_run_id();
-      Run run{result, budgets_for(result.run_id, options)};
+      Run run{result, budgets_for(result.run_id, options), run_settlements};
       lua::PlanHost host = host_for(run);
       host.script_directory = script_directory;
       lua::PlanLimits limits;
@@ -112,20 +113,60 @@ class RuntimeImpl final : public Runtime {
       result.error =
           make_error(ErrorKind::internal, std::string("unexpected failure: ") + e.what());
     }
+    finish_settlements(run_settlements);
     if (auto spent = wallet_->ledger().spent(result.run_id)) result.usage.cost = *spent;
     return result;
+  }
+
+  // Keeps the pending settlement; a long run drops the ones already committed, so it
+  // holds at most a few hundred (a settlement commits with the next call's reserve).
+  static void track_settlement(
+      std::vector<std::shared_future<Result<wallet::Settlement>>>& pending,
+      std::shared_future<Result<wallet::Settlement>> settlement) {
+    if (pending.size() >= 256) {
+      auto committed = [](const std::shared_future<Result<wallet::Settlement>>& f) {
+        return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready && f.get().ok();
+      };
+      pending.erase(std::remove_if(pending.begin(), pending.end(), committed), pending.end());
+    }
+    pending.push_back(std::move(settlement));
+  }
+
+  // Waits until the run's pipelined settlements are durable, so the cost the result
+  // reports (and the receipts it names) are on disk when run() returns. A settlement that
+  // failed to commit leaves its reservation open; the wallet charges its hold when next
+  // opened, so nothing is lost, but the owner should know.
+  void finish_settlements(
+      std::vector<std::shared_future<Result<wallet::Settlement>>>& settlements) {
+    if (settlements.empty()) return;
+    Status synced = wallet_->ledger().sync();
+    for (auto& pending : settlements) {
+      const Result<wallet::Settlement>& settled = pending.get();
+      if (settled.ok() || !options_.on_log) continue;
+      options_.on_log(LogLevel::warn, "a settlement did not commit (" +
+                                          settled.error().describe() +
+                                          "); the wallet will charge its hold when next opened");
+    }
+    if (!synced.ok() && options_.on_log) {
+      options_.on_log(LogLevel::warn, "the wallet could not sync: " + synced.error().describe());
+    }
+    settlements.clear();
   }
 
   // One run's state, shared by the callbacks the plan reaches.
   struct Run {
     RunResult& result;
     wallet::Budgets budgets;
+    // Settlements queued but perhaps not yet durable (MeterOptions::pipelined_settle).
+    std::vector<std::shared_future<Result<wallet::Settlement>>>& settlements;
     std::int64_t steps = 0;
   };
 
   metering::MeterOptions meter_options(bool local) const {
     metering::MeterOptions options;
     options.default_max_tokens = options_.default_max_tokens;
+    // A call waits for its reservation to be durable, not its settlement; run() syncs.
+    options.pipelined_settle = true;
     options.is_free = [name = provider_name_, local](std::string_view provider) {
       return local && provider == name;
     };
@@ -145,6 +186,9 @@ class RuntimeImpl final : public Runtime {
   lua::PlanHost host_for(Run& run) {
     lua::PlanHost host;
     host.chat = [this, &run](const providers::ChatRequest& request) { return chat(request, run); };
+    host.embed = [this, &run](const providers::EmbedRequest& request) {
+      return embed(request, run);
+    };
     host.log = options_.on_log;
     host.wallet_address = wallet_->address();
     host.wallet_balance = [this]() -> Result<lua::WalletSnapshot> {
@@ -157,35 +201,63 @@ class RuntimeImpl final : public Runtime {
       if (routed.model.empty()) routed.model = model_;
       return meter_.quote(provider_->name(), routed);
     };
-    host.wallet_spent = [this, &run]() { return wallet_->ledger().spent(run.result.run_id); };
+    host.wallet_spent = [this, &run]() -> Result<wallet::Nanos> {
+      // Pipelined settlements count at their hold until they commit; wait for them.
+      Status synced = wallet_->ledger().sync();
+      if (!synced.ok()) return synced.error();
+      return wallet_->ledger().spent(run.result.run_id);
+    };
     return host;
+  }
+
+  // A paid provider with the runtime's own empty wallet: say how to get a real one
+  // instead of reporting an empty balance.
+  std::optional<Error> needs_a_wallet() const {
+    if (!wallet_->is_ephemeral() || local_) return std::nullopt;
+    return make_error(ErrorKind::insufficient_credits,
+                      "no wallet is configured, so only free providers (sim, local servers) "
+                      "can be used and '" + provider_name_ + "' is paid: create a wallet with "
+                      "`perdiem wallet init` and import a grant (docs/wallet.md)",
+                      provider_name_);
+  }
+
+  Result<providers::EmbedResponse> embed(const providers::EmbedRequest& request, Run& run) {
+    if (auto refused = needs_a_wallet()) return *refused;
+    metering::CallContext context{run.result.run_id, ++run.steps, run.budgets};
+    Result<metering::MeteredEmbedding> metered = meter_.embed(*provider_, request, context);
+    if (!metered) return metered.error();
+    if (metered->settlement.valid()) track_settlement(run.settlements, std::move(metered->settlement));
+    providers::EmbedResponse response = std::move(metered->response);
+    response.cost_nanos = metered->cost;
+    response.receipt_id = metered->receipt_id;
+    count_call(run.result, response.provider, response.usage);
+    return response;
+  }
+
+  static void count_call(RunResult& result, const std::string& provider,
+                         const providers::Usage& usage) {
+    result.usage.model_calls += 1;
+    result.usage.input_tokens += usage.input_tokens;
+    result.usage.output_tokens += usage.output_tokens;
+    if (std::find(result.providers.begin(), result.providers.end(), provider) ==
+        result.providers.end()) {
+      result.providers.push_back(provider);
+    }
   }
 
   Result<providers::ChatResponse> chat(const providers::ChatRequest& request, Run& run) {
     providers::ChatRequest routed = request;
     if (routed.model.empty()) routed.model = model_;
     metering::CallContext context{run.result.run_id, ++run.steps, run.budgets};
-    if (wallet_->is_ephemeral() && !local_) {
-      return make_error(ErrorKind::insufficient_credits,
-                        "no wallet is configured, so only free providers (sim, local servers) "
-                        "can be used and '" + provider_name_ + "' is paid: create a wallet with "
-                        "`perdiem wallet init` and import a grant (docs/wallet.md)",
-                        provider_name_);
-    }
+    if (auto refused = needs_a_wallet()) return *refused;
     Result<metering::MeteredResponse> metered = routed_call(routed, context);
     if (!metered) return metered.error();
+    if (metered->settlement.valid()) track_settlement(run.settlements, std::move(metered->settlement));
     providers::ChatResponse response = std::move(metered->response);
     response.cost_nanos = metered->cost;
     response.receipt_id = metered->receipt_id;
 
-    RunResult& result = run.result;
-    result.usage.model_calls += 1;
-    result.usage.input_tokens += response.usage.input_tokens;
-    result.usage.output_tokens += response.usage.output_tokens;
-    if (std::find(result.providers.begin(), result.providers.end(), response.provider) ==
-        result.providers.end()) {
-      result.providers.push_back(response.provider);
-    }
+    count_call(run.result, response.provider, response.usage);
     return response;
   }
 

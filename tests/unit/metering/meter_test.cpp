@@ -29,6 +29,16 @@ class ScriptedProvider final : public providers::Provider {
     r.usage = usage;
     return r;
   }
+  Result<providers::EmbedResponse> embed(const providers::EmbedRequest& request) override {
+    ++calls;
+    if (fail) return make_error(fail_kind, "upstream exploded", name_, true);
+    providers::EmbedResponse r;
+    r.vectors.assign(request.inputs.size(), std::vector<float>{0.6f, 0.8f});
+    r.model = request.model;
+    r.provider = name_;
+    r.usage.input_tokens = usage.input_tokens;
+    return r;
+  }
   int calls = 0;
   bool fail = false;
   ErrorKind fail_kind = ErrorKind::provider;
@@ -221,4 +231,83 @@ TEST_CASE("retries are new attempts; replaying an attempt never sends it again")
   REQUIRE_FALSE(replay.ok());
   CHECK(venice.calls == 2);
   CHECK(f.wallet->spent("r").value() == second->cost);
+}
+
+TEST_CASE("a pipelined settle charges the same and hands out the receipt it will commit") {
+  WalletFixture f;
+  f.fund_usd("1");
+  MeterOptions options = free_sim();
+  options.pipelined_settle = true;
+  Meter meter(*f.wallet, venice_prices(), options);
+  ScriptedProvider venice("venice");
+
+  auto result = meter.chat(venice, small_request(), CallContext{"run1", 1, {}});
+  REQUIRE(result.ok());
+  CHECK(result->cost == 3'000'000);
+  REQUIRE(result->settlement.valid());
+  REQUIRE(f.wallet->sync().ok());
+  const auto& settled = result->settlement.get();
+  REQUIRE(settled.ok());
+  CHECK(settled->cost == result->cost);
+  REQUIRE(settled->receipt.has_value());
+  CHECK(settled->receipt->id == result->receipt_id);
+
+  auto receipts = f.wallet->receipts("run1");
+  REQUIRE(receipts.ok());
+  REQUIRE(receipts->size() == 1);
+  CHECK(receipts->front().id == result->receipt_id);
+  CHECK(f.wallet->spent("run1").value() == 3'000'000);
+  CHECK(f.balance().reserved == 0);
+  f.require_verified();
+}
+
+TEST_CASE("a pipelined meter still settles estimates and failures before returning") {
+  WalletFixture f;
+  f.fund_usd("1");
+  MeterOptions options = free_sim();
+  options.pipelined_settle = true;
+  Meter meter(*f.wallet, venice_prices(), options);
+  ScriptedProvider venice("venice");
+  venice.usage = {0, 0};  // no usage: charged the hold as an estimate, synchronously
+  auto estimate = meter.chat(venice, small_request(), CallContext{"r", 1, {}});
+  REQUIRE(estimate.ok());
+  CHECK_FALSE(estimate->settlement.valid());
+  CHECK(f.wallet->unreconciled().value().size() == 1);
+
+  venice.fail = true;  // refused: released, nothing pending
+  REQUIRE_FALSE(meter.chat(venice, small_request(), CallContext{"r", 2, {}}).ok());
+  CHECK(f.balance().reserved == 0);
+}
+
+TEST_CASE("an embeddings call is reserved on its input and settled at the input price") {
+  WalletFixture f;
+  f.fund_usd("1");
+  Meter meter(*f.wallet, venice_prices(), free_sim());
+  ScriptedProvider venice("venice");
+  providers::EmbedRequest request{"llama", {"hello", "world!"}};
+
+  auto result = meter.embed(venice, request, CallContext{"run1", 1, {}});
+  REQUIRE(result.ok());
+  // 1000 input tokens at $1/M + $0.001 per request; no output is ever charged.
+  CHECK(result->cost == 1000 * 1000 + 1'000'000);
+  CHECK(result->response.vectors.size() == 2);
+  CHECK_FALSE(result->receipt_id.empty());
+  CHECK(f.wallet->spent("run1").value() == result->cost);
+  CHECK(f.balance().reserved == 0);
+
+  venice.fail = true;  // refused: released, nothing charged
+  REQUIRE_FALSE(meter.embed(venice, request, CallContext{"run1", 2, {}}).ok());
+  CHECK(f.wallet->spent("run1").value() == result->cost);
+
+  // The worst case is one token per input byte plus framing: a budget below it refuses
+  // the call before anything is sent.
+  wallet::Budgets tight;
+  tight.run_limit = 1'000'000 + 10 * 1000;
+  venice.fail = false;
+  const int sent = venice.calls;
+  auto refused = meter.embed(venice, request, CallContext{"run2", 1, tight});
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().kind == ErrorKind::budget_exceeded);
+  CHECK(venice.calls == sent);
+  f.require_verified();
 }
