@@ -199,7 +199,8 @@ Environment:
   provider's own key variable (OPENROUTER_API_KEY, VENICE_API_KEY, ...). With none set,
   perdiem uses the offline sim provider.
 
-Exit status: 0 success, 1 the agent failed, 2 usage error.
+Exit status: 0 success, 1 the agent failed, 2 usage error, 130 cancelled (Ctrl-C,
+SIGTERM).
 )";
 }
 

@@ -1,11 +1,14 @@
 // `perdiem`: the command line, a thin client of the public SDK.
 // The agent's answer goes to stdout; everything else (diagnostics, logs, errors) to
 // stderr, so `perdiem run plan.lua > answer.txt` captures only the answer.
+#include <pthread.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "args.hpp"
@@ -17,6 +20,7 @@ namespace {
 
 constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
+constexpr int kExitInterrupted = 130;
 constexpr int kExitUsage = 2;
 
 const char* level_name(perdiem::LogLevel level) {
@@ -68,7 +72,44 @@ void print_summary(const perdiem::cli::RunCommand& command, const perdiem::RunRe
             << "\n";
 }
 
+// Waits for the run; SIGINT (Ctrl-C) or SIGTERM cancels it, which stops the plan at its
+// next instruction, call or sleep with the wallet exact (calls in flight are settled or
+// released), and the result says it was cancelled. The signals must be blocked in every
+// thread (block_stop_signals) so that this thread alone receives them.
+perdiem::RunResult run_until_done_or_interrupted(std::shared_ptr<perdiem::RunHandle> handle) {
+  sigset_t watched;
+  sigemptyset(&watched);
+  sigaddset(&watched, SIGINT);
+  sigaddset(&watched, SIGTERM);
+  sigaddset(&watched, SIGUSR1);  // "the run is over": wakes the watcher to leave
+  std::thread watcher([&] {
+    for (;;) {
+      int received = 0;
+      if (sigwait(&watched, &received) != 0 || received == SIGUSR1) return;
+      std::cerr << "perdiem: " << (received == SIGINT ? "interrupted" : "terminated")
+                << "; cancelling run " << handle->run_id() << "\n";
+      handle->cancel();
+    }
+  });
+  perdiem::RunResult result = handle->wait();
+  pthread_kill(watcher.native_handle(), SIGUSR1);
+  watcher.join();
+  return result;
+}
+
+// Blocks SIGINT, SIGTERM and SIGUSR1 in this thread and every thread started after it, so
+// that run_until_done_or_interrupted's watcher receives them with sigwait.
+void block_stop_signals() {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+}
+
 int run(const perdiem::cli::RunCommand& command) {
+  block_stop_signals();
   perdiem::RuntimeOptions options;
   options.provider = command.provider;
   if (command.use_wallet) {
@@ -110,11 +151,12 @@ int run(const perdiem::cli::RunCommand& command) {
   run_options.max_call_cost = command.max_call_cost;
   run_options.agent = command.agent;
   run_options.agent_day_budget = command.agent_day_budget;
-  perdiem::RunResult result = (*runtime)->run_file(command.script, run_options);
+  perdiem::RunResult result = run_until_done_or_interrupted((*runtime)->start_file(command.script, run_options));
   if (!result.ok()) {
     if (!command.quiet) print_summary(command, result);
     print_error(*result.error);
-    return kExitFailed;
+    // 128 + SIGINT, as shells report an interrupted command.
+    return result.error->kind == perdiem::ErrorKind::cancelled ? kExitInterrupted : kExitFailed;
   }
   std::cout << result.text;
   if (result.text.empty() || result.text.back() != '\n') std::cout << "\n";

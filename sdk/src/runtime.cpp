@@ -18,7 +18,9 @@
 #include "runtime/providers/presets.hpp"
 #include "runtime/providers/provider_config.hpp"
 #include "runtime/router/router.hpp"
+#include "sdk/src/background_runs.hpp"
 #include "sdk/src/runtime_wallet.hpp"
+#include "sdk/src/step_report.hpp"
 #include "wallet/hex.hpp"
 
 namespace perdiem {
@@ -59,20 +61,29 @@ class RuntimeImpl final : public Runtime {
         meter_(wallet_->ledger(), wallet_->prices(), meter_options(local)) {}
 
   RunResult run_file(const std::string& path, const RunOptions& options) override {
-    Result<std::string> source = read_plan(path);
-    if (!source) {
-      RunResult result;
-      result.error = source.error();
-      return result;
-    }
-    // require() finds modules beside the plan file.
-    std::string directory = std::filesystem::path(path).parent_path().string();
-    return run(*source, path, directory.empty() ? "." : directory, options);
+    return run_file_as(new_run_id(), nullptr, path, options);
   }
 
   RunResult run_script(std::string_view source, std::string_view chunk_name,
                        const RunOptions& options) override {
-    return run(source, chunk_name, {}, options);
+    return run(new_run_id(), nullptr, source, chunk_name, {}, options);
+  }
+
+  std::shared_ptr<RunHandle> start_file(const std::string& path,
+                                        const RunOptions& options) override {
+    return background_.start(new_run_id(), [this, path, options](const std::string& run_id,
+                                                                 const std::atomic<bool>* cancel) {
+      return run_file_as(run_id, cancel, path, options);
+    });
+  }
+
+  std::shared_ptr<RunHandle> start_script(std::string source, std::string chunk_name,
+                                          const RunOptions& options) override {
+    return background_.start(
+        new_run_id(), [this, source = std::move(source), chunk_name = std::move(chunk_name),
+                       options](const std::string& run_id, const std::atomic<bool>* cancel) {
+          return run(run_id, cancel, source, chunk_name, {}, options);
+        });
   }
 
   std::string provider_name() const override { return provider_name_; }
@@ -82,9 +93,26 @@ class RuntimeImpl final : public Runtime {
   bool wallet_is_ephemeral() const override { return wallet_->is_ephemeral(); }
 
  private:
-  RunResult run(std::string_view source, std::string_view chunk_name,
-                const std::string& script_directory, const RunOptions& options) {
+  RunResult run_file_as(std::string run_id, const std::atomic<bool>* cancel,
+                        const std::string& path, const RunOptions& options) {
+    Result<std::string> source = read_plan(path);
+    if (!source) {
+      RunResult result;
+      result.run_id = std::move(run_id);
+      result.error = source.error();
+      return result;
+    }
+    // require() finds modules beside the plan file.
+    std::string directory = std::filesystem::path(path).parent_path().string();
+    return run(std::move(run_id), cancel, *source, path, directory.empty() ? "." : directory,
+               options);
+  }
+
+  RunResult run(std::string run_id, const std::atomic<bool>* cancel, std::string_view source,
+                std::string_view chunk_name, const std::string& script_directory,
+                const RunOptions& options) {
     RunResult result;
+    result.run_id = std::move(run_id);
     std::vector<std::shared_future<Result<wallet::Settlement>>> run_settlements;
     if (options.agent_day_budget && options.agent.empty()) {
       result.error = make_error(ErrorKind::invalid_argument,
@@ -93,10 +121,10 @@ class RuntimeImpl final : public Runtime {
       return result;
     }
     try {
-      result.run_id = new_run_id();
       Run run{result, budgets_for(result.run_id, options), run_settlements};
       lua::PlanHost host = host_for(run);
       host.script_directory = script_directory;
+      host.cancel = cancel;
       lua::PlanLimits limits;
       limits.memory_limit_bytes = options.memory_limit_bytes;
       limits.instruction_limit = options.instruction_limit;
@@ -222,8 +250,17 @@ class RuntimeImpl final : public Runtime {
   }
 
   Result<providers::EmbedResponse> embed(const providers::EmbedRequest& request, Run& run) {
-    if (auto refused = needs_a_wallet()) return *refused;
     metering::CallContext context{run.result.run_id, ++run.steps, run.budgets};
+    sdk::StepReport report(options_.on_step, run.result.run_id, context.step, provider_name_,
+                           request);
+    Result<providers::EmbedResponse> outcome = metered_embed(request, context, run);
+    report.finished(outcome);
+    return outcome;
+  }
+
+  Result<providers::EmbedResponse> metered_embed(const providers::EmbedRequest& request,
+                                                 const metering::CallContext& context, Run& run) {
+    if (auto refused = needs_a_wallet()) return *refused;
     Result<metering::MeteredEmbedding> metered = meter_.embed(*provider_, request, context);
     if (!metered) return metered.error();
     if (metered->settlement.valid()) track_settlement(run.settlements, std::move(metered->settlement));
@@ -249,6 +286,15 @@ class RuntimeImpl final : public Runtime {
     providers::ChatRequest routed = request;
     if (routed.model.empty()) routed.model = model_;
     metering::CallContext context{run.result.run_id, ++run.steps, run.budgets};
+    sdk::StepReport report(options_.on_step, run.result.run_id, context.step, provider_name_,
+                           routed);
+    Result<providers::ChatResponse> outcome = metered_chat(routed, context, run);
+    report.finished(outcome);
+    return outcome;
+  }
+
+  Result<providers::ChatResponse> metered_chat(const providers::ChatRequest& routed,
+                                               const metering::CallContext& context, Run& run) {
     if (auto refused = needs_a_wallet()) return *refused;
     Result<metering::MeteredResponse> metered = routed_call(routed, context);
     if (!metered) return metered.error();
@@ -315,6 +361,9 @@ class RuntimeImpl final : public Runtime {
   std::unique_ptr<sdk::RuntimeWallet> wallet_;
   metering::Meter meter_;
   router::HealthBook health_;  // shared by every run of this runtime; thread-safe
+  // Last, so it is destroyed first: its runs are cancelled and joined while everything
+  // they use still exists.
+  sdk::BackgroundRuns background_;
 };
 
 Result<std::unique_ptr<Runtime>> create_runtime(RuntimeOptions options) {

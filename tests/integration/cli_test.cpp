@@ -169,3 +169,16 @@ TEST_CASE("--timeout ends a runaway plan with a limit error naming the deadline"
   CHECK(contains(r.err, "limit"));
   CHECK(contains(r.err, "deadline of 1 s passed"));
 }
+
+TEST_CASE("Ctrl-C and SIGTERM cancel the run cleanly: exit 130, the run named") {
+  for (int signal : {2 /* SIGINT */, 15 /* SIGTERM */}) {
+    CAPTURE(signal);
+    // Ready once the run has started: the provider and wallet lines come just before it.
+    BackgroundProcess run(kCli, {"run", plan("spin.lua")}, {}, "perdiem: wallet ");
+    const int exit_code = run.stop(signal);
+    CHECK(exit_code == 130);
+    CHECK(contains(run.err(), signal == 2 ? "interrupted; cancelling run run-"
+                                          : "terminated; cancelling run run-"));
+    CHECK(contains(run.err(), "cancelled"));
+  }
+}

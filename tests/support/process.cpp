@@ -112,15 +112,22 @@ ProcessResult run_process(const std::string& program, const std::vector<std::str
 
 BackgroundProcess::BackgroundProcess(const std::string& program,
                                      const std::vector<std::string>& args,
-                                     const Environment& extra) {
+                                     const Environment& extra,
+                                     const std::string& ready_on_stderr) {
   pid_ = spawn(program, args, extra, &stdout_fd_, &stderr_fd_);
   char c = 0;
+  if (!ready_on_stderr.empty()) {
+    while (err_.find(ready_on_stderr) == std::string::npos && read(stderr_fd_, &c, 1) == 1) {
+      err_ += c;
+    }
+    return;
+  }
   while (read(stdout_fd_, &c, 1) == 1 && c != '\n') first_line_ += c;
 }
 
-int BackgroundProcess::stop() {
+int BackgroundProcess::stop(int signal) {
   if (pid_ < 0) return -1;
-  kill(pid_, SIGTERM);
+  kill(pid_, signal);
   std::string out;
   drain(stdout_fd_, stderr_fd_, out, err_);
   int status = 0;

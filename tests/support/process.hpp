@@ -27,16 +27,18 @@ ProcessResult run_process(const std::string& program, const std::vector<std::str
 // A long-running child (a server): started, its first stdout line read, then stopped.
 class BackgroundProcess {
  public:
+  // With `ready_on_stderr` set, waits until the child has written that text to stderr
+  // (kept in err()) instead of reading its first stdout line.
   BackgroundProcess(const std::string& program, const std::vector<std::string>& args,
-                    const Environment& extra = {});
+                    const Environment& extra = {}, const std::string& ready_on_stderr = {});
   ~BackgroundProcess();  // SIGTERM, then reap
   BackgroundProcess(const BackgroundProcess&) = delete;
   BackgroundProcess& operator=(const BackgroundProcess&) = delete;
 
   // The first line the child printed on stdout ("" if it exited first).
   const std::string& first_line() const { return first_line_; }
-  // Sends SIGTERM and returns the exit code; then err() holds what it wrote to stderr.
-  int stop();
+  // Sends `signal` and returns the exit code; then err() holds what it wrote to stderr.
+  int stop(int signal = 15 /* SIGTERM */);
   const std::string& err() const { return err_; }
 
  private:

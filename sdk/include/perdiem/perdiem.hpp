@@ -9,7 +9,8 @@
 //   std::cout << (r.ok() ? r.text : r.error->describe()) << "\n";
 //
 // Thread-safety: a Runtime may be shared; run_file/run_script may be called from several
-// threads at once, each run having its own Lua state. RuntimeOptions, RunOptions and
+// threads at once, each run having its own Lua state; start_file/start_script run in the
+// background (RunHandle). RuntimeOptions, RunOptions and
 // RunResult are plain values.
 #pragma once
 
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "perdiem/error.hpp"
+#include "perdiem/events.hpp"
 #include "perdiem/export.h"
 #include "perdiem/wallet.hpp"
 
@@ -56,6 +58,9 @@ struct RuntimeOptions {
   // Receives the plans' log lines and the runtime's diagnostics. Called on the thread
   // that runs the plan. Default: nothing is printed.
   std::function<void(LogLevel, std::string_view)> on_log;
+  // Receives every run's steps as they start and finish (perdiem/events.hpp): progress,
+  // spend and an audit trail. Called on the thread that runs the plan. May be empty.
+  std::function<void(const StepEvent&)> on_step;
 };
 
 // Limits of one run. Every limit has a safe default; money limits are nano-USD (see
@@ -95,6 +100,31 @@ struct RunResult {
   bool ok() const { return !error.has_value(); }
 };
 
+// A run started in the background by Runtime::start_file or start_script.
+// Thread-safety: every method may be called from any thread, concurrently. Dropping the
+// handle does not stop the run; destroying the Runtime cancels and waits for its runs.
+class PERDIEM_API RunHandle {
+ public:
+  virtual ~RunHandle();
+  RunHandle(const RunHandle&) = delete;
+  RunHandle& operator=(const RunHandle&) = delete;
+
+  // The id the run's receipts, ledger entries and step events carry; known at once.
+  virtual const std::string& run_id() const = 0;
+  virtual bool done() const = 0;
+  // Blocks until the run has finished; returns its result (the same one every time).
+  virtual const RunResult& wait() = 0;
+  // Waits at most `timeout`: the result, or nullopt while the run goes on.
+  virtual std::optional<RunResult> wait_for(std::chrono::milliseconds timeout) = 0;
+  // Asks the run to stop at its next instruction, model call or sleep; it then ends with
+  // kind `cancelled`. A call in flight is settled or released as usual, so the wallet
+  // stays exact. Cancelling a finished run does nothing.
+  virtual void cancel() = 0;
+
+ protected:
+  RunHandle() = default;
+};
+
 class PERDIEM_API Runtime {
  public:
   // Resolves the provider settings and prepares the runtime. Fails with kind `config`
@@ -110,6 +140,12 @@ class PERDIEM_API Runtime {
   // Runs `source` (Lua text) as a plan; `chunk_name` appears in its tracebacks.
   virtual RunResult run_script(std::string_view source, std::string_view chunk_name,
                                const RunOptions& options) = 0;
+
+  // The same, in the background: returns at once; the run gets its own thread.
+  virtual std::shared_ptr<RunHandle> start_file(const std::string& path,
+                                                const RunOptions& options) = 0;
+  virtual std::shared_ptr<RunHandle> start_script(std::string source, std::string chunk_name,
+                                                  const RunOptions& options) = 0;
 
   // The provider calls go to when a call names none, e.g. "sim" or "openrouter",
   // and why it was chosen ("flag", "environment", "default").

@@ -1,0 +1,41 @@
+// What a run reports while it runs: one StepEvent when a model call starts and one when
+// it finishes, with what was sent, what came back, who served it and what it cost.
+//
+// Thread-safety: events of one run arrive in order, on the thread running that run;
+// events of different runs may arrive concurrently from different threads, so a callback
+// shared by runs must synchronise what it touches. A callback must not block for long:
+// the run waits for it. Exceptions thrown by a callback are caught and dropped.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "perdiem/error.hpp"
+
+namespace perdiem {
+
+enum class StepKind { chat, embed };
+enum class StepPhase { started, finished };
+
+struct StepEvent {
+  std::string run_id;
+  std::int64_t step = 0;  // 1, 2, ... within the run; one step per logical call
+  StepKind kind = StepKind::chat;
+  StepPhase phase = StepPhase::started;
+  std::string provider;  // who was asked (started) or who answered (finished)
+  std::string model;
+  // The request as sent, as OpenAI-style JSON (API keys are never part of it).
+  std::string request_json;
+  // finished only: the answer's text (chat) and the call's outcome.
+  std::string response_text;
+  std::optional<Error> error;  // finished: set when the call failed
+  std::int64_t input_tokens = 0;
+  std::int64_t output_tokens = 0;
+  std::int64_t cost_nanos = 0;  // what the wallet charged for this call
+  std::string receipt_id;       // its signed receipt ("" when none)
+  std::chrono::milliseconds latency{0};  // finished: the call's wall time, retries included
+};
+
+}  // namespace perdiem
