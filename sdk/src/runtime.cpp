@@ -19,6 +19,7 @@
 #include "runtime/providers/provider_config.hpp"
 #include "runtime/router/router.hpp"
 #include "sdk/src/background_runs.hpp"
+#include "sdk/src/host_provider_adapter.hpp"
 #include "sdk/src/runtime_wallet.hpp"
 #include "sdk/src/step_report.hpp"
 #include "wallet/hex.hpp"
@@ -367,14 +368,27 @@ class RuntimeImpl final : public Runtime {
 };
 
 Result<std::unique_ptr<Runtime>> create_runtime(RuntimeOptions options) {
-  Result<providers::ProviderChoice> choice =
-      providers::resolve_provider(options.provider, providers::process_environment());
-  if (!choice) return choice.error();
-
   Result<std::unique_ptr<sdk::RuntimeWallet>> wallet =
       options.wallet ? sdk::RuntimeWallet::from_handle(options.wallet)
                      : sdk::RuntimeWallet::ephemeral();
   if (!wallet) return wallet.error();
+
+  if (options.host_provider) {
+    // The app's own model: free unless the price sheet names it, like a local server.
+    providers::ProviderChoice described;
+    described.name = options.host_provider_name;
+    described.reason = "host app";
+    described.model = options.provider.model;
+    std::unique_ptr<providers::Provider> provider =
+        sdk::adapt_host_provider(options.host_provider, options.host_provider_name);
+    return std::unique_ptr<Runtime>(new RuntimeImpl(std::move(options), std::move(described),
+                                                    /*local=*/true, std::move(provider),
+                                                    std::move(*wallet)));
+  }
+
+  Result<providers::ProviderChoice> choice =
+      providers::resolve_provider(options.provider, providers::process_environment());
+  if (!choice) return choice.error();
 
   const providers::Preset* preset = providers::find_preset(choice->name);
   // Free: the sim, a local preset, or an unnamed server on this machine. A hosted preset
@@ -405,6 +419,11 @@ Runtime::~Runtime() = default;
 Result<std::unique_ptr<Runtime>> Runtime::create(RuntimeOptions options) {
   if (options.default_max_tokens < 1) {
     return make_error(ErrorKind::invalid_argument, "default_max_tokens must be at least 1");
+  }
+  if (options.host_provider && options.host_provider_name.empty()) {
+    return make_error(ErrorKind::invalid_argument,
+                      "host_provider_name must name the host provider (traces, receipts and "
+                      "prices use it)");
   }
   try {
     return create_runtime(std::move(options));

@@ -26,6 +26,7 @@
 #include "perdiem/error.hpp"
 #include "perdiem/events.hpp"
 #include "perdiem/export.h"
+#include "perdiem/host_provider.hpp"
 #include "perdiem/wallet.hpp"
 
 namespace perdiem {
@@ -49,6 +50,11 @@ enum class LogLevel { info, warn, error };
 
 struct RuntimeOptions {
   ProviderSettings provider;
+  // A model the app answers itself (perdiem/host_provider.hpp). When set, every call
+  // goes to it under `host_provider_name` and `provider` is ignored except for its
+  // model, the default for calls that name none.
+  std::shared_ptr<HostProvider> host_provider;
+  std::string host_provider_name = "host";
   // The wallet that pays for every model call, opened with its key (perdiem/wallet.hpp).
   // Null: an empty wallet that lives as long as the runtime; it pays only for free
   // providers (sim, local servers), and a paid call fails with insufficient_credits.
