@@ -59,6 +59,10 @@ struct PlanHost {
   // What this run has committed so far in nano-USD: settled costs plus open holds.
   std::function<Result<std::int64_t>()> wallet_spent;
 
+  // agent.id and agent.run_id: the agent's name ("" when unnamed) and this run's id.
+  std::string agent_id;
+  std::string run_id;
+
   // Where require(name) looks for "a/b.lua" given the name "a.b": first the directory of
   // the plan's own file (empty for a plan given as text), then each of module_paths in
   // order (the plan library: the runtime's scripts/ directory, so require "perdiem.react"

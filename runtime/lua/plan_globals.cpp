@@ -93,13 +93,17 @@ void install_plan_globals(lua_State* L, PlanContext& context,
   push_json_module(L, json_limits);
   lua_setglobal(L, "json");
 
-  lua_createtable(L, 0, 1);
+  lua_createtable(L, 0, 3);
   lua_createtable(L, static_cast<int>(args.size()), 0);
   for (std::size_t i = 0; i < args.size(); ++i) {
     lua_pushlstring(L, args[i].data(), args[i].size());
     lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
   }
   lua_setfield(L, -2, "args");
+  lua_pushlstring(L, context.host->agent_id.data(), context.host->agent_id.size());
+  lua_setfield(L, -2, "id");
+  lua_pushlstring(L, context.host->run_id.data(), context.host->run_id.size());
+  lua_setfield(L, -2, "run_id");
   lua_setglobal(L, "agent");
 
   push_time_module(L, context);

@@ -66,6 +66,10 @@ Result<Command> parse_run(Words& words) {
       run.quiet = true;
       continue;
     }
+    if (option == "--json") {
+      run.json = true;
+      continue;
+    }
     if (option == "--no-wallet") {
       run.use_wallet = false;
       continue;
@@ -99,6 +103,10 @@ Result<Command> parse_run(Words& words) {
       auto seconds = parse_integer<std::uint64_t>(option, *value, 1, 7 * 24 * 3600);
       if (!seconds) return seconds.error();
       run.timeout_ms = *seconds * 1000;
+    } else if (option == "--max-steps") {
+      auto steps = parse_integer<std::uint64_t>(option, *value, 1, 1'000'000'000);
+      if (!steps) return steps.error();
+      run.max_steps = *steps;
     } else if (option == "--agent") {
       run.agent = *value;
     } else {
@@ -186,6 +194,8 @@ Options for `run` (before SCRIPT; everything after SCRIPT goes to the plan):
   --agent NAME          names the agent, for --agent-day-budget
   --agent-day-budget USD  the most this agent may spend per UTC day
   --no-wallet           do not open the wallet in PERDIEM_HOME: free providers only
+  --max-steps N         end the run with a limit error at its (N+1)th model call
+  --json                print the result and its figures as one JSON object on stdout
   --quiet               print only the answer and errors
 
 Options for `mock-provider`:

@@ -29,6 +29,8 @@ struct RunCommand {
   std::optional<Nanos> agent_day_budget;  // --agent-day-budget USD
   bool use_wallet = true;                 // --no-wallet: the runtime's own empty wallet
   bool quiet = false;  // no diagnostics on stderr, only errors
+  bool json = false;   // --json: the result and its figures as one JSON object on stdout
+  std::uint64_t max_steps = 0;  // --max-steps N: model calls the run may make; 0: no limit
 };
 
 struct MockProviderCommand {

@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "args.hpp"
 #include "perdiem/mock_provider.hpp"
 #include "perdiem/perdiem.hpp"
@@ -70,6 +72,29 @@ void print_summary(const perdiem::cli::RunCommand& command, const perdiem::RunRe
             << (command.budget ? " of " + perdiem::format_usd_display(*command.budget) : "")
             << (served_by.empty() ? "" : ", served by " + served_by) << ", run " << result.run_id
             << "\n";
+}
+
+// --json: {"ok", "result" (the plan's value as JSON) or "error" {kind, message, source},
+// "run_id", "providers", "usage" {model_calls, input_tokens, output_tokens, cost_nanos,
+// cost_usd}}: one line a program can parse.
+std::string result_json(const perdiem::RunResult& result) {
+  nlohmann::json doc;
+  doc["ok"] = result.ok();
+  if (result.ok()) {
+    doc["result"] = nlohmann::json::parse(result.json, nullptr, /*allow_exceptions=*/false);
+  } else {
+    doc["error"] = {{"kind", std::string(perdiem::to_string(result.error->kind))},
+                    {"message", result.error->message},
+                    {"source", result.error->source}};
+  }
+  doc["run_id"] = result.run_id;
+  doc["providers"] = result.providers;
+  doc["usage"] = {{"model_calls", result.usage.model_calls},
+                  {"input_tokens", result.usage.input_tokens},
+                  {"output_tokens", result.usage.output_tokens},
+                  {"cost_nanos", result.usage.cost},
+                  {"cost_usd", perdiem::format_usd(result.usage.cost)}};
+  return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 // Waits for the run; SIGINT (Ctrl-C) or SIGTERM cancels it, which stops the plan at its
@@ -151,7 +176,15 @@ int run(const perdiem::cli::RunCommand& command) {
   run_options.max_call_cost = command.max_call_cost;
   run_options.agent = command.agent;
   run_options.agent_day_budget = command.agent_day_budget;
-  perdiem::RunResult result = run_until_done_or_interrupted((*runtime)->start_file(command.script, run_options));
+  run_options.max_steps = command.max_steps;
+  perdiem::RunResult result =
+      run_until_done_or_interrupted((*runtime)->start_file(command.script, run_options));
+  if (command.json) {
+    std::cout << result_json(result) << std::endl;
+    if (!command.quiet) print_summary(command, result);
+    if (result.ok()) return kExitOk;
+    return result.error->kind == perdiem::ErrorKind::cancelled ? kExitInterrupted : kExitFailed;
+  }
   if (!result.ok()) {
     if (!command.quiet) print_summary(command, result);
     print_error(*result.error);

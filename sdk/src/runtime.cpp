@@ -123,9 +123,12 @@ class RuntimeImpl final : public Runtime {
     }
     try {
       Run run{result, budgets_for(result.run_id, options), run_settlements};
+      run.max_steps = options.max_steps;
       lua::PlanHost host = host_for(run);
       host.script_directory = script_directory;
       host.cancel = cancel;
+      host.agent_id = options.agent;
+      host.run_id = result.run_id;
       lua::PlanLimits limits;
       limits.memory_limit_bytes = options.memory_limit_bytes;
       limits.instruction_limit = options.instruction_limit;
@@ -189,6 +192,7 @@ class RuntimeImpl final : public Runtime {
     // Settlements queued but perhaps not yet durable (MeterOptions::pipelined_settle).
     std::vector<std::shared_future<Result<wallet::Settlement>>>& settlements;
     std::int64_t steps = 0;
+    std::uint64_t max_steps = 0;  // RunOptions::max_steps
   };
 
   metering::MeterOptions meter_options(bool local) const {
@@ -250,7 +254,19 @@ class RuntimeImpl final : public Runtime {
                       provider_name_);
   }
 
+  // The call that would pass RunOptions::max_steps fails instead, before anything is
+  // reserved or sent.
+  static std::optional<Error> step_limit_reached(const Run& run) {
+    if (run.max_steps == 0 || static_cast<std::uint64_t>(run.steps) < run.max_steps) {
+      return std::nullopt;
+    }
+    return make_error(ErrorKind::limit, "the run reached its step limit of " +
+                                            std::to_string(run.max_steps) +
+                                            " model calls (--max-steps, RunOptions::max_steps)");
+  }
+
   Result<providers::EmbedResponse> embed(const providers::EmbedRequest& request, Run& run) {
+    if (auto limit = step_limit_reached(run)) return *limit;
     metering::CallContext context{run.result.run_id, ++run.steps, run.budgets};
     sdk::StepReport report(options_.on_step, run.result.run_id, context.step, provider_name_,
                            request);
@@ -286,6 +302,7 @@ class RuntimeImpl final : public Runtime {
   Result<providers::ChatResponse> chat(const providers::ChatRequest& request, Run& run) {
     providers::ChatRequest routed = request;
     if (routed.model.empty()) routed.model = model_;
+    if (auto limit = step_limit_reached(run)) return *limit;
     metering::CallContext context{run.result.run_id, ++run.steps, run.budgets};
     sdk::StepReport report(options_.on_step, run.result.run_id, context.step, provider_name_,
                            routed);

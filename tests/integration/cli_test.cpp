@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 
@@ -181,4 +182,34 @@ TEST_CASE("Ctrl-C and SIGTERM cancel the run cleanly: exit 130, the run named") 
                                           : "terminated; cancelling run run-"));
     CHECK(contains(run.err(), "cancelled"));
   }
+}
+
+TEST_CASE("--json prints the result and its figures as one JSON object") {
+  auto r = run_process(kCli, {"run", "--json", "--quiet", plan("two_calls.lua")});
+  REQUIRE(r.exit_code == 0);
+  auto doc = nlohmann::json::parse(r.out);
+  CHECK(doc["ok"] == true);
+  CHECK(doc["result"] == "one two");
+  CHECK(doc["run_id"].get<std::string>().rfind("run-", 0) == 0);
+  CHECK(doc["providers"] == nlohmann::json::array({"sim"}));
+  CHECK(doc["usage"]["model_calls"] == 2);
+  CHECK(doc["usage"]["cost_nanos"] == 0);
+  CHECK(doc["usage"]["cost_usd"] == "0");
+}
+
+TEST_CASE("--max-steps ends the run at the call past the limit") {
+  auto r = run_process(kCli, {"run", "--max-steps", "1", plan("two_calls.lua")});
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.err, "step limit of 1 model calls"));
+  CHECK(r.out.empty());
+
+  auto json = run_process(kCli, {"run", "--json", "--max-steps", "1", plan("two_calls.lua")});
+  CHECK(json.exit_code == 1);
+  auto doc = nlohmann::json::parse(json.out);
+  CHECK(doc["ok"] == false);
+  CHECK(doc["error"]["kind"] == "limit");
+  CHECK(doc["usage"]["model_calls"] == 1);
+
+  CHECK(run_process(kCli, {"run", "--max-steps", "2", plan("two_calls.lua")}).exit_code == 0);
+  CHECK(run_process(kCli, {"run", "--max-steps", "0", plan("two_calls.lua")}).exit_code == 2);
 }

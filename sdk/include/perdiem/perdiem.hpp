@@ -76,6 +76,7 @@ struct RunOptions {
   std::size_t memory_limit_bytes = 64u << 20;     // the Lua state's heap cap
   std::uint64_t instruction_limit = 100'000'000;  // Lua VM instructions; 0: no limit
   std::chrono::milliseconds timeout{0};           // wall-clock deadline; 0: none
+  std::uint64_t max_steps = 0;                    // model calls the run may make; 0: none
   std::optional<Nanos> budget;                    // the most this run may spend
   std::optional<Nanos> max_call_cost;             // the most one call may reserve
   std::string agent;                              // names the agent for agent_day_budget

@@ -146,3 +146,14 @@ TEST_CASE("destroying the runtime cancels and waits for its background runs") {
   REQUIRE(handle->done());
   CHECK(handle->wait().error->kind == ErrorKind::cancelled);
 }
+
+TEST_CASE("agent.id and agent.run_id name the agent and this run") {
+  auto runtime = make_runtime(offline());
+  RunOptions options;
+  options.agent = "scout";
+  RunResult named = runtime->run_script("return agent.id .. ' ' .. agent.run_id", "id.lua", options);
+  REQUIRE(named.ok());
+  CHECK(named.text == "scout " + named.run_id);
+  RunResult unnamed = runtime->run_script("return '[' .. agent.id .. ']'", "id.lua", {});
+  CHECK(unnamed.text == "[]");
+}
