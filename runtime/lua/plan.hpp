@@ -29,7 +29,12 @@
 
 #include "perdiem/error.hpp"
 #include "perdiem/perdiem.hpp"
+#include "runtime/memory/records.hpp"
 #include "runtime/providers/provider.hpp"
+
+namespace perdiem::memory {
+class MemoryStore;
+}
 
 namespace perdiem::lua {
 
@@ -58,6 +63,12 @@ struct PlanHost {
   std::function<Result<std::int64_t>(const providers::ChatRequest&)> wallet_quote;
   // What this run has committed so far in nano-USD: settled costs plus open holds.
   std::function<Result<std::int64_t>()> wallet_spent;
+
+  // memory.*: the run's memory store (null: memory.* raises a config error), and the
+  // embedding model remember{embed=true} and vector/hybrid recall use, by name ("" = the
+  // host's default); its embedder is metered like model.embed.
+  memory::MemoryStore* memory = nullptr;
+  std::function<Result<memory::EmbeddingModel>(const std::string& model)> embedding_model;
 
   // agent.id and agent.run_id: the agent's name ("" when unnamed) and this run's id.
   std::string agent_id;

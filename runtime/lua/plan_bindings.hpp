@@ -66,6 +66,9 @@ void push_usd(lua_State* L, std::int64_t nanos);
 // Pushes the `wallet` table. May raise.
 void push_wallet_module(lua_State* L, PlanContext& context);
 
+// Pushes the `memory` table (memory_binding.cpp). May raise.
+void push_memory_module(lua_State* L, PlanContext& context);
+
 // Pushes the `time` table and the `sleep` function. May raise.
 void push_time_module(lua_State* L, PlanContext& context);
 void push_sleep(lua_State* L, PlanContext& context);

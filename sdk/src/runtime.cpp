@@ -14,12 +14,15 @@
 #include "runtime/http/curl_transport.hpp"
 #include "runtime/http/url.hpp"
 #include "runtime/lua/plan.hpp"
+#include "runtime/memory/hash.hpp"
 #include "runtime/metering/meter.hpp"
 #include "runtime/providers/presets.hpp"
 #include "runtime/providers/provider_config.hpp"
+#include "runtime/providers/sim_provider.hpp"
 #include "runtime/router/router.hpp"
 #include "sdk/src/background_runs.hpp"
 #include "sdk/src/host_provider_adapter.hpp"
+#include "sdk/src/runtime_memory.hpp"
 #include "sdk/src/runtime_wallet.hpp"
 #include "sdk/src/step_report.hpp"
 #include "wallet/hex.hpp"
@@ -51,8 +54,10 @@ class RuntimeImpl final : public Runtime {
  public:
   RuntimeImpl(RuntimeOptions options, providers::ProviderChoice choice, bool local,
               std::unique_ptr<providers::Provider> provider,
-              std::unique_ptr<sdk::RuntimeWallet> wallet)
-      : options_(std::move(options)),
+              std::unique_ptr<sdk::RuntimeWallet> wallet,
+              std::unique_ptr<sdk::RuntimeMemory> memory)
+      : memory_(std::move(memory)),
+        options_(std::move(options)),
         provider_name_(choice.name),
         reason_(choice.reason),
         model_(choice.model),
@@ -129,6 +134,7 @@ class RuntimeImpl final : public Runtime {
       host.cancel = cancel;
       host.agent_id = options.agent;
       host.run_id = result.run_id;
+      begin_trace(result.run_id, chunk_name, source, options);
       lua::PlanLimits limits;
       limits.memory_limit_bytes = options.memory_limit_bytes;
       limits.instruction_limit = options.instruction_limit;
@@ -147,7 +153,39 @@ class RuntimeImpl final : public Runtime {
     }
     finish_settlements(run_settlements);
     if (auto spent = wallet_->ledger().spent(result.run_id)) result.usage.cost = *spent;
+    end_trace(result);
     return result;
+  }
+
+  // The run's record in memory.db: its script, arguments and the provider and default
+  // model it ran with (what `perdiem replay` needs to run it again).
+  void begin_trace(const std::string& run_id, std::string_view chunk_name,
+                   std::string_view source, const RunOptions& options) {
+    memory::RunRecord record;
+    record.id = run_id;
+    record.agent = options.agent;
+    record.script_path = std::string(chunk_name);
+    record.script_hash = memory::sha256_hex(source);
+    record.args = {{"args", options.args}, {"provider", provider_name_}, {"model", model_}};
+    (void)memory_->store().begin_run(record);
+  }
+
+  void end_trace(const RunResult& result) {
+    memory::RunEnd end;
+    end.cost_nanos = result.usage.cost;
+    if (result.ok()) {
+      end.status = "ok";
+      end.result = nlohmann::json::parse(result.json, nullptr, /*allow_exceptions=*/false);
+    } else {
+      end.status = result.error->kind == ErrorKind::cancelled ? "cancelled" : "error";
+      end.error = result.error->describe();
+    }
+    Status ended = memory_->store().end_run(result.run_id, end);
+    if (ended.ok()) ended = memory_->store().flush();
+    if (!ended.ok() && options_.on_log) {
+      options_.on_log(LogLevel::warn, "the run's trace could not be written to memory.db: " +
+                                          ended.error().describe());
+    }
   }
 
   // Keeps the pending settlement; a long run drops the ones already committed, so it
@@ -223,6 +261,10 @@ class RuntimeImpl final : public Runtime {
       return embed(request, run);
     };
     host.log = options_.on_log;
+    host.memory = &memory_->store();
+    host.embedding_model = [this, &run](const std::string& name) {
+      return embedding_model(name, run);
+    };
     host.wallet_address = wallet_->address();
     host.wallet_balance = [this]() -> Result<lua::WalletSnapshot> {
       auto balance = wallet_->ledger().balance();
@@ -241,6 +283,32 @@ class RuntimeImpl final : public Runtime {
       return wallet_->ledger().spent(run.result.run_id);
     };
     return host;
+  }
+
+  // The model memory.* embeds with: named by the plan, else the runtime's default. Its
+  // embedder goes through embed(), so every embedding is metered and traced.
+  Result<memory::EmbeddingModel> embedding_model(const std::string& name, Run& run) {
+    memory::EmbeddingModel model;
+    model.name = name.empty() ? options_.embedding_model : name;
+    model.dim = options_.embedding_dimensions;
+    if (model.name.empty() && provider_name_ == "sim") {
+      model.name = "sim-embed";
+      model.dim = providers::kSimEmbeddingDimensions;
+    }
+    if (model.name == "sim-embed" && provider_name_ == "sim") model.dim = providers::kSimEmbeddingDimensions;
+    if (model.name.empty() || model.dim == 0) {
+      return make_error(ErrorKind::config,
+                        "memory needs an embedding model and its dimensions for vector search: "
+                        "set RuntimeOptions::embedding_model and embedding_dimensions",
+                        provider_name_);
+    }
+    model.embed = [this, &run, name = model.name](const std::vector<std::string>& texts)
+        -> Result<std::vector<std::vector<float>>> {
+      Result<providers::EmbedResponse> response = embed(providers::EmbedRequest{name, texts}, run);
+      if (!response) return response.error();
+      return std::move(response->vectors);
+    };
+    return model;
   }
 
   // A paid provider with the runtime's own empty wallet: say how to get a real one
@@ -268,7 +336,7 @@ class RuntimeImpl final : public Runtime {
   Result<providers::EmbedResponse> embed(const providers::EmbedRequest& request, Run& run) {
     if (auto limit = step_limit_reached(run)) return *limit;
     metering::CallContext context{run.result.run_id, ++run.steps, run.budgets};
-    sdk::StepReport report(options_.on_step, run.result.run_id, context.step, provider_name_,
+    sdk::StepReport report(options_.on_step, &memory_->store(), run.result.run_id, context.step, provider_name_,
                            request);
     Result<providers::EmbedResponse> outcome = metered_embed(request, context, run);
     report.finished(outcome);
@@ -304,7 +372,7 @@ class RuntimeImpl final : public Runtime {
     if (routed.model.empty()) routed.model = model_;
     if (auto limit = step_limit_reached(run)) return *limit;
     metering::CallContext context{run.result.run_id, ++run.steps, run.budgets};
-    sdk::StepReport report(options_.on_step, run.result.run_id, context.step, provider_name_,
+    sdk::StepReport report(options_.on_step, &memory_->store(), run.result.run_id, context.step, provider_name_,
                            routed);
     Result<providers::ChatResponse> outcome = metered_chat(routed, context, run);
     report.finished(outcome);
@@ -370,6 +438,8 @@ class RuntimeImpl final : public Runtime {
     return std::move(*metered);
   }
 
+  // First, so it is destroyed last: runs record into it until they are joined.
+  std::unique_ptr<sdk::RuntimeMemory> memory_;
   RuntimeOptions options_;
   std::string provider_name_;
   std::string reason_;
@@ -391,6 +461,9 @@ Result<std::unique_ptr<Runtime>> create_runtime(RuntimeOptions options) {
   if (!wallet) return wallet.error();
 
   if (options.host_provider) {
+    Result<std::unique_ptr<sdk::RuntimeMemory>> memory =
+        sdk::RuntimeMemory::open(options.memory_path, {});
+    if (!memory) return memory.error();
     // The app's own model: free unless the price sheet names it, like a local server.
     providers::ProviderChoice described;
     described.name = options.host_provider_name;
@@ -400,7 +473,7 @@ Result<std::unique_ptr<Runtime>> create_runtime(RuntimeOptions options) {
         sdk::adapt_host_provider(options.host_provider, options.host_provider_name);
     return std::unique_ptr<Runtime>(new RuntimeImpl(std::move(options), std::move(described),
                                                     /*local=*/true, std::move(provider),
-                                                    std::move(*wallet)));
+                                                    std::move(*wallet), std::move(*memory)));
   }
 
   Result<providers::ProviderChoice> choice =
@@ -415,6 +488,11 @@ Result<std::unique_ptr<Runtime>> create_runtime(RuntimeOptions options) {
   bool local = choice->name == "sim" ||
                (preset != nullptr && preset->local && http::is_loopback_url(choice->base_url)) ||
                (preset == nullptr && http::is_loopback_url(choice->base_url));
+  // The key is redacted from everything memory.db stores, should a server echo it.
+  Result<std::unique_ptr<sdk::RuntimeMemory>> memory =
+      sdk::RuntimeMemory::open(options.memory_path, {choice->api_key.view()});
+  if (!memory) return memory.error();
+
   providers::ProviderChoice described;
   described.name = choice->name;
   described.reason = choice->reason;
@@ -422,7 +500,8 @@ Result<std::unique_ptr<Runtime>> create_runtime(RuntimeOptions options) {
   std::unique_ptr<providers::Provider> provider =
       providers::make_provider(std::move(*choice), http::make_curl_transport());
   return std::unique_ptr<Runtime>(new RuntimeImpl(std::move(options), std::move(described), local,
-                                                  std::move(provider), std::move(*wallet)));
+                                                  std::move(provider), std::move(*wallet),
+                                                  std::move(*memory)));
 }
 
 }  // namespace

@@ -1,63 +1,59 @@
 #include "sdk/src/step_report.hpp"
 
-#include "runtime/providers/embeddings_codec.hpp"
-#include "runtime/providers/openai_codec.hpp"
+#include "sdk/src/trace_format.hpp"
 
 namespace perdiem::sdk {
 
-StepReport::StepReport(const StepSink& sink, const std::string& run_id, std::int64_t step,
-                       const std::string& provider, const providers::ChatRequest& request)
-    : sink_(sink) {
-  if (sink_) {
-    start(run_id, step, StepKind::chat, provider, request.model,
-          providers::encode_chat_request(request));
-  }
+StepReport::StepReport(const StepSink& sink, memory::MemoryStore* trace, const std::string& run_id,
+                       std::int64_t step, const std::string& provider,
+                       const providers::ChatRequest& request)
+    : sink_(sink), trace_(trace) {
+  if (sink_ || trace_) request_ = request_document(request);
+  start(StepKind::chat, run_id, step, provider, request.model);
 }
 
-StepReport::StepReport(const StepSink& sink, const std::string& run_id, std::int64_t step,
-                       const std::string& provider, const providers::EmbedRequest& request)
-    : sink_(sink) {
-  if (sink_) {
-    start(run_id, step, StepKind::embed, provider, request.model,
-          providers::encode_embed_request(request));
-  }
+StepReport::StepReport(const StepSink& sink, memory::MemoryStore* trace, const std::string& run_id,
+                       std::int64_t step, const std::string& provider,
+                       const providers::EmbedRequest& request)
+    : sink_(sink), trace_(trace) {
+  if (sink_ || trace_) request_ = request_document(request);
+  start(StepKind::embed, run_id, step, provider, request.model);
 }
 
-void StepReport::start(const std::string& run_id, std::int64_t step, StepKind kind,
-                       const std::string& provider, const std::string& model,
-                       std::string request_json) {
+void StepReport::start(StepKind kind, const std::string& run_id, std::int64_t step,
+                       const std::string& provider, const std::string& model) {
   event_.run_id = run_id;
   event_.step = step;
   event_.kind = kind;
   event_.phase = StepPhase::started;
   event_.provider = provider;
   event_.model = model;
-  event_.request_json = std::move(request_json);
   started_at_ = std::chrono::steady_clock::now();
+  if (!sink_) return;
+  event_.request_json = request_.dump();
   deliver();
 }
 
 void StepReport::finished(const Result<providers::ChatResponse>& outcome) {
-  if (!sink_) return;
-  if (!outcome) return finish(&outcome.error(), event_.provider, nullptr, 0, {});
-  event_.response_text = outcome->content;
-  if (!outcome->model.empty()) event_.model = outcome->model;
-  finish(nullptr, outcome->provider, &outcome->usage, outcome->cost_nanos, outcome->receipt_id);
+  if (!outcome) return finish(&outcome.error(), {}, {}, nullptr, 0, {}, nullptr);
+  if (sink_) event_.response_text = outcome->content;
+  finish(nullptr, outcome->provider, outcome->model, &outcome->usage, outcome->cost_nanos,
+         outcome->receipt_id, trace_ ? response_document(outcome.value()) : nlohmann::json());
 }
 
 void StepReport::finished(const Result<providers::EmbedResponse>& outcome) {
-  if (!sink_) return;
-  if (!outcome) return finish(&outcome.error(), event_.provider, nullptr, 0, {});
-  if (!outcome->model.empty()) event_.model = outcome->model;
-  finish(nullptr, outcome->provider, &outcome->usage, outcome->cost_nanos, outcome->receipt_id);
+  if (!outcome) return finish(&outcome.error(), {}, {}, nullptr, 0, {}, nullptr);
+  finish(nullptr, outcome->provider, outcome->model, &outcome->usage, outcome->cost_nanos,
+         outcome->receipt_id, trace_ ? response_document(outcome.value()) : nlohmann::json());
 }
 
-void StepReport::finish(const Error* error, const std::string& provider,
+void StepReport::finish(const Error* error, const std::string& provider, const std::string& model,
                         const providers::Usage* usage, std::int64_t cost,
-                        const std::string& receipt) {
+                        const std::string& receipt, nlohmann::json response) {
   event_.phase = StepPhase::finished;
   if (error != nullptr) event_.error = *error;
   if (!provider.empty()) event_.provider = provider;
+  if (!model.empty()) event_.model = model;
   if (usage != nullptr) {
     event_.input_tokens = usage->input_tokens;
     event_.output_tokens = usage->output_tokens;
@@ -66,7 +62,26 @@ void StepReport::finish(const Error* error, const std::string& provider,
   event_.receipt_id = receipt;
   event_.latency = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - started_at_);
-  deliver();
+  if (trace_ != nullptr) {
+    memory::StepRecord step;
+    step.run_id = event_.run_id;
+    step.seq = event_.step;
+    step.kind = event_.kind == StepKind::chat ? "model" : "embed";
+    step.request = request_;
+    step.response = std::move(response);
+    step.provider = event_.provider;
+    step.model = event_.model;
+    step.latency_ms = event_.latency.count();
+    step.input_tokens = event_.input_tokens;
+    step.output_tokens = event_.output_tokens;
+    step.cost_nanos = cost;
+    step.receipt_id = receipt;
+    if (error != nullptr) step.error = error->describe();
+    // A trace write that fails is reported when the run ends (MemoryStore::flush); the
+    // call itself, already paid, stands.
+    (void)trace_->record_step(step);
+  }
+  if (sink_) deliver();
 }
 
 void StepReport::deliver() const {

@@ -67,6 +67,15 @@ struct RuntimeOptions {
   // Receives every run's steps as they start and finish (perdiem/events.hpp): progress,
   // spend and an audit trail. Called on the thread that runs the plan. May be empty.
   std::function<void(const StepEvent&)> on_step;
+  // memory.db: what plans remember (memory.*) and the trace of every run and step, which
+  // `perdiem runs` shows and `perdiem replay` re-executes. "" = a temporary store that
+  // lasts as long as the runtime. The command line uses PERDIEM_HOME/memory.db.
+  std::string memory_path;
+  // The embedding model memory.remember{embed=true} and vector/hybrid memory.recall use
+  // when a plan names none, and its dimensions. Empty: "sim-embed" (384) on the sim
+  // provider; other providers then need the plan to name a model with its dimensions.
+  std::string embedding_model;
+  std::size_t embedding_dimensions = 0;
 };
 
 // Limits of one run. Every limit has a safe default; money limits are nano-USD (see

@@ -1,0 +1,169 @@
+#include "runtime/memory/sql.hpp"
+
+#include <sqlite3.h>
+
+namespace perdiem::memory::sql {
+
+Result<std::unique_ptr<Db>> Db::open(const std::string& path, std::string label,
+                                     int busy_timeout_ms) {
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  std::unique_ptr<Db> db(new Db(raw, std::move(label)));
+  if (rc != SQLITE_OK) {
+    return make_error(ErrorKind::storage,
+                      "cannot open " + db->label_ + " at '" + path + "': " +
+                          (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)),
+                      db->label_);
+  }
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_busy_timeout(raw, busy_timeout_ms);
+  return db;
+}
+
+Db::~Db() {
+  cache_.clear();  // statements first: close_v2 would otherwise defer the close
+  if (db_) sqlite3_close_v2(db_);
+}
+
+Error Db::error(std::string_view what) const {
+  std::string message(what);
+  message += ": ";
+  message += db_ ? sqlite3_errmsg(db_) : "no database";
+  return make_error(ErrorKind::storage, std::move(message), label_);
+}
+
+Status Db::exec(std::string_view sql) {
+  std::string text(sql);
+  char* err = nullptr;
+  int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string message = label_ + ": ";
+    message += err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    return make_error(ErrorKind::storage, std::move(message), label_);
+  }
+  return {};
+}
+
+Result<Stmt*> Db::cached(std::string_view sql) {
+  auto found = cache_.find(sql);
+  if (found != cache_.end()) return found->second.get();
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                              SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK) return error("cannot prepare '" + std::string(sql) + "'");
+  auto owned = std::make_unique<Stmt>(stmt, this);
+  Stmt* raw = owned.get();
+  cache_.emplace(std::string(sql), std::move(owned));
+  return raw;
+}
+
+Result<std::int64_t> Db::scalar(std::string_view sql) {
+  auto stmt = cached(sql);
+  if (!stmt) return stmt.error();
+  ResetGuard guard(**stmt);
+  auto row = (*stmt)->step();
+  if (!row) return row.error();
+  return *row ? (*stmt)->column_int(0) : 0;
+}
+
+int Db::changes() const { return sqlite3_changes(db_); }
+std::int64_t Db::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+
+Stmt::~Stmt() {
+  if (stmt_) sqlite3_finalize(stmt_);
+}
+
+Stmt& Stmt::bind(int index, std::int64_t value) {
+  sqlite3_bind_int64(stmt_, index, value);
+  return *this;
+}
+
+Stmt& Stmt::bind(int index, std::string_view text) {
+  sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  return *this;
+}
+
+Stmt& Stmt::bind_double(int index, double value) {
+  sqlite3_bind_double(stmt_, index, value);
+  return *this;
+}
+
+Stmt& Stmt::bind_blob(int index, std::span<const std::uint8_t> bytes) {
+  sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
+  return *this;
+}
+
+Stmt& Stmt::bind_null(int index) {
+  sqlite3_bind_null(stmt_, index);
+  return *this;
+}
+
+Result<bool> Stmt::step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  std::string message = db_->label() + ": ";
+  message += sqlite3_errmsg(db_->handle());
+  if (const char* sql = sqlite3_sql(stmt_)) {
+    message += " (in '";
+    message += sql;
+    message += "')";
+  }
+  return make_error(ErrorKind::storage, std::move(message), db_->label());
+}
+
+Status Stmt::run() {
+  ResetGuard guard(*this);
+  for (;;) {
+    auto row = step();
+    if (!row.ok()) return row.error();
+    if (!row.value()) return {};
+  }
+}
+
+void Stmt::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+std::int64_t Stmt::column_int(int index) const { return sqlite3_column_int64(stmt_, index); }
+double Stmt::column_double(int index) const { return sqlite3_column_double(stmt_, index); }
+
+std::string Stmt::column_text(int index) const {
+  const unsigned char* text = sqlite3_column_text(stmt_, index);
+  int size = sqlite3_column_bytes(stmt_, index);
+  return text ? std::string(reinterpret_cast<const char*>(text), static_cast<std::size_t>(size))
+              : std::string();
+}
+
+std::span<const std::uint8_t> Stmt::column_blob(int index) const {
+  const void* blob = sqlite3_column_blob(stmt_, index);
+  int size = sqlite3_column_bytes(stmt_, index);
+  if (!blob) return {};
+  return {static_cast<const std::uint8_t*>(blob), static_cast<std::size_t>(size)};
+}
+
+bool Stmt::column_is_null(int index) const {
+  return sqlite3_column_type(stmt_, index) == SQLITE_NULL;
+}
+
+Result<std::unique_ptr<Transaction>> Transaction::begin(Db& db, bool immediate) {
+  Status st = db.exec(immediate ? "BEGIN IMMEDIATE" : "BEGIN");
+  if (!st.ok()) return st.error();
+  return std::unique_ptr<Transaction>(new Transaction(db));
+}
+
+Transaction::~Transaction() {
+  if (open_) (void)db_.exec("ROLLBACK");
+}
+
+Status Transaction::commit() {
+  Status st = db_.exec("COMMIT");
+  if (st.ok()) open_ = false;
+  return st;
+}
+
+}  // namespace perdiem::memory::sql
