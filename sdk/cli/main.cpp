@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "args.hpp"
+#include "memory_commands.hpp"
 #include "perdiem/mock_provider.hpp"
 #include "perdiem/perdiem.hpp"
 #include "wallet_command.hpp"
@@ -145,6 +146,8 @@ int run(const perdiem::cli::RunCommand& command) {
     }
     options.wallet = std::move(*wallet);
   }
+  // Traces and memory.* persist in PERDIEM_HOME/memory.db (temporary without a home).
+  options.memory_path = perdiem::cli::run_memory_path();
   options.on_log = [](perdiem::LogLevel level, std::string_view line) {
     std::cerr << "[" << level_name(level) << "] " << line << "\n";
   };
@@ -235,6 +238,12 @@ int main(int argc, char** argv) {
   std::vector<std::string> words(argv + 1, argv + argc);
   if (!words.empty() && words[0] == "wallet") {
     return perdiem::cli::wallet_main(std::vector<std::string>(words.begin() + 1, words.end()));
+  }
+  if (!words.empty() && (words[0] == "runs" || words[0] == "replay" || words[0] == "memory")) {
+    const std::vector<std::string> rest(words.begin() + 1, words.end());
+    if (words[0] == "runs") return perdiem::cli::runs_main(rest);
+    if (words[0] == "replay") return perdiem::cli::replay_main(rest);
+    return perdiem::cli::memory_main(rest);
   }
   auto command = perdiem::cli::parse_args(words);
   if (!command) {

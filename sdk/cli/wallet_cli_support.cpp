@@ -37,6 +37,13 @@ bool listed(const std::vector<std::string_view>& names, std::string_view name) {
 
 // "--name VALUE", "--name=VALUE" and flags, in any order with the arguments; after "--"
 // every word is an argument (a message may begin with "--").
+// "perdiem wallet init", "perdiem runs show".
+static std::string command_of(const Spec& spec) {
+  std::string text = "perdiem ";
+  if (!spec.command.empty()) text += std::string(spec.command) + " ";
+  return text + std::string(spec.name);
+}
+
 Result<Words> parse_words(const std::vector<std::string>& words, const Spec& spec) {
   Words out;
   bool options_done = false;
@@ -63,13 +70,12 @@ Result<Words> parse_words(const std::vector<std::string>& words, const Spec& spe
         return usage_error(name + " needs a value");
       }
     } else {
-      return usage_error("unknown option '" + name + "' for `perdiem wallet " +
-                         std::string(spec.name) + "`");
+      return usage_error("unknown option '" + name + "' for `" + command_of(spec) + "`");
     }
   }
   if (out.args.size() < spec.min_args || out.args.size() > spec.max_args) {
     std::string expected = spec.max_args == 0 ? "no arguments" : std::string(spec.args_name);
-    return usage_error("`perdiem wallet " + std::string(spec.name) + "` takes " + expected);
+    return usage_error("`" + command_of(spec) + "` takes " + expected);
   }
   return out;
 }

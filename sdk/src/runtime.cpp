@@ -22,6 +22,7 @@
 #include "runtime/router/router.hpp"
 #include "sdk/src/background_runs.hpp"
 #include "sdk/src/host_provider_adapter.hpp"
+#include "sdk/src/runtime_factory.hpp"
 #include "sdk/src/runtime_memory.hpp"
 #include "sdk/src/runtime_wallet.hpp"
 #include "sdk/src/step_report.hpp"
@@ -134,7 +135,12 @@ class RuntimeImpl final : public Runtime {
       host.cancel = cancel;
       host.agent_id = options.agent;
       host.run_id = result.run_id;
-      begin_trace(result.run_id, chunk_name, source, options);
+      // A plan file is recorded by its absolute path, so replay finds it from anywhere.
+      begin_trace(result.run_id,
+                  script_directory.empty()
+                      ? std::string(chunk_name)
+                      : std::filesystem::absolute(std::string(chunk_name)).lexically_normal().string(),
+                  source, options);
       lua::PlanLimits limits;
       limits.memory_limit_bytes = options.memory_limit_bytes;
       limits.instruction_limit = options.instruction_limit;
@@ -370,6 +376,8 @@ class RuntimeImpl final : public Runtime {
   Result<providers::ChatResponse> chat(const providers::ChatRequest& request, Run& run) {
     providers::ChatRequest routed = request;
     if (routed.model.empty()) routed.model = model_;
+    // As the meter sends it, so the trace holds the request as sent (replay matches it).
+    if (!routed.max_tokens) routed.max_tokens = options_.default_max_tokens;
     if (auto limit = step_limit_reached(run)) return *limit;
     metering::CallContext context{run.result.run_id, ++run.steps, run.budgets};
     sdk::StepReport report(options_.on_step, &memory_->store(), run.result.run_id, context.step, provider_name_,
@@ -454,6 +462,23 @@ class RuntimeImpl final : public Runtime {
   sdk::BackgroundRuns background_;
 };
 
+// A runtime whose calls all go to `provider`, free like a local server.
+Result<std::unique_ptr<Runtime>> with_provider(RuntimeOptions options,
+                                               std::unique_ptr<providers::Provider> provider,
+                                               std::string default_model, std::string reason,
+                                               std::unique_ptr<sdk::RuntimeWallet> wallet) {
+  Result<std::unique_ptr<sdk::RuntimeMemory>> memory =
+      sdk::RuntimeMemory::open(options.memory_path, {});
+  if (!memory) return memory.error();
+  providers::ProviderChoice described;
+  described.name = provider->name();
+  described.reason = std::move(reason);
+  described.model = std::move(default_model);
+  return std::unique_ptr<Runtime>(new RuntimeImpl(std::move(options), std::move(described),
+                                                  /*local=*/true, std::move(provider),
+                                                  std::move(wallet), std::move(*memory)));
+}
+
 Result<std::unique_ptr<Runtime>> create_runtime(RuntimeOptions options) {
   Result<std::unique_ptr<sdk::RuntimeWallet>> wallet =
       options.wallet ? sdk::RuntimeWallet::from_handle(options.wallet)
@@ -461,19 +486,12 @@ Result<std::unique_ptr<Runtime>> create_runtime(RuntimeOptions options) {
   if (!wallet) return wallet.error();
 
   if (options.host_provider) {
-    Result<std::unique_ptr<sdk::RuntimeMemory>> memory =
-        sdk::RuntimeMemory::open(options.memory_path, {});
-    if (!memory) return memory.error();
     // The app's own model: free unless the price sheet names it, like a local server.
-    providers::ProviderChoice described;
-    described.name = options.host_provider_name;
-    described.reason = "host app";
-    described.model = options.provider.model;
     std::unique_ptr<providers::Provider> provider =
         sdk::adapt_host_provider(options.host_provider, options.host_provider_name);
-    return std::unique_ptr<Runtime>(new RuntimeImpl(std::move(options), std::move(described),
-                                                    /*local=*/true, std::move(provider),
-                                                    std::move(*wallet), std::move(*memory)));
+    std::string model = options.provider.model;
+    return with_provider(std::move(options), std::move(provider), std::move(model), "host app",
+                         std::move(*wallet));
   }
 
   Result<providers::ProviderChoice> choice =
@@ -505,6 +523,25 @@ Result<std::unique_ptr<Runtime>> create_runtime(RuntimeOptions options) {
 }
 
 }  // namespace
+
+namespace sdk {
+
+Result<std::unique_ptr<Runtime>> runtime_with_provider(RuntimeOptions options,
+                                                       std::unique_ptr<providers::Provider> provider,
+                                                       std::string default_model) {
+  try {
+    Result<std::unique_ptr<sdk::RuntimeWallet>> wallet =
+        options.wallet ? sdk::RuntimeWallet::from_handle(options.wallet)
+                       : sdk::RuntimeWallet::ephemeral();
+    if (!wallet) return wallet.error();
+    return with_provider(std::move(options), std::move(provider), std::move(default_model),
+                         "replay", std::move(*wallet));
+  } catch (const std::exception& e) {
+    return make_error(ErrorKind::internal, std::string("cannot create the runtime: ") + e.what());
+  }
+}
+
+}  // namespace sdk
 
 std::string_view version() {
   return PERDIEM_VERSION;
