@@ -147,14 +147,20 @@ void set_string(lua_State* L, const char* key, const std::string& value) {
   lua_setfield(L, -2, key);
 }
 
-// Pushes the answer as {content=, model=, provider=, finish_reason=, usage={input=,
-// output=}} and returns 1, or raises the error table (with provider= naming where it
-// came from).
+// Pushes the answer (push_chat_reply) and returns 1, or raises its error table.
 int deliver(lua_State* L, const Result<ChatResponse>& answer) {
+  push_chat_reply(L, answer);
+  if (!answer.ok()) lua_error(L);
+  return 1;
+}
+
+}  // namespace
+
+void push_chat_reply(lua_State* L, const Result<ChatResponse>& answer) {
   if (!answer.ok()) {
     push_error_table(L, answer.error());
     if (!answer.error().source.empty()) set_string(L, "provider", answer.error().source);
-    lua_error(L);
+    return;
   }
   const ChatResponse& response = answer.value();
   lua_createtable(L, 0, 5);
@@ -173,8 +179,9 @@ int deliver(lua_State* L, const Result<ChatResponse>& answer) {
   lua_pushinteger(L, response.cost_nanos);
   lua_setfield(L, -2, "cost_nanos");
   set_string(L, "receipt", response.receipt_id);
-  return 1;
 }
+
+namespace {
 
 // Runs when the driver resumes the plan after answering the parked request.
 int model_chat_continue(lua_State* L, int, lua_KContext raw_context) {
@@ -224,6 +231,7 @@ void push_model_module(lua_State* L, PlanContext& context) {
   lua_pushcclosure(L, model_chat, 1);
   lua_setfield(L, -2, "chat");
   add_model_embed(L, context);
+  add_model_chat_many(L, context);
 }
 
 }  // namespace perdiem::lua

@@ -176,6 +176,10 @@ PlanOutcome run_plan(std::string_view source, std::string_view chunk_name,
         const providers::ChatRequest request = std::move(*context.pending);
         context.pending.reset();
         context.answer = ask_host(host, request);
+      } else if (context.pending_many) {
+        const std::vector<providers::ChatRequest> requests = std::move(*context.pending_many);
+        context.pending_many.reset();
+        context.many_answers = ask_host_many(host, requests);
       } else if (context.pending_embed) {
         const providers::EmbedRequest request = std::move(*context.pending_embed);
         context.pending_embed.reset();

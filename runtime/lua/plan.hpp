@@ -49,6 +49,11 @@ struct PlanHost {
   // Answers one model.chat. request.model is "" when the plan named none: the host
   // fills in its default. Errors reach the plan as catchable error tables.
   std::function<Result<providers::ChatResponse>(const providers::ChatRequest&)> chat;
+  // Answers model.chat_many: every request, concurrently, results in request order.
+  // Empty: the requests go to `chat` one after another.
+  std::function<std::vector<Result<providers::ChatResponse>>(
+      const std::vector<providers::ChatRequest>&)>
+      chat_many;
   // Answers one model.embed; request.model is "" when the plan named none. Empty: the
   // plan gets a config error.
   std::function<Result<providers::EmbedResponse>(const providers::EmbedRequest&)> embed;

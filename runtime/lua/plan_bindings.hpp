@@ -34,6 +34,9 @@ struct PlanContext {
   // the host and parks the answer for model.chat's continuation.
   std::optional<providers::ChatRequest> pending;
   std::optional<Result<providers::ChatResponse>> answer;
+  // model.chat_many parks its requests the same way.
+  std::optional<std::vector<providers::ChatRequest>> pending_many;
+  std::optional<std::vector<Result<providers::ChatResponse>>> many_answers;
   // model.embed parks its request the same way.
   std::optional<providers::EmbedRequest> pending_embed;
   std::optional<Result<providers::EmbedResponse>> embed_answer;
@@ -48,6 +51,17 @@ void install_plan_globals(lua_State* L, PlanContext& context, const std::vector<
 
 // Pushes the `model` table. May raise.
 void push_model_module(lua_State* L, PlanContext& context);
+
+// Pushes model.chat's reply table for `answer`, or its error table (with provider=).
+void push_chat_reply(lua_State* L, const Result<providers::ChatResponse>& answer);
+
+// Adds model.chat_many to the `model` table on top of the stack. May raise.
+void add_model_chat_many(lua_State* L, PlanContext& context);
+
+// host.chat_many(requests), or host.chat for each in turn when the host has none; a
+// missing callback or a C++ exception becomes an Error per request.
+std::vector<Result<providers::ChatResponse>> ask_host_many(
+    PlanHost& host, const std::vector<providers::ChatRequest>& requests);
 
 // Adds model.embed to the `model` table on top of the stack. May raise.
 void add_model_embed(lua_State* L, PlanContext& context);

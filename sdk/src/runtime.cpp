@@ -5,6 +5,8 @@
 #include <array>
 #include <filesystem>
 #include <atomic>
+#include <future>
+#include <mutex>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -50,6 +52,9 @@ std::string new_run_id() {
   base::secure_random().fill(bytes);
   return "run-" + wallet::hex_encode(bytes);
 }
+
+// model.chat_many sends at most this many calls of one run at once.
+constexpr std::size_t kMaxConcurrentCalls = 16;
 
 class RuntimeImpl final : public Runtime {
  public:
@@ -237,6 +242,7 @@ class RuntimeImpl final : public Runtime {
     std::vector<std::shared_future<Result<wallet::Settlement>>>& settlements;
     std::int64_t steps = 0;
     std::uint64_t max_steps = 0;  // RunOptions::max_steps
+    std::mutex mutex{};           // guards the above and result's figures
   };
 
   metering::MeterOptions meter_options(bool local) const {
@@ -263,6 +269,9 @@ class RuntimeImpl final : public Runtime {
   lua::PlanHost host_for(Run& run) {
     lua::PlanHost host;
     host.chat = [this, &run](const providers::ChatRequest& request) { return chat(request, run); };
+    host.chat_many = [this, &run](const std::vector<providers::ChatRequest>& requests) {
+      return chat_many(requests, run);
+    };
     host.embed = [this, &run](const providers::EmbedRequest& request) {
       return embed(request, run);
     };
@@ -340,8 +349,9 @@ class RuntimeImpl final : public Runtime {
   }
 
   Result<providers::EmbedResponse> embed(const providers::EmbedRequest& request, Run& run) {
-    if (auto limit = step_limit_reached(run)) return *limit;
-    metering::CallContext context{run.result.run_id, ++run.steps, run.budgets};
+    Result<std::int64_t> step = next_step(run);
+    if (!step) return step.error();
+    metering::CallContext context{run.result.run_id, *step, run.budgets};
     sdk::StepReport report(options_.on_step, &memory_->store(), run.result.run_id, context.step, provider_name_,
                            request);
     Result<providers::EmbedResponse> outcome = metered_embed(request, context, run);
@@ -354,12 +364,21 @@ class RuntimeImpl final : public Runtime {
     if (auto refused = needs_a_wallet()) return *refused;
     Result<metering::MeteredEmbedding> metered = meter_.embed(*provider_, request, context);
     if (!metered) return metered.error();
-    if (metered->settlement.valid()) track_settlement(run.settlements, std::move(metered->settlement));
+    record_call(run, std::move(metered->settlement), metered->response.provider,
+                metered->response.usage);
     providers::EmbedResponse response = std::move(metered->response);
     response.cost_nanos = metered->cost;
     response.receipt_id = metered->receipt_id;
-    count_call(run.result, response.provider, response.usage);
     return response;
+  }
+
+  // Adds a finished call to the run's figures and keeps its pending settlement.
+  // Thread-safe (model.chat_many finishes calls on several threads).
+  static void record_call(Run& run, std::shared_future<Result<wallet::Settlement>> settlement,
+                          const std::string& provider, const providers::Usage& usage) {
+    std::lock_guard lock(run.mutex);
+    if (settlement.valid()) track_settlement(run.settlements, std::move(settlement));
+    count_call(run.result, provider, usage);
   }
 
   static void count_call(RunResult& result, const std::string& provider,
@@ -374,14 +393,52 @@ class RuntimeImpl final : public Runtime {
   }
 
   Result<providers::ChatResponse> chat(const providers::ChatRequest& request, Run& run) {
+    Result<std::int64_t> step = next_step(run);
+    if (!step) return step.error();
+    return chat_step(request, *step, run);
+  }
+
+  // model.chat_many: steps numbered in request order, then every call at once (at most
+  // kMaxConcurrentCalls in flight), each metered and traced like model.chat.
+  std::vector<Result<providers::ChatResponse>> chat_many(
+      const std::vector<providers::ChatRequest>& requests, Run& run) {
+    std::vector<Result<std::int64_t>> steps;
+    for (std::size_t i = 0; i < requests.size(); ++i) steps.push_back(next_step(run));
+    std::vector<Result<providers::ChatResponse>> answers(
+        requests.size(), make_error(ErrorKind::internal, "not sent"));
+    for (std::size_t first = 0; first < requests.size(); first += kMaxConcurrentCalls) {
+      const std::size_t last = std::min(requests.size(), first + kMaxConcurrentCalls);
+      std::vector<std::future<Result<providers::ChatResponse>>> calls;
+      for (std::size_t i = first; i < last; ++i) {
+        if (!steps[i]) continue;
+        calls.push_back(std::async(std::launch::async, [this, &requests, &run, i, step = *steps[i]] {
+          return chat_step(requests[i], step, run);
+        }));
+      }
+      std::size_t next = 0;
+      for (std::size_t i = first; i < last; ++i) {
+        answers[i] = steps[i] ? calls[next++].get() : Result<providers::ChatResponse>(steps[i].error());
+      }
+    }
+    return answers;
+  }
+
+  // The run's next step number, or the step limit's error. Thread-safe.
+  Result<std::int64_t> next_step(Run& run) {
+    std::lock_guard lock(run.mutex);
+    if (auto limit = step_limit_reached(run)) return *limit;
+    return ++run.steps;
+  }
+
+  Result<providers::ChatResponse> chat_step(const providers::ChatRequest& request,
+                                            std::int64_t step, Run& run) {
     providers::ChatRequest routed = request;
     if (routed.model.empty()) routed.model = model_;
     // As the meter sends it, so the trace holds the request as sent (replay matches it).
     if (!routed.max_tokens) routed.max_tokens = options_.default_max_tokens;
-    if (auto limit = step_limit_reached(run)) return *limit;
-    metering::CallContext context{run.result.run_id, ++run.steps, run.budgets};
-    sdk::StepReport report(options_.on_step, &memory_->store(), run.result.run_id, context.step, provider_name_,
-                           routed);
+    metering::CallContext context{run.result.run_id, step, run.budgets};
+    sdk::StepReport report(options_.on_step, &memory_->store(), run.result.run_id, context.step,
+                           provider_name_, routed);
     Result<providers::ChatResponse> outcome = metered_chat(routed, context, run);
     report.finished(outcome);
     return outcome;
@@ -392,12 +449,12 @@ class RuntimeImpl final : public Runtime {
     if (auto refused = needs_a_wallet()) return *refused;
     Result<metering::MeteredResponse> metered = routed_call(routed, context);
     if (!metered) return metered.error();
-    if (metered->settlement.valid()) track_settlement(run.settlements, std::move(metered->settlement));
+    record_call(run, std::move(metered->settlement), metered->response.provider,
+                metered->response.usage);
     providers::ChatResponse response = std::move(metered->response);
     response.cost_nanos = metered->cost;
     response.receipt_id = metered->receipt_id;
 
-    count_call(run.result, response.provider, response.usage);
     return response;
   }
 

@@ -1,9 +1,10 @@
 // What a run reports while it runs: one StepEvent when a model call starts and one when
 // it finishes, with what was sent, what came back, who served it and what it cost.
 //
-// Thread-safety: events of one run arrive in order, on the thread running that run;
-// events of different runs may arrive concurrently from different threads, so a callback
-// shared by runs must synchronise what it touches. A callback must not block for long:
+// Thread-safety: a step's `started` comes before its `finished`. Steps of one run arrive
+// in order on the thread running the run, except the calls of one model.chat_many, which
+// run at once on threads of their own and report from there; events of different runs
+// arrive concurrently. So a callback must synchronise what it touches. A callback must not block for long:
 // the run waits for it. Exceptions thrown by a callback are caught and dropped.
 #pragma once
 

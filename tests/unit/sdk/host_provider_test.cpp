@@ -140,3 +140,57 @@ TEST_CASE("many runs call one host provider at once and each gets its own answer
   CHECK(model->calls == kRuns * kCallsEach);
   CHECK(model->threads.size() > 1);
 }
+
+namespace {
+
+// Holds each call for a while and records how many were in flight at once.
+class SlowModel final : public HostProvider {
+ public:
+  Result<HostChatReply> chat(const HostChatRequest& request) override {
+    const int now = in_flight.fetch_add(1) + 1;
+    int seen = max_in_flight.load();
+    while (now > seen && !max_in_flight.compare_exchange_weak(seen, now)) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    in_flight.fetch_sub(1);
+    const std::string& last = request.messages.back().content;
+    if (last == "fail") return make_error(ErrorKind::provider, "cannot answer that");
+    HostChatReply reply;
+    reply.content = "re:" + last;
+    reply.input_tokens = 1;
+    reply.output_tokens = 1;
+    return reply;
+  }
+  std::atomic<int> in_flight{0};
+  std::atomic<int> max_in_flight{0};
+};
+
+}  // namespace
+
+TEST_CASE("model.chat_many sends its calls at once and answers in order, failures in place") {
+  auto model = std::make_shared<SlowModel>();
+  std::mutex mutex;
+  std::vector<StepEvent> events;
+  auto runtime = runtime_for(model, [&](const StepEvent& e) {
+    std::lock_guard lock(mutex);
+    events.push_back(e);
+  });
+  RunResult result = runtime->run_script(R"(
+    local asks = {}
+    for i, word in ipairs({"a", "b", "fail", "d", "e", "f"}) do
+      asks[i] = {messages = {{role = "user", content = word}}}
+    end
+    local replies = model.chat_many(asks)
+    local out = {}
+    for i, r in ipairs(replies) do out[i] = r.kind and ("error:" .. r.kind) or r.content end
+    return table.concat(out, ",")
+  )", "many.lua", {});
+  REQUIRE_MESSAGE(result.ok(), result.error->describe());
+  CHECK(result.text == "re:a,re:b,error:provider,re:d,re:e,re:f");
+  CHECK(model->max_in_flight > 1);
+  CHECK(result.usage.model_calls == 5);
+  REQUIRE(events.size() == 12);
+  std::set<std::int64_t> steps;
+  for (const StepEvent& e : events) steps.insert(e.step);
+  CHECK(steps == std::set<std::int64_t>{1, 2, 3, 4, 5, 6});
+}
