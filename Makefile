@@ -19,7 +19,7 @@ FUZZ_PACKAGES := clang libclang-rt-14-dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test bench fuzz deps build build-sanitize clean format
+.PHONY: run test bench fuzz deps node-deps build build-sanitize clean format
 
 # install-missing PACKAGES...: apt-get only the packages dpkg does not already have.
 define install-missing
@@ -34,6 +34,14 @@ endef
 
 deps:
 	$(call install-missing,$(DEBIAN_PACKAGES))
+
+# The MCP tests install a real MCP server from the npm registry, so they need node and
+# npm. Debian's are installed only when no npm is on the PATH: a machine may carry
+# another Node.js build (NodeSource's), which Debian's npm package would conflict with.
+node-deps:
+	@command -v npm >/dev/null 2>&1 || { echo "installing Debian's nodejs and npm"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm; }
 
 $(RELEASE_DIR)/CMakeCache.txt: | deps
 	cmake -S . -B $(RELEASE_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -50,7 +58,7 @@ build-sanitize: deps $(SANITIZE_DIR)/CMakeCache.txt
 run: build
 	$(RELEASE_DIR)/perdiem run examples/agents/hello.lua
 
-test: build build-sanitize
+test: node-deps build build-sanitize
 	cd $(RELEASE_DIR) && ctest --output-on-failure -j$(JOBS)
 	cd $(SANITIZE_DIR) && ctest --output-on-failure -j$(JOBS)
 

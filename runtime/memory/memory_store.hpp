@@ -28,6 +28,32 @@
 // add_secret): each occurrence of a secret becomes "[redacted]" before it is written,
 // so it is in neither memory.db, its WAL, nor an export.
 //
+// Wiring it in (for the runtime, Lua bindings and CLI):
+//   - Open once per process: MemoryStore::open($PERDIEM_HOME/memory.db, options), with
+//     options.secrets = every provider API key and keystore secret known at start
+//     (add_secret() for any loaded later). Share the pointer; it is thread-safe.
+//   - memory.thread(name):append / :history{max_tokens} -> append_message / history.
+//     memory.set/get/delete -> set_fact/get_fact/delete_fact. memory.remember ->
+//     remember (pass RememberOptions::embedding to make the text vector-searchable);
+//     memory.recall -> recall, parse_recall_mode for the mode string. These block: writes
+//     wait for their commit (about a millisecond), reads for SQLite, and a vector recall
+//     scans every vector (~15 ms at 100,000 chunks). Run them on a worker thread and
+//     resume the coroutine with the result, never on the event loop thread.
+//   - The EmbeddingModel's embedder is where model.embed (routed, paid) plugs in; it runs
+//     on the thread calling remember/recall and only for texts not already cached.
+//   - A run: begin_run at start, record_step after each model/tool call settles
+//     (request/response as sent and received, receipt id, cost), end_run at the end.
+//     These never wait for the disk: safe on the event loop thread. (Only if the writer
+//     falls Options::max_queued operations behind does a call wait for room.)
+//   - perdiem runs list/show/export -> list_runs / get_run / export_run_jsonl.
+//     perdiem memory stats/search/prune/vacuum -> stats / recall / prune_runs_older_than /
+//     vacuum.
+//   - Replay: recorded_steps(run) gives the steps in order with their request hashes. For
+//     each request the replayed script makes, compute request_hash(request) and take the
+//     next unused recorded step of that kind with the same hash; its response is the
+//     answer. No match is a divergence: report the step's seq and both requests (the
+//     recorded one as stored, i.e. redacted).
+//
 // Errors: values. storage for SQLite failures (a corrupt or newer file at open names the
 // path, both versions and what to do); invalid_argument for bad input; not_found for an
 // unknown run.
@@ -152,6 +178,8 @@ class MemoryStore {
   // queue first; readers in other processes may make it fail with a busy error.
   [[nodiscard]] Status vacuum();
 
+  // Private state (impl.hpp). Named here only so the implementation files' helpers can
+  // take it; nothing outside runtime/memory/ can use it.
   struct Impl;
 
  private:
