@@ -13,13 +13,13 @@ SANITIZE_DIR := $(BUILD_DIR)/sanitize
 DEBIAN_PACKAGES := cmake g++ make pkg-config \
   libcurl4-openssl-dev nlohmann-json3-dev libsecp256k1-dev libsodium-dev \
   libsqlite3-dev liblua5.4-dev doctest-dev libcpp-httplib-dev libcrypto++-dev \
-  libssl-dev zlib1g-dev libbrotli-dev
+  libssl-dev zlib1g-dev libbrotli-dev python3
 # libFuzzer needs clang and its runtime (a Recommends of clang, so named explicitly).
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test bench fuzz deps node-deps build build-sanitize clean format
+.PHONY: run test bench fuzz deps node-deps build build-sanitize install clean format
 
 # install-missing PACKAGES...: apt-get only the packages dpkg does not already have.
 define install-missing
@@ -61,6 +61,12 @@ run: build
 test: node-deps build build-sanitize
 	cd $(RELEASE_DIR) && ctest --output-on-failure -j$(JOBS)
 	cd $(SANITIZE_DIR) && ctest --output-on-failure -j$(JOBS)
+
+# Installs the library, headers, CMake package, pkg-config file, the command and the plan
+# library under PREFIX (docs/embedding.md).
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(RELEASE_DIR) --prefix $(PREFIX)
 
 bench: build
 	cmake --build $(RELEASE_DIR) -j$(JOBS) --target benchmarks

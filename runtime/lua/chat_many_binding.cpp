@@ -29,6 +29,8 @@ int read_one(lua_State* L) {
   auto& requests = *static_cast<std::vector<ChatRequest>*>(lua_touserdata(L, lua_upvalueindex(1)));
   const auto max_bytes = static_cast<std::size_t>(lua_tointeger(L, lua_upvalueindex(2)));
   requests.push_back(read_chat_request(L, max_bytes));
+  fill_tool_definitions(L, *static_cast<PlanContext*>(lua_touserdata(L, lua_upvalueindex(3))),
+                        requests.back());
   return 0;
 }
 
@@ -45,7 +47,8 @@ std::vector<ChatRequest> read_requests(lua_State* L, std::size_t max_bytes) {
   for (lua_Unsigned i = 1; i <= count; ++i) {
     lua_pushlightuserdata(L, &requests);
     lua_pushinteger(L, static_cast<lua_Integer>(std::min<std::size_t>(max_bytes, LUA_MAXINTEGER)));
-    lua_pushcclosure(L, read_one, 2);
+    lua_pushlightuserdata(L, &context_of(L));
+    lua_pushcclosure(L, read_one, 3);
     lua_rawgeti(L, 1, static_cast<lua_Integer>(i));
     lua_call(L, 1, 0);
   }

@@ -18,7 +18,8 @@ namespace {
 using providers::ChatRequest;
 using providers::ChatResponse;
 
-constexpr const char* kFields[] = {"model", "messages", "max_tokens", "temperature"};
+constexpr const char* kFields[] = {"model",       "messages", "max_tokens",
+                                   "temperature", "tools",    "tool_choice"};
 constexpr const char* kBadMessages =
     "model.chat: messages must be a non-empty array of {role=, content=} tables";
 
@@ -46,13 +47,53 @@ void check_fields(lua_State* L) {
     if (lua_type(L, -1) != LUA_TSTRING) {
       luaL_error(L,
                  "model.chat: unexpected positional value; the fields are model, "
-                 "messages, max_tokens and temperature");
+                 "messages, max_tokens, temperature, tools and tool_choice");
     }
     const std::string_view name = lua_tostring(L, -1);
     bool known = false;
     for (const char* field : kFields) known = known || name == field;
     if (!known) luaL_error(L, "model.chat: unknown field '%s'", lua_tostring(L, -1));
   }
+}
+
+// A "tool" message's tool_call_id; an "assistant" message's tool_calls (as the reply's
+// tool_calls: {id=, name=, arguments=} with arguments a JSON string).
+void read_tool_parts(lua_State* L, int message, int index, providers::Message& entry) {
+  if (entry.role == "tool") {
+    if (raw_field(L, message, "tool_call_id") != LUA_TSTRING) {
+      luaL_error(L, "model.chat: messages[%d] (a tool result) needs tool_call_id", index);
+    }
+    entry.tool_call_id = top_string(L);
+    lua_pop(L, 1);
+    return;
+  }
+  if (entry.role != "assistant" || raw_field(L, message, "tool_calls") == LUA_TNIL) {
+    if (entry.role == "assistant") lua_pop(L, 1);
+    return;
+  }
+  const int calls = lua_gettop(L);
+  if (!lua_istable(L, calls)) luaL_error(L, "model.chat: messages[%d].tool_calls must be an array", index);
+  const lua_Unsigned count = lua_rawlen(L, calls);
+  for (lua_Unsigned c = 1; c <= count; ++c) {
+    if (lua_rawgeti(L, calls, static_cast<lua_Integer>(c)) != LUA_TTABLE) {
+      luaL_error(L, "model.chat: messages[%d].tool_calls[%d] must be a table", index, static_cast<int>(c));
+    }
+    const int call = lua_gettop(L);
+    providers::ToolCall tool_call;
+    const char* parts[] = {"id", "name", "arguments"};
+    std::string* fields[] = {&tool_call.id, &tool_call.name, &tool_call.arguments};
+    for (int f = 0; f < 3; ++f) {
+      if (raw_field(L, call, parts[f]) != LUA_TSTRING) {
+        luaL_error(L, "model.chat: messages[%d].tool_calls[%d].%s must be a string", index,
+                   static_cast<int>(c), parts[f]);
+      }
+      *fields[f] = top_string(L);
+      lua_pop(L, 1);
+    }
+    entry.tool_calls.push_back(std::move(tool_call));
+    lua_settop(L, calls);
+  }
+  lua_settop(L, calls - 1);
 }
 
 void read_messages(lua_State* L, ChatRequest& request, std::size_t max_bytes) {
@@ -73,15 +114,22 @@ void read_messages(lua_State* L, ChatRequest& request, std::size_t max_bytes) {
       luaL_error(L, "model.chat: messages[%d].role must be a string", static_cast<int>(i));
     }
     entry.role = top_string(L);
-    if (entry.role != "system" && entry.role != "user" && entry.role != "assistant") {
-      luaL_error(L, "model.chat: messages[%d].role must be \"system\", \"user\" or \"assistant\"",
+    if (entry.role != "system" && entry.role != "user" && entry.role != "assistant" &&
+        entry.role != "tool") {
+      luaL_error(L,
+                 "model.chat: messages[%d].role must be \"system\", \"user\", \"assistant\" or "
+                 "\"tool\"",
                  static_cast<int>(i));
     }
-    if (raw_field(L, message, "content") != LUA_TSTRING) {
+    read_tool_parts(L, message, static_cast<int>(i), entry);
+    const int content_type = raw_field(L, message, "content");
+    // An assistant turn that only called tools may have no text.
+    const bool may_be_empty = entry.role == "assistant" && !entry.tool_calls.empty();
+    if (content_type != LUA_TSTRING && !(may_be_empty && content_type == LUA_TNIL)) {
       luaL_error(L, "model.chat: messages[%d].content must be a string", static_cast<int>(i));
     }
     std::size_t length = 0;
-    const char* content = lua_tolstring(L, -1, &length);
+    const char* content = content_type == LUA_TSTRING ? lua_tolstring(L, -1, &length) : "";
     total_bytes += sizeof(providers::Message) + entry.role.size() + length;
     if (total_bytes > max_bytes) {
       luaL_error(L, "model.chat: the messages take more than %d bytes",
@@ -137,6 +185,25 @@ ChatRequest read_chat_request(lua_State* L, std::size_t max_bytes) {
     request.temperature = temperature;
   }
   lua_pop(L, 1);
+
+  // tools: the names of tools the model may call; the host fills in their schemas.
+  if (raw_field(L, 1, "tools") != LUA_TNIL) {
+    if (!lua_istable(L, -1)) luaL_error(L, "model.chat: tools must be an array of tool names");
+    const lua_Unsigned count = lua_rawlen(L, -1);
+    for (lua_Unsigned i = 1; i <= count; ++i) {
+      if (lua_rawgeti(L, -1, static_cast<lua_Integer>(i)) != LUA_TSTRING) {
+        luaL_error(L, "model.chat: tools must be an array of tool names");
+      }
+      request.tools.push_back(providers::ToolDefinition{top_string(L)});
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  if (raw_field(L, 1, "tool_choice") != LUA_TNIL) {
+    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "model.chat: tool_choice must be a string");
+    request.tool_choice = top_string(L);
+  }
+  lua_pop(L, 1);
   return request;
 }
 
@@ -179,6 +246,18 @@ void push_chat_reply(lua_State* L, const Result<ChatResponse>& answer) {
   lua_pushinteger(L, response.cost_nanos);
   lua_setfield(L, -2, "cost_nanos");
   set_string(L, "receipt", response.receipt_id);
+  if (!response.tool_calls.empty()) {
+    lua_createtable(L, static_cast<int>(response.tool_calls.size()), 0);
+    for (std::size_t i = 0; i < response.tool_calls.size(); ++i) {
+      const providers::ToolCall& call = response.tool_calls[i];
+      lua_createtable(L, 0, 3);
+      set_string(L, "id", call.id);
+      set_string(L, "name", call.name);
+      set_string(L, "arguments", call.arguments);
+      lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+    }
+    lua_setfield(L, -2, "tool_calls");
+  }
 }
 
 namespace {
@@ -199,6 +278,7 @@ int model_chat(lua_State* L) {
   PlanContext& context = context_of(L);
   if (context.finished) return luaL_error(L, "model.chat: the plan has already finished");
   ChatRequest request = read_chat_request(L, context.limits.memory_limit_bytes);
+  fill_tool_definitions(L, context, request);
   context.sandbox->check(L);  // no call, and no charge, once cancelled or out of time
   if (L == context.plan_thread && lua_isyieldable(L)) {
     context.pending = std::move(request);

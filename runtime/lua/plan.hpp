@@ -54,6 +54,15 @@ struct PlanHost {
   std::function<std::vector<Result<providers::ChatResponse>>(
       const std::vector<providers::ChatRequest>&)>
       chat_many;
+  // Tools (tool.*, model.chat's tools=), besides those the plan defines itself:
+  // the definitions of the named tools (a tool error naming an unknown or refused one),
+  // one call with JSON arguments (the result as text for the model: a string as is,
+  // anything else as JSON), and the tools this run may call. Empty: no host tools.
+  std::function<Result<std::vector<providers::ToolDefinition>>(const std::vector<std::string>&)>
+      tool_definitions;
+  std::function<Result<std::string>(const std::string& name, const std::string& arguments)>
+      call_tool;
+  std::function<std::vector<providers::ToolDefinition>()> list_tools;
   // Answers one model.embed; request.model is "" when the plan named none. Empty: the
   // plan gets a config error.
   std::function<Result<providers::EmbedResponse>(const providers::EmbedRequest&)> embed;

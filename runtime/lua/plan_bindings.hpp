@@ -63,6 +63,13 @@ void add_model_chat_many(lua_State* L, PlanContext& context);
 std::vector<Result<providers::ChatResponse>> ask_host_many(
     PlanHost& host, const std::vector<providers::ChatRequest>& requests);
 
+// Pushes the `tool` table (tool_binding.cpp). May raise.
+void push_tool_module(lua_State* L, PlanContext& context);
+// Replaces the tool names model.chat's tools= gave with their definitions: the plan's
+// own tools from tool.define, the rest from the host. Raises a `tool` error for an
+// unknown or refused tool.
+void fill_tool_definitions(lua_State* L, PlanContext& context, providers::ChatRequest& request);
+
 // Adds model.embed to the `model` table on top of the stack. May raise.
 void add_model_embed(lua_State* L, PlanContext& context);
 

@@ -85,6 +85,9 @@ void install_plan_globals(lua_State* L, PlanContext& context,
   push_memory_module(L, context);
   lua_setglobal(L, "memory");
 
+  push_tool_module(L, context);
+  lua_setglobal(L, "tool");
+
   push_log_module(L, context);
   lua_setglobal(L, "log");
   push_logger(L, context, LogLevel::info, log_at_level);  // print goes to the log

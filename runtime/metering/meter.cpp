@@ -54,7 +54,23 @@ std::int64_t max_input_tokens(const providers::ChatRequest& request) {
   std::int64_t tokens = kTemplateTokensPerRequest;
   for (const auto& m : request.messages) {
     tokens +=
-        static_cast<std::int64_t>(m.content.size() + m.role.size()) + kTemplateTokensPerMessage;
+        static_cast<std::int64_t>(m.content.size() + m.role.size() + m.tool_call_id.size()) +
+        kTemplateTokensPerMessage;
+    for (const auto& call : m.tool_calls) {
+      tokens += static_cast<std::int64_t>(call.id.size() + call.name.size() + call.arguments.size()) +
+                kTemplateTokensPerMessage;
+    }
+  }
+  // Offered tools are sent too: their names, descriptions and schemas are input.
+  for (const auto& tool : request.tools) {
+    tokens += static_cast<std::int64_t>(tool.name.size() + tool.description.size() +
+                                        tool.parameters.size()) +
+              kTemplateTokensPerMessage;
+  }
+  if (request.response_format) {
+    tokens += static_cast<std::int64_t>(request.response_format->name.size() +
+                                        request.response_format->schema.size()) +
+              kTemplateTokensPerMessage;
   }
   return tokens;
 }

@@ -85,7 +85,9 @@ ChatResponse sim_reply(const ChatRequest& request, std::uint64_t /*seed*/) {
   response.finish_reason = "stop";
 
   const Message* user = last_user_message(request);
-  if (user == nullptr) {
+  if (apply_sim_tool_turn(request, response)) {
+    // A scripted tool call, or the answer to tool results: see sim_provider.hpp.
+  } else if (user == nullptr) {
     response.content = "sim: there was no user message to answer";
   } else if (auto scripted = scripted_reply(user->content)) {
     response.content = std::move(*scripted);

@@ -20,9 +20,18 @@ namespace perdiem::providers {
 //    input message for its framing. A max_tokens cap truncates the reply to 4 characters
 //    per token and reports finish_reason "length".
 //  - model echoes request.model, or "sim-1" when empty; provider is "sim".
+//  - Tools (so tool loops run offline): when the request offers tools and the last
+//    message is the user's, each of its lines "call tool NAME with {json}" (NAME an
+//    offered tool) becomes a tool call (ids "call_1", ...; finish_reason "tool_calls").
+//    When the last messages are tool results, the reply is "sim: tool results: " and
+//    their contents joined by " | ".
 // The seed is part of the contract so replies may vary by seed later (simulated
 // latency or failures); today's replies do not depend on it.
 ChatResponse sim_reply(const ChatRequest& request, std::uint64_t seed);
+
+// The tool part of sim_reply (sim_tools.cpp): fills `response` and returns true when the
+// request scripts a tool call or answers tool results.
+bool apply_sim_tool_turn(const ChatRequest& request, ChatResponse& response);
 
 // A Provider named "sim" answering with sim_reply. Thread-safe; never fails.
 std::unique_ptr<Provider> make_sim_provider(std::uint64_t seed);

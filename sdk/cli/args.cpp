@@ -103,6 +103,16 @@ Result<Command> parse_run(Words& words) {
       auto seconds = parse_integer<std::uint64_t>(option, *value, 1, 7 * 24 * 3600);
       if (!seconds) return seconds.error();
       run.timeout_ms = *seconds * 1000;
+    } else if (option == "--allow-tool") {
+      run.allowed_tools.push_back(*value);
+    } else if (option == "--allow-host") {
+      run.allowed_hosts.push_back(*value);
+    } else if (option == "--workspace") {
+      run.workspace = *value;
+    } else if (option == "--allow-command") {
+      run.shell_commands.push_back(*value);
+    } else if (option == "--mcp") {
+      run.mcp_servers.push_back(*value);
     } else if (option == "--max-steps") {
       auto steps = parse_integer<std::uint64_t>(option, *value, 1, 1'000'000'000);
       if (!steps) return steps.error();
@@ -152,6 +162,25 @@ Result<Command> parse_mock_provider(Words& words) {
   return Command(std::move(mock));
 }
 
+Result<Command> parse_tools(Words& words) {
+  if (words.done() || words.take() != "list") {
+    return usage_error("usage: perdiem tools list [--mcp NAME]...");
+  }
+  ToolsListCommand list;
+  while (!words.done()) {
+    std::string word = words.take();
+    std::size_t eq = word.find('=');
+    bool has_inline = eq != std::string::npos;
+    std::string option = has_inline ? word.substr(0, eq) : word;
+    if (option != "--mcp") return usage_error("unknown option '" + option + "' for `perdiem tools list`");
+    Result<std::string> value =
+        words.value_of(option, has_inline ? word.substr(eq + 1) : std::string(), has_inline);
+    if (!value) return value.error();
+    list.mcp_servers.push_back(*value);
+  }
+  return Command(std::move(list));
+}
+
 }  // namespace
 
 Result<Command> parse_args(const std::vector<std::string>& argv) {
@@ -165,6 +194,7 @@ Result<Command> parse_args(const std::vector<std::string>& argv) {
   }
   if (command == "run") return parse_run(words);
   if (command == "mock-provider") return parse_mock_provider(words);
+  if (command == "tools") return parse_tools(words);
   return usage_error("unknown command '" + command + "'");
 }
 
@@ -178,6 +208,8 @@ Usage:
                                            verify-message, issue, revoke, import, balance,
                                            history, verify, prices, receipts,
                                            verify-receipt (see `perdiem wallet --help`)
+  perdiem tools list [--mcp NAME]...       the tools a run can be given
+  perdiem runs | replay | memory ...       traces, replay and the memory store
   perdiem version                          print the version
   perdiem --help                           print this help
 
@@ -194,6 +226,11 @@ Options for `run` (before SCRIPT; everything after SCRIPT goes to the plan):
   --agent NAME          names the agent, for --agent-day-budget
   --agent-day-budget USD  the most this agent may spend per UTC day
   --no-wallet           do not open the wallet in PERDIEM_HOME: free providers only
+  --allow-tool NAME     grant a built-in tool (fs.read, http.fetch, shell.run, fs.*)
+  --allow-host HOST     let http.fetch reach HOST (repeatable)
+  --workspace DIR       the folder fs.* tools work in (and only it)
+  --allow-command PROG  let shell.run run PROG (repeatable; needs --allow-tool shell.run)
+  --mcp NAME            start the MCP server NAME from config.json; its tools join the run
   --max-steps N         end the run with a limit error at its (N+1)th model call
   --json                print the result and its figures as one JSON object on stdout
   --quiet               print only the answer and errors

@@ -31,6 +31,16 @@ struct RunCommand {
   bool quiet = false;  // no diagnostics on stderr, only errors
   bool json = false;   // --json: the result and its figures as one JSON object on stdout
   std::uint64_t max_steps = 0;  // --max-steps N: model calls the run may make; 0: no limit
+  std::vector<std::string> allowed_tools;   // --allow-tool NAME (repeatable)
+  std::vector<std::string> allowed_hosts;   // --allow-host HOST (repeatable)
+  std::string workspace;                    // --workspace DIR
+  std::vector<std::string> shell_commands;  // --allow-command PROGRAM (repeatable)
+  std::vector<std::string> mcp_servers;     // --mcp NAME: servers from config.json
+};
+
+// `perdiem tools list [--mcp NAME]...`
+struct ToolsListCommand {
+  std::vector<std::string> mcp_servers;
 };
 
 struct MockProviderCommand {
@@ -38,7 +48,8 @@ struct MockProviderCommand {
   std::string required_key_env;  // the variable holding the key clients must send
 };
 
-using Command = std::variant<HelpCommand, VersionCommand, RunCommand, MockProviderCommand>;
+using Command =
+    std::variant<HelpCommand, VersionCommand, RunCommand, MockProviderCommand, ToolsListCommand>;
 
 // Fails with kind `usage`; the message says what was wrong and points at --help.
 Result<Command> parse_args(const std::vector<std::string>& argv);

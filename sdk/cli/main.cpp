@@ -3,6 +3,7 @@
 // stderr, so `perdiem run plan.lua > answer.txt` captures only the answer.
 #include <pthread.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -134,6 +135,53 @@ void block_stop_signals() {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 }
 
+// The MCP servers `names` (--mcp) from config.json in PERDIEM_HOME.
+perdiem::Result<std::vector<perdiem::McpServer>> mcp_servers_named(
+    const std::vector<std::string>& names) {
+  std::vector<perdiem::McpServer> chosen;
+  if (names.empty()) return chosen;
+  auto home = perdiem::home_directory();
+  if (!home) return home.error();
+  auto declared = perdiem::mcp_servers_from_config(*home);
+  if (!declared) return declared.error();
+  for (const std::string& name : names) {
+    auto found = std::find_if(declared->begin(), declared->end(),
+                              [&](const perdiem::McpServer& s) { return s.name == name; });
+    if (found == declared->end()) {
+      return perdiem::make_error(perdiem::ErrorKind::config,
+                                 "no MCP server '" + name + "' in " + *home +
+                                     "/config.json (declare it under \"mcp_servers\")");
+    }
+    chosen.push_back(*found);
+  }
+  return chosen;
+}
+
+// `perdiem tools list`: every tool a run can be given, built-ins marked.
+int tools_list(const perdiem::cli::ToolsListCommand& command) {
+  perdiem::RuntimeOptions options;
+  options.provider.provider = "sim";
+  options.provider.use_environment = false;
+  auto servers = mcp_servers_named(command.mcp_servers);
+  if (!servers) {
+    print_error(servers.error());
+    return kExitFailed;
+  }
+  options.mcp_servers = std::move(*servers);
+  auto runtime = perdiem::Runtime::create(std::move(options));
+  if (!runtime) {
+    print_error(runtime.error());
+    return kExitFailed;
+  }
+  for (const perdiem::ToolInfo& tool : (*runtime)->tools()) {
+    std::string description = tool.description.substr(0, tool.description.find('\n'));
+    std::cout << tool.name << (tool.builtin ? "  (built-in: needs --allow-tool)" : "")
+              << (tool.price_nanos ? "  " + perdiem::format_usd_display(*tool.price_nanos) + "/call" : "")
+              << "\n    " << description << "\n";
+  }
+  return kExitOk;
+}
+
 int run(const perdiem::cli::RunCommand& command) {
   block_stop_signals();
   perdiem::RuntimeOptions options;
@@ -148,6 +196,12 @@ int run(const perdiem::cli::RunCommand& command) {
   }
   // Traces and memory.* persist in PERDIEM_HOME/memory.db (temporary without a home).
   options.memory_path = perdiem::cli::run_memory_path();
+  auto servers = mcp_servers_named(command.mcp_servers);
+  if (!servers) {
+    print_error(servers.error());
+    return kExitFailed;
+  }
+  options.mcp_servers = std::move(*servers);
   options.on_log = [](perdiem::LogLevel level, std::string_view line) {
     std::cerr << "[" << level_name(level) << "] " << line << "\n";
   };
@@ -180,6 +234,10 @@ int run(const perdiem::cli::RunCommand& command) {
   run_options.agent = command.agent;
   run_options.agent_day_budget = command.agent_day_budget;
   run_options.max_steps = command.max_steps;
+  run_options.allowed_tools = command.allowed_tools;
+  run_options.allowed_hosts = command.allowed_hosts;
+  run_options.workspace = command.workspace;
+  run_options.shell_commands = command.shell_commands;
   perdiem::RunResult result =
       run_until_done_or_interrupted((*runtime)->start_file(command.script, run_options));
   if (command.json) {
@@ -260,6 +318,9 @@ int main(int argc, char** argv) {
   }
   if (auto* run_command = std::get_if<perdiem::cli::RunCommand>(&*command)) {
     return run(*run_command);
+  }
+  if (auto* tools_command = std::get_if<perdiem::cli::ToolsListCommand>(&*command)) {
+    return tools_list(*tools_command);
   }
   return mock_provider(std::get<perdiem::cli::MockProviderCommand>(*command));
 }

@@ -24,8 +24,10 @@
 #include "runtime/router/router.hpp"
 #include "sdk/src/background_runs.hpp"
 #include "sdk/src/host_provider_adapter.hpp"
+#include "sdk/src/install_paths.hpp"
 #include "sdk/src/runtime_factory.hpp"
 #include "sdk/src/runtime_memory.hpp"
+#include "sdk/src/runtime_tools.hpp"
 #include "sdk/src/runtime_wallet.hpp"
 #include "sdk/src/step_report.hpp"
 #include "wallet/hex.hpp"
@@ -61,8 +63,9 @@ class RuntimeImpl final : public Runtime {
   RuntimeImpl(RuntimeOptions options, providers::ProviderChoice choice, bool local,
               std::unique_ptr<providers::Provider> provider,
               std::unique_ptr<sdk::RuntimeWallet> wallet,
-              std::unique_ptr<sdk::RuntimeMemory> memory)
+              std::unique_ptr<sdk::RuntimeMemory> memory, std::unique_ptr<sdk::RuntimeTools> tools)
       : memory_(std::move(memory)),
+        tools_(std::move(tools)),
         options_(std::move(options)),
         provider_name_(choice.name),
         reason_(choice.reason),
@@ -70,7 +73,10 @@ class RuntimeImpl final : public Runtime {
         local_(local),
         provider_(std::move(provider)),
         wallet_(std::move(wallet)),
-        meter_(wallet_->ledger(), wallet_->prices(), meter_options(local)) {}
+        meter_(wallet_->ledger(), wallet_->prices(), meter_options(local)) {
+    // require "perdiem.react" finds the plan library (installed, or this source tree's).
+    if (Result<std::string> scripts = sdk::plan_library_directory()) module_paths_ = {*scripts};
+  }
 
   RunResult run_file(const std::string& path, const RunOptions& options) override {
     return run_file_as(new_run_id(), nullptr, path, options);
@@ -98,6 +104,7 @@ class RuntimeImpl final : public Runtime {
         });
   }
 
+  std::vector<ToolInfo> tools() const override { return tools_->list(); }
   std::string provider_name() const override { return provider_name_; }
   std::string provider_reason() const override { return reason_; }
   std::string default_model() const override { return model_; }
@@ -135,8 +142,16 @@ class RuntimeImpl final : public Runtime {
     try {
       Run run{result, budgets_for(result.run_id, options), run_settlements};
       run.max_steps = options.max_steps;
+      run.cancel = cancel;
+      Result<std::unique_ptr<sdk::RunTools>> run_tools = tools_->for_run(options);
+      if (!run_tools) {
+        result.error = run_tools.error();
+        return result;
+      }
+      run.tools = std::move(*run_tools);
       lua::PlanHost host = host_for(run);
       host.script_directory = script_directory;
+      host.module_paths = module_paths_;
       host.cancel = cancel;
       host.agent_id = options.agent;
       host.run_id = result.run_id;
@@ -243,6 +258,8 @@ class RuntimeImpl final : public Runtime {
     std::int64_t steps = 0;
     std::uint64_t max_steps = 0;  // RunOptions::max_steps
     std::mutex mutex{};           // guards the above and result's figures
+    std::unique_ptr<sdk::RunTools> tools{};  // this run's tools and grants
+    const std::atomic<bool>* cancel = nullptr;
   };
 
   metering::MeterOptions meter_options(bool local) const {
@@ -269,6 +286,24 @@ class RuntimeImpl final : public Runtime {
   lua::PlanHost host_for(Run& run) {
     lua::PlanHost host;
     host.chat = [this, &run](const providers::ChatRequest& request) { return chat(request, run); };
+    host.tool_definitions = [&run](const std::vector<std::string>& names)
+        -> Result<std::vector<providers::ToolDefinition>> {
+      std::vector<providers::ToolDefinition> definitions;
+      for (const std::string& name : names) {
+        auto tool = run.tools->find(name);
+        if (!tool) return tool.error();
+        definitions.push_back(tools::to_definition(**tool));
+      }
+      return definitions;
+    };
+    host.call_tool = [this, &run](const std::string& name, const std::string& arguments) {
+      return call_tool(name, arguments, run);
+    };
+    host.list_tools = [&run] {
+      std::vector<providers::ToolDefinition> listed;
+      for (const auto& tool : run.tools->allowed()) listed.push_back({tool->name, tool->description});
+      return listed;
+    };
     host.chat_many = [this, &run](const std::vector<providers::ChatRequest>& requests) {
       return chat_many(requests, run);
     };
@@ -298,6 +333,63 @@ class RuntimeImpl final : public Runtime {
       return wallet_->ledger().spent(run.result.run_id);
     };
     return host;
+  }
+
+  // One tool call from the plan (tool.call, tool.run): grant and schema checked, paid
+  // like a model call when the tool has a price, traced as a step.
+  Result<std::string> call_tool(const std::string& name, const std::string& arguments_json,
+                                Run& run) {
+    nlohmann::json arguments = nlohmann::json::parse(arguments_json, nullptr, false);
+    if (arguments.is_discarded()) {
+      return make_error(ErrorKind::tool, "the arguments are not valid JSON", name);
+    }
+    Result<std::shared_ptr<const tools::Tool>> tool = run.tools->find(name);
+    if (!tool) return tool.error();
+    Result<std::int64_t> step = next_step(run);
+    if (!step) return step.error();
+    sdk::StepReport report(options_.on_step, &memory_->store(), run.result.run_id, *step,
+                           (*tool)->name, arguments);
+    std::optional<wallet::Reservation> hold;
+    if ((*tool)->price_nanos) {
+      wallet::ReserveRequest request;
+      request.idempotency_key = run.result.run_id + ":" + std::to_string(*step) + ":1";
+      request.provider = "tools";
+      request.worst_case = *(*tool)->price_nanos;
+      request.budgets = run.budgets;
+      Result<wallet::Reservation> reserved = wallet_->ledger().reserve(request);
+      if (!reserved) {
+        report.finished(Result<std::string>(reserved.error()), 0, {});
+        return reserved.error();
+      }
+      hold = *reserved;
+    }
+    tools::ToolContext context;
+    context.run_id = run.result.run_id;
+    context.cancelled = run.cancel;
+    Result<nlohmann::json> result = run.tools->invoke((*tool)->name, arguments, context);
+    Result<std::string> text =
+        result ? Result<std::string>(sdk::tool_result_text(*result)) : Result<std::string>(result.error());
+    std::int64_t cost = 0;
+    std::string receipt;
+    if (hold) {
+      if (!result) {
+        (void)wallet_->ledger().release(hold->id);  // a failed tool call costs nothing
+      } else {
+        wallet::CallRecord record;
+        record.model = (*tool)->name;
+        record.step = *step;
+        record.prices.per_request = *(*tool)->price_nanos;
+        auto settled = wallet_->ledger().settle(*hold, *(*tool)->price_nanos, record);
+        if (!settled) {
+          report.finished(Result<std::string>(settled.error()), 0, {});
+          return settled.error();
+        }
+        cost = settled->cost;
+        if (settled->receipt) receipt = settled->receipt->id;
+      }
+    }
+    report.finished(text, cost, receipt);
+    return text;
   }
 
   // The model memory.* embeds with: named by the plan, else the runtime's default. Its
@@ -503,8 +595,9 @@ class RuntimeImpl final : public Runtime {
     return std::move(*metered);
   }
 
-  // First, so it is destroyed last: runs record into it until they are joined.
+  // First, so they are destroyed last: runs use them until they are joined.
   std::unique_ptr<sdk::RuntimeMemory> memory_;
+  std::unique_ptr<sdk::RuntimeTools> tools_;
   RuntimeOptions options_;
   std::string provider_name_;
   std::string reason_;
@@ -514,6 +607,7 @@ class RuntimeImpl final : public Runtime {
   std::unique_ptr<sdk::RuntimeWallet> wallet_;
   metering::Meter meter_;
   router::HealthBook health_;  // shared by every run of this runtime; thread-safe
+  std::vector<std::string> module_paths_;  // the plan library, when found
   // Last, so it is destroyed first: its runs are cancelled and joined while everything
   // they use still exists.
   sdk::BackgroundRuns background_;
@@ -527,13 +621,17 @@ Result<std::unique_ptr<Runtime>> with_provider(RuntimeOptions options,
   Result<std::unique_ptr<sdk::RuntimeMemory>> memory =
       sdk::RuntimeMemory::open(options.memory_path, {});
   if (!memory) return memory.error();
+  Result<std::unique_ptr<sdk::RuntimeTools>> tools =
+      sdk::RuntimeTools::create(options.tools, options.mcp_servers);
+  if (!tools) return tools.error();
   providers::ProviderChoice described;
   described.name = provider->name();
   described.reason = std::move(reason);
   described.model = std::move(default_model);
   return std::unique_ptr<Runtime>(new RuntimeImpl(std::move(options), std::move(described),
                                                   /*local=*/true, std::move(provider),
-                                                  std::move(wallet), std::move(*memory)));
+                                                  std::move(wallet), std::move(*memory),
+                                                  std::move(*tools)));
 }
 
 Result<std::unique_ptr<Runtime>> create_runtime(RuntimeOptions options) {
@@ -567,6 +665,9 @@ Result<std::unique_ptr<Runtime>> create_runtime(RuntimeOptions options) {
   Result<std::unique_ptr<sdk::RuntimeMemory>> memory =
       sdk::RuntimeMemory::open(options.memory_path, {choice->api_key.view()});
   if (!memory) return memory.error();
+  Result<std::unique_ptr<sdk::RuntimeTools>> tools =
+      sdk::RuntimeTools::create(options.tools, options.mcp_servers);
+  if (!tools) return tools.error();
 
   providers::ProviderChoice described;
   described.name = choice->name;
@@ -576,7 +677,7 @@ Result<std::unique_ptr<Runtime>> create_runtime(RuntimeOptions options) {
       providers::make_provider(std::move(*choice), http::make_curl_transport());
   return std::unique_ptr<Runtime>(new RuntimeImpl(std::move(options), std::move(described), local,
                                                   std::move(provider), std::move(*wallet),
-                                                  std::move(*memory)));
+                                                  std::move(*memory), std::move(*tools)));
 }
 
 }  // namespace
@@ -609,6 +710,11 @@ Runtime::~Runtime() = default;
 Result<std::unique_ptr<Runtime>> Runtime::create(RuntimeOptions options) {
   if (options.default_max_tokens < 1) {
     return make_error(ErrorKind::invalid_argument, "default_max_tokens must be at least 1");
+  }
+  // A PERDIEM_SCRIPTS that names no directory is a mistake to report, not to skip.
+  if (Result<std::string> scripts = sdk::plan_library_directory();
+      !scripts && scripts.error().kind == ErrorKind::config) {
+    return scripts.error();
   }
   if (options.host_provider && options.host_provider_name.empty()) {
     return make_error(ErrorKind::invalid_argument,

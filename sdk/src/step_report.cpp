@@ -20,6 +20,21 @@ StepReport::StepReport(const StepSink& sink, memory::MemoryStore* trace, const s
   start(StepKind::embed, run_id, step, provider, request.model);
 }
 
+StepReport::StepReport(const StepSink& sink, memory::MemoryStore* trace, const std::string& run_id,
+                       std::int64_t step, const std::string& name, const nlohmann::json& arguments)
+    : sink_(sink), trace_(trace) {
+  if (sink_ || trace_) request_ = {{"name", name}, {"arguments", arguments}};
+  start(StepKind::tool, run_id, step, "tool", name);
+}
+
+void StepReport::finished(const Result<std::string>& outcome, std::int64_t cost,
+                          const std::string& receipt) {
+  if (!outcome) return finish(&outcome.error(), {}, {}, nullptr, cost, receipt, nullptr);
+  if (sink_) event_.response_text = outcome.value();
+  finish(nullptr, {}, {}, nullptr, cost, receipt,
+         trace_ ? nlohmann::json{{"result", outcome.value()}} : nlohmann::json());
+}
+
 void StepReport::start(StepKind kind, const std::string& run_id, std::int64_t step,
                        const std::string& provider, const std::string& model) {
   event_.run_id = run_id;
@@ -66,7 +81,9 @@ void StepReport::finish(const Error* error, const std::string& provider, const s
     memory::StepRecord step;
     step.run_id = event_.run_id;
     step.seq = event_.step;
-    step.kind = event_.kind == StepKind::chat ? "model" : "embed";
+    step.kind = event_.kind == StepKind::chat    ? "model"
+                : event_.kind == StepKind::embed ? "embed"
+                                                 : "tool";
     step.request = request_;
     step.response = std::move(response);
     step.provider = event_.provider;

@@ -26,7 +26,13 @@ class StepReport {
              std::int64_t step, const std::string& provider,
              const providers::EmbedRequest& request);
 
+  // A tool call: `name` and its JSON arguments.
+  StepReport(const StepSink& sink, memory::MemoryStore* trace, const std::string& run_id,
+             std::int64_t step, const std::string& name, const nlohmann::json& arguments);
+
   void finished(const Result<providers::ChatResponse>& outcome);
+  // A tool's result as the model reads it, what it cost and its receipt.
+  void finished(const Result<std::string>& outcome, std::int64_t cost, const std::string& receipt);
   void finished(const Result<providers::EmbedResponse>& outcome);
 
  private:

@@ -17,7 +17,7 @@
 
 namespace perdiem {
 
-enum class StepKind { chat, embed };
+enum class StepKind { chat, embed, tool };
 enum class StepPhase { started, finished };
 
 struct StepEvent {
@@ -25,11 +25,12 @@ struct StepEvent {
   std::int64_t step = 0;  // 1, 2, ... within the run; one step per logical call
   StepKind kind = StepKind::chat;
   StepPhase phase = StepPhase::started;
-  std::string provider;  // who was asked (started) or who answered (finished)
-  std::string model;
-  // The request as sent, as OpenAI-style JSON (API keys are never part of it).
+  std::string provider;  // who was asked (started) or who answered (finished); "tool"
+  std::string model;     // the model, or for a tool call the tool's name
+  // The request as sent, as OpenAI-style JSON (API keys are never part of it); for a
+  // tool call {"name":..., "arguments":...}.
   std::string request_json;
-  // finished only: the answer's text (chat) and the call's outcome.
+  // finished only: the answer's text (chat) or the tool's result, and the outcome.
   std::string response_text;
   std::optional<Error> error;  // finished: set when the call failed
   std::int64_t input_tokens = 0;

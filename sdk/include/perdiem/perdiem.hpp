@@ -27,6 +27,7 @@
 #include "perdiem/events.hpp"
 #include "perdiem/export.h"
 #include "perdiem/host_provider.hpp"
+#include "perdiem/tools.hpp"
 #include "perdiem/wallet.hpp"
 
 namespace perdiem {
@@ -76,6 +77,10 @@ struct RuntimeOptions {
   // provider; other providers then need the plan to name a model with its dimensions.
   std::string embedding_model;
   std::size_t embedding_dimensions = 0;
+  // Tools every run's plan and model may call (perdiem/tools.hpp), and MCP servers to
+  // start now, whose tools join them. A server that does not start fails create().
+  std::vector<HostTool> tools;
+  std::vector<McpServer> mcp_servers;
 };
 
 // Limits of one run. Every limit has a safe default; money limits are nano-USD (see
@@ -90,6 +95,12 @@ struct RunOptions {
   std::optional<Nanos> max_call_cost;             // the most one call may reserve
   std::string agent;                              // names the agent for agent_day_budget
   std::optional<Nanos> agent_day_budget;          // per agent per UTC day, across runs
+  // Built-in tools act on the world, so each is off unless granted here by name
+  // ("fs.read", "http.fetch") or family ("fs.*"). Host, plan and MCP tools need no grant.
+  std::vector<std::string> allowed_tools;
+  std::vector<std::string> allowed_hosts;   // http.fetch may reach these ("api.example.com")
+  std::string workspace;                    // fs.* work inside this folder, and only it
+  std::vector<std::string> shell_commands;  // shell.run may run these programs
 };
 
 // Totals over one run's model calls.
@@ -162,6 +173,10 @@ class PERDIEM_API Runtime {
                                                 const RunOptions& options) = 0;
   virtual std::shared_ptr<RunHandle> start_script(std::string source, std::string chunk_name,
                                                   const RunOptions& options) = 0;
+
+  // The tools a run could call: host and MCP tools, and the built-ins (which need a
+  // grant). Plans' own tool.define tools are not listed.
+  virtual std::vector<ToolInfo> tools() const = 0;
 
   // The provider calls go to when a call names none, e.g. "sim" or "openrouter",
   // and why it was chosen ("flag", "environment", "default").

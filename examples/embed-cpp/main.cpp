@@ -1,0 +1,83 @@
+// embed-cpp: the smallest complete app that embeds perdiem through its C++ API.
+//
+//   embed-cpp [question]                 runs the built-in agent below on the question
+//   embed-cpp --file plan.lua [args...]  runs a plan file with its agent.args
+//
+// With no provider configured it uses the offline `sim` provider, which is free and
+// deterministic. Prints the agent's answer, what the run cost and its run id; every
+// failure is a value (perdiem::Error) that is printed, never an exception.
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <perdiem/perdiem.hpp>
+
+namespace {
+
+// The agent this app runs when given no file: ask the model the app's question.
+constexpr const char* kAgent = R"lua(
+local question = agent.args[1] or "Why should an agent hold its own budget?"
+local reply = model.chat{ messages = { { role = "user", content = question } } }
+return reply.content
+)lua";
+
+// Everything the app decides about its runtime lives here: which provider, the wallet,
+// where log lines go, and the host's own capabilities as the SDK grows them.
+perdiem::RuntimeOptions runtime_options() {
+  perdiem::RuntimeOptions options;
+  options.provider.use_environment = true;  // PERDIEM_PROVIDER etc., else the sim
+  options.on_log = [](perdiem::LogLevel, std::string_view line) {
+    std::cerr << "[agent] " << line << "\n";
+  };
+  return options;
+}
+
+// One run's limits: here a budget of one US cent, enforced before each model call.
+perdiem::RunOptions run_options(std::vector<std::string> args) {
+  perdiem::RunOptions options;
+  options.args = std::move(args);
+  options.budget = perdiem::kNanosPerUsd / 100;
+  return options;
+}
+
+int report(const perdiem::RunResult& result) {
+  if (!result.ok()) {
+    std::cerr << "agent failed: " << result.error->describe() << "\n";
+    return 1;
+  }
+  std::cout << "answer: " << result.text << "\n";
+  std::cout << "cost: " << perdiem::format_usd_display(result.usage.cost) << " over "
+            << result.usage.model_calls << " model call(s)\n";
+  std::cout << "run id: " << result.run_id << "\n";
+  std::cout << "served by:";
+  for (const std::string& provider : result.providers) std::cout << " " << provider;
+  std::cout << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+
+  auto runtime = perdiem::Runtime::create(runtime_options());
+  if (!runtime) {
+    std::cerr << "cannot start perdiem: " << runtime.error().describe() << "\n";
+    return 1;
+  }
+  std::cout << "perdiem " << perdiem::version() << ", provider "
+            << (*runtime)->provider_name() << "\n";
+
+  if (!args.empty() && args.front() == "--file") {
+    if (args.size() < 2) {
+      std::cerr << "usage: embed-cpp --file plan.lua [args...]\n";
+      return 2;
+    }
+    const std::string path = args[1];
+    args.erase(args.begin(), args.begin() + 2);
+    return report((*runtime)->run_file(path, run_options(std::move(args))));
+  }
+  return report((*runtime)->run_script(kAgent, "embed-cpp-agent", run_options(std::move(args))));
+}
