@@ -28,6 +28,7 @@
 #include "sdk/src/runtime_factory.hpp"
 #include "sdk/src/runtime_memory.hpp"
 #include "sdk/src/runtime_tools.hpp"
+#include "tools/schema.hpp"
 #include "sdk/src/runtime_wallet.hpp"
 #include "sdk/src/step_report.hpp"
 #include "wallet/hex.hpp"
@@ -143,7 +144,7 @@ class RuntimeImpl final : public Runtime {
       Run run{result, budgets_for(result.run_id, options), run_settlements};
       run.max_steps = options.max_steps;
       run.cancel = cancel;
-      Result<std::unique_ptr<sdk::RunTools>> run_tools = tools_->for_run(options);
+      Result<std::unique_ptr<sdk::RunTools>> run_tools = tools_->for_run(options, memory_->store());
       if (!run_tools) {
         result.error = run_tools.error();
         return result;
@@ -345,6 +346,10 @@ class RuntimeImpl final : public Runtime {
     }
     Result<std::shared_ptr<const tools::Tool>> tool = run.tools->find(name);
     if (!tool) return tool.error();
+    // An invalid call is refused before anything is reserved: it costs nothing.
+    if (Status valid = tools::validate_against_schema((*tool)->parameters, arguments); !valid.ok()) {
+      return make_error(ErrorKind::tool, valid.error().message, (*tool)->name);
+    }
     Result<std::int64_t> step = next_step(run);
     if (!step) return step.error();
     sdk::StepReport report(options_.on_step, &memory_->store(), run.result.run_id, *step,

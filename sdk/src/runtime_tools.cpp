@@ -3,6 +3,7 @@
 #include <exception>
 #include <filesystem>
 
+#include "sdk/src/memory_tools.hpp"
 #include "tools/builtin/builtins.hpp"
 #include "tools/mcp/mcp_tools.hpp"
 
@@ -45,6 +46,7 @@ std::vector<std::shared_ptr<const tools::Tool>> builtin_catalog() {
   // fs.* register only with a workspace; the root just lets them be listed.
   options.workspace.emplace(std::filesystem::path("/").string());
   (void)tools::register_builtin_tools(registry, options);
+  (void)register_memory_tools(registry, nullptr);  // listed only, never called
   return registry.list();
 }
 
@@ -118,7 +120,8 @@ Result<std::unique_ptr<RuntimeTools>> RuntimeTools::create(
   return runtime_tools;
 }
 
-Result<std::unique_ptr<RunTools>> RuntimeTools::for_run(const RunOptions& options) const {
+Result<std::unique_ptr<RunTools>> RuntimeTools::for_run(const RunOptions& options,
+                                                        memory::MemoryStore& memory) const {
   std::unique_ptr<RunTools> run(new RunTools());
   for (const auto& tool : shared_.list()) {
     if (Status added = run->registry_.add(*tool); !added.ok()) return added.error();
@@ -128,6 +131,9 @@ Result<std::unique_ptr<RunTools>> RuntimeTools::for_run(const RunOptions& option
   if (!options.workspace.empty()) builtins.workspace = options.workspace;
   builtins.shell.allowed_commands = options.shell_commands;
   if (Status added = tools::register_builtin_tools(run->registry_, builtins); !added.ok()) {
+    return added.error();
+  }
+  if (Status added = register_memory_tools(run->registry_, &memory); !added.ok()) {
     return added.error();
   }
   for (const std::string& pattern : options.allowed_tools) run->grants_.allow(pattern);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "perdiem/perdiem.hpp"
+#include "runtime/memory/memory_store.hpp"
 #include "tools/executor.hpp"
 #include "tools/mcp/mcp_client.hpp"
 #include "tools/tool.hpp"
@@ -41,7 +42,9 @@ class RuntimeTools {
                                                       const std::vector<McpServer>& servers);
   ~RuntimeTools();
 
-  Result<std::unique_ptr<RunTools>> for_run(const RunOptions& options) const;
+  // The run's tools; `memory` backs the memory.* tools.
+  Result<std::unique_ptr<RunTools>> for_run(const RunOptions& options,
+                                            memory::MemoryStore& memory) const;
   // The shared tools and the built-ins, as ToolInfo.
   std::vector<ToolInfo> list() const;
 

@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "perdiem/perdiem.hpp"
 
 using namespace perdiem;
@@ -193,4 +195,44 @@ TEST_CASE("model.chat_many sends its calls at once and answers in order, failure
   std::set<std::int64_t> steps;
   for (const StepEvent& e : events) steps.insert(e.step);
   CHECK(steps == std::set<std::int64_t>{1, 2, 3, 4, 5, 6});
+}
+
+TEST_CASE("a host tool serves many runs at once, each its own answers") {
+  std::atomic<int> calls{0};
+  RuntimeOptions options;
+  options.provider.provider = "sim";
+  options.provider.use_environment = false;
+  HostTool square;
+  square.name = "math.square";
+  square.description = "Squares an integer.";
+  square.parameters_json =
+      R"({"type":"object","properties":{"n":{"type":"integer"}},"required":["n"]})";
+  square.handler = [&calls](const std::string& arguments) -> Result<std::string> {
+    calls.fetch_add(1);
+    const long long n = nlohmann::json::parse(arguments)["n"].get<long long>();
+    return std::to_string(n * n);
+  };
+  options.tools.push_back(square);
+  auto created = Runtime::create(std::move(options));
+  REQUIRE(created.ok());
+  auto& runtime = *created;
+  std::vector<std::shared_ptr<RunHandle>> runs;
+  for (int i = 0; i < 16; ++i) {
+    RunOptions run_options;
+    run_options.args = {std::to_string(i)};
+    runs.push_back(runtime->start_script(R"(
+      local base = tonumber(agent.args[1]) * 10
+      local sum = 0
+      for k = 1, 5 do sum = sum + tool.call("math.square", {n = base + k}) end
+      return sum
+    )", "squares.lua", run_options));
+  }
+  for (int i = 0; i < 16; ++i) {
+    const RunResult& result = runs[static_cast<std::size_t>(i)]->wait();
+    REQUIRE_MESSAGE(result.ok(), result.error->describe());
+    long long expected = 0;
+    for (int k = 1; k <= 5; ++k) expected += static_cast<long long>(i * 10 + k) * (i * 10 + k);
+    CHECK(result.json == std::to_string(expected));
+  }
+  CHECK(calls == 80);
 }

@@ -184,3 +184,22 @@ TEST_CASE("an API key never reaches memory.db or an export, even when a server e
   CHECK(exported->find("you sent") != std::string::npos);
   CHECK(exported->find(key) == std::string::npos);
 }
+
+TEST_CASE("memory.* as tools for the model, behind the memory.* grant") {
+  auto runtime = sim_runtime("");
+  const char* plan = R"(
+    tool.call("memory.set", {ns = "prefs", key = "tz", value = {zone = "UTC"}})
+    tool.call("memory.remember", {text = "The launch is on Friday.", ns = "plans"})
+    local hits = tool.call("memory.recall", {query = "launch", ns = "plans"})
+    return tool.call("memory.get", {ns = "prefs", key = "tz"}).zone .. " " .. hits[1].text)";
+  RunOptions granted;
+  granted.allowed_tools = {"memory.*"};
+  RunResult result = runtime->run_script(plan, "memory_tools.lua", granted);
+  REQUIRE_MESSAGE(result.ok(), result.error->describe());
+  CHECK(result.text == "UTC The launch is on Friday.");
+
+  RunResult refused = runtime->run_script(plan, "memory_tools.lua", {});
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error->kind == ErrorKind::tool);
+  CHECK(refused.error->message.find("--allow-tool memory.set") != std::string::npos);
+}

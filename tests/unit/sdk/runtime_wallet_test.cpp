@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 
@@ -184,4 +185,47 @@ TEST_CASE("without a wallet the runtime's own empty one pays only for free provi
   auto j = nlohmann::json::parse(free_run.json);
   CHECK(j["cost"] == 0);
   CHECK(j["address"] == (*free_runtime)->wallet_address());
+}
+
+TEST_CASE("a priced host tool is reserved and settled like a call, and budgets stop it") {
+  TempHome agent_home, issuer_home;
+  auto wallet = funded_agent(agent_home, issuer_home, "1");
+  std::atomic<int> handled{0};
+  RuntimeOptions options;
+  options.provider.provider = "sim";
+  options.provider.use_environment = false;
+  options.wallet = wallet;
+  HostTool lookup;
+  lookup.name = "orders.lookup";
+  lookup.description = "Looks up an order by number.";
+  lookup.parameters_json =
+      R"({"type":"object","properties":{"order":{"type":"integer"}},"required":["order"]})";
+  lookup.handler = [&handled](const std::string& arguments) -> Result<std::string> {
+    handled.fetch_add(1);
+    auto args = nlohmann::json::parse(arguments);
+    return nlohmann::json{{"order", args["order"]}, {"status", "shipped"}}.dump();
+  };
+  lookup.price_nanos = 10'000'000;  // $0.01 a call
+  options.tools.push_back(lookup);
+  auto runtime = Runtime::create(std::move(options));
+  REQUIRE_MESSAGE(runtime.ok(), runtime.error().describe());
+
+  RunOptions run_options;
+  run_options.budget = 25'000'000;  // room for two calls, not three
+  RunResult result = (*runtime)->run_script(R"(
+    local first = tool.call("orders.lookup", {order = 7})
+    local second = tool.call("orders.lookup", {order = 8})
+    local ok, err = pcall(tool.call, "orders.lookup", {order = 9})
+    local bad_ok, bad = pcall(tool.call, "orders.lookup", {order = "nine"})
+    return first.status .. " " .. second.order .. " " .. err.kind .. " " .. bad.kind
+  )", "orders.lua", run_options);
+  REQUIRE_MESSAGE(result.ok(), result.error->describe());
+  CHECK(result.text == "shipped 8 budget_exceeded tool");
+  CHECK(handled == 2);  // neither the refused nor the invalid call reached the handler
+  CHECK(result.usage.cost == 20'000'000);
+  auto receipts = wallet->receipts(result.run_id);
+  REQUIRE(receipts.ok());
+  REQUIRE(receipts->size() == 2);
+  CHECK(receipts->front().model == "orders.lookup");
+  CHECK(receipts->front().cost == 10'000'000);
 }
