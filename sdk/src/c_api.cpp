@@ -1,40 +1,17 @@
 // The C API (perdiem.h) over the C++ facade. No exception crosses this boundary: every
 // entry point catches, and allocation failure maps to PERDIEM_CODE_INTERNAL.
-#include "perdiem/perdiem.h"
-
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
 
-#include "perdiem/perdiem.hpp"
+#include "sdk/src/c_api_internal.hpp"
 
-struct perdiem_runtime {
-  std::unique_ptr<perdiem::Runtime> runtime;
-};
+namespace perdiem::capi {
 
-struct perdiem_result {
-  perdiem_code code = PERDIEM_CODE_OK;
-  std::string text;
-  std::string json;
-  std::string error_message;
-  std::string providers;
-  int model_calls = 0;
-  int64_t cost_nanos = 0;
-  std::string run_id;
-};
-
-namespace {
-
-// ErrorKind and perdiem_code share an order; OK is 0, so each kind is its index + 1.
-perdiem_code code_of(perdiem::ErrorKind kind) {
-  return static_cast<perdiem_code>(static_cast<int>(kind) + 1);
-}
-
-static_assert(static_cast<int>(perdiem::ErrorKind::internal) + 1 == PERDIEM_CODE_INTERNAL,
+static_assert(static_cast<int>(ErrorKind::internal) + 1 == PERDIEM_CODE_INTERNAL,
               "perdiem_code must mirror perdiem::ErrorKind");
-static_assert(static_cast<int>(perdiem::ErrorKind::rate_limited) + 1 ==
-              PERDIEM_CODE_RATE_LIMITED);
+static_assert(static_cast<int>(ErrorKind::rate_limited) + 1 == PERDIEM_CODE_RATE_LIMITED);
 
 char* duplicate(const std::string& text) {
   char* copy = static_cast<char*>(std::malloc(text.size() + 1));
@@ -46,21 +23,7 @@ void set_message(char** out, const std::string& message) {
   if (out != nullptr) *out = duplicate(message);
 }
 
-std::string or_empty(const char* text) { return text == nullptr ? std::string() : text; }
-
-perdiem::RunOptions run_options_from(const perdiem_run_options* options) {
-  perdiem::RunOptions run;
-  if (options == nullptr) return run;
-  for (std::size_t i = 0; i < options->arg_count; ++i) {
-    run.args.push_back(or_empty(options->args[i]));
-  }
-  if (options->memory_limit_bytes != 0) run.memory_limit_bytes = options->memory_limit_bytes;
-  if (options->budget_nanos >= 0) run.budget = options->budget_nanos;
-  if (options->max_call_nanos >= 0) run.max_call_cost = options->max_call_nanos;
-  return run;
-}
-
-perdiem_code finish(const perdiem::RunResult& run, perdiem_result** out) {
+perdiem_code store_result(const RunResult& run, perdiem_result** out) {
   auto result = std::make_unique<perdiem_result>();
   if (run.error) {
     result->code = code_of(run.error->kind);
@@ -81,11 +44,54 @@ perdiem_code finish(const perdiem::RunResult& run, perdiem_result** out) {
   return code;
 }
 
+perdiem_code create_runtime(RuntimeOptions settings, perdiem_runtime** out,
+                            char** error_message) noexcept {
+  *out = nullptr;
+  try {
+    auto runtime = Runtime::create(std::move(settings));
+    if (!runtime) {
+      set_message(error_message, runtime.error().describe());
+      return code_of(runtime.error().kind);
+    }
+    *out = new perdiem_runtime{std::move(*runtime)};
+    return PERDIEM_CODE_OK;
+  } catch (const std::exception& e) {
+    set_message(error_message, std::string("cannot create the runtime: ") + e.what());
+    return PERDIEM_CODE_INTERNAL;
+  } catch (...) {
+    set_message(error_message, "cannot create the runtime: unknown exception");
+    return PERDIEM_CODE_INTERNAL;
+  }
+}
+
+}  // namespace perdiem::capi
+
+namespace {
+
+using perdiem::capi::code_of;
+using perdiem::capi::or_empty;
+using perdiem::capi::set_message;
+using perdiem::capi::store_result;
+
+perdiem::RunOptions run_options_from(const perdiem_run_options* options) {
+  perdiem::RunOptions run;
+  if (options == nullptr) return run;
+  for (std::size_t i = 0; i < options->arg_count; ++i) {
+    run.args.push_back(or_empty(options->args[i]));
+  }
+  if (options->memory_limit_bytes != 0) run.memory_limit_bytes = options->memory_limit_bytes;
+  if (options->budget_nanos >= 0) run.budget = options->budget_nanos;
+  if (options->max_call_nanos >= 0) run.max_call_cost = options->max_call_nanos;
+  return run;
+}
+
 }  // namespace
 
 extern "C" {
 
-const char* perdiem_version(void) { return PERDIEM_VERSION; }
+const char* perdiem_version(void) {
+  return PERDIEM_VERSION;
+}
 
 const char* perdiem_code_name(perdiem_code code) {
   if (code == PERDIEM_CODE_OK) return "ok";
@@ -94,7 +100,9 @@ const char* perdiem_code_name(perdiem_code code) {
   return perdiem::to_string(static_cast<perdiem::ErrorKind>(code - 1)).data();
 }
 
-void perdiem_string_free(char* s) { std::free(s); }
+void perdiem_string_free(char* s) {
+  std::free(s);
+}
 
 perdiem_runtime_options perdiem_runtime_options_default(void) {
   perdiem_runtime_options options{};
@@ -111,8 +119,8 @@ perdiem_run_options perdiem_run_options_default(void) {
   return options;
 }
 
-perdiem_code perdiem_runtime_create(const perdiem_runtime_options* options,
-                                    perdiem_runtime** out, char** error_message) {
+perdiem_code perdiem_runtime_create(const perdiem_runtime_options* options, perdiem_runtime** out,
+                                    char** error_message) {
   if (out == nullptr) {
     set_message(error_message, "perdiem_runtime_create: out must not be NULL");
     return PERDIEM_CODE_INVALID_ARGUMENT;
@@ -127,23 +135,16 @@ perdiem_code perdiem_runtime_create(const perdiem_runtime_options* options,
     settings.provider.model = or_empty(given.model);
     settings.provider.use_environment = given.use_environment != 0;
     settings.provider.sim_seed = given.sim_seed;
-    auto runtime = perdiem::Runtime::create(std::move(settings));
-    if (!runtime) {
-      set_message(error_message, runtime.error().describe());
-      return code_of(runtime.error().kind);
-    }
-    *out = new perdiem_runtime{std::move(*runtime)};
-    return PERDIEM_CODE_OK;
-  } catch (const std::exception& e) {
-    set_message(error_message, std::string("perdiem_runtime_create failed: ") + e.what());
-    return PERDIEM_CODE_INTERNAL;
+    return perdiem::capi::create_runtime(std::move(settings), out, error_message);
   } catch (...) {
-    set_message(error_message, "perdiem_runtime_create failed with an unknown exception");
+    set_message(error_message, "perdiem_runtime_create: out of memory");
     return PERDIEM_CODE_INTERNAL;
   }
 }
 
-void perdiem_runtime_free(perdiem_runtime* runtime) { delete runtime; }
+void perdiem_runtime_free(perdiem_runtime* runtime) {
+  delete runtime;
+}
 
 perdiem_code perdiem_run_file(perdiem_runtime* runtime, const char* path,
                               const perdiem_run_options* options, perdiem_result** out) {
@@ -151,7 +152,7 @@ perdiem_code perdiem_run_file(perdiem_runtime* runtime, const char* path,
   *out = nullptr;
   if (runtime == nullptr || path == nullptr) return PERDIEM_CODE_INVALID_ARGUMENT;
   try {
-    return finish(runtime->runtime->run_file(path, run_options_from(options)), out);
+    return store_result(runtime->runtime->run_file(path, run_options_from(options)), out);
   } catch (...) {
     return PERDIEM_CODE_INTERNAL;
   }
@@ -165,7 +166,7 @@ perdiem_code perdiem_run_string(perdiem_runtime* runtime, const char* source,
   if (runtime == nullptr || source == nullptr) return PERDIEM_CODE_INVALID_ARGUMENT;
   try {
     const char* name = chunk_name != nullptr ? chunk_name : "plan";
-    return finish(runtime->runtime->run_script(source, name, run_options_from(options)), out);
+    return store_result(runtime->runtime->run_script(source, name, run_options_from(options)), out);
   } catch (...) {
     return PERDIEM_CODE_INTERNAL;
   }
@@ -195,6 +196,8 @@ int64_t perdiem_result_cost_nanos(const perdiem_result* result) {
 const char* perdiem_result_run_id(const perdiem_result* result) {
   return result == nullptr ? "" : result->run_id.c_str();
 }
-void perdiem_result_free(perdiem_result* result) { delete result; }
+void perdiem_result_free(perdiem_result* result) {
+  delete result;
+}
 
 }  // extern "C"
