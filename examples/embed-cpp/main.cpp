@@ -7,6 +7,7 @@
 // deterministic. Prints the agent's answer, what the run cost and its run id; every
 // failure is a value (perdiem::Error) that is printed, never an exception.
 #include <iostream>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -16,12 +17,35 @@
 
 namespace {
 
-// The agent this app runs when given no file: ask the model the app's question.
+// The agent this app runs when given no file: note the question with the app's own
+// tool, then ask the model.
 constexpr const char* kAgent = R"lua(
 local question = agent.args[1] or "Why should an agent hold its own budget?"
+tool.call("app.note", { text = question })
 local reply = model.chat{ messages = { { role = "user", content = question } } }
 return reply.content
 )lua";
+
+// What the app's tool has been given. Tool handlers run on the threads running plans,
+// several at once, so the app guards its state.
+std::mutex notes_mutex;
+std::vector<std::string> notes;
+
+// A host tool: a name, a description the model reads, a JSON Schema for its arguments
+// and a handler that gets them validated, as JSON text.
+perdiem::HostTool note_tool() {
+  perdiem::HostTool tool;
+  tool.name = "app.note";
+  tool.description = "Keeps a note in the host app.";
+  tool.parameters_json =
+      R"({"type":"object","properties":{"text":{"type":"string"}},"required":["text"]})";
+  tool.handler = [](const std::string& arguments) -> perdiem::Result<std::string> {
+    std::lock_guard<std::mutex> lock(notes_mutex);
+    notes.push_back(arguments);
+    return std::string("noted");
+  };
+  return tool;
+}
 
 // Everything the app decides about its runtime lives here: which provider, the wallet,
 // where log lines go, and the host's own capabilities as the SDK grows them.
@@ -31,6 +55,7 @@ perdiem::RuntimeOptions runtime_options() {
   options.on_log = [](perdiem::LogLevel, std::string_view line) {
     std::cerr << "[agent] " << line << "\n";
   };
+  options.tools.push_back(note_tool());
   return options;
 }
 
@@ -79,5 +104,8 @@ int main(int argc, char** argv) {
     args.erase(args.begin(), args.begin() + 2);
     return report((*runtime)->run_file(path, run_options(std::move(args))));
   }
-  return report((*runtime)->run_script(kAgent, "embed-cpp-agent", run_options(std::move(args))));
+  const int exit_code =
+      report((*runtime)->run_script(kAgent, "embed-cpp-agent", run_options(std::move(args))));
+  std::cout << "notes kept by the app's tool: " << notes.size() << "\n";
+  return exit_code;
 }

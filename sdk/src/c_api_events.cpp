@@ -50,7 +50,15 @@ int64_t perdiem_step_event_step(const perdiem_step_event* event) {
 const char* perdiem_step_event_kind(const perdiem_step_event* event) {
   const perdiem::StepEvent* e = of(event);
   if (e == nullptr) return "";
-  return e->kind == perdiem::StepKind::chat ? "chat" : "embed";
+  switch (e->kind) {
+    case perdiem::StepKind::chat:
+      return "chat";
+    case perdiem::StepKind::embed:
+      return "embed";
+    case perdiem::StepKind::tool:
+      return "tool";
+  }
+  return "unknown";
 }
 const char* perdiem_step_event_phase(const perdiem_step_event* event) {
   const perdiem::StepEvent* e = of(event);

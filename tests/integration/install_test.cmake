@@ -95,6 +95,8 @@ foreach(app embed-cpp/embed-cpp embed-cpp-static/embed-cpp embed-c/embed-c)
   run(NAME "${app}" COMMAND ${env} "${WORK_DIR}/${app}" "What is DIEM?"
       EXPECT "${answer}" "run id: run-" "served by: sim")
 endforeach()
+run(NAME "embed-cpp host tool" COMMAND ${env} "${WORK_DIR}/embed-cpp/embed-cpp" "x"
+    EXPECT "notes kept by the app's tool: 1")
 run(NAME "embed-cpp cost" COMMAND ${env} "${WORK_DIR}/embed-cpp/embed-cpp" "x"
     EXPECT "cost: $0.00 over 1 model call(s)")
 run(NAME "embed-c cost" COMMAND ${env} "${WORK_DIR}/embed-c/embed-c" "x"

@@ -256,7 +256,7 @@ PERDIEM_API void perdiem_run_free(perdiem_run* run);
 PERDIEM_API const char* perdiem_step_event_run_id(const perdiem_step_event* event);
 /* 1, 2, ... within the run; one step per logical call (retries included). */
 PERDIEM_API int64_t perdiem_step_event_step(const perdiem_step_event* event);
-/* "chat" or "embed". */
+/* "chat", "embed" or "tool" (a tool call: model is the tool's name). */
 PERDIEM_API const char* perdiem_step_event_kind(const perdiem_step_event* event);
 /* "started" (before the call) or "finished" (after it); a step's started comes first. */
 PERDIEM_API const char* perdiem_step_event_phase(const perdiem_step_event* event);
