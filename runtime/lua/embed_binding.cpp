@@ -149,16 +149,7 @@ int model_embed(lua_State* L) {
 }  // namespace
 
 Result<EmbedResponse> ask_host_embed(PlanHost& host, const EmbedRequest& request) {
-  if (!host.embed) {
-    return make_error(ErrorKind::config, "this runtime has no model to answer model.embed");
-  }
-  try {
-    return host.embed(request);
-  } catch (const std::exception& e) {
-    return make_error(ErrorKind::internal, std::string("the model host failed: ") + e.what());
-  } catch (...) {
-    return make_error(ErrorKind::internal, "the model host failed with an unknown exception");
-  }
+  return call_host<EmbedResponse>(host.embed, request, "model.embed");
 }
 
 void add_model_embed(lua_State* L, PlanContext& context) {

@@ -293,16 +293,7 @@ int model_chat(lua_State* L) {
 }  // namespace
 
 Result<ChatResponse> ask_host(PlanHost& host, const ChatRequest& request) {
-  if (!host.chat) {
-    return make_error(ErrorKind::config, "this runtime has no model to answer model.chat");
-  }
-  try {
-    return host.chat(request);
-  } catch (const std::exception& e) {
-    return make_error(ErrorKind::internal, std::string("the model host failed: ") + e.what());
-  } catch (...) {
-    return make_error(ErrorKind::internal, "the model host failed with an unknown exception");
-  }
+  return call_host<ChatResponse>(host.chat, request, "model.chat");
 }
 
 void push_model_module(lua_State* L, PlanContext& context) {

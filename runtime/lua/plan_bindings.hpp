@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <exception>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -99,6 +100,22 @@ SleepResult sleep_for_plan(PlanContext& context, std::chrono::nanoseconds durati
 
 // Pushes the `require` function. May raise.
 void push_require(lua_State* L, PlanContext& context);
+
+// Calls a host callback for `what` ("model.chat"): a missing callback is a config error
+// and a C++ exception an internal one, so nothing thrown by the host reaches Lua.
+template <typename Response, typename Callback, typename Request>
+Result<Response> call_host(const Callback& callback, const Request& request, const char* what) {
+  if (!callback) {
+    return make_error(ErrorKind::config, std::string("this runtime has no model to answer ") + what);
+  }
+  try {
+    return callback(request);
+  } catch (const std::exception& e) {
+    return make_error(ErrorKind::internal, std::string("the model host failed: ") + e.what());
+  } catch (...) {
+    return make_error(ErrorKind::internal, "the model host failed with an unknown exception");
+  }
+}
 
 // host.chat(request), with a missing callback or a C++ exception turned into an Error.
 Result<providers::ChatResponse> ask_host(PlanHost& host, const providers::ChatRequest& request);
