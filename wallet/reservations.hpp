@@ -28,11 +28,11 @@ std::optional<ReservationState> reservation_state_from(std::string_view text);
 // Limits the owner sets, all enforced by the same atomic reservation. A missing limit
 // means no limit. The run and agent ids also scope wallet.spent() queries.
 struct Budgets {
-  std::string run;                        // "" = not part of a run
-  std::optional<Nanos> run_limit;         // total for the run
-  std::string agent;                      // "" = no agent scope
-  std::optional<Nanos> agent_day_limit;   // per agent per UTC day
-  std::optional<Nanos> per_call_limit;    // maximum worst case of one call
+  std::string run;                       // "" = not part of a run
+  std::optional<Nanos> run_limit;        // total for the run
+  std::string agent;                     // "" = no agent scope
+  std::optional<Nanos> agent_day_limit;  // per agent per UTC day
+  std::optional<Nanos> per_call_limit;   // maximum worst case of one call
 };
 
 struct ReserveRequest {
@@ -62,7 +62,7 @@ struct Reservation {
   Nanos cost = 0;            // charged so far (0 while open)
   Nanos from_allowance = 0;  // how the hold is funded
   Nanos from_usd = 0;
-  bool replayed = false;     // the idempotency key matched an earlier reservation
+  bool replayed = false;  // the idempotency key matched an earlier reservation
 };
 
 // The id of the receipt that settling `reservation` signs: known before the settlement

@@ -74,9 +74,9 @@ Wallet::~Wallet() {
   // Reservations still open here are abandoned by this process: settle them at their hold,
   // as a crash would, rather than leave them to the next open.
   std::string owner = impl_->lock->id();
-  (void)impl_->writer->submit<std::int64_t>([owner](Book& book) {
-    return book.recover_owner(owner);
-  }).get();
+  (void)impl_->writer
+      ->submit<std::int64_t>([owner](Book& book) { return book.recover_owner(owner); })
+      .get();
   impl_->writer.reset();
 }
 
@@ -118,9 +118,9 @@ Result<std::unique_ptr<Wallet>> Wallet::open(const std::string& path, base::Cloc
     if (!checkpointer) return checkpointer.error();
     impl->checkpointer = std::move(*checkpointer);
   }
-  auto book = Book::create(std::move(*db),
-                           Book::Options{options.min_stake, impl->lock->id(),
-                                         options.checkpoint_pages, impl->checkpointer.get()});
+  auto book = Book::create(
+      std::move(*db), Book::Options{options.min_stake, impl->lock->id(), options.checkpoint_pages,
+                                    impl->checkpointer.get()});
   if (!book) return book.error();
   impl->writer = std::make_unique<GroupCommit>(std::move(*book), clock, options.max_batch);
 
@@ -153,8 +153,8 @@ Result<std::int64_t> Wallet::recover_abandoned() {
   std::vector<std::string> owners;
   {
     std::lock_guard<std::mutex> guard(impl_->read_mu);
-    auto stmt = impl_->reader->prepare(
-        "SELECT DISTINCT owner FROM reservations WHERE state = 'open'");
+    auto stmt =
+        impl_->reader->prepare("SELECT DISTINCT owner FROM reservations WHERE state = 'open'");
     if (!stmt) return stmt.error();
     for (;;) {
       auto row = stmt->step();
@@ -169,15 +169,17 @@ Result<std::int64_t> Wallet::recover_abandoned() {
     if (owner != impl_->lock->id() && !owner_alive(dir, owner)) dead.push_back(owner);
   std::int64_t recovered = 0;
   if (!dead.empty()) {
-    auto done = impl_->writer->submit<std::int64_t>([dead](Book& book) -> Result<std::int64_t> {
-      std::int64_t total = 0;
-      for (const auto& owner : dead) {
-        auto n = book.recover_owner(owner);
-        if (!n) return n.error();
-        total += *n;
-      }
-      return total;
-    }).get();
+    auto done = impl_->writer
+                    ->submit<std::int64_t>([dead](Book& book) -> Result<std::int64_t> {
+                      std::int64_t total = 0;
+                      for (const auto& owner : dead) {
+                        auto n = book.recover_owner(owner);
+                        if (!n) return n.error();
+                        total += *n;
+                      }
+                      return total;
+                    })
+                    .get();
     if (!done) return done.error();
     recovered = *done;
     for (const auto& owner : dead) reap_owner(dir, owner);
@@ -213,10 +215,11 @@ Result<Reservation> Wallet::lookup(std::int64_t id) {
 Result<Receipt> Wallet::make_receipt(const Reservation& reservation, Nanos cost, bool final,
                                      const CallRecord& call) {
   if (!impl_->options.signer)
-    return make_error(ErrorKind::auth, "the wallet was opened without its key; cannot sign receipts");
+    return make_error(ErrorKind::auth,
+                      "the wallet was opened without its key; cannot sign receipts");
   if (!valid_receipt_text(call.model))
-    return make_error(ErrorKind::invalid_argument, "model id '" + call.model +
-                                                       "' has characters outside [A-Za-z0-9._:/@+-]");
+    return make_error(ErrorKind::invalid_argument,
+                      "model id '" + call.model + "' has characters outside [A-Za-z0-9._:/@+-]");
   Receipt receipt;
   receipt.id = receipt_id_for(reservation);
   receipt.provider = reservation.provider;
@@ -275,7 +278,8 @@ Result<Settlement> Wallet::settle_estimate(std::int64_t id, Nanos estimate,
 Result<Settlement> Wallet::reconcile(std::int64_t id, Nanos real_cost,
                                      const std::optional<CallRecord>& call) {
   if (!impl_->options.signer)
-    return make_error(ErrorKind::auth, "the wallet was opened without its key; cannot sign receipts");
+    return make_error(ErrorKind::auth,
+                      "the wallet was opened without its key; cannot sign receipts");
   std::optional<Receipt> receipt;
   {
     std::lock_guard<std::mutex> guard(impl_->read_mu);
@@ -312,9 +316,11 @@ Result<Settlement> Wallet::reconcile(std::int64_t id, Nanos real_cost,
   }
   std::optional<Book::SignedReceipt> signed_receipt(
       Book::SignedReceipt{*receipt, receipt_to_json(*receipt)});
-  return impl_->writer->submit<Settlement>([id, real_cost, r = std::move(signed_receipt)](Book& book) {
-    return book.reconcile(id, real_cost, r);
-  }).get();
+  return impl_->writer
+      ->submit<Settlement>([id, real_cost, r = std::move(signed_receipt)](Book& book) {
+        return book.reconcile(id, real_cost, r);
+      })
+      .get();
 }
 
 Status Wallet::sync() {
@@ -349,9 +355,10 @@ Result<std::int64_t> Wallet::accept_grant(std::string_view json) {
     return make_error(ErrorKind::invalid_argument,
                       "grant expired at " + utc_iso8601(grant->expires));
   std::string document(json);
-  return impl_->writer->submit<std::int64_t>([g = std::move(*grant), document](Book& book) {
-    return book.accept_grant(g, document);
-  }).get();
+  return impl_->writer
+      ->submit<std::int64_t>(
+          [g = std::move(*grant), document](Book& book) { return book.accept_grant(g, document); })
+      .get();
 }
 
 Status Wallet::revoke(std::string_view revocation_json) {
@@ -366,11 +373,13 @@ Status Wallet::revoke(std::string_view revocation_json) {
                                            " is not a trusted issuer of this wallet");
   if (!(revocation->holder == address_))
     return make_error(ErrorKind::invalid_argument, "revocation is for another wallet");
-  auto done = impl_->writer->submit<bool>([r = *revocation](Book& book) -> Result<bool> {
-    Status s = book.revoke(r);
-    if (!s.ok()) return s.error();
-    return true;
-  }).get();
+  auto done = impl_->writer
+                  ->submit<bool>([r = *revocation](Book& book) -> Result<bool> {
+                    Status s = book.revoke(r);
+                    if (!s.ok()) return s.error();
+                    return true;
+                  })
+                  .get();
   return done.status();
 }
 
@@ -421,8 +430,9 @@ Result<std::vector<Receipt>> Wallet::receipts(std::string_view run) {
     if (!row) return row.error();
     if (!*row) break;
     auto receipt = parse_receipt(stmt->column_text(0));
-    if (!receipt) return make_error(ErrorKind::storage, "a stored receipt is corrupt: " +
-                                                            receipt.error().message);
+    if (!receipt)
+      return make_error(ErrorKind::storage,
+                        "a stored receipt is corrupt: " + receipt.error().message);
     out.push_back(std::move(*receipt));
   }
   return out;

@@ -92,8 +92,8 @@ int main(int argc, char** argv) {
     std::cerr << "cannot start perdiem: " << runtime.error().describe() << "\n";
     return 1;
   }
-  std::cout << "perdiem " << perdiem::version() << ", provider "
-            << (*runtime)->provider_name() << "\n";
+  std::cout << "perdiem " << perdiem::version() << ", provider " << (*runtime)->provider_name()
+            << "\n";
 
   if (!args.empty() && args.front() == "--file") {
     if (args.size() < 2) {

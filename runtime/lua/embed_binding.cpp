@@ -44,7 +44,8 @@ EmbedRequest read_embed_request(lua_State* L, std::size_t max_bytes) {
   } else if (lua_type(L, 1) == LUA_TTABLE) {
     const lua_Unsigned count = lua_rawlen(L, 1);
     if (count == 0 || count > providers::kMaxEmbedInputs) {
-      luaL_error(L, "model.embed: give 1 to %d texts", static_cast<int>(providers::kMaxEmbedInputs));
+      luaL_error(L, "model.embed: give 1 to %d texts",
+                 static_cast<int>(providers::kMaxEmbedInputs));
     }
     for (lua_Unsigned i = 1; i <= count; ++i) {
       if (lua_rawgeti(L, 1, static_cast<lua_Integer>(i)) != LUA_TSTRING) luaL_error(L, kUsage);

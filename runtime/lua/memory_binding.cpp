@@ -31,8 +31,8 @@ PlanContext& context_of(lua_State* L) {
 memory::MemoryStore& store_of(lua_State* L, const char* function) {
   PlanContext& context = context_of(L);
   if (context.host->memory == nullptr) {
-    push_error_table(L, make_error(ErrorKind::config, std::string(function) +
-                                                          ": this runtime has no memory store"));
+    push_error_table(L, make_error(ErrorKind::config,
+                                   std::string(function) + ": this runtime has no memory store"));
     lua_error(L);
   }
   return *context.host->memory;

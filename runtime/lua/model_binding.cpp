@@ -72,11 +72,13 @@ void read_tool_parts(lua_State* L, int message, int index, providers::Message& e
     return;
   }
   const int calls = lua_gettop(L);
-  if (!lua_istable(L, calls)) luaL_error(L, "model.chat: messages[%d].tool_calls must be an array", index);
+  if (!lua_istable(L, calls))
+    luaL_error(L, "model.chat: messages[%d].tool_calls must be an array", index);
   const lua_Unsigned count = lua_rawlen(L, calls);
   for (lua_Unsigned c = 1; c <= count; ++c) {
     if (lua_rawgeti(L, calls, static_cast<lua_Integer>(c)) != LUA_TTABLE) {
-      luaL_error(L, "model.chat: messages[%d].tool_calls[%d] must be a table", index, static_cast<int>(c));
+      luaL_error(L, "model.chat: messages[%d].tool_calls[%d] must be a table", index,
+                 static_cast<int>(c));
     }
     const int call = lua_gettop(L);
     providers::ToolCall tool_call;

@@ -3,8 +3,8 @@
 #pragma once
 
 #include <chrono>
-#include <exception>
 #include <cstddef>
+#include <exception>
 #include <optional>
 #include <string>
 #include <vector>
@@ -106,7 +106,8 @@ void push_require(lua_State* L, PlanContext& context);
 template <typename Response, typename Callback, typename Request>
 Result<Response> call_host(const Callback& callback, const Request& request, const char* what) {
   if (!callback) {
-    return make_error(ErrorKind::config, std::string("this runtime has no model to answer ") + what);
+    return make_error(ErrorKind::config,
+                      std::string("this runtime has no model to answer ") + what);
   }
   try {
     return callback(request);

@@ -107,8 +107,9 @@ int tool_define(lua_State* L) {
   if (!lua_isnil(L, -1)) {
     Result<nlohmann::json> params = to_json(L, lua_gettop(L), json_limits(L));
     if (!params || !params->is_object()) {
-      luaL_error(L, "tool.define: params must be a JSON Schema table, e.g. {type=\"object\", "
-                    "properties={...}}");
+      luaL_error(L,
+                 "tool.define: params must be a JSON Schema table, e.g. {type=\"object\", "
+                 "properties={...}}");
     }
     schema = std::move(*params);
   }

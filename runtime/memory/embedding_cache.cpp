@@ -14,7 +14,8 @@ Result<std::vector<EmbeddedText>> embed_cached(sql::Db& reader, const EmbeddingM
     return make_error(ErrorKind::invalid_argument,
                       "an embedding model needs a name, a dimension and an embedder");
   std::vector<EmbeddedText> out(texts.size());
-  auto lookup = reader.cached("SELECT vec FROM embeddings WHERE hash = ?1 AND model = ?2 AND dim = ?3");
+  auto lookup =
+      reader.cached("SELECT vec FROM embeddings WHERE hash = ?1 AND model = ?2 AND dim = ?3");
   if (!lookup) return lookup.error();
   // Distinct texts missing from the cache, and every position waiting for each.
   std::unordered_map<std::string, std::vector<std::size_t>> waiting;

@@ -13,7 +13,7 @@
 namespace perdiem::memory {
 
 struct EmbeddedText {
-  std::string hash;          // sha256_hex of the text
+  std::string hash;           // sha256_hex of the text
   std::vector<float> vector;  // model.dim values, as the embedder returned them
   bool fresh = false;         // computed now (to be written), not read from the cache
 };

@@ -61,8 +61,10 @@ struct MemoryStore::Impl {
 
 // Binds `text` at `index`, or NULL when empty (optional columns).
 inline void bind_optional(sql::Stmt& stmt, int index, const std::string& text) {
-  if (text.empty()) stmt.bind_null(index);
-  else stmt.bind(index, text);
+  if (text.empty())
+    stmt.bind_null(index);
+  else
+    stmt.bind(index, text);
 }
 
 // A stored JSON column as a value: null for NULL; a string if it is not valid JSON

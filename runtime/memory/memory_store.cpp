@@ -26,8 +26,8 @@ MemoryStore::~MemoryStore() {
 
 Result<std::unique_ptr<MemoryStore>> MemoryStore::open(const std::string& path,
                                                        const Options& options) {
-  auto impl = std::make_unique<Impl>(path, options,
-                                     options.clock ? *options.clock : base::system_clock());
+  auto impl =
+      std::make_unique<Impl>(path, options, options.clock ? *options.clock : base::system_clock());
   for (std::string_view secret : options.secrets) {
     Status st = impl->redactor.add(secret);
     if (!st.ok()) return st.error();
@@ -41,7 +41,9 @@ Result<std::unique_ptr<MemoryStore>> MemoryStore::open(const std::string& path,
   return std::unique_ptr<MemoryStore>(new MemoryStore(std::move(impl)));
 }
 
-const std::string& MemoryStore::path() const { return impl_->path; }
+const std::string& MemoryStore::path() const {
+  return impl_->path;
+}
 
 Status MemoryStore::add_secret(std::string_view secret) {
   std::unique_lock lock(impl_->redact_mu);
@@ -52,7 +54,9 @@ std::string MemoryStore::request_hash(const nlohmann::json& request) const {
   return sha256_hex(impl_->redact(request.dump()));
 }
 
-Status MemoryStore::flush() { return impl_->writer->flush(); }
+Status MemoryStore::flush() {
+  return impl_->writer->flush();
+}
 
 Result<StoreStats> MemoryStore::stats() {
   auto lease = impl_->readers.acquire();
@@ -69,9 +73,8 @@ Result<StoreStats> MemoryStore::stats() {
   auto row = s.step();
   if (!row) return row.error();
   StoreStats out;
-  std::int64_t* fields[] = {&out.agents,   &out.runs,  &out.steps,     &out.threads,
-                            &out.messages, &out.facts, &out.documents, &out.chunks,
-                            &out.embeddings};
+  std::int64_t* fields[] = {&out.agents, &out.runs,      &out.steps,  &out.threads,   &out.messages,
+                            &out.facts,  &out.documents, &out.chunks, &out.embeddings};
   for (int i = 0; i < 9; ++i) *fields[i] = s.column_int(i);
   auto version = lease->db().scalar("PRAGMA user_version");
   if (!version) return version.error();
@@ -90,8 +93,8 @@ Result<std::int64_t> MemoryStore::prune_runs_older_than(std::chrono::millisecond
   std::int64_t deleted = 0;
   Status st = impl_->writer->call([&](sql::Db& db) -> Status {
     const char* kOld = "coalesce(ended_ms, started_ms) < ?1";
-    auto steps = db.cached(std::string("DELETE FROM steps WHERE run_id IN (SELECT id FROM runs WHERE ") +
-                           kOld + ")");
+    auto steps = db.cached(
+        std::string("DELETE FROM steps WHERE run_id IN (SELECT id FROM runs WHERE ") + kOld + ")");
     if (!steps) return steps.error();
     Status s = (*steps)->bind(1, cutoff).run();
     if (!s.ok()) return s;

@@ -95,8 +95,7 @@ class MemoryStore {
   // Opens or creates the store at `path`, creating its tables or upgrading an older
   // file. Errors (storage): not a database or corrupt, newer schema than this binary,
   // cannot create the file. Never modifies a file it refuses.
-  static Result<std::unique_ptr<MemoryStore>> open(const std::string& path,
-                                                   const Options& options);
+  static Result<std::unique_ptr<MemoryStore>> open(const std::string& path, const Options& options);
   static Result<std::unique_ptr<MemoryStore>> open(const std::string& path) {
     return open(path, Options{});
   }
@@ -132,16 +131,15 @@ class MemoryStore {
   // Chunks `text` (see chunker.hpp), stores it under options.ns and indexes it; embeds
   // it when options.embedding is set (the embedder is called on this thread, before the
   // write). invalid_argument for empty text or an embedder returning wrong shapes.
-  [[nodiscard]] Result<Remembered> remember(std::string_view text,
-                                            const RememberOptions& options);
+  [[nodiscard]] Result<Remembered> remember(std::string_view text, const RememberOptions& options);
   // remember() for many texts with the same options, in one transaction and (when
   // embedding) one embedder call: the way to ingest a corpus. All or nothing.
   [[nodiscard]] Result<std::vector<Remembered>> remember_many(
       const std::vector<std::string_view>& texts, const RememberOptions& options);
   // Ranked chunks for `query`. text: FTS5 bm25 over a sanitised query (any user text is
-  // safe; very common words are dropped, see RecallOptions); vector: cosine similarity to the query's embedding; hybrid: reciprocal rank
-  // fusion (k=60) of both top lists. invalid_argument when vector/hybrid lack an
-  // embedding model, or k is 0 or above 1000.
+  // safe; very common words are dropped, see RecallOptions); vector: cosine similarity to the
+  // query's embedding; hybrid: reciprocal rank fusion (k=60) of both top lists. invalid_argument
+  // when vector/hybrid lack an embedding model, or k is 0 or above 1000.
   [[nodiscard]] Result<std::vector<RecallHit>> recall(std::string_view query,
                                                       const RecallOptions& options);
 

@@ -12,8 +12,10 @@ Result<RecallMode> parse_recall_mode(std::string_view name) {
   if (name == "text") return RecallMode::text;
   if (name == "vector") return RecallMode::vector;
   if (name == "hybrid") return RecallMode::hybrid;
-  return make_error(ErrorKind::invalid_argument, "recall mode must be \"text\", \"vector\" or "
-                                                 "\"hybrid\", not \"" + std::string(name) + "\"");
+  return make_error(ErrorKind::invalid_argument,
+                    "recall mode must be \"text\", \"vector\" or "
+                    "\"hybrid\", not \"" +
+                        std::string(name) + "\"");
 }
 
 namespace {
@@ -51,8 +53,8 @@ Result<Ranked> text_search(sql::Db& db, std::string_view query, const RecallOpti
     if (static_cast<std::size_t>(*n) < cap) rare.push_back(term);
     present.push_back(std::move(term));
   }
-  std::string match = rare.empty() ? fts_expression(present, " AND ")
-                                   : fts_expression(rare, " OR ");
+  std::string match =
+      rare.empty() ? fts_expression(present, " AND ") : fts_expression(rare, " OR ");
   if (match.empty()) return out;
   std::int64_t first_rowid = 0;  // FTS5 seeks to it: rows below are never read
   if (rare.empty()) {
@@ -62,12 +64,13 @@ Result<Ranked> text_search(sql::Db& db, std::string_view query, const RecallOpti
   }
   // `rank` is bm25() (lower is better); FTS5 sorts by it and stops at LIMIT itself.
   const std::string& ns = options.ns;
-  auto stmt = ns.empty()
-                  ? db.cached("SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ?1 "
-                              "AND rowid > ?4 ORDER BY rank LIMIT ?3")
-                  : db.cached("SELECT f.rowid, f.rank FROM chunks_fts f JOIN chunks c "
-                              "ON c.id = f.rowid WHERE chunks_fts MATCH ?1 AND c.ns = ?2 "
-                              "AND f.rowid > ?4 ORDER BY f.rank LIMIT ?3");
+  auto stmt = ns.empty() ? db.cached(
+                               "SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ?1 "
+                               "AND rowid > ?4 ORDER BY rank LIMIT ?3")
+                         : db.cached(
+                               "SELECT f.rowid, f.rank FROM chunks_fts f JOIN chunks c "
+                               "ON c.id = f.rowid WHERE chunks_fts MATCH ?1 AND c.ns = ?2 "
+                               "AND f.rowid > ?4 ORDER BY f.rank LIMIT ?3");
   if (!stmt) return stmt.error();
   sql::Stmt& s = **stmt;
   sql::ResetGuard guard(s);
@@ -91,8 +94,8 @@ Result<Ranked> vector_search(MemoryStore::Impl& impl, sql::Db& db, std::string_v
   if (embedded->front().fresh) {
     // Cache the query's embedding too. Waiting for the commit (about a millisecond, after
     // a model call that took far longer) means the same query right after is a hit.
-    Status st = impl.writer->call(
-        [&](sql::Db& w) { return store_embeddings(w, model, *embedded); });
+    Status st =
+        impl.writer->call([&](sql::Db& w) { return store_embeddings(w, model, *embedded); });
     if (!st.ok()) return st.error();
   }
   normalize(q);

@@ -110,11 +110,11 @@ inline constexpr std::string_view kStepKinds[] = {"model", "tool", "embed", "log
 
 struct StepRecord {
   std::string run_id;
-  std::int64_t seq = -1;  // -1 = next in the run (assigned by record_step)
-  std::string kind;       // one of kStepKinds
-  std::int64_t ts_ms = 0;  // 0 = now
-  nlohmann::json request;   // null = none
-  nlohmann::json response;  // null = none
+  std::int64_t seq = -1;     // -1 = next in the run (assigned by record_step)
+  std::string kind;          // one of kStepKinds
+  std::int64_t ts_ms = 0;    // 0 = now
+  nlohmann::json request;    // null = none
+  nlohmann::json response;   // null = none
   std::string request_hash;  // "" = MemoryStore::request_hash(request)
   std::string provider;
   std::string model;
@@ -160,8 +160,8 @@ struct RunDetail {
 // ---- housekeeping -------------------------------------------------------------------
 
 struct StoreStats {
-  std::int64_t agents = 0, runs = 0, steps = 0, threads = 0, messages = 0, facts = 0,
-               documents = 0, chunks = 0, embeddings = 0;
+  std::int64_t agents = 0, runs = 0, steps = 0, threads = 0, messages = 0, facts = 0, documents = 0,
+               chunks = 0, embeddings = 0;
   std::int64_t file_bytes = 0;  // memory.db
   std::int64_t wal_bytes = 0;   // memory.db-wal
   int schema_version = 0;

@@ -8,9 +8,9 @@ namespace perdiem::memory {
 
 Status Redactor::add(std::string_view secret) {
   if (secret.size() < kMinSecretBytes) {
-    return make_error(ErrorKind::invalid_argument,
-                      "a secret to redact must be at least " + std::to_string(kMinSecretBytes) +
-                          " bytes long");
+    return make_error(
+        ErrorKind::invalid_argument,
+        "a secret to redact must be at least " + std::to_string(kMinSecretBytes) + " bytes long");
   }
   auto push = [this](std::string_view form) {
     for (const auto& have : secrets_)

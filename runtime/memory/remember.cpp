@@ -31,7 +31,8 @@ Result<std::vector<Remembered>> MemoryStore::remember_many(
     docs[d].chunks = chunk_text(impl_->redact(texts[d]), options.chunking);
     if (docs[d].chunks.empty())
       return make_error(ErrorKind::invalid_argument, "nothing to remember: the text is empty");
-    if (options.embedding) all_chunks.insert(all_chunks.end(), docs[d].chunks.begin(), docs[d].chunks.end());
+    if (options.embedding)
+      all_chunks.insert(all_chunks.end(), docs[d].chunks.begin(), docs[d].chunks.end());
   }
 
   std::vector<EmbeddedText> embedded;
@@ -53,11 +54,11 @@ Result<std::vector<Remembered>> MemoryStore::remember_many(
   const std::int64_t now = impl_->now_ms();
   std::vector<Remembered> out(docs.size());
   Status st = impl_->writer->call([&](sql::Db& db) -> Status {
-    auto doc_stmt = db.cached(
-        "INSERT INTO documents(ns, source, tags, created_ms) VALUES(?1, ?2, ?3, ?4)");
+    auto doc_stmt =
+        db.cached("INSERT INTO documents(ns, source, tags, created_ms) VALUES(?1, ?2, ?3, ?4)");
     if (!doc_stmt) return doc_stmt.error();
-    auto chunk_stmt = db.cached(
-        "INSERT INTO chunks(doc_id, ns, seq, text, hash) VALUES(?1, ?2, ?3, ?4, ?5)");
+    auto chunk_stmt =
+        db.cached("INSERT INTO chunks(doc_id, ns, seq, text, hash) VALUES(?1, ?2, ?3, ?4, ?5)");
     if (!chunk_stmt) return chunk_stmt.error();
     for (std::size_t d = 0; d < docs.size(); ++d) {
       Remembered& r = out[d];

@@ -127,16 +127,20 @@ bool is_corrupt(const Status& st, sql::Db& db) {
 
 Error corrupt_error(const std::string& path, const Error& cause) {
   return make_error(ErrorKind::storage,
-                    "memory.db at '" + path +
-                        "' is not a readable SQLite database (" + cause.message +
+                    "memory.db at '" + path + "' is not a readable SQLite database (" +
+                        cause.message +
                         "); move it aside to start with an empty memory, or restore a backup",
                     "memory.db");
 }
 
 }  // namespace
 
-std::span<const Migration> migrations() { return kMigrations; }
-int current_schema_version() { return kMigrations[std::size(kMigrations) - 1].to_version; }
+std::span<const Migration> migrations() {
+  return kMigrations;
+}
+int current_schema_version() {
+  return kMigrations[std::size(kMigrations) - 1].to_version;
+}
 
 Status configure_connection(sql::Db& db, bool full_sync) {
   // WAL: readers never block the writer nor each other. synchronous=NORMAL in WAL skips
@@ -145,8 +149,9 @@ Status configure_connection(sql::Db& db, bool full_sync) {
   // committed. Traces and memory can afford that; the wallet's ledger (FULL) cannot.
   Status st = db.exec("PRAGMA journal_mode=WAL");
   if (!st.ok()) return st;
-  return db.exec(full_sync ? "PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY"
-                           : "PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32768");
+  return db.exec(
+      full_sync ? "PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY"
+                : "PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32768");
 }
 
 Status prepare_schema(sql::Db& db, const std::string& path, bool full_sync,

@@ -7,14 +7,14 @@ namespace perdiem::memory::sql {
 Result<std::unique_ptr<Db>> Db::open(const std::string& path, std::string label,
                                      int busy_timeout_ms) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   std::unique_ptr<Db> db(new Db(raw, std::move(label)));
   if (rc != SQLITE_OK) {
     return make_error(ErrorKind::storage,
-                      "cannot open " + db->label_ + " at '" + path + "': " +
-                          (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)),
+                      "cannot open " + db->label_ + " at '" + path +
+                          "': " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)),
                       db->label_);
   }
   sqlite3_extended_result_codes(raw, 1);
@@ -69,8 +69,12 @@ Result<std::int64_t> Db::scalar(std::string_view sql) {
   return *row ? (*stmt)->column_int(0) : 0;
 }
 
-int Db::changes() const { return sqlite3_changes(db_); }
-std::int64_t Db::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+int Db::changes() const {
+  return sqlite3_changes(db_);
+}
+std::int64_t Db::last_insert_rowid() const {
+  return sqlite3_last_insert_rowid(db_);
+}
 
 Stmt::~Stmt() {
   if (stmt_) sqlite3_finalize(stmt_);
@@ -129,8 +133,12 @@ void Stmt::reset() {
   sqlite3_clear_bindings(stmt_);
 }
 
-std::int64_t Stmt::column_int(int index) const { return sqlite3_column_int64(stmt_, index); }
-double Stmt::column_double(int index) const { return sqlite3_column_double(stmt_, index); }
+std::int64_t Stmt::column_int(int index) const {
+  return sqlite3_column_int64(stmt_, index);
+}
+double Stmt::column_double(int index) const {
+  return sqlite3_column_double(stmt_, index);
+}
 
 std::string Stmt::column_text(int index) const {
   const unsigned char* text = sqlite3_column_text(stmt_, index);

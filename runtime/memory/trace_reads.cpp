@@ -124,25 +124,37 @@ Result<std::string> MemoryStore::export_run_jsonl(std::string_view run_id) {
   if (!detail) return detail.error();
   const RunSummary& r = detail->run;
   // ordered_json: "type" first, fields in a stable, readable order.
-  nlohmann::ordered_json run = {
-      {"type", "run"},          {"id", r.id},
-      {"agent", r.agent},       {"script_path", r.script_path},
-      {"script_hash", r.script_hash}, {"args", r.args},
-      {"started_ms", r.started_ms},   {"ended_ms", r.ended_ms},
-      {"status", r.status},     {"result", r.result},
-      {"error", r.error},       {"cost_nanos", r.cost_nanos},
-      {"steps", r.step_count}};
+  nlohmann::ordered_json run = {{"type", "run"},
+                                {"id", r.id},
+                                {"agent", r.agent},
+                                {"script_path", r.script_path},
+                                {"script_hash", r.script_hash},
+                                {"args", r.args},
+                                {"started_ms", r.started_ms},
+                                {"ended_ms", r.ended_ms},
+                                {"status", r.status},
+                                {"result", r.result},
+                                {"error", r.error},
+                                {"cost_nanos", r.cost_nanos},
+                                {"steps", r.step_count}};
   std::string out = run.dump() + "\n";
   for (const StepRecord& s : detail->steps) {
-    nlohmann::ordered_json step = {
-        {"type", "step"},          {"run_id", s.run_id},
-        {"seq", s.seq},            {"kind", s.kind},
-        {"ts_ms", s.ts_ms},        {"request_hash", s.request_hash},
-        {"provider", s.provider},  {"model", s.model},
-        {"latency_ms", s.latency_ms},     {"input_tokens", s.input_tokens},
-        {"output_tokens", s.output_tokens}, {"cost_nanos", s.cost_nanos},
-        {"receipt_id", s.receipt_id},     {"error", s.error},
-        {"request", s.request},    {"response", s.response}};
+    nlohmann::ordered_json step = {{"type", "step"},
+                                   {"run_id", s.run_id},
+                                   {"seq", s.seq},
+                                   {"kind", s.kind},
+                                   {"ts_ms", s.ts_ms},
+                                   {"request_hash", s.request_hash},
+                                   {"provider", s.provider},
+                                   {"model", s.model},
+                                   {"latency_ms", s.latency_ms},
+                                   {"input_tokens", s.input_tokens},
+                                   {"output_tokens", s.output_tokens},
+                                   {"cost_nanos", s.cost_nanos},
+                                   {"receipt_id", s.receipt_id},
+                                   {"error", s.error},
+                                   {"request", s.request},
+                                   {"response", s.response}};
     out += step.dump() + "\n";
   }
   return out;

@@ -62,8 +62,8 @@ Result<std::int64_t> MemoryStore::record_step(const StepRecord& step) {
   if (step.run_id.empty())
     return make_error(ErrorKind::invalid_argument, "a step needs its run's id");
   if (!one_of(step.kind, kStepKinds))
-    return make_error(ErrorKind::invalid_argument, "unknown step kind \"" + step.kind +
-                                                       "\" (model, tool, embed, log, error)");
+    return make_error(ErrorKind::invalid_argument,
+                      "unknown step kind \"" + step.kind + "\" (model, tool, embed, log, error)");
   std::int64_t seq = step.seq;
   bool known = false;
   {

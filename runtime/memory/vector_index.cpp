@@ -19,9 +19,9 @@ std::vector<std::uint8_t> encode_vector(std::span<const float> v) {
 
 Result<std::vector<float>> decode_vector(std::span<const std::uint8_t> blob, std::size_t dim) {
   if (blob.size() != dim * sizeof(float)) {
-    return make_error(ErrorKind::storage, "an embedding holds " + std::to_string(blob.size()) +
-                                              " bytes; expected " + std::to_string(dim) +
-                                              " float32 values",
+    return make_error(ErrorKind::storage,
+                      "an embedding holds " + std::to_string(blob.size()) + " bytes; expected " +
+                          std::to_string(dim) + " float32 values",
                       "memory.db");
   }
   std::vector<float> v(dim);
@@ -110,8 +110,8 @@ Status VectorIndex::load_after(sql::Db& reader, std::int64_t after_id) {
 }
 
 std::vector<std::pair<std::int64_t, float>> VectorIndex::search(std::span<const float> query,
-                                                                 std::size_t k,
-                                                                 std::string_view ns) const {
+                                                                std::size_t k,
+                                                                std::string_view ns) const {
   std::shared_lock lock(mu_);
   std::vector<std::pair<std::int64_t, float>> out;
   if (query.size() != dim_ || k == 0) return out;

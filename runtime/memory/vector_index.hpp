@@ -40,8 +40,8 @@ class VectorIndex {
   // Loads what changed since the last refresh, reading through `reader`.
   [[nodiscard]] Status refresh(sql::Db& reader);
   // The k best (chunk id, cosine) for a normalised query, best first; ns "" = any.
-  std::vector<std::pair<std::int64_t, float>> search(std::span<const float> query,
-                                                     std::size_t k, std::string_view ns) const;
+  std::vector<std::pair<std::int64_t, float>> search(std::span<const float> query, std::size_t k,
+                                                     std::string_view ns) const;
   std::size_t size() const;
 
  private:

@@ -25,7 +25,9 @@ void Writer::enqueue(Item item) {
   work_cv_.notify_one();
 }
 
-void Writer::post(Op op) { enqueue(Item{std::move(op), nullptr, false, {}}); }
+void Writer::post(Op op) {
+  enqueue(Item{std::move(op), nullptr, false, {}});
+}
 
 Status Writer::call(Op op) {
   auto done = std::make_shared<std::promise<Status>>();

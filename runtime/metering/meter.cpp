@@ -53,12 +53,12 @@ std::int64_t max_input_tokens(const providers::EmbedRequest& request) {
 std::int64_t max_input_tokens(const providers::ChatRequest& request) {
   std::int64_t tokens = kTemplateTokensPerRequest;
   for (const auto& m : request.messages) {
-    tokens +=
-        static_cast<std::int64_t>(m.content.size() + m.role.size() + m.tool_call_id.size()) +
-        kTemplateTokensPerMessage;
+    tokens += static_cast<std::int64_t>(m.content.size() + m.role.size() + m.tool_call_id.size()) +
+              kTemplateTokensPerMessage;
     for (const auto& call : m.tool_calls) {
-      tokens += static_cast<std::int64_t>(call.id.size() + call.name.size() + call.arguments.size()) +
-                kTemplateTokensPerMessage;
+      tokens +=
+          static_cast<std::int64_t>(call.id.size() + call.name.size() + call.arguments.size()) +
+          kTemplateTokensPerMessage;
     }
   }
   // Offered tools are sent too: their names, descriptions and schemas are input.
@@ -145,8 +145,8 @@ Result<MeteredEmbedding> Meter::embed(providers::Provider& provider,
   if (!reservation) return reservation.error();
 
   wallet::CallRecord record = call_record(request.model, context, *price);
-  record.request_hash = wallet::keccak256(nlohmann::json{{"model", request.model},
-                                                         {"input", request.inputs}}.dump());
+  record.request_hash =
+      wallet::keccak256(nlohmann::json{{"model", request.model}, {"input", request.inputs}}.dump());
   Result<providers::EmbedResponse> response = provider.embed(request);
   if (!response) {
     settle_failure(*reservation, response.error(), record);
@@ -173,10 +173,9 @@ Result<MeteredEmbedding> Meter::embed(providers::Provider& provider,
 Result<wallet::Reservation> Meter::reserve(const std::string& provider, wallet::Nanos worst_case,
                                            const CallContext& context) {
   wallet::ReserveRequest hold;
-  hold.idempotency_key = context.run.empty()
-                             ? std::string()
-                             : context.run + ":" + std::to_string(context.step) + ":" +
-                                   std::to_string(context.attempt);
+  hold.idempotency_key = context.run.empty() ? std::string()
+                                             : context.run + ":" + std::to_string(context.step) +
+                                                   ":" + std::to_string(context.attempt);
   hold.provider = provider;
   hold.worst_case = worst_case;
   hold.budgets = context.budgets;

@@ -9,8 +9,8 @@
 #include <mutex>
 #include <thread>
 
-#include "runtime/providers/openai_codec.hpp"
 #include "runtime/providers/embeddings_codec.hpp"
+#include "runtime/providers/openai_codec.hpp"
 #include "runtime/providers/sim_provider.hpp"
 
 namespace perdiem::providers {

@@ -38,8 +38,7 @@ class OpenAiProvider final : public Provider {
 
     Result<http::Response> answer = send(http_request);
     if (!answer) return answer.error();
-    Result<ChatResponse> decoded =
-        decode_chat_response(answer->status, answer->body, config_.name);
+    Result<ChatResponse> decoded = decode_chat_response(answer->status, answer->body, config_.name);
     if (!decoded) return scrubbed(with_key_hint(decoded.error()));
     if (decoded->model.empty()) {
       decoded->model = request.model.empty() ? config_.default_model : request.model;
@@ -49,10 +48,10 @@ class OpenAiProvider final : public Provider {
 
   Result<EmbedResponse> embed(const EmbedRequest& request) override {
     if (request.inputs.empty() || request.inputs.size() > kMaxEmbedInputs) {
-      return make_error(ErrorKind::invalid_argument,
-                        "an embeddings request takes 1 to " + std::to_string(kMaxEmbedInputs) +
-                            " texts",
-                        config_.name);
+      return make_error(
+          ErrorKind::invalid_argument,
+          "an embeddings request takes 1 to " + std::to_string(kMaxEmbedInputs) + " texts",
+          config_.name);
     }
     http::Request http_request = post(embeddings_url_);
     EmbedRequest named = request;
@@ -60,8 +59,8 @@ class OpenAiProvider final : public Provider {
     http_request.body = encode_embed_request(named);
     Result<http::Response> answer = send(http_request);
     if (!answer) return answer.error();
-    Result<EmbedResponse> decoded = decode_embed_response(answer->status, answer->body,
-                                                          request.inputs.size(), config_.name);
+    Result<EmbedResponse> decoded =
+        decode_embed_response(answer->status, answer->body, request.inputs.size(), config_.name);
     if (!decoded) return scrubbed(with_key_hint(decoded.error()));
     decoded->provider = config_.name;
     if (decoded->model.empty()) decoded->model = named.model;

@@ -55,7 +55,8 @@ bool apply_sim_tool_turn(const ChatRequest& request, ChatResponse& response) {
     std::string joined;
     for (auto it = request.messages.rbegin(); it != request.messages.rend() && it->role == "tool";
          ++it) {
-      joined = text::excerpt(it->content, kQuotedResultChars) + (joined.empty() ? "" : " | ") + joined;
+      joined =
+          text::excerpt(it->content, kQuotedResultChars) + (joined.empty() ? "" : " | ") + joined;
     }
     response.content = "sim: tool results: " + joined;
     return true;

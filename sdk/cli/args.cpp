@@ -172,7 +172,8 @@ Result<Command> parse_tools(Words& words) {
     std::size_t eq = word.find('=');
     bool has_inline = eq != std::string::npos;
     std::string option = has_inline ? word.substr(0, eq) : word;
-    if (option != "--mcp") return usage_error("unknown option '" + option + "' for `perdiem tools list`");
+    if (option != "--mcp")
+      return usage_error("unknown option '" + option + "' for `perdiem tools list`");
     Result<std::string> value =
         words.value_of(option, has_inline ? word.substr(eq + 1) : std::string(), has_inline);
     if (!value) return value.error();

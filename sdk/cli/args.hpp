@@ -22,14 +22,14 @@ struct RunCommand {
   std::string script;
   std::vector<std::string> args;  // everything after SCRIPT, passed to the plan as is
   std::size_t memory_limit_bytes = 64u << 20;
-  std::uint64_t timeout_ms = 0;  // --timeout SECONDS; 0: none
+  std::uint64_t timeout_ms = 0;           // --timeout SECONDS; 0: none
   std::optional<Nanos> budget;            // --budget USD
   std::optional<Nanos> max_call_cost;     // --max-call-cost USD
   std::string agent;                      // --agent NAME
   std::optional<Nanos> agent_day_budget;  // --agent-day-budget USD
   bool use_wallet = true;                 // --no-wallet: the runtime's own empty wallet
-  bool quiet = false;  // no diagnostics on stderr, only errors
-  bool json = false;   // --json: the result and its figures as one JSON object on stdout
+  bool quiet = false;                     // no diagnostics on stderr, only errors
+  bool json = false;            // --json: the result and its figures as one JSON object on stdout
   std::uint64_t max_steps = 0;  // --max-steps N: model calls the run may make; 0: no limit
   std::vector<std::string> allowed_tools;   // --allow-tool NAME (repeatable)
   std::vector<std::string> allowed_hosts;   // --allow-host HOST (repeatable)

@@ -176,7 +176,8 @@ int tools_list(const perdiem::cli::ToolsListCommand& command) {
   for (const perdiem::ToolInfo& tool : (*runtime)->tools()) {
     std::string description = tool.description.substr(0, tool.description.find('\n'));
     std::cout << tool.name << (tool.builtin ? "  (built-in: needs --allow-tool)" : "")
-              << (tool.price_nanos ? "  " + perdiem::format_usd_display(*tool.price_nanos) + "/call" : "")
+              << (tool.price_nanos ? "  " + perdiem::format_usd_display(*tool.price_nanos) + "/call"
+                                   : "")
               << "\n    " << description << "\n";
   }
   return kExitOk;

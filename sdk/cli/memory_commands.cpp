@@ -113,14 +113,15 @@ int runs_show(const Words& words) {
   std::vector<std::vector<std::string>> rows{
       {"STEP", "KIND", "PROVIDER", "MODEL", "TOKENS IN/OUT", "COST", "MS", "RECEIPT"}};
   for (const auto& step : doc["steps"]) {
-    rows.push_back({std::to_string(step["seq"].get<std::int64_t>()), step["kind"],
-                    step["provider"], step["model"],
+    rows.push_back({std::to_string(step["seq"].get<std::int64_t>()), step["kind"], step["provider"],
+                    step["model"],
                     std::to_string(step["input_tokens"].get<std::int64_t>()) + "/" +
                         std::to_string(step["output_tokens"].get<std::int64_t>()),
                     format_usd_display(step["cost_nanos"].get<std::int64_t>()),
                     std::to_string(step["latency_ms"].get<std::int64_t>()),
-                    step["error"].get<std::string>().empty() ? step["receipt_id"].get<std::string>()
-                                                             : "error: " + step["error"].get<std::string>()});
+                    step["error"].get<std::string>().empty()
+                        ? step["receipt_id"].get<std::string>()
+                        : "error: " + step["error"].get<std::string>()});
   }
   wallet_cli::print_table(rows);
   return kExitOk;
@@ -175,7 +176,8 @@ int runs_main(const std::vector<std::string>& args) {
 int replay_main(const std::vector<std::string>& args) {
   std::vector<std::string> with_name{"replay"};
   with_name.insert(with_name.end(), args.begin(), args.end());
-  auto words = parse_words(with_name, Spec{"replay", {"--script"}, {"--quiet"}, 1, 1, "RUN_ID", ""});
+  auto words =
+      parse_words(with_name, Spec{"replay", {"--script"}, {"--quiet"}, 1, 1, "RUN_ID", ""});
   if (!words) return fail(words.error());
   auto path = memory_path();
   if (!path) return fail(path.error());
@@ -194,9 +196,9 @@ int replay_main(const std::vector<std::string>& args) {
     std::cerr << "perdiem: replayed " << replayed->steps_replayed << " recorded step"
               << (replayed->steps_replayed == 1 ? "" : "s") << " of " << options.run_id
               << " with no network and no spend; "
-              << (replayed->matches_recording ? "the result matches the recording"
-                                              : "the result DIFFERS from the recording: " +
-                                                    replayed->recorded_json)
+              << (replayed->matches_recording
+                      ? "the result matches the recording"
+                      : "the result DIFFERS from the recording: " + replayed->recorded_json)
               << "\n";
   }
   if (!result.ok()) wallet_cli::fail(*result.error);

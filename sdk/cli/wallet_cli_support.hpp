@@ -35,7 +35,7 @@ struct Spec {
   std::vector<std::string_view> flags;   // options that take none
   std::size_t min_args = 0;
   std::size_t max_args = 0;
-  std::string_view args_name;  // for the error when the count is wrong
+  std::string_view args_name;          // for the error when the count is wrong
   std::string_view command{"wallet"};  // the command word before `name` in messages
 };
 

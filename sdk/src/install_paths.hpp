@@ -22,10 +22,10 @@ namespace perdiem::sdk {
 
 // Everything the lookup depends on, so a test can pose any situation.
 struct PlanLibraryInputs {
-  std::string env_override;      // the value of PERDIEM_SCRIPTS ("" when unset)
-  std::string binary_path;       // absolute path of the file holding this code
-  std::string build_dir;         // absolute build tree the library was compiled in
-  std::string source_scripts;    // absolute scripts/ of the source tree it came from
+  std::string env_override;    // the value of PERDIEM_SCRIPTS ("" when unset)
+  std::string binary_path;     // absolute path of the file holding this code
+  std::string build_dir;       // absolute build tree the library was compiled in
+  std::string source_scripts;  // absolute scripts/ of the source tree it came from
   // From the binary's directory to the installed scripts/, tried in order.
   std::vector<std::string> relative_datadirs;
 };

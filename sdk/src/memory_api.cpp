@@ -11,13 +11,20 @@ namespace perdiem {
 namespace {
 
 nlohmann::json step_json(const memory::StepRecord& step) {
-  return {{"seq", step.seq},           {"kind", step.kind},
-          {"ts_ms", step.ts_ms},       {"provider", step.provider},
-          {"model", step.model},       {"latency_ms", step.latency_ms},
-          {"input_tokens", step.input_tokens}, {"output_tokens", step.output_tokens},
-          {"cost_nanos", step.cost_nanos}, {"receipt_id", step.receipt_id},
-          {"error", step.error},       {"request_hash", step.request_hash},
-          {"request", step.request},   {"response", step.response}};
+  return {{"seq", step.seq},
+          {"kind", step.kind},
+          {"ts_ms", step.ts_ms},
+          {"provider", step.provider},
+          {"model", step.model},
+          {"latency_ms", step.latency_ms},
+          {"input_tokens", step.input_tokens},
+          {"output_tokens", step.output_tokens},
+          {"cost_nanos", step.cost_nanos},
+          {"receipt_id", step.receipt_id},
+          {"error", step.error},
+          {"request_hash", step.request_hash},
+          {"request", step.request},
+          {"response", step.response}};
 }
 
 RunInfo info_of(const memory::RunSummary& run) {
@@ -52,12 +59,18 @@ class MemoryFileImpl final : public MemoryFile {
     const memory::RunSummary& run = detail->run;
     nlohmann::json steps = nlohmann::json::array();
     for (const auto& step : detail->steps) steps.push_back(step_json(step));
-    nlohmann::json doc = {{"id", run.id},           {"agent", run.agent},
-                          {"script", run.script_path}, {"script_hash", run.script_hash},
-                          {"inputs", run.args},     {"started_ms", run.started_ms},
-                          {"ended_ms", run.ended_ms}, {"status", run.status},
-                          {"result", run.result},   {"error", run.error},
-                          {"cost_nanos", run.cost_nanos}, {"steps", std::move(steps)}};
+    nlohmann::json doc = {{"id", run.id},
+                          {"agent", run.agent},
+                          {"script", run.script_path},
+                          {"script_hash", run.script_hash},
+                          {"inputs", run.args},
+                          {"started_ms", run.started_ms},
+                          {"ended_ms", run.ended_ms},
+                          {"status", run.status},
+                          {"result", run.result},
+                          {"error", run.error},
+                          {"cost_nanos", run.cost_nanos},
+                          {"steps", std::move(steps)}};
     return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
   }
 
@@ -105,7 +118,8 @@ class MemoryFileImpl final : public MemoryFile {
 };
 
 Result<ReplayResult> replay(const ReplayOptions& options) {
-  Result<std::unique_ptr<memory::MemoryStore>> store = memory::MemoryStore::open(options.memory_path);
+  Result<std::unique_ptr<memory::MemoryStore>> store =
+      memory::MemoryStore::open(options.memory_path);
   if (!store) return store.error();
   Result<memory::RunDetail> recorded = (*store)->get_run(options.run_id);
   if (!recorded) return recorded.error();
@@ -154,9 +168,9 @@ MemoryFile::~MemoryFile() = default;
 
 Result<std::unique_ptr<MemoryFile>> MemoryFile::open(const std::string& path) {
   if (!std::filesystem::exists(path)) {
-    return make_error(ErrorKind::not_found,
-                      "no memory store at " + path + ": it is created by the first run that "
-                      "uses this home (perdiem run)");
+    return make_error(ErrorKind::not_found, "no memory store at " + path +
+                                                ": it is created by the first run that "
+                                                "uses this home (perdiem run)");
   }
   Result<std::unique_ptr<memory::MemoryStore>> store = memory::MemoryStore::open(path);
   if (!store) return store.error();

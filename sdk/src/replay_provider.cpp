@@ -18,7 +18,9 @@ std::string shown(const nlohmann::json& request) {
 
 ReplayProvider::ReplayProvider(std::string name, std::vector<memory::StepRecord> steps,
                                RequestHash hash)
-    : name_(std::move(name)), hash_(std::move(hash)), steps_(std::move(steps)),
+    : name_(std::move(name)),
+      hash_(std::move(hash)),
+      steps_(std::move(steps)),
       used_(steps_.size(), false) {}
 
 Result<nlohmann::json> ReplayProvider::answer(const char* kind, const nlohmann::json& request) {
@@ -40,9 +42,9 @@ Result<nlohmann::json> ReplayProvider::answer(const char* kind, const nlohmann::
     replayed_.fetch_add(1);
     return steps_[i].response;
   }
-  std::string message = "replay diverged at step " + std::to_string(step) +
-                        ": the plan's request is not in the recording.\n  the plan asked:     " +
-                        shown(request);
+  std::string message =
+      "replay diverged at step " + std::to_string(step) +
+      ": the plan's request is not in the recording.\n  the plan asked:     " + shown(request);
   message += next_unused ? "\n  the recording has:  " + shown(steps_[*next_unused].request)
                          : std::string("\n  the recording has no further ") + kind + " steps";
   Error error = make_error(ErrorKind::invalid_argument, std::move(message), "replay");

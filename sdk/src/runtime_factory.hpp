@@ -12,8 +12,8 @@ namespace perdiem::sdk {
 
 // Every call goes to `provider`, named provider->name(), free like a local server;
 // `default_model` serves calls that name none. options.provider is ignored.
-Result<std::unique_ptr<Runtime>> runtime_with_provider(RuntimeOptions options,
-                                                       std::unique_ptr<providers::Provider> provider,
-                                                       std::string default_model);
+Result<std::unique_ptr<Runtime>> runtime_with_provider(
+    RuntimeOptions options, std::unique_ptr<providers::Provider> provider,
+    std::string default_model);
 
 }  // namespace perdiem::sdk

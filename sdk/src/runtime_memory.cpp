@@ -8,13 +8,12 @@
 
 namespace perdiem::sdk {
 
-Result<std::unique_ptr<RuntimeMemory>> RuntimeMemory::open(const std::string& path,
-                                                           const std::vector<std::string_view>& secrets) {
+Result<std::unique_ptr<RuntimeMemory>> RuntimeMemory::open(
+    const std::string& path, const std::vector<std::string_view>& secrets) {
   std::unique_ptr<RuntimeMemory> memory(new RuntimeMemory());
   std::string where = path;
   if (where.empty()) {
-    std::string dir =
-        (std::filesystem::temp_directory_path() / "perdiem-memory-XXXXXX").string();
+    std::string dir = (std::filesystem::temp_directory_path() / "perdiem-memory-XXXXXX").string();
     if (::mkdtemp(dir.data()) == nullptr) {
       return make_error(ErrorKind::storage,
                         "cannot create a temporary directory for the memory store in " +

@@ -61,8 +61,9 @@ Result<std::shared_ptr<const tools::Tool>> RunTools::find(const std::string& nam
   std::shared_ptr<const tools::Tool> tool = registry_.find(name);
   if (!tool) {
     return make_error(ErrorKind::tool,
-                      "no tool named '" + name + "' in this run; tool.list() shows the tools "
-                      "it may call",
+                      "no tool named '" + name +
+                          "' in this run; tool.list() shows the tools "
+                          "it may call",
                       name);
   }
   if (Status granted = grants_.check(*tool); !granted.ok()) return granted.error();
@@ -84,12 +85,13 @@ std::vector<std::shared_ptr<const tools::Tool>> RunTools::allowed() const {
 
 RuntimeTools::~RuntimeTools() = default;
 
-Result<std::unique_ptr<RuntimeTools>> RuntimeTools::create(
-    const std::vector<HostTool>& host_tools, const std::vector<McpServer>& servers) {
+Result<std::unique_ptr<RuntimeTools>> RuntimeTools::create(const std::vector<HostTool>& host_tools,
+                                                           const std::vector<McpServer>& servers) {
   std::unique_ptr<RuntimeTools> runtime_tools(new RuntimeTools());
   for (const HostTool& host : host_tools) {
     if (!host.handler) {
-      return make_error(ErrorKind::invalid_argument, "host tool '" + host.name + "' has no handler");
+      return make_error(ErrorKind::invalid_argument,
+                        "host tool '" + host.name + "' has no handler");
     }
     tools::Tool tool = from_host(host);
     if (tool.parameters.is_discarded()) {

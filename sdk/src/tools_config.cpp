@@ -51,7 +51,8 @@ Result<std::vector<McpServer>> mcp_servers_from_config(const std::string& home) 
     return text.error();
   }
   nlohmann::json doc = nlohmann::json::parse(*text, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) return malformed(path, "the file is not a JSON object");
+  if (doc.is_discarded() || !doc.is_object())
+    return malformed(path, "the file is not a JSON object");
   std::vector<McpServer> servers;
   auto section = doc.find("mcp_servers");
   if (section == doc.end()) return servers;

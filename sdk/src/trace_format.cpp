@@ -7,9 +7,9 @@ namespace perdiem::sdk {
 namespace {
 
 Error unreadable(const std::string& what) {
-  return make_error(ErrorKind::bad_response,
-                    "the recorded " + what + " cannot be read: the trace is damaged or was "
-                    "written by another version");
+  return make_error(ErrorKind::bad_response, "the recorded " + what +
+                                                 " cannot be read: the trace is damaged or was "
+                                                 "written by another version");
 }
 
 }  // namespace

@@ -54,7 +54,7 @@ void remove_scratch() {
 class Corpus {
  public:
   explicit Corpus(std::size_t vocabulary) : rng_(42) {
-    static const char* kSyll[] = {"ka", "lo", "mi", "ren", "to", "sa", "vi", "der", "nu",
+    static const char* kSyll[] = {"ka", "lo",  "mi",  "ren", "to",  "sa", "vi", "der", "nu",
                                   "pe", "qua", "zor", "bel", "fin", "go", "hu", "jas", "wex"};
     std::mt19937 g(7);
     for (std::size_t i = 0; i < vocabulary; ++i) {
@@ -91,7 +91,8 @@ std::vector<float> hashed_embedding(const std::string& text) {
     std::size_t end = text.find(' ', start);
     if (end == std::string::npos) end = text.size();
     std::uint64_t h = 1469598103934665603ull;
-    for (std::size_t i = start; i < end; ++i) h = (h ^ static_cast<unsigned char>(text[i])) * 1099511628211ull;
+    for (std::size_t i = start; i < end; ++i)
+      h = (h ^ static_cast<unsigned char>(text[i])) * 1099511628211ull;
     v[h % kDim] += 1.0f;
     v[(h >> 20) % kDim] += 0.5f;
     start = end + 1;
@@ -113,7 +114,9 @@ struct Percentiles {
 };
 Percentiles percentiles(std::vector<double> us) {
   std::sort(us.begin(), us.end());
-  auto at = [&](double q) { return us[std::min(us.size() - 1, static_cast<std::size_t>(q * us.size()))]; };
+  auto at = [&](double q) {
+    return us[std::min(us.size() - 1, static_cast<std::size_t>(q * us.size()))];
+  };
   return {at(0.50), at(0.95), at(0.99)};
 }
 
@@ -269,8 +272,10 @@ int main(int argc, char** argv) {
 
   Corpus corpus(30000);
   EmbeddingModel model = bench_model();
-  std::printf("memory_bench: memory.db in WAL, synchronous=NORMAL; %zu chunks of ~900 bytes, "
-              "%zu-d float32 embeddings\n", chunks, kDim);
+  std::printf(
+      "memory_bench: memory.db in WAL, synchronous=NORMAL; %zu chunks of ~900 bytes, "
+      "%zu-d float32 embeddings\n",
+      chunks, kDim);
   const char* kHeader = "%-44s %12s %10s %10s %10s  %s\n";
   const char* kRow = "%-44s %12s %10.1f %10.1f %10.1f  %s\n";
   std::printf(kHeader, "measure", "rate", "p50", "p95", "p99", "target");
@@ -278,8 +283,8 @@ int main(int argc, char** argv) {
   char buf[64];
   auto print_ingest = [&](const char* name, Rate r) {
     std::snprintf(buf, sizeof buf, "%.0f/s", r.per_second);
-    std::printf("%-44s %12s %10s %10s %10s  >= 20000/s %s (%.0f per CPU-second)\n", name, buf,
-                "-", "-", "-", verdict(r.per_second, 20000, false), r.per_cpu_second);
+    std::printf("%-44s %12s %10s %10s %10s  >= 20000/s %s (%.0f per CPU-second)\n", name, buf, "-",
+                "-", "-", verdict(r.per_second, 20000, false), r.per_cpu_second);
   };
   // Text-only ingest, in its own file so it does not also pay for embeddings.
   if (only.empty() || only == "ingest") {
@@ -291,8 +296,7 @@ int main(int argc, char** argv) {
                  ingest(*text_store, corpus, n, nullptr, 100));
     // The rate is per chunk, so it depends on chunk size: FTS5 indexes tokens.
     auto small_store = open_or_die((dir / "small.db").string());
-    print_ingest("  same, ~400-byte chunks",
-                 ingest(*small_store, corpus, n, nullptr, 100, 400));
+    print_ingest("  same, ~400-byte chunks", ingest(*small_store, corpus, n, nullptr, 100, 400));
   }
 
   auto store = open_or_die((dir / "memory.db").string());
@@ -303,27 +307,27 @@ int main(int argc, char** argv) {
   if (only == "ingest") return 0;
   double hits = 0;
   if (only.empty() || only == "recall") {
-  (void)time_recall(*store, corpus, RecallMode::text, model, 20, &hits);  // warm the cache
-  auto text = time_recall(*store, corpus, RecallMode::text, model, 300, &hits);
-  std::snprintf(buf, sizeof buf, "%.1f hits", hits);
-  std::printf(kRow, "recall text (FTS5 bm25), ms", buf, text.p50 / 1000, text.p95 / 1000,
-              text.p99 / 1000, (std::string("p50 <= 5 ms ") + verdict(text.p50 / 1000, 5, true)).c_str());
+    (void)time_recall(*store, corpus, RecallMode::text, model, 20, &hits);  // warm the cache
+    auto text = time_recall(*store, corpus, RecallMode::text, model, 300, &hits);
+    std::snprintf(buf, sizeof buf, "%.1f hits", hits);
+    std::printf(kRow, "recall text (FTS5 bm25), ms", buf, text.p50 / 1000, text.p95 / 1000,
+                text.p99 / 1000,
+                (std::string("p50 <= 5 ms ") + verdict(text.p50 / 1000, 5, true)).c_str());
 
-  auto load_start = Clock::now();
-  (void)time_recall(*store, corpus, RecallMode::vector, model, 1, &hits);  // loads the index
-  double load_ms = seconds_since(load_start) * 1000;
-  auto vec = time_recall(*store, corpus, RecallMode::vector, model, 100, &hits);
-  std::snprintf(buf, sizeof buf, "%.1f hits", hits);
-  std::printf(kRow, "recall vector (cosine, brute force), ms", buf, vec.p50 / 1000,
-              vec.p95 / 1000, vec.p99 / 1000,
-              (std::string("p50 <= 20 ms ") + verdict(vec.p50 / 1000, 20, true)).c_str());
-  auto hyb = time_recall(*store, corpus, RecallMode::hybrid, model, 100, &hits);
-  std::snprintf(buf, sizeof buf, "%.1f hits", hits);
-  std::printf(kRow, "recall hybrid (RRF of both, depth 50), ms", buf, hyb.p50 / 1000,
-              hyb.p95 / 1000, hyb.p99 / 1000, "-");
-  std::printf("%-44s %12s %10.0f ms (first vector query, once per process)\n",
-              "vector index load", "", load_ms);
-
+    auto load_start = Clock::now();
+    (void)time_recall(*store, corpus, RecallMode::vector, model, 1, &hits);  // loads the index
+    double load_ms = seconds_since(load_start) * 1000;
+    auto vec = time_recall(*store, corpus, RecallMode::vector, model, 100, &hits);
+    std::snprintf(buf, sizeof buf, "%.1f hits", hits);
+    std::printf(kRow, "recall vector (cosine, brute force), ms", buf, vec.p50 / 1000,
+                vec.p95 / 1000, vec.p99 / 1000,
+                (std::string("p50 <= 20 ms ") + verdict(vec.p50 / 1000, 20, true)).c_str());
+    auto hyb = time_recall(*store, corpus, RecallMode::hybrid, model, 100, &hits);
+    std::snprintf(buf, sizeof buf, "%.1f hits", hits);
+    std::printf(kRow, "recall hybrid (RRF of both, depth 50), ms", buf, hyb.p50 / 1000,
+                hyb.p95 / 1000, hyb.p99 / 1000, "-");
+    std::printf("%-44s %12s %10.0f ms (first vector query, once per process)\n",
+                "vector index load", "", load_ms);
   }
   for (int threads : {1, 8}) {
     if (!only.empty() && only != "trace") break;
@@ -333,17 +337,15 @@ int main(int argc, char** argv) {
     std::snprintf(name, sizeof name, "trace step, %d recording thread%s, us", threads,
                   threads > 1 ? "s" : "");
     std::snprintf(buf, sizeof buf, "%.0f/s", 1e6 / t.amortised_us);
-    std::printf("%-44s %12s  amortised %.1f us (CPU %.1f us, caller %.1f us)  <= 20 us %s\n",
-                name, buf, t.amortised_us, t.cpu_us, t.caller_us,
-                verdict(t.amortised_us, 20, true));
+    std::printf("%-44s %12s  amortised %.1f us (CPU %.1f us, caller %.1f us)  <= 20 us %s\n", name,
+                buf, t.amortised_us, t.cpu_us, t.caller_us, verdict(t.amortised_us, 20, true));
   }
   auto stats = store->stats();
   if (stats) {
     std::printf("memory.db: %.0f MB (+ %.0f MB WAL), %lld chunks, %lld embeddings, %lld steps\n",
                 static_cast<double>(stats->file_bytes) / 1e6,
-                static_cast<double>(stats->wal_bytes) / 1e6,
-                static_cast<long long>(stats->chunks), static_cast<long long>(stats->embeddings),
-                static_cast<long long>(stats->steps));
+                static_cast<double>(stats->wal_bytes) / 1e6, static_cast<long long>(stats->chunks),
+                static_cast<long long>(stats->embeddings), static_cast<long long>(stats->steps));
   }
   return 0;
 }

@@ -17,7 +17,9 @@ const std::string kCli = PERDIEM_CLI_PATH;
 const std::string kSource = PERDIEM_SOURCE_DIR;
 const std::string kHello = kSource + "/examples/agents/hello.lua";
 
-std::string plan(const std::string& name) { return kSource + "/tests/integration/plans/" + name; }
+std::string plan(const std::string& name) {
+  return kSource + "/tests/integration/plans/" + name;
+}
 
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
@@ -126,8 +128,8 @@ TEST_CASE("a rejected API key fails the run without printing the key") {
   CHECK_FALSE(contains(r.err, secret));
   CHECK_FALSE(contains(r.out, secret));
 
-  auto ok = run_process(kCli, {"run", "--base-url", url, kHello},
-                        {{"PERDIEM_API_KEY", "the-right-key"}});
+  auto ok =
+      run_process(kCli, {"run", "--base-url", url, kHello}, {{"PERDIEM_API_KEY", "the-right-key"}});
   CHECK(ok.exit_code == 0);
 }
 

@@ -52,8 +52,8 @@ TEST_CASE("every C++ and C excerpt in docs/embedding.md is part of its example")
     const std::vector<std::string> excerpts = blocks(guide, language);
     CHECK_MESSAGE(!excerpts.empty(), "the guide shows no ```" << language << " code");
     for (const std::string& excerpt : excerpts) {
-      CHECK_MESSAGE(source.find(excerpt) != std::string::npos,
-                    "not in " << example << ":\n" << excerpt);
+      CHECK_MESSAGE(source.find(excerpt) != std::string::npos, "not in " << example << ":\n"
+                                                                         << excerpt);
     }
   }
 }

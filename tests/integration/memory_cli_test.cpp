@@ -48,9 +48,9 @@ TEST_CASE("a run recorded over HTTP replays offline to the same result; a change
     const std::string prefix = "perdiem mock-provider listening on ";
     REQUIRE(server.first_line().rfind(prefix, 0) == 0);
     const std::string url = server.first_line().substr(prefix.size());
-    auto run = run_process(kCli, {"run", "--base-url", url, "--json", "--quiet",
-                                  kPlans + "recorded.lua", "DIEM"},
-                           home.env());
+    auto run = run_process(
+        kCli, {"run", "--base-url", url, "--json", "--quiet", kPlans + "recorded.lua", "DIEM"},
+        home.env());
     REQUIRE_MESSAGE(run.exit_code == 0, run.err);
     auto doc = nlohmann::json::parse(run.out);
     run_id = doc["run_id"];
@@ -86,9 +86,9 @@ TEST_CASE("a run recorded over HTTP replays offline to the same result; a change
 
 TEST_CASE("perdiem runs lists, shows and exports the recorded runs") {
   Home home;
-  auto run = run_process(kCli, {"run", "--json", "--quiet", "--agent", "lister",
-                                kPlans + "two_calls.lua"},
-                         home.env());
+  auto run =
+      run_process(kCli, {"run", "--json", "--quiet", "--agent", "lister", kPlans + "two_calls.lua"},
+                  home.env());
   REQUIRE(run.exit_code == 0);
   const std::string run_id = nlohmann::json::parse(run.out)["run_id"];
 
@@ -129,8 +129,8 @@ TEST_CASE("perdiem runs lists, shows and exports the recorded runs") {
 
 TEST_CASE("perdiem memory: stats, search, prune and vacuum") {
   Home home;
-  REQUIRE(run_process(kCli, {"run", "--quiet", kPlans + "recorded.lua", "lighthouses"},
-                      home.env()).exit_code == 0);
+  REQUIRE(run_process(kCli, {"run", "--quiet", kPlans + "recorded.lua", "lighthouses"}, home.env())
+              .exit_code == 0);
   auto stats = run_process(kCli, {"memory", "stats"}, home.env());
   CHECK(stats.exit_code == 0);
   CHECK(contains(stats.out, "runs"));

@@ -45,8 +45,9 @@ TEST_CASE("a ReAct agent calls a granted built-in and its own tool over HTTP") {
   REQUIRE(server.first_line().rfind(prefix, 0) == 0);
   const std::string url = server.first_line().substr(prefix.size());
 
-  auto run = run_process(kCli, {"run", "--base-url", url, "--json", "--quiet", "--workspace",
-                                kSource + "/examples/agents", "--allow-tool", "fs.read", kResearch});
+  auto run =
+      run_process(kCli, {"run", "--base-url", url, "--json", "--quiet", "--workspace",
+                         kSource + "/examples/agents", "--allow-tool", "fs.read", kResearch});
   REQUIRE_MESSAGE(run.exit_code == 0, run.err);
   auto doc = nlohmann::json::parse(run.out);
   CHECK(doc["result"]["tool_calls"] == 2);
@@ -68,9 +69,9 @@ TEST_CASE("the model meets the workspace's walls as tool errors it can read") {
       "call tool fs__read with {\"path\": \"../../README.md\"}\n"
       "call tool fs__read with {\"path\": \"/etc/passwd\"}\n"
       "call tool notes__add with {\"wrong\": 1}";
-  auto run = run_process(kCli, {"run", "--json", "--quiet", "--workspace",
-                                kSource + "/examples/agents", "--allow-tool", "fs.read",
-                                kResearch, task});
+  auto run =
+      run_process(kCli, {"run", "--json", "--quiet", "--workspace", kSource + "/examples/agents",
+                         "--allow-tool", "fs.read", kResearch, task});
   REQUIRE_MESSAGE(run.exit_code == 0, run.err);
   auto doc = nlohmann::json::parse(run.out);
   const std::string answer = doc["result"]["answer"];

@@ -1,10 +1,10 @@
 #include "support/process.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
-#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -66,7 +66,9 @@ pid_t spawn(const std::string& program, const std::vector<std::string>& args,
   return pid;
 }
 
-int exit_code_of(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
+int exit_code_of(int status) {
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
 
 // Reads both pipes to EOF without deadlocking on a full pipe.
 void drain(int out_fd, int err_fd, std::string& out, std::string& err) {
@@ -111,8 +113,7 @@ ProcessResult run_process(const std::string& program, const std::vector<std::str
 }
 
 BackgroundProcess::BackgroundProcess(const std::string& program,
-                                     const std::vector<std::string>& args,
-                                     const Environment& extra,
+                                     const std::vector<std::string>& args, const Environment& extra,
                                      const std::string& ready_on_stderr) {
   pid_ = spawn(program, args, extra, &stdout_fd_, &stderr_fd_);
   char c = 0;
@@ -136,6 +137,8 @@ int BackgroundProcess::stop(int signal) {
   return exit_code_of(status);
 }
 
-BackgroundProcess::~BackgroundProcess() { stop(); }
+BackgroundProcess::~BackgroundProcess() {
+  stop();
+}
 
 }  // namespace perdiem::testing

@@ -4,8 +4,8 @@
 // Thread-safety: a step's `started` comes before its `finished`. Steps of one run arrive
 // in order on the thread running the run, except the calls of one model.chat_many, which
 // run at once on threads of their own and report from there; events of different runs
-// arrive concurrently. So a callback must synchronise what it touches. A callback must not block for long:
-// the run waits for it. Exceptions thrown by a callback are caught and dropped.
+// arrive concurrently. So a callback must synchronise what it touches. A callback must not block
+// for long: the run waits for it. Exceptions thrown by a callback are caught and dropped.
 #pragma once
 
 #include <chrono>
@@ -35,8 +35,8 @@ struct StepEvent {
   std::optional<Error> error;  // finished: set when the call failed
   std::int64_t input_tokens = 0;
   std::int64_t output_tokens = 0;
-  std::int64_t cost_nanos = 0;  // what the wallet charged for this call
-  std::string receipt_id;       // its signed receipt ("" when none)
+  std::int64_t cost_nanos = 0;           // what the wallet charged for this call
+  std::string receipt_id;                // its signed receipt ("" when none)
   std::chrono::milliseconds latency{0};  // finished: the call's wall time, retries included
 };
 

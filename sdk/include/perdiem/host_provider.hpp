@@ -24,7 +24,7 @@ struct HostMessage {
 };
 
 struct HostChatRequest {
-  std::string model;   // what the plan asked for ("" when it named none)
+  std::string model;  // what the plan asked for ("" when it named none)
   std::vector<HostMessage> messages;
   int max_tokens = 0;  // always set: the reservation bounds the bill with it
   std::optional<double> temperature;
@@ -32,9 +32,9 @@ struct HostChatRequest {
 
 struct HostChatReply {
   std::string content;
-  std::string model;                  // "" keeps the requested one
+  std::string model;  // "" keeps the requested one
   std::string finish_reason = "stop";
-  std::int64_t input_tokens = 0;      // what the wallet charges by, when priced
+  std::int64_t input_tokens = 0;  // what the wallet charges by, when priced
   std::int64_t output_tokens = 0;
 };
 

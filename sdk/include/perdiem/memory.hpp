@@ -20,8 +20,8 @@ namespace perdiem {
 struct RunInfo {
   std::string id;
   std::string agent;
-  std::string script;        // the plan's path (or chunk name)
-  std::string status;        // "running", "ok", "error", "cancelled"
+  std::string script;           // the plan's path (or chunk name)
+  std::string status;           // "running", "ok", "error", "cancelled"
   std::int64_t started_ms = 0;  // Unix time
   std::int64_t ended_ms = 0;    // 0 while running
   std::int64_t steps = 0;
@@ -30,8 +30,8 @@ struct RunInfo {
 };
 
 struct MemoryStats {
-  std::int64_t runs = 0, steps = 0, threads = 0, messages = 0, facts = 0, documents = 0,
-               chunks = 0, embeddings = 0;
+  std::int64_t runs = 0, steps = 0, threads = 0, messages = 0, facts = 0, documents = 0, chunks = 0,
+               embeddings = 0;
   std::int64_t file_bytes = 0;  // memory.db and its write-ahead log
   int schema_version = 0;
 };
@@ -79,9 +79,9 @@ struct ReplayOptions {
 };
 
 struct ReplayResult {
-  RunResult result;               // the replayed run's own result
-  std::string recorded_json;      // what the recorded run returned, as JSON
-  bool matches_recording = false; // same outcome and same JSON result
+  RunResult result;                // the replayed run's own result
+  std::string recorded_json;       // what the recorded run returned, as JSON
+  bool matches_recording = false;  // same outcome and same JSON result
   int steps_replayed = 0;
 };
 

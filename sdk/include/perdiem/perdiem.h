@@ -95,8 +95,7 @@ PERDIEM_API void perdiem_runtime_free(perdiem_runtime* runtime);
  * it with perdiem_result_code) and returns the result's code. Returns
  * PERDIEM_CODE_INVALID_ARGUMENT with *out NULL only when an argument is NULL. */
 PERDIEM_API perdiem_code perdiem_run_file(perdiem_runtime* runtime, const char* path,
-                                          const perdiem_run_options* options,
-                                          perdiem_result** out);
+                                          const perdiem_run_options* options, perdiem_result** out);
 PERDIEM_API perdiem_code perdiem_run_string(perdiem_runtime* runtime, const char* source,
                                             const char* chunk_name,
                                             const perdiem_run_options* options,

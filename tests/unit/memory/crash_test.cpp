@@ -52,7 +52,8 @@ namespace {
 std::int64_t last_flushed(int fd, char first) {
   std::string all(1, first);
   char buf[4096];
-  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) all.append(buf, static_cast<std::size_t>(n));
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;)
+    all.append(buf, static_cast<std::size_t>(n));
   std::int64_t last = -1;
   std::size_t start = 0;
   for (std::size_t nl = all.find('\n'); nl != std::string::npos; nl = all.find('\n', start)) {

@@ -28,10 +28,24 @@ TEST_CASE("hostile queries search without a syntax error") {
   TempDir dir;
   auto store = open_store(dir.file("memory.db"));
   REQUIRE(store->remember("The quick brown fox jumps over the lazy dog.", {}).ok());
-  const char* hostile[] = {"\"",        "NOT",         "fox AND",       "(((",     "fox*",
-                           "NEAR(a b",  "col:fox",     "\"unterminated", "a OR OR b", "^fox",
-                           "-fox",      "fox\" OR \"", "",              "   ",     "'; DROP TABLE chunks; --",
-                           "\xE2\x80\x9C" "fox" "\xE2\x80\x9D \xE2\x80\x94 \xE2\x84\xA2 \xF0\x9F\x98\x80",
+  const char* hostile[] = {"\"",
+                           "NOT",
+                           "fox AND",
+                           "(((",
+                           "fox*",
+                           "NEAR(a b",
+                           "col:fox",
+                           "\"unterminated",
+                           "a OR OR b",
+                           "^fox",
+                           "-fox",
+                           "fox\" OR \"",
+                           "",
+                           "   ",
+                           "'; DROP TABLE chunks; --",
+                           "\xE2\x80\x9C"
+                           "fox"
+                           "\xE2\x80\x9D \xE2\x80\x94 \xE2\x84\xA2 \xF0\x9F\x98\x80",
                            "\xFF\xFE not utf-8"};
   for (const char* q : hostile) {
     auto hits = store->recall(q, {});
@@ -43,7 +57,11 @@ TEST_CASE("hostile queries search without a syntax error") {
   CHECK(fox->front().text.find("fox") != std::string::npos);
   // Typographic punctuation glued to a word (one "word" to our splitter, a separator to
   // the tokenizer) still finds it; a term that is only symbols is ignored.
-  auto quoted = store->recall("\xE2\x80\x9C" "fox" "\xE2\x80\x9D \xF0\x9F\x98\x80", {});
+  auto quoted = store->recall(
+      "\xE2\x80\x9C"
+      "fox"
+      "\xE2\x80\x9D \xF0\x9F\x98\x80",
+      {});
   REQUIRE(quoted.ok());
   CHECK(quoted->size() == 1);
 }

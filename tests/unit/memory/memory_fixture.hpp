@@ -59,8 +59,8 @@ inline RunRecord run_record(std::string agent, nlohmann::json args = nlohmann::j
   return r;
 }
 
-inline RunEnd run_end(std::string status, nlohmann::json result = nullptr,
-                      std::string error = {}, std::int64_t cost_nanos = 0) {
+inline RunEnd run_end(std::string status, nlohmann::json result = nullptr, std::string error = {},
+                      std::int64_t cost_nanos = 0) {
   RunEnd e;
   e.status = std::move(status);
   e.result = std::move(result);
@@ -70,8 +70,8 @@ inline RunEnd run_end(std::string status, nlohmann::json result = nullptr,
 }
 
 inline RememberOptions remember_options(const EmbeddingModel* model = nullptr,
-                                        std::size_t max_bytes = 1200,
-                                        std::string ns = "default", std::string source = {}) {
+                                        std::size_t max_bytes = 1200, std::string ns = "default",
+                                        std::string source = {}) {
   RememberOptions o;
   o.embedding = model;
   o.chunking.max_bytes = max_bytes;
@@ -93,8 +93,9 @@ class HashedBagOfWords {
   explicit HashedBagOfWords(std::size_t dim = 384) {
     model.name = "test/hashed-bow";
     model.dim = dim;
-    model.embed = [this, dim](const std::vector<std::string>& texts)
-        -> Result<std::vector<std::vector<float>>> {
+    model.embed =
+        [this,
+         dim](const std::vector<std::string>& texts) -> Result<std::vector<std::vector<float>>> {
       ++calls;
       texts_embedded += texts.size();
       std::vector<std::vector<float>> out;

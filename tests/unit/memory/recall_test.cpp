@@ -16,22 +16,30 @@ struct Doc {
 };
 
 const Doc kCorpus[] = {
-    {"volcano", "Volcanoes erupt when magma from the mantle rises through the crust. Lava "
-                "flows, ash clouds and pyroclastic surges follow a volcanic eruption."},
-    {"sourdough", "Sourdough bread rises with a starter of wild yeast and lactobacilli. Bakers "
-                  "feed the starter flour and water, then proof the dough overnight."},
-    {"orbit", "A satellite stays in orbit because its sideways velocity balances gravity. "
-              "Geostationary orbits match the rotation of the Earth."},
-    {"tides", "Ocean tides are driven by the gravity of the Moon and the Sun. Spring tides "
-              "happen when they align; neap tides when they are at right angles."},
-    {"chess", "In chess the bishop moves diagonally and the knight jumps in an L shape. "
-              "Castling moves the king two squares toward a rook."},
-    {"compiler", "A compiler parses source code into a syntax tree, optimizes an intermediate "
-                 "representation, and emits machine code for the target processor."},
-    {"bees", "Honey bees communicate the direction of flowers with a waggle dance. The hive "
-             "stores nectar as honey and pollen as bee bread."},
-    {"coffee", "Espresso forces hot water through finely ground coffee at high pressure. "
-               "The crema is an emulsion of coffee oils and carbon dioxide."},
+    {"volcano",
+     "Volcanoes erupt when magma from the mantle rises through the crust. Lava "
+     "flows, ash clouds and pyroclastic surges follow a volcanic eruption."},
+    {"sourdough",
+     "Sourdough bread rises with a starter of wild yeast and lactobacilli. Bakers "
+     "feed the starter flour and water, then proof the dough overnight."},
+    {"orbit",
+     "A satellite stays in orbit because its sideways velocity balances gravity. "
+     "Geostationary orbits match the rotation of the Earth."},
+    {"tides",
+     "Ocean tides are driven by the gravity of the Moon and the Sun. Spring tides "
+     "happen when they align; neap tides when they are at right angles."},
+    {"chess",
+     "In chess the bishop moves diagonally and the knight jumps in an L shape. "
+     "Castling moves the king two squares toward a rook."},
+    {"compiler",
+     "A compiler parses source code into a syntax tree, optimizes an intermediate "
+     "representation, and emits machine code for the target processor."},
+    {"bees",
+     "Honey bees communicate the direction of flowers with a waggle dance. The hive "
+     "stores nectar as honey and pollen as bee bread."},
+    {"coffee",
+     "Espresso forces hot water through finely ground coffee at high pressure. "
+     "The crema is an emulsion of coffee oils and carbon dioxide."},
 };
 
 struct Query {
@@ -196,7 +204,8 @@ TEST_CASE("recall and remember refuse bad input with invalid_argument") {
   TempDir dir;
   auto store = open_store(dir.file("memory.db"));
   CHECK(store->remember("   ", {}).error().kind == ErrorKind::invalid_argument);
-  CHECK(store->remember("x", remember_options(nullptr, 1200, "")).error().kind == ErrorKind::invalid_argument);
+  CHECK(store->remember("x", remember_options(nullptr, 1200, "")).error().kind ==
+        ErrorKind::invalid_argument);
   RecallOptions vector;
   vector.mode = RecallMode::vector;
   CHECK(store->recall("q", vector).error().kind == ErrorKind::invalid_argument);
@@ -206,10 +215,11 @@ TEST_CASE("recall and remember refuse bad input with invalid_argument") {
   CHECK(parse_recall_mode("hybrid").value() == RecallMode::hybrid);
   CHECK(parse_recall_mode("fuzzy").error().kind == ErrorKind::invalid_argument);
 
-  EmbeddingModel wrong{"bad", 4, [](const std::vector<std::string>& texts)
-                                     -> Result<std::vector<std::vector<float>>> {
-                         return std::vector<std::vector<float>>(texts.size(), {1.0f, 2.0f});
-                       }};
+  EmbeddingModel wrong{
+      "bad", 4,
+      [](const std::vector<std::string>& texts) -> Result<std::vector<std::vector<float>>> {
+        return std::vector<std::vector<float>>(texts.size(), {1.0f, 2.0f});
+      }};
   auto r = store->remember("some text", remember_options(&wrong));
   REQUIRE(!r.ok());
   CHECK(r.error().kind == ErrorKind::invalid_argument);

@@ -22,8 +22,9 @@ bool contains(const std::string& haystack, const std::string& needle) {
 }
 
 void write_everywhere(MemoryStore& store, const std::string& secret) {
-  auto run = store.begin_run(run_record("leaky", {{"key", secret}}, "", "agents/" + secret + ".lua"))
-                 .value();
+  auto run =
+      store.begin_run(run_record("leaky", {{"key", secret}}, "", "agents/" + secret + ".lua"))
+          .value();
   StepRecord step;
   step.run_id = run;
   step.kind = "model";
@@ -36,7 +37,10 @@ void write_everywhere(MemoryStore& store, const std::string& secret) {
   REQUIRE(store.end_run(run, run_end("error", {{"echo", secret}}, secret)).ok());
   REQUIRE(store.append_message("chat", "user", "remember " + secret).ok());
   REQUIRE(store.set_fact("creds", "openrouter", {{"key", secret}}).ok());
-  REQUIRE(store.remember("The key " + secret + " unlocks the gate.", remember_options(nullptr, 1200, "default", secret)).ok());
+  REQUIRE(store
+              .remember("The key " + secret + " unlocks the gate.",
+                        remember_options(nullptr, 1200, "default", secret))
+              .ok());
   REQUIRE(store.flush().ok());
 }
 

@@ -70,9 +70,9 @@ TEST_CASE("a memory.db from a newer perdiem is refused, naming both versions, un
 // 2: a file made by "the old binary" (version 1 only) keeps its data when "the new
 // binary" (1 then 2) opens it, and the old binary then refuses the upgraded file.
 TEST_CASE("an older memory.db is upgraded in place and keeps its data") {
-  static const Migration kTestV2 = {
-      2, "ALTER TABLE facts ADD COLUMN expires_ms INTEGER; "
-         "CREATE INDEX facts_expiry ON facts(expires_ms);"};
+  static const Migration kTestV2 = {2,
+                                    "ALTER TABLE facts ADD COLUMN expires_ms INTEGER; "
+                                    "CREATE INDEX facts_expiry ON facts(expires_ms);"};
   std::vector<Migration> old_binary(migrations().begin(), migrations().end());
   std::vector<Migration> new_binary = old_binary;
   new_binary.push_back(kTestV2);

@@ -28,8 +28,9 @@ TEST_CASE("history returns the newest messages that fit, oldest first") {
   auto store = open_store(dir.file("memory.db"));
   // Each 8-byte message costs 4 + 2 = 6 tokens.
   for (int i = 0; i < 10; ++i)
-    REQUIRE(store->append_message("chat", i % 2 ? "assistant" : "user",
-                                  "message" + std::to_string(i)).ok());
+    REQUIRE(
+        store->append_message("chat", i % 2 ? "assistant" : "user", "message" + std::to_string(i))
+            .ok());
   auto all = store->history("chat", 1000);
   REQUIRE(all.ok());
   CHECK(all->size() == 10);

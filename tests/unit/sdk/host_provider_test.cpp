@@ -126,7 +126,8 @@ TEST_CASE("many runs call one host provider at once and each gets its own answer
         answers[#answers + 1] = reply.content
       end
       return table.concat(answers, ",")
-    )", "many.lua", options));
+    )",
+                                         "many.lua", options));
   }
   for (int i = 0; i < kRuns; ++i) {
     const RunResult& result = runs[static_cast<std::size_t>(i)]->wait();
@@ -186,7 +187,8 @@ TEST_CASE("model.chat_many sends its calls at once and answers in order, failure
     local out = {}
     for i, r in ipairs(replies) do out[i] = r.kind and ("error:" .. r.kind) or r.content end
     return table.concat(out, ",")
-  )", "many.lua", {});
+  )",
+                                         "many.lua", {});
   REQUIRE_MESSAGE(result.ok(), result.error->describe());
   CHECK(result.text == "re:a,re:b,error:provider,re:d,re:e,re:f");
   CHECK(model->max_in_flight > 1);
@@ -225,7 +227,8 @@ TEST_CASE("a host tool serves many runs at once, each its own answers") {
       local sum = 0
       for k = 1, 5 do sum = sum + tool.call("math.square", {n = base + k}) end
       return sum
-    )", "squares.lua", run_options));
+    )",
+                                         "squares.lua", run_options));
   }
   for (int i = 0; i < 16; ++i) {
     const RunResult& result = runs[static_cast<std::size_t>(i)]->wait();

@@ -106,8 +106,7 @@ TEST_CASE("nothing found: not_found names the places tried and PERDIEM_SCRIPTS")
   auto missing = sdk::find_plan_library(in);
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().kind == ErrorKind::not_found);
-  CHECK(missing.error().message.find(s.path("prefix/share/perdiem/scripts")) !=
-        std::string::npos);
+  CHECK(missing.error().message.find(s.path("prefix/share/perdiem/scripts")) != std::string::npos);
   CHECK(missing.error().message.find("PERDIEM_SCRIPTS") != std::string::npos);
 
   in.binary_path.clear();  // dladdr failed

@@ -50,7 +50,8 @@ TEST_CASE("every model call reports a started and a finished step, in order") {
     local e = model.embed("some text")
     local b = model.chat{messages = {{role = "user", content = "reply with exactly: beta"}}}
     return a.content .. b.content
-  )", "events.lua", {});
+  )",
+                                         "events.lua", {});
   REQUIRE_MESSAGE(result.ok(), result.error->describe());
   CHECK(result.text == "alphabeta");
 
@@ -105,7 +106,8 @@ TEST_CASE("a background run can be awaited and polled, and knows its id at once"
   auto handle = runtime->start_script(R"(
     sleep(0.2)
     return model.chat{messages = {{role = "user", content = "reply with exactly: done"}}}.content
-  )", "bg.lua", {});
+  )",
+                                      "bg.lua", {});
   REQUIRE(handle != nullptr);
   CHECK(handle->run_id().rfind("run-", 0) == 0);
   CHECK_FALSE(handle->wait_for(0ms).has_value());
@@ -151,7 +153,8 @@ TEST_CASE("agent.id and agent.run_id name the agent and this run") {
   auto runtime = make_runtime(offline());
   RunOptions options;
   options.agent = "scout";
-  RunResult named = runtime->run_script("return agent.id .. ' ' .. agent.run_id", "id.lua", options);
+  RunResult named =
+      runtime->run_script("return agent.id .. ' ' .. agent.run_id", "id.lua", options);
   REQUIRE(named.ok());
   CHECK(named.text == "scout " + named.run_id);
   RunResult unnamed = runtime->run_script("return '[' .. agent.id .. ']'", "id.lua", {});

@@ -115,7 +115,8 @@ TEST_CASE("every run and model call is traced in memory.db") {
     RunResult result = runtime->run_script(R"(
       local a = model.chat{messages = {{role = "user", content = "reply with exactly: A"}}}
       model.embed("vectors too")
-      return a.content)", "traced.lua", options);
+      return a.content)",
+                                           "traced.lua", options);
     REQUIRE(result.ok());
     run_id = result.run_id;
   }
@@ -143,12 +144,13 @@ TEST_CASE("an API key never reaches memory.db or an export, even when a server e
   // A server that quotes the Authorization header back in its answer.
   httplib::Server server;
   server.Post("/v1/chat/completions", [](const httplib::Request& req, httplib::Response& res) {
-    nlohmann::json body = {
-        {"choices",
-         {{{"message", {{"role", "assistant"}, {"content", "you sent " + req.get_header_value("Authorization")}}},
-           {"finish_reason", "stop"}}}},
-        {"model", "echo"},
-        {"usage", {{"prompt_tokens", 3}, {"completion_tokens", 4}}}};
+    nlohmann::json body = {{"choices",
+                            {{{"message",
+                               {{"role", "assistant"},
+                                {"content", "you sent " + req.get_header_value("Authorization")}}},
+                              {"finish_reason", "stop"}}}},
+                           {"model", "echo"},
+                           {"usage", {{"prompt_tokens", 3}, {"completion_tokens", 4}}}};
     res.set_content(body.dump(), "application/json");
   });
   const int port = server.bind_to_any_port("127.0.0.1");
@@ -167,7 +169,8 @@ TEST_CASE("an API key never reaches memory.db or an export, even when a server e
   RunResult result = (*runtime)->run_script(R"(
     local reply = model.chat{messages = {{role = "user", content = "hi"}}}
     memory.set("log", "last", reply.content)
-    return reply.content)", "echo.lua", {});
+    return reply.content)",
+                                            "echo.lua", {});
   server.stop();
   serving.join();
   REQUIRE_MESSAGE(result.ok(), result.error->describe());

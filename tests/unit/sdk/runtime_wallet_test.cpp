@@ -50,10 +50,13 @@ std::shared_ptr<WalletHandle> funded_agent(const TempHome& agent_home, const Tem
                                            const char* usd) {
   std::string issuer = create_wallet(issuer_home.path);
   std::string agent = create_wallet(agent_home.path);
-  nlohmann::json config = {
-      {"wallet", {{"trusted_issuers", {issuer}}}},
-      {"prices",
-       {{{"provider", "venice"}, {"model", "*"}, {"input", "1"}, {"output", "2"}, {"request", "0.001"}}}}};
+  nlohmann::json config = {{"wallet", {{"trusted_issuers", {issuer}}}},
+                           {"prices",
+                            {{{"provider", "venice"},
+                              {"model", "*"},
+                              {"input", "1"},
+                              {"output", "2"},
+                              {"request", "0.001"}}}}};
   std::ofstream(home_layout(agent_home.path).config) << config.dump(2);
 
   auto issuer_wallet = WalletHandle::open(issuer_home.path, passphrase());
@@ -177,10 +180,11 @@ TEST_CASE("without a wallet the runtime's own empty one pays only for free provi
   sim.provider.provider = "sim";
   auto free_runtime = Runtime::create(sim);
   REQUIRE(free_runtime.ok());
-  RunResult free_run = (*free_runtime)->run_script(
-      "local r = model.chat{messages={{role='user', content='hi'}}}\n"
-      "return {cost = r.cost_nanos, address = wallet.address()}",
-      "free.lua", {});
+  RunResult free_run = (*free_runtime)
+                           ->run_script(
+                               "local r = model.chat{messages={{role='user', content='hi'}}}\n"
+                               "return {cost = r.cost_nanos, address = wallet.address()}",
+                               "free.lua", {});
   REQUIRE(free_run.ok());
   auto j = nlohmann::json::parse(free_run.json);
   CHECK(j["cost"] == 0);
@@ -218,7 +222,8 @@ TEST_CASE("a priced host tool is reserved and settled like a call, and budgets s
     local ok, err = pcall(tool.call, "orders.lookup", {order = 9})
     local bad_ok, bad = pcall(tool.call, "orders.lookup", {order = "nine"})
     return first.status .. " " .. second.order .. " " .. err.kind .. " " .. bad.kind
-  )", "orders.lua", run_options);
+  )",
+                                            "orders.lua", run_options);
   REQUIRE_MESSAGE(result.ok(), result.error->describe());
   CHECK(result.text == "shipped 8 budget_exceeded tool");
   CHECK(handled == 2);  // neither the refused nor the invalid call reached the handler

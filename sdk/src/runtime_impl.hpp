@@ -1,0 +1,238 @@
+// RuntimeImpl: the Runtime behind perdiem::Runtime::create. Its member functions live in
+// runtime.cpp (runs: their lifecycle, traces and the host a plan sees), runtime_calls.cpp
+// (model calls: metering, routing, fan-out, embeddings) and runtime_tool_calls.cpp
+// (tool calls). Internal to sdk/src.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <sstream>
+#include <thread>
+#include "base/random.hpp"
+#include "perdiem/perdiem.hpp"
+#include "runtime/http/curl_transport.hpp"
+#include "runtime/http/url.hpp"
+#include "runtime/lua/plan.hpp"
+#include "runtime/memory/hash.hpp"
+#include "runtime/metering/meter.hpp"
+#include "runtime/providers/presets.hpp"
+#include "runtime/providers/provider_config.hpp"
+#include "runtime/providers/sim_provider.hpp"
+#include "runtime/router/router.hpp"
+#include "sdk/src/background_runs.hpp"
+#include "sdk/src/host_provider_adapter.hpp"
+#include "sdk/src/install_paths.hpp"
+#include "sdk/src/runtime_factory.hpp"
+#include "sdk/src/runtime_memory.hpp"
+#include "sdk/src/runtime_tools.hpp"
+#include "sdk/src/runtime_wallet.hpp"
+#include "sdk/src/step_report.hpp"
+#include "tools/schema.hpp"
+#include "wallet/hex.hpp"
+
+namespace perdiem::sdk {
+
+// A new run's id: "run-" and 16 hex digits from the CSPRNG, unique across runs sharing
+// one wallet.db.
+std::string new_run_id();
+
+// model.chat_many sends at most this many calls of one run at once.
+constexpr std::size_t kMaxConcurrentCalls = 16;
+
+class RuntimeImpl final : public Runtime {
+ public:
+  RuntimeImpl(RuntimeOptions options, providers::ProviderChoice choice, bool local,
+              std::unique_ptr<providers::Provider> provider,
+              std::unique_ptr<sdk::RuntimeWallet> wallet,
+              std::unique_ptr<sdk::RuntimeMemory> memory, std::unique_ptr<sdk::RuntimeTools> tools)
+      : memory_(std::move(memory)),
+        tools_(std::move(tools)),
+        options_(std::move(options)),
+        provider_name_(choice.name),
+        reason_(choice.reason),
+        model_(choice.model),
+        local_(local),
+        provider_(std::move(provider)),
+        wallet_(std::move(wallet)),
+        meter_(wallet_->ledger(), wallet_->prices(), meter_options(local)) {
+    // require "perdiem.react" finds the plan library (installed, or this source tree's).
+    if (Result<std::string> scripts = sdk::plan_library_directory()) module_paths_ = {*scripts};
+  }
+
+  RunResult run_file(const std::string& path, const RunOptions& options) override {
+    return run_file_as(new_run_id(), nullptr, path, options);
+  }
+
+  RunResult run_script(std::string_view source, std::string_view chunk_name,
+                       const RunOptions& options) override {
+    return run(new_run_id(), nullptr, source, chunk_name, {}, options);
+  }
+
+  std::shared_ptr<RunHandle> start_file(const std::string& path,
+                                        const RunOptions& options) override;
+
+  std::shared_ptr<RunHandle> start_script(std::string source, std::string chunk_name,
+                                          const RunOptions& options) override;
+
+  std::vector<ToolInfo> tools() const override { return tools_->list(); }
+  std::string provider_name() const override { return provider_name_; }
+  std::string provider_reason() const override { return reason_; }
+  std::string default_model() const override { return model_; }
+  std::string wallet_address() const override { return wallet_->address(); }
+  bool wallet_is_ephemeral() const override { return wallet_->is_ephemeral(); }
+
+ private:
+  RunResult run_file_as(std::string run_id, const std::atomic<bool>* cancel,
+                        const std::string& path, const RunOptions& options);
+
+  RunResult run(std::string run_id, const std::atomic<bool>* cancel, std::string_view source,
+                std::string_view chunk_name, const std::string& script_directory,
+                const RunOptions& options);
+
+  // The run's record in memory.db: its script, arguments and the provider and default
+  // model it ran with (what `perdiem replay` needs to run it again).
+  void begin_trace(const std::string& run_id, std::string_view chunk_name, std::string_view source,
+                   const RunOptions& options);
+
+  void end_trace(const RunResult& result);
+
+  // Keeps the pending settlement; a long run drops the ones already committed, so it
+  // holds at most a few hundred (a settlement commits with the next call's reserve).
+  static void track_settlement(std::vector<std::shared_future<Result<wallet::Settlement>>>& pending,
+                               std::shared_future<Result<wallet::Settlement>> settlement) {
+    if (pending.size() >= 256) {
+      auto committed = [](const std::shared_future<Result<wallet::Settlement>>& f) {
+        return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready && f.get().ok();
+      };
+      pending.erase(std::remove_if(pending.begin(), pending.end(), committed), pending.end());
+    }
+    pending.push_back(std::move(settlement));
+  }
+
+  // Waits until the run's pipelined settlements are durable, so the cost the result
+  // reports (and the receipts it names) are on disk when run() returns. A settlement that
+  // failed to commit leaves its reservation open; the wallet charges its hold when next
+  // opened, so nothing is lost, but the owner should know.
+  void finish_settlements(
+      std::vector<std::shared_future<Result<wallet::Settlement>>>& settlements) {
+    if (settlements.empty()) return;
+    Status synced = wallet_->ledger().sync();
+    for (auto& pending : settlements) {
+      const Result<wallet::Settlement>& settled = pending.get();
+      if (settled.ok() || !options_.on_log) continue;
+      options_.on_log(LogLevel::warn, "a settlement did not commit (" + settled.error().describe() +
+                                          "); the wallet will charge its hold when next opened");
+    }
+    if (!synced.ok() && options_.on_log) {
+      options_.on_log(LogLevel::warn, "the wallet could not sync: " + synced.error().describe());
+    }
+    settlements.clear();
+  }
+
+  // One run's state, shared by the callbacks the plan reaches.
+  struct Run {
+    RunResult& result;
+    wallet::Budgets budgets;
+    // Settlements queued but perhaps not yet durable (MeterOptions::pipelined_settle).
+    std::vector<std::shared_future<Result<wallet::Settlement>>>& settlements;
+    std::int64_t steps = 0;
+    std::uint64_t max_steps = 0;             // RunOptions::max_steps
+    std::mutex mutex{};                      // guards the above and result's figures
+    std::unique_ptr<sdk::RunTools> tools{};  // this run's tools and grants
+    const std::atomic<bool>* cancel = nullptr;
+  };
+
+  metering::MeterOptions meter_options(bool local) const;
+
+  static wallet::Budgets budgets_for(const std::string& run_id, const RunOptions& options);
+
+  lua::PlanHost host_for(Run& run);
+
+  // One tool call from the plan (tool.call, tool.run): grant and schema checked, paid
+  // like a model call when the tool has a price, traced as a step.
+  Result<std::string> call_tool(const std::string& name, const std::string& arguments_json,
+                                Run& run);
+
+  // The model memory.* embeds with: named by the plan, else the runtime's default. Its
+  // embedder goes through embed(), so every embedding is metered and traced.
+  Result<memory::EmbeddingModel> embedding_model(const std::string& name, Run& run);
+
+  // A paid provider with the runtime's own empty wallet: say how to get a real one
+  // instead of reporting an empty balance.
+  std::optional<Error> needs_a_wallet() const;
+
+  // The call that would pass RunOptions::max_steps fails instead, before anything is
+  // reserved or sent.
+  static std::optional<Error> step_limit_reached(const Run& run);
+
+  Result<providers::EmbedResponse> embed(const providers::EmbedRequest& request, Run& run);
+
+  Result<providers::EmbedResponse> metered_embed(const providers::EmbedRequest& request,
+                                                 const metering::CallContext& context, Run& run);
+
+  // Adds a finished call to the run's figures and keeps its pending settlement.
+  // Thread-safe (model.chat_many finishes calls on several threads).
+  static void record_call(Run& run, std::shared_future<Result<wallet::Settlement>> settlement,
+                          const std::string& provider, const providers::Usage& usage) {
+    std::lock_guard lock(run.mutex);
+    if (settlement.valid()) track_settlement(run.settlements, std::move(settlement));
+    count_call(run.result, provider, usage);
+  }
+
+  static void count_call(RunResult& result, const std::string& provider,
+                         const providers::Usage& usage);
+
+  Result<providers::ChatResponse> chat(const providers::ChatRequest& request, Run& run) {
+    Result<std::int64_t> step = next_step(run);
+    if (!step) return step.error();
+    return chat_step(request, *step, run);
+  }
+
+  // model.chat_many: steps numbered in request order, then every call at once (at most
+  // kMaxConcurrentCalls in flight), each metered and traced like model.chat.
+  std::vector<Result<providers::ChatResponse>> chat_many(
+      const std::vector<providers::ChatRequest>& requests, Run& run);
+
+  // The run's next step number, or the step limit's error. Thread-safe.
+  Result<std::int64_t> next_step(Run& run) {
+    std::lock_guard lock(run.mutex);
+    if (auto limit = step_limit_reached(run)) return *limit;
+    return ++run.steps;
+  }
+
+  Result<providers::ChatResponse> chat_step(const providers::ChatRequest& request,
+                                            std::int64_t step, Run& run);
+
+  Result<providers::ChatResponse> metered_chat(const providers::ChatRequest& routed,
+                                               const metering::CallContext& context, Run& run);
+
+  // The call through the router: retries with backoff (honouring the error kind), the
+  // provider's circuit breaker and health. Every attempt is metered with the same
+  // idempotency key, so a failed attempt is released and only the answer is charged.
+  Result<metering::MeteredResponse> routed_call(const providers::ChatRequest& request,
+                                                const metering::CallContext& context);
+
+  // First, so they are destroyed last: runs use them until they are joined.
+  std::unique_ptr<sdk::RuntimeMemory> memory_;
+  std::unique_ptr<sdk::RuntimeTools> tools_;
+  RuntimeOptions options_;
+  std::string provider_name_;
+  std::string reason_;
+  std::string model_;
+  bool local_;  // the provider is free: sim, a local server
+  std::unique_ptr<providers::Provider> provider_;
+  std::unique_ptr<sdk::RuntimeWallet> wallet_;
+  metering::Meter meter_;
+  router::HealthBook health_;              // shared by every run of this runtime; thread-safe
+  std::vector<std::string> module_paths_;  // the plan library, when found
+  // Last, so it is destroyed first: its runs are cancelled and joined while everything
+  // they use still exists.
+  sdk::BackgroundRuns background_;
+};
+
+}  // namespace perdiem::sdk
