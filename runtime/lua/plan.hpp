@@ -63,6 +63,11 @@ struct PlanHost {
   std::function<Result<std::string>(const std::string& name, const std::string& arguments)>
       call_tool;
   std::function<std::vector<providers::ToolDefinition>()> list_tools;
+  // Several calls (name, JSON arguments) at once, as a model reply asks for them; results
+  // in call order. Empty: tool.run calls them one by one through call_tool.
+  std::function<std::vector<Result<std::string>>(
+      const std::vector<std::pair<std::string, std::string>>& calls)>
+      call_tools;
   // Answers one model.embed; request.model is "" when the plan named none. Empty: the
   // plan gets a config error.
   std::function<Result<providers::EmbedResponse>(const providers::EmbedRequest&)> embed;

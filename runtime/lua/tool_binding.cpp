@@ -199,46 +199,83 @@ std::string error_text(lua_State* L) {
   return "error: the tool failed";
 }
 
-// tool.run(calls): each {id=, name=, arguments=} in order; returns the tool messages to
-// append to the conversation. A call that fails (unknown tool, invalid JSON or
-// arguments, the tool's own error) answers "error: ..." so the model can correct it;
-// running out of memory or time still ends the plan.
+// One call of a model reply, as tool.run handles it.
+struct PendingCall {
+  std::string id;
+  std::string name;
+  nlohmann::json arguments;
+  bool host = false;    // a host, built-in or MCP tool: may run beside the others
+  std::string content;  // what the model reads back
+};
+
+// tool.run(calls): returns the tool messages to append to the conversation, in call
+// order. Host, built-in and MCP tools run at once (host.call_tools); the plan's own Lua
+// tools run one after another on the plan's thread. A call that fails (unknown tool,
+// invalid JSON or arguments, the tool's own error) answers "error: ..." so the model can
+// correct it; running out of memory or time still ends the plan.
 int tool_run(lua_State* L) {
   luaL_checktype(L, 1, LUA_TTABLE);
+  PlanContext& context = context_of(L);
   const lua_Unsigned count = lua_rawlen(L, 1);
-  lua_createtable(L, static_cast<int>(count), 0);
-  const int out = lua_gettop(L);
+  std::vector<PendingCall> calls;
   for (lua_Unsigned i = 1; i <= count; ++i) {
     lua_rawgeti(L, 1, static_cast<lua_Integer>(i));
     const int call = lua_gettop(L);
     if (!lua_istable(L, call)) luaL_error(L, "tool.run: expected the reply's tool_calls");
-    const std::string id = string_field(L, call, "id");
-    const std::string name = string_field(L, call, "name");
+    PendingCall pending;
+    pending.id = string_field(L, call, "id");
+    pending.name = string_field(L, call, "name");
     const std::string raw = string_field(L, call, "arguments");
-    std::string content;
-    nlohmann::json arguments =
+    pending.arguments =
         raw.empty() ? nlohmann::json::object() : nlohmann::json::parse(raw, nullptr, false);
-    if (arguments.is_discarded()) {
-      content = "error: the arguments are not valid JSON; send a JSON object";
+    if (pending.arguments.is_discarded()) {
+      pending.content = "error: the arguments are not valid JSON; send a JSON object";
     } else {
-      lua_pushvalue(L, lua_upvalueindex(1));  // protected_call needs the context too
-      lua_pushcclosure(L, protected_call, 1);
-      lua_pushlightuserdata(L, const_cast<std::string*>(&name));
-      lua_pushlightuserdata(L, &arguments);
-      const int status = lua_pcall(L, 2, 1, 0);
-      context_of(L).sandbox->check(L);  // limits are not the model's to correct
-      content = status == LUA_OK ? result_text(L) : error_text(L);
+      push_lua_tool(L, pending.name);
+      pending.host = lua_isnil(L, -1) && context.host->call_tools;
       lua_pop(L, 1);
     }
+    lua_pop(L, 1);
+    calls.push_back(std::move(pending));
+  }
+
+  std::vector<std::pair<std::string, std::string>> batch;
+  for (const PendingCall& call : calls) {
+    if (call.host) batch.emplace_back(call.name, call.arguments.dump());
+  }
+  if (!batch.empty()) {
+    std::vector<Result<std::string>> results = context.host->call_tools(batch);
+    context.sandbox->check(L);
+    std::size_t next = 0;
+    for (PendingCall& call : calls) {
+      if (!call.host) continue;
+      const Result<std::string>& result = results.at(next++);
+      call.content = result ? result.value() : "error: " + result.error().message;
+    }
+  }
+
+  for (PendingCall& call : calls) {
+    if (call.host || !call.content.empty()) continue;
+    lua_pushvalue(L, lua_upvalueindex(1));  // protected_call needs the context too
+    lua_pushcclosure(L, protected_call, 1);
+    lua_pushlightuserdata(L, &call.name);
+    lua_pushlightuserdata(L, &call.arguments);
+    const int status = lua_pcall(L, 2, 1, 0);
+    context.sandbox->check(L);  // limits are not the model's to correct
+    call.content = status == LUA_OK ? result_text(L) : error_text(L);
+    lua_pop(L, 1);
+  }
+
+  lua_createtable(L, static_cast<int>(calls.size()), 0);
+  for (std::size_t i = 0; i < calls.size(); ++i) {
     lua_createtable(L, 0, 3);
     lua_pushliteral(L, "tool");
     lua_setfield(L, -2, "role");
-    lua_pushlstring(L, id.data(), id.size());
+    lua_pushlstring(L, calls[i].id.data(), calls[i].id.size());
     lua_setfield(L, -2, "tool_call_id");
-    lua_pushlstring(L, content.data(), content.size());
+    lua_pushlstring(L, calls[i].content.data(), calls[i].content.size());
     lua_setfield(L, -2, "content");
-    lua_rawseti(L, out, static_cast<lua_Integer>(i));
-    lua_settop(L, out);
+    lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
   }
   return 1;
 }

@@ -215,6 +215,9 @@ lua::PlanHost RuntimeImpl::host_for(Run& run) {
   host.call_tool = [this, &run](const std::string& name, const std::string& arguments) {
     return call_tool(name, arguments, run);
   };
+  host.call_tools = [this, &run](const std::vector<std::pair<std::string, std::string>>& calls) {
+    return call_tools(calls, run);
+  };
   host.list_tools = [&run] {
     std::vector<providers::ToolDefinition> listed;
     for (const auto& tool : run.tools->allowed()) listed.push_back({tool->name, tool->description});

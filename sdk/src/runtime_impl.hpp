@@ -157,6 +157,9 @@ class RuntimeImpl final : public Runtime {
   // like a model call when the tool has a price, traced as a step.
   Result<std::string> call_tool(const std::string& name, const std::string& arguments_json,
                                 Run& run);
+  // The calls of one model reply at once (at most kMaxConcurrentCalls), results in order.
+  std::vector<Result<std::string>> call_tools(
+      const std::vector<std::pair<std::string, std::string>>& calls, Run& run);
 
   // The model memory.* embeds with: named by the plan, else the runtime's default. Its
   // embedder goes through embed(), so every embedding is metered and traced.

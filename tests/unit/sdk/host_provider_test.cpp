@@ -239,3 +239,48 @@ TEST_CASE("a host tool serves many runs at once, each its own answers") {
   }
   CHECK(calls == 80);
 }
+
+TEST_CASE("several tool calls in one reply run at once, results in call order") {
+  std::atomic<int> in_flight{0};
+  std::atomic<int> max_in_flight{0};
+  RuntimeOptions options;
+  options.provider.provider = "sim";
+  options.provider.use_environment = false;
+  HostTool slow;
+  slow.name = "app.slow_echo";
+  slow.description = "Echoes its word, slowly.";
+  slow.parameters_json =
+      R"({"type":"object","properties":{"word":{"type":"string"}},"required":["word"]})";
+  slow.handler = [&](const std::string& arguments) -> Result<std::string> {
+    const int now = in_flight.fetch_add(1) + 1;
+    int seen = max_in_flight.load();
+    while (now > seen && !max_in_flight.compare_exchange_weak(seen, now)) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    in_flight.fetch_sub(1);
+    return nlohmann::json::parse(arguments)["word"].get<std::string>();
+  };
+  options.tools.push_back(slow);
+  auto runtime = Runtime::create(std::move(options));
+  REQUIRE(runtime.ok());
+  RunResult result = (*runtime)->run_script(R"(
+    local lines = {}
+    for _, word in ipairs({"one", "two", "three", "four"}) do
+      lines[#lines + 1] = 'call tool app__slow_echo with {"word": "' .. word .. '"}'
+    end
+    lines[#lines + 1] = 'call tool app__slow_echo with {"wrong": 1}'
+    local reply = model.chat{messages = {{role = "user", content = table.concat(lines, "\n")}},
+                             tools = {"app.slow_echo"}}
+    local out = {}
+    for i, message in ipairs(tool.run(reply.tool_calls)) do
+      assert(message.tool_call_id == reply.tool_calls[i].id)
+      out[i] = message.content
+    end
+    return table.concat(out, ",")
+  )",
+                                            "parallel_tools.lua", {});
+  REQUIRE_MESSAGE(result.ok(), result.error->describe());
+  CHECK(result.text.rfind("one,two,three,four,error: ", 0) == 0);
+  CHECK(result.text.find("required property missing") != std::string::npos);
+  CHECK(max_in_flight > 1);
+}
