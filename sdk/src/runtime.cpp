@@ -284,6 +284,7 @@ Result<std::unique_ptr<Runtime>> create_runtime(RuntimeOptions options) {
       options.wallet ? sdk::RuntimeWallet::from_handle(options.wallet)
                      : sdk::RuntimeWallet::ephemeral();
   if (!wallet) return wallet.error();
+  if (Status priced = (*wallet)->add_prices(options.prices); !priced.ok()) return priced.error();
 
   if (options.host_provider) {
     // The app's own model: free unless the price sheet names it, like a local server.

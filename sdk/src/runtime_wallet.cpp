@@ -29,6 +29,24 @@ Result<std::unique_ptr<RuntimeWallet>> RuntimeWallet::from_handle(
   return result;
 }
 
+Status RuntimeWallet::add_prices(const std::vector<PriceEntry>& entries) {
+  for (const PriceEntry& entry : entries) {
+    if (entry.provider.empty() || entry.model.empty()) {
+      return make_error(ErrorKind::invalid_argument,
+                        "a price needs a provider and a model (\"*\" for every model)");
+    }
+    if (entry.input_per_mtok < 0 || entry.output_per_mtok < 0 || entry.cached_input_per_mtok < 0 ||
+        entry.per_request < 0) {
+      return make_error(ErrorKind::invalid_argument,
+                        "the price of " + entry.provider + "/" + entry.model + " is negative");
+    }
+    prices_.set(entry.provider, entry.model,
+                wallet::Price{entry.input_per_mtok, entry.output_per_mtok,
+                              entry.cached_input_per_mtok, entry.per_request});
+  }
+  return Status::success();
+}
+
 Result<std::unique_ptr<RuntimeWallet>> RuntimeWallet::ephemeral() {
   std::string dir = (std::filesystem::temp_directory_path() / "perdiem-run-XXXXXX").string();
   if (::mkdtemp(dir.data()) == nullptr) {

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "perdiem/error.hpp"
 #include "perdiem/wallet.hpp"
@@ -24,6 +25,10 @@ class RuntimeWallet {
   RuntimeWallet(const RuntimeWallet&) = delete;
   RuntimeWallet& operator=(const RuntimeWallet&) = delete;
 
+  // Adds `entries` to the price sheet, replacing the config file's price for the same
+  // provider and model. invalid_argument for a negative price or an empty provider.
+  [[nodiscard]] Status add_prices(const std::vector<PriceEntry>& entries);
+
   wallet::Wallet& ledger() { return *ledger_; }
   const wallet::PriceSheet& prices() const { return prices_; }
   const std::string& address() const { return address_; }
@@ -32,8 +37,8 @@ class RuntimeWallet {
  private:
   RuntimeWallet() = default;
 
-  std::shared_ptr<WalletHandle> handle_;     // keeps the owner's wallet open
-  std::unique_ptr<wallet::Wallet> owned_;    // the ephemeral wallet
+  std::shared_ptr<WalletHandle> handle_;   // keeps the owner's wallet open
+  std::unique_ptr<wallet::Wallet> owned_;  // the ephemeral wallet
   wallet::Wallet* ledger_ = nullptr;
   wallet::PriceSheet prices_;
   std::string address_;

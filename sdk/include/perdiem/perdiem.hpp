@@ -60,6 +60,11 @@ struct RuntimeOptions {
   // Null: an empty wallet that lives as long as the runtime; it pays only for free
   // providers (sim, local servers), and a paid call fails with insufficient_credits.
   std::shared_ptr<WalletHandle> wallet;
+  // Prices set in code (nano-USD per million tokens, and per request), added to the
+  // wallet's config.json prices and replacing them for the same provider and model
+  // ("*" = every model of the provider). A priced host provider is listed here under
+  // host_provider_name.
+  std::vector<PriceEntry> prices;
   // Sent as max_tokens when a call names none, so the reserved worst case bounds the bill.
   int default_max_tokens = 1024;
   // Receives the plans' log lines and the runtime's diagnostics. Called on the thread

@@ -234,3 +234,34 @@ TEST_CASE("a priced host tool is reserved and settled like a call, and budgets s
   CHECK(receipts->front().model == "orders.lookup");
   CHECK(receipts->front().cost == 10'000'000);
 }
+
+TEST_CASE("prices set in code price a host provider; a bad price is refused") {
+  TempHome agent_home, issuer_home;
+  auto wallet = funded_agent(agent_home, issuer_home, "1");
+  class Fixed final : public HostProvider {
+   public:
+    Result<HostChatReply> chat(const HostChatRequest&) override {
+      HostChatReply reply;
+      reply.content = "priced";
+      return reply;
+    }
+  };
+  RuntimeOptions options;
+  options.wallet = wallet;
+  options.host_provider = std::make_shared<Fixed>();
+  options.host_provider_name = "my-gpu";
+  options.prices.push_back(PriceEntry{"my-gpu", "*", 0, 0, 0, 5'000'000});  // $0.005 a call
+  auto runtime = Runtime::create(options);
+  REQUIRE_MESSAGE(runtime.ok(), runtime.error().describe());
+  RunResult result = (*runtime)->run_script(
+      "return model.chat{messages = {{role = 'user', content = 'x'}}}.cost_nanos", "p.lua", {});
+  REQUIRE_MESSAGE(result.ok(), result.error->describe());
+  CHECK(result.text == "5000000");
+  CHECK(result.usage.cost == 5'000'000);
+  REQUIRE(wallet->receipts(result.run_id)->size() == 1);
+
+  options.prices = {PriceEntry{"my-gpu", "*", -1, 0, 0, 0}};
+  auto refused = Runtime::create(options);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().kind == ErrorKind::invalid_argument);
+}
