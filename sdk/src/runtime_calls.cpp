@@ -2,6 +2,13 @@
 // traced as a step; model.chat_many's fan-out; embeddings for model.embed and memory.
 #include "sdk/src/runtime_impl.hpp"
 
+#include <algorithm>
+#include <thread>
+
+#include "base/random.hpp"
+#include "runtime/providers/sim_provider.hpp"
+#include "sdk/src/step_report.hpp"
+
 namespace perdiem::sdk {
 
 std::optional<Error> RuntimeImpl::needs_a_wallet() const {

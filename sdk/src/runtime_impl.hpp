@@ -4,36 +4,25 @@
 // (tool calls). Internal to sdk/src.
 #pragma once
 
-#include <algorithm>
-#include <array>
 #include <atomic>
-#include <filesystem>
-#include <fstream>
+#include <cstdint>
 #include <future>
+#include <memory>
 #include <mutex>
-#include <sstream>
-#include <thread>
-#include "base/random.hpp"
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "perdiem/perdiem.hpp"
-#include "runtime/http/curl_transport.hpp"
-#include "runtime/http/url.hpp"
 #include "runtime/lua/plan.hpp"
-#include "runtime/memory/hash.hpp"
 #include "runtime/metering/meter.hpp"
-#include "runtime/providers/presets.hpp"
 #include "runtime/providers/provider_config.hpp"
-#include "runtime/providers/sim_provider.hpp"
 #include "runtime/router/router.hpp"
 #include "sdk/src/background_runs.hpp"
-#include "sdk/src/host_provider_adapter.hpp"
 #include "sdk/src/install_paths.hpp"
-#include "sdk/src/runtime_factory.hpp"
 #include "sdk/src/runtime_memory.hpp"
 #include "sdk/src/runtime_tools.hpp"
 #include "sdk/src/runtime_wallet.hpp"
-#include "sdk/src/step_report.hpp"
-#include "tools/schema.hpp"
-#include "wallet/hex.hpp"
 
 namespace perdiem::sdk {
 
@@ -41,7 +30,7 @@ namespace perdiem::sdk {
 // one wallet.db.
 std::string new_run_id();
 
-// model.chat_many sends at most this many calls of one run at once.
+// model.chat_many and tool.run send at most this many calls of one run at once.
 constexpr std::size_t kMaxConcurrentCalls = 16;
 
 class RuntimeImpl final : public Runtime {

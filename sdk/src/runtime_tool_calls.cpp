@@ -2,6 +2,11 @@
 // wallet, every call traced as a step.
 #include "sdk/src/runtime_impl.hpp"
 
+#include <algorithm>
+
+#include "sdk/src/step_report.hpp"
+#include "tools/schema.hpp"
+
 namespace perdiem::sdk {
 
 Result<std::string> RuntimeImpl::call_tool(const std::string& name,
