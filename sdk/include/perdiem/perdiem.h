@@ -174,6 +174,40 @@ PERDIEM_API perdiem_code perdiem_config_set_host_provider(perdiem_config* config
                                                           perdiem_host_chat_fn chat,
                                                           void* user_data);
 
+/* ---- Host tools ---------------------------------------------------------------------- */
+
+typedef struct perdiem_tool_reply perdiem_tool_reply;
+
+/* Runs one call of a host tool. `arguments_json` is the call's arguments, already
+ * validated against the tool's schema. Set the result with perdiem_tool_reply_set_result
+ * (plain text, or JSON text, which a plan receives as a value) and return
+ * PERDIEM_CODE_OK, or fail the call (`return perdiem_tool_reply_set_error(...)`): the
+ * model sees the message and may correct itself. `reply` is valid only during the call.
+ * WARNING: called concurrently from every run, and several at once within one run (a
+ * model reply asking for several tools): it must be thread-safe. */
+typedef perdiem_code (*perdiem_tool_fn)(const char* arguments_json, perdiem_tool_reply* reply,
+                                        void* user_data);
+
+/* Adds a tool every run's plan (tool.call) and model (model.chat's tools=) may call.
+ * `name`: segments of [A-Za-z0-9_-] joined by '.', at most 64 characters ("orders.lookup").
+ * `parameters_json`: a JSON Schema for the arguments object (NULL or "": none).
+ * `price_nanos` >= 0 makes each call paid through the wallet with a receipt; < 0: free.
+ * Checked when the runtime is created (a bad name or schema fails perdiem_runtime_create_with
+ * with PERDIEM_CODE_INVALID_ARGUMENT and a message). `user_data` must stay valid until
+ * every runtime created from this config is freed. */
+PERDIEM_API perdiem_code perdiem_config_add_tool(perdiem_config* config, const char* name,
+                                                 const char* description,
+                                                 const char* parameters_json,
+                                                 int64_t price_nanos, perdiem_tool_fn fn,
+                                                 void* user_data);
+/* Copies `result`. PERDIEM_CODE_INVALID_ARGUMENT for a NULL reply or result. */
+PERDIEM_API perdiem_code perdiem_tool_reply_set_result(perdiem_tool_reply* reply,
+                                                       const char* result);
+/* Fails the call with `code` (an error code; anything else counts as
+ * PERDIEM_CODE_TOOL) and `message` (NULL: a generic one); returns the code. */
+PERDIEM_API perdiem_code perdiem_tool_reply_set_error(perdiem_tool_reply* reply, perdiem_code code,
+                                                      const char* message);
+
 /* perdiem_runtime_create with a builder; NULL config: the defaults. */
 PERDIEM_API perdiem_code perdiem_runtime_create_with(const perdiem_config* config,
                                                      perdiem_runtime** out, char** error_message);
