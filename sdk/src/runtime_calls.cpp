@@ -70,26 +70,13 @@ void RuntimeImpl::count_call(RunResult& result, const std::string& provider,
 
 std::vector<Result<providers::ChatResponse>> RuntimeImpl::chat_many(
     const std::vector<providers::ChatRequest>& requests, Run& run) {
+  // Steps are numbered in request order before any call starts.
   std::vector<Result<std::int64_t>> steps;
   for (std::size_t i = 0; i < requests.size(); ++i) steps.push_back(next_step(run));
-  std::vector<Result<providers::ChatResponse>> answers(requests.size(),
-                                                       make_error(ErrorKind::internal, "not sent"));
-  for (std::size_t first = 0; first < requests.size(); first += kMaxConcurrentCalls) {
-    const std::size_t last = std::min(requests.size(), first + kMaxConcurrentCalls);
-    std::vector<std::future<Result<providers::ChatResponse>>> calls;
-    for (std::size_t i = first; i < last; ++i) {
-      if (!steps[i]) continue;
-      calls.push_back(std::async(std::launch::async, [this, &requests, &run, i, step = *steps[i]] {
-        return chat_step(requests[i], step, run);
-      }));
-    }
-    std::size_t next = 0;
-    for (std::size_t i = first; i < last; ++i) {
-      answers[i] =
-          steps[i] ? calls[next++].get() : Result<providers::ChatResponse>(steps[i].error());
-    }
-  }
-  return answers;
+  return run_at_once(requests.size(), [this, &requests, &steps, &run](std::size_t i) {
+    if (!steps[i]) return Result<providers::ChatResponse>(steps[i].error());
+    return chat_step(requests[i], *steps[i], run);
+  });
 }
 
 Result<providers::ChatResponse> RuntimeImpl::chat_step(const providers::ChatRequest& request,

@@ -70,19 +70,9 @@ Result<std::string> RuntimeImpl::call_tool(const std::string& name,
 
 std::vector<Result<std::string>> RuntimeImpl::call_tools(
     const std::vector<std::pair<std::string, std::string>>& calls, Run& run) {
-  std::vector<Result<std::string>> results;
-  results.reserve(calls.size());
-  for (std::size_t first = 0; first < calls.size(); first += kMaxConcurrentCalls) {
-    const std::size_t last = std::min(calls.size(), first + kMaxConcurrentCalls);
-    std::vector<std::future<Result<std::string>>> running;
-    for (std::size_t i = first; i < last; ++i) {
-      running.push_back(std::async(std::launch::async, [this, &calls, &run, i] {
-        return call_tool(calls[i].first, calls[i].second, run);
-      }));
-    }
-    for (auto& call : running) results.push_back(call.get());
-  }
-  return results;
+  return run_at_once(calls.size(), [this, &calls, &run](std::size_t i) {
+    return call_tool(calls[i].first, calls[i].second, run);
+  });
 }
 
 }  // namespace perdiem::sdk
