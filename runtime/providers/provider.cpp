@@ -2,6 +2,12 @@
 
 namespace perdiem::providers {
 
+Result<ChatResponse> Provider::chat_call(const ChatRequest& request, ChatCall& call) {
+  Result<ChatResponse> response = chat(request);
+  if (response && call.on_text && !response->content.empty()) call.on_text(response->content);
+  return response;
+}
+
 Result<EmbedResponse> Provider::embed(const EmbedRequest&) {
   return make_error(ErrorKind::provider,
                     "provider '" + name() +

@@ -2,9 +2,12 @@
 // response types every adapter maps its wire format to and from.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -98,6 +101,30 @@ struct EmbedResponse {
   std::string receipt_id{};
 };
 
+// Receives the answer's text as it arrives, on the thread that called chat_call().
+using TextSink = std::function<void(std::string_view delta)>;
+
+// One chat call's extras beyond the request: whether the caller wants the answer
+// streamed, and what the adapter learned on the way that the router needs to decide
+// about a retry (the status, Retry-After, whether output had started).
+struct ChatCall {
+  // Set: stream the answer and call on_text with each piece of text, in order; the
+  // pieces concatenate to ChatResponse::content. Empty: one answer at the end.
+  TextSink on_text{};
+
+  // Filled by the adapter, on success or failure:
+  std::optional<int> http_status{};
+  std::optional<std::chrono::milliseconds> retry_after{};  // the server's Retry-After
+  // Part of the answer had arrived when the call failed: the provider bills what it
+  // generated, so the call must not be retried blindly.
+  bool partial_output = false;
+  // For a failed call with partial output: the usage the provider reported before the
+  // stream ended, when it did (else the meter estimates from the text received).
+  std::optional<Usage> partial_usage{};
+  std::string partial_text{};  // the text received before the failure
+  std::optional<std::int64_t> ttft_us{};  // time to the first token, when streamed
+};
+
 // Thread-safety: implementations must allow concurrent chat() and embed() calls.
 class Provider {
  public:
@@ -105,6 +132,10 @@ class Provider {
   // The name plans and traces see: "sim", "openrouter", "custom".
   virtual const std::string& name() const = 0;
   virtual Result<ChatResponse> chat(const ChatRequest& request) = 0;
+  // chat() with streaming and retry details. The default calls chat() and, when
+  // call.on_text is set, delivers the whole answer as one piece: adapters that can
+  // stream, or know an HTTP status, override it.
+  virtual Result<ChatResponse> chat_call(const ChatRequest& request, ChatCall& call);
   // Providers without an embeddings endpoint keep this default: a `provider` error.
   virtual Result<EmbedResponse> embed(const EmbedRequest& request);
 };
