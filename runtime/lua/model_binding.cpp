@@ -18,8 +18,8 @@ namespace {
 using providers::ChatRequest;
 using providers::ChatResponse;
 
-constexpr const char* kFields[] = {"model",       "messages", "max_tokens",
-                                   "temperature", "tools",    "tool_choice"};
+constexpr const char* kFields[] = {"model", "messages",    "max_tokens", "temperature",
+                                   "tools", "tool_choice", "route"};
 constexpr const char* kBadMessages =
     "model.chat: messages must be a non-empty array of {role=, content=} tables";
 
@@ -47,7 +47,7 @@ void check_fields(lua_State* L) {
     if (lua_type(L, -1) != LUA_TSTRING) {
       luaL_error(L,
                  "model.chat: unexpected positional value; the fields are model, "
-                 "messages, max_tokens, temperature, tools and tool_choice");
+                 "messages, max_tokens, temperature, tools, tool_choice and route");
     }
     const std::string_view name = lua_tostring(L, -1);
     bool known = false;
@@ -206,6 +206,7 @@ ChatRequest read_chat_request(lua_State* L, std::size_t max_bytes) {
     request.tool_choice = top_string(L);
   }
   lua_pop(L, 1);
+  read_route_preferences(L, 1, request);
   return request;
 }
 

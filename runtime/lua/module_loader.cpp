@@ -27,7 +27,8 @@ PlanContext& context_of(lua_State* L) {
   return *static_cast<PlanContext*>(lua_touserdata(L, lua_upvalueindex(1)));
 }
 
-// Words of letters, digits and '_' separated by single dots.
+}  // namespace
+
 bool valid_module_name(std::string_view name) {
   if (name.empty() || name.size() > kMaxNameLength) return false;
   bool at_word_start = true;
@@ -44,7 +45,6 @@ bool valid_module_name(std::string_view name) {
   return !at_word_start;
 }
 
-// The module's file under one of the host's directories, resolved, or "".
 fs::path find_module(const PlanHost& host, const std::string& relative) {
   std::vector<std::string> roots;
   if (!host.script_directory.empty()) roots.push_back(host.script_directory);
@@ -63,6 +63,8 @@ fs::path find_module(const PlanHost& host, const std::string& relative) {
   }
   return {};
 }
+
+namespace {
 
 // Pushes the table of loaded modules, creating it on first use.
 void push_loaded_table(lua_State* L) {

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "perdiem/error.hpp"
+#include "perdiem/routing.hpp"
 #include "perdiem/perdiem.hpp"
 #include "runtime/memory/records.hpp"
 #include "runtime/providers/provider.hpp"
@@ -43,6 +44,21 @@ struct WalletSnapshot {
   std::int64_t allowance = 0;  // today's allowance left
   std::int64_t usd = 0;        // the USD balance
   std::int64_t reserved = 0;   // held by calls in flight
+};
+
+// agent.spawn's request: a plan file to run as a sub-agent, in its own sandbox and run.
+struct SpawnRequest {
+  std::string path;  // resolved by the binding: under the plan's directory or library
+  std::vector<std::string> args;
+  std::optional<std::int64_t> budget_nanos;  // carved from the parent's; empty: no cap
+  std::chrono::milliseconds timeout{0};      // 0: the parent's timeout
+  std::uint64_t max_steps = 0;               // 0: the parent's limit
+};
+
+struct SpawnResult {
+  std::string run_id;
+  std::string json;  // the sub-agent's return value as JSON
+  std::int64_t cost_nanos = 0;
 };
 
 struct PlanHost {
@@ -63,6 +79,8 @@ struct PlanHost {
   std::function<Result<std::string>(const std::string& name, const std::string& arguments)>
       call_tool;
   std::function<std::vector<providers::ToolDefinition>()> list_tools;
+  // providers.list(): every provider calls can go to, with its routes and health.
+  std::function<std::vector<ProviderStatus>()> list_providers;
   // Several calls (name, JSON arguments) at once, as a model reply asks for them; results
   // in call order. Empty: tool.run calls them one by one through call_tool.
   std::function<std::vector<Result<std::string>>(
@@ -92,6 +110,12 @@ struct PlanHost {
   // agent.id and agent.run_id: the agent's name ("" when unnamed) and this run's id.
   std::string agent_id;
   std::string run_id;
+  // agent.spawn starts a sub-agent in the background and returns its handle (its run
+  // id); await_spawn waits for it and returns its result, or its failure as an Error the
+  // plan can catch (the same answer each time it is asked). Empty: agent.spawn raises a
+  // config error.
+  std::function<Result<std::string>(const SpawnRequest&)> spawn;
+  std::function<Result<SpawnResult>(const std::string& run_id)> await_spawn;
 
   // Where require(name) looks for "a/b.lua" given the name "a.b": first the directory of
   // the plan's own file (empty for a plan given as text), then each of module_paths in

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <exception>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -85,6 +86,13 @@ providers::ChatRequest read_chat_request(lua_State* L, std::size_t max_bytes);
 // Pushes a nano-USD amount as a number of USD (for display; exact amounts are *_nanos).
 void push_usd(lua_State* L, std::int64_t nanos);
 
+// Reads model.chat's route= field of the table at `table` into request.route. Raises on
+// a malformed route table (route_binding.cpp).
+void read_route_preferences(lua_State* L, int table, providers::ChatRequest& request);
+
+// Pushes the `providers` table (providers.list). May raise.
+void push_providers_module(lua_State* L, PlanContext& context);
+
 // Pushes the `wallet` table. May raise.
 void push_wallet_module(lua_State* L, PlanContext& context);
 
@@ -97,6 +105,15 @@ void push_sleep(lua_State* L, PlanContext& context);
 
 // Sleeps for the plan (host.sleep or this thread), cutting the duration at the deadline.
 SleepResult sleep_for_plan(PlanContext& context, std::chrono::nanoseconds duration);
+
+// A module name: words of letters, digits and '_' separated by single dots.
+bool valid_module_name(std::string_view name);
+// The file `relative` ("perdiem/react.lua") under the plan's directory or one of the
+// module paths, resolved and still inside it (links leading out are ignored), or "".
+std::filesystem::path find_module(const PlanHost& host, const std::string& relative);
+
+// Adds agent.spawn to the `agent` table on top of the stack (agent_binding.cpp).
+void add_agent_spawn(lua_State* L, PlanContext& context);
 
 // Pushes the `require` function. May raise.
 void push_require(lua_State* L, PlanContext& context);

@@ -85,6 +85,9 @@ void install_plan_globals(lua_State* L, PlanContext& context,
   push_memory_module(L, context);
   lua_setglobal(L, "memory");
 
+  push_providers_module(L, context);
+  lua_setglobal(L, "providers");
+
   push_tool_module(L, context);
   lua_setglobal(L, "tool");
 
@@ -110,6 +113,7 @@ void install_plan_globals(lua_State* L, PlanContext& context,
   lua_setfield(L, -2, "id");
   lua_pushlstring(L, context.host->run_id.data(), context.host->run_id.size());
   lua_setfield(L, -2, "run_id");
+  add_agent_spawn(L, context);
   lua_setglobal(L, "agent");
 
   push_time_module(L, context);

@@ -46,6 +46,17 @@ struct Message {
   std::string tool_call_id{};          // role "tool": the ToolCall::id this answers
 };
 
+// How the runtime's router should choose a provider for one call (model.chat's route=).
+// Like OpenRouter's per-request `provider` preferences; adapters never send it.
+struct RoutePreferences {
+  std::string prefer{};  // "price", "latency", "reliability"; "" = the runtime's default
+  std::optional<std::int64_t> max_price_nanos{};  // cap on the call's worst case
+  std::string privacy{};                 // "local", "no-log", "tee": a tag required
+  std::vector<std::string> providers{};  // only these; empty = any
+  std::vector<std::string> exclude{};    // never these
+  std::optional<bool> fallback{};        // to a local provider when every remote is down
+};
+
 struct ChatRequest {
   std::string model;  // the provider's model id
   std::vector<Message> messages;
@@ -55,6 +66,8 @@ struct ChatRequest {
   // "" (the provider's default), "auto", "none", "required" (some tool), or a tool name.
   std::string tool_choice{};
   std::optional<ResponseFormat> response_format{};
+  // For the router, not the provider: which provider may serve the call.
+  std::optional<RoutePreferences> route{};
 };
 
 // Token counts as the provider reports them. input_tokens counts every prompt token;

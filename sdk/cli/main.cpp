@@ -2,6 +2,7 @@
 // The agent's answer goes to stdout; everything else (diagnostics, logs, errors) to
 // stderr, so `perdiem run plan.lua > answer.txt` captures only the answer.
 #include <pthread.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
@@ -15,9 +16,12 @@
 #include <nlohmann/json.hpp>
 
 #include "args.hpp"
+#include "home_runtime.hpp"
 #include "memory_commands.hpp"
 #include "perdiem/mock_provider.hpp"
 #include "perdiem/perdiem.hpp"
+#include "progress_line.hpp"
+#include "provider_commands.hpp"
 #include "wallet_command.hpp"
 
 namespace {
@@ -41,24 +45,6 @@ const char* level_name(perdiem::LogLevel level) {
 
 void print_error(const perdiem::Error& error) {
   std::cerr << "perdiem: " << error.describe() << "\n";
-}
-
-// The wallet in PERDIEM_HOME, opened with its passphrase; null when there is none (the
-// runtime then uses its own empty wallet: free providers only).
-perdiem::Result<std::shared_ptr<perdiem::WalletHandle>> open_home_wallet() {
-  using Handle = std::shared_ptr<perdiem::WalletHandle>;
-  auto home = perdiem::home_directory();
-  if (!home) return Handle();
-  auto address = perdiem::WalletHandle::keystore_address(*home);
-  if (!address) {
-    if (address.error().kind == perdiem::ErrorKind::not_found) return Handle();
-    return address.error();
-  }
-  auto passphrase = perdiem::Secret::read_passphrase("Passphrase for wallet " + *address + ": ");
-  if (!passphrase) return passphrase.error();
-  auto wallet = perdiem::WalletHandle::open(*home, *passphrase);
-  if (!wallet) return wallet.error();
-  return Handle(std::move(*wallet));
 }
 
 // One line on stderr: calls, tokens, spend, providers, run id.
@@ -188,7 +174,7 @@ int run(const perdiem::cli::RunCommand& command) {
   perdiem::RuntimeOptions options;
   options.provider = command.provider;
   if (command.use_wallet) {
-    auto wallet = open_home_wallet();
+    auto wallet = perdiem::cli::open_home_wallet();
     if (!wallet) {
       print_error(wallet.error());
       return kExitFailed;
@@ -197,14 +183,28 @@ int run(const perdiem::cli::RunCommand& command) {
   }
   // Traces and memory.* persist in PERDIEM_HOME/memory.db (temporary without a home).
   options.memory_path = perdiem::cli::run_memory_path();
+  auto routing = perdiem::cli::home_routing();
+  if (!routing) {
+    print_error(routing.error());
+    return kExitFailed;
+  }
+  options.routing = std::move(*routing);
   auto servers = mcp_servers_named(command.mcp_servers);
   if (!servers) {
     print_error(servers.error());
     return kExitFailed;
   }
   options.mcp_servers = std::move(*servers);
-  options.on_log = [](perdiem::LogLevel level, std::string_view line) {
-    std::cerr << "[" << level_name(level) << "] " << line << "\n";
+  // A live progress line on stderr, only when a person watches it (a terminal).
+  const bool show_progress = !command.quiet && ::isatty(STDERR_FILENO) == 1;
+  auto progress = std::make_shared<perdiem::cli::ProgressLine>(STDERR_FILENO);
+  if (show_progress) {
+    options.on_step = [progress](const perdiem::StepEvent& event) { progress->record(event); };
+  }
+  options.on_log = [show_progress](perdiem::LogLevel level, std::string_view line) {
+    // Erase the progress line first, so the log line starts clean; it is redrawn below.
+    std::cerr << (show_progress ? "\r\033[K" : "") << "[" << level_name(level) << "] " << line
+              << "\n";
   };
   auto runtime = perdiem::Runtime::create(std::move(options));
   if (!runtime) {
@@ -239,8 +239,10 @@ int run(const perdiem::cli::RunCommand& command) {
   run_options.allowed_hosts = command.allowed_hosts;
   run_options.workspace = command.workspace;
   run_options.shell_commands = command.shell_commands;
+  if (show_progress) progress->start();
   perdiem::RunResult result =
       run_until_done_or_interrupted((*runtime)->start_file(command.script, run_options));
+  progress->stop();
   if (command.json) {
     std::cout << result_json(result) << std::endl;
     if (!command.quiet) print_summary(command, result);
@@ -295,6 +297,9 @@ int mock_provider(perdiem::cli::MockProviderCommand command) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> words(argv + 1, argv + argc);
+  if (!words.empty() && words[0] == "providers") {
+    return perdiem::cli::providers_main(std::vector<std::string>(words.begin() + 1, words.end()));
+  }
   if (!words.empty() && words[0] == "wallet") {
     return perdiem::cli::wallet_main(std::vector<std::string>(words.begin() + 1, words.end()));
   }

@@ -78,7 +78,8 @@ std::shared_ptr<RunHandle> RuntimeImpl::start_script(std::string source, std::st
 }
 
 RunResult RuntimeImpl::run_file_as(std::string run_id, const std::atomic<bool>* cancel,
-                                   const std::string& path, const RunOptions& options) {
+                                   const std::string& path, const RunOptions& options,
+                                   int depth) {
   Result<std::string> source = read_plan(path);
   if (!source) {
     RunResult result;
@@ -89,15 +90,17 @@ RunResult RuntimeImpl::run_file_as(std::string run_id, const std::atomic<bool>* 
   // require() finds modules beside the plan file.
   std::string directory = std::filesystem::path(path).parent_path().string();
   return run(std::move(run_id), cancel, *source, path, directory.empty() ? "." : directory,
-             options);
+             options, depth);
 }
 
 RunResult RuntimeImpl::run(std::string run_id, const std::atomic<bool>* cancel,
                            std::string_view source, std::string_view chunk_name,
-                           const std::string& script_directory, const RunOptions& options) {
+                           const std::string& script_directory, const RunOptions& options,
+                           int depth) {
   RunResult result;
   result.run_id = std::move(run_id);
   std::vector<std::shared_future<Result<wallet::Settlement>>> run_settlements;
+  Nanos children_cost = 0;
   if (options.agent_day_budget && options.agent.empty()) {
     result.error = make_error(ErrorKind::invalid_argument,
                               "agent_day_budget needs an agent name (RunOptions::agent, "
@@ -108,6 +111,8 @@ RunResult RuntimeImpl::run(std::string run_id, const std::atomic<bool>* cancel,
     Run run{result, budgets_for(result.run_id, options), run_settlements};
     run.max_steps = options.max_steps;
     run.cancel = cancel;
+    run.options = &options;
+    run.depth = depth;
     Result<std::unique_ptr<sdk::RunTools>> run_tools = tools_->for_run(options, memory_->store());
     if (!run_tools) {
       result.error = run_tools.error();
@@ -132,6 +137,8 @@ RunResult RuntimeImpl::run(std::string run_id, const std::atomic<bool>* cancel,
     limits.instruction_limit = options.instruction_limit;
     limits.deadline = options.timeout;
     lua::PlanOutcome outcome = lua::run_plan(source, chunk_name, options.args, limits, host);
+    end_children(run);
+    children_cost = run.children_cost;
     if (outcome.error) {
       result.error = std::move(outcome.error);
     } else {
@@ -143,8 +150,10 @@ RunResult RuntimeImpl::run(std::string run_id, const std::atomic<bool>* cancel,
     result.error = make_error(ErrorKind::internal, std::string("unexpected failure: ") + e.what());
   }
   finish_settlements(run_settlements);
-  if (auto spent = wallet_->ledger().spent(result.run_id)) result.usage.cost = *spent;
+  // Sub-agents are runs of their own; what they spent is part of this run's cost.
+  if (auto spent = wallet_->ledger().spent(result.run_id)) result.usage.cost = *spent + children_cost;
   end_trace(result);
+  health_store_.save(health_, options_.on_log);
   return result;
 }
 
@@ -177,13 +186,15 @@ void RuntimeImpl::end_trace(const RunResult& result) {
   }
 }
 
-metering::MeterOptions RuntimeImpl::meter_options(bool local) const {
+metering::MeterOptions RuntimeImpl::meter_options() const {
   metering::MeterOptions options;
   options.default_max_tokens = options_.default_max_tokens;
   // A call waits for its reservation to be durable, not its settlement; run() syncs.
   options.pipelined_settle = true;
-  options.is_free = [name = provider_name_, local](std::string_view provider) {
-    return local && provider == name;
+  // pool_ is built before meter_ (member order), and never changes.
+  options.is_free = [this](std::string_view provider) {
+    const sdk::PoolMember* member = pool_.find(provider);
+    return member != nullptr && member->tags.local;
   };
   return options;
 }
@@ -238,10 +249,19 @@ lua::PlanHost RuntimeImpl::host_for(Run& run) {
     if (!balance) return balance.error();
     return lua::WalletSnapshot{balance->allowance, balance->usd, balance->reserved};
   };
-  host.wallet_quote = [this](const providers::ChatRequest& request) {
+  host.list_providers = [this] { return providers(); };
+  host.spawn = [this, &run](const lua::SpawnRequest& request) { return spawn(run, request); };
+  host.await_spawn = [this, &run](const std::string& id) { return await_child(run, id); };
+  host.wallet_quote = [this](const providers::ChatRequest& request) -> Result<wallet::Nanos> {
     providers::ChatRequest routed = request;
     if (routed.model.empty()) routed.model = model_;
-    return meter_.quote(provider_->name(), routed);
+    // What the call would hold first: the worst case at the provider ranked first.
+    Result<router::Plan> plan = plan_for(routed);
+    if (!plan) return plan.error();
+    const auto& first = !plan->attempts.empty() ? plan->attempts : plan->local_fallback;
+    if (first.empty()) return make_error(ErrorKind::config, plan->reason, "router");
+    routed.model = first.front().candidate.model;
+    return meter_.quote(first.front().candidate.provider, routed);
   };
   host.wallet_spent = [this, &run]() -> Result<wallet::Nanos> {
     // Pipelined settlements count at their hold until they commit; wait for them.
@@ -262,6 +282,7 @@ using sdk::RuntimeImpl;
 Result<std::unique_ptr<Runtime>> with_provider(RuntimeOptions options,
                                                std::unique_ptr<providers::Provider> provider,
                                                std::string default_model, std::string reason,
+                                               std::string api,
                                                std::unique_ptr<sdk::RuntimeWallet> wallet) {
   Result<std::unique_ptr<sdk::RuntimeMemory>> memory =
       sdk::RuntimeMemory::open(options.memory_path, {});
@@ -269,12 +290,17 @@ Result<std::unique_ptr<Runtime>> with_provider(RuntimeOptions options,
   Result<std::unique_ptr<sdk::RuntimeTools>> tools =
       sdk::RuntimeTools::create(options.tools, options.mcp_servers);
   if (!tools) return tools.error();
-  providers::ProviderChoice described;
-  described.name = provider->name();
-  described.reason = std::move(reason);
-  described.model = std::move(default_model);
-  return std::unique_ptr<Runtime>(new RuntimeImpl(std::move(options), std::move(described),
-                                                  /*local=*/true, std::move(provider),
+  sdk::PoolMember primary;
+  primary.name = provider->name();
+  primary.api = std::move(api);
+  primary.tags.local = true;
+  primary.default_model = default_model;
+  primary.provider = std::move(provider);
+  Result<sdk::ProviderPool> pool =
+      sdk::ProviderPool::create(std::move(primary), {}, providers::process_environment(), {});
+  if (!pool) return pool.error();
+  return std::unique_ptr<Runtime>(new RuntimeImpl(std::move(options), std::move(reason),
+                                                  std::move(default_model), std::move(*pool),
                                                   std::move(wallet), std::move(*memory),
                                                   std::move(*tools)));
 }
@@ -292,7 +318,7 @@ Result<std::unique_ptr<Runtime>> create_runtime(RuntimeOptions options) {
         sdk::adapt_host_provider(options.host_provider, options.host_provider_name);
     std::string model = options.provider.model;
     return with_provider(std::move(options), std::move(provider), std::move(model), "host app",
-                         std::move(*wallet));
+                         "host", std::move(*wallet));
   }
 
   Result<providers::ProviderChoice> choice =
@@ -300,29 +326,40 @@ Result<std::unique_ptr<Runtime>> create_runtime(RuntimeOptions options) {
   if (!choice) return choice.error();
 
   const providers::Preset* preset = providers::find_preset(choice->name);
+  sdk::PoolMember primary;
+  primary.name = choice->name;
+  primary.base_url = choice->base_url;
+  primary.api = choice->name == "sim" ? "sim" : "openai";
+  primary.default_model = choice->model;
   // Free: the sim, a local preset, or an unnamed server on this machine. A hosted preset
   // pointed at another URL (a proxy, a test server) is still priced as that provider.
   // A local preset counts only while it points at this machine: `--provider ollama
   // --base-url https://remote/...` is a remote server and is priced like one.
-  bool local = choice->name == "sim" ||
-               (preset != nullptr && preset->local && http::is_loopback_url(choice->base_url)) ||
-               (preset == nullptr && http::is_loopback_url(choice->base_url));
-  // The key is redacted from everything memory.db stores, should a server echo it.
+  primary.tags.local =
+      choice->name == "sim" ||
+      (preset != nullptr && preset->local && http::is_loopback_url(choice->base_url)) ||
+      (preset == nullptr && http::is_loopback_url(choice->base_url));
+  std::vector<std::string_view> secrets;
+  if (!choice->api_key.empty()) secrets.push_back(choice->api_key.view());
+  const std::string reason = choice->reason;
+  std::shared_ptr<http::Transport> transport = http::make_curl_transport();
+  primary.provider = providers::make_provider(std::move(*choice), transport);
+
+  Result<sdk::ProviderPool> pool = sdk::ProviderPool::create(
+      std::move(primary), options.routing, providers::process_environment(), transport);
+  if (!pool) return pool.error();
+  for (std::string_view key : pool->secrets()) secrets.push_back(key);
+  // Keys are redacted from everything memory.db stores, should a server echo one.
   Result<std::unique_ptr<sdk::RuntimeMemory>> memory =
-      sdk::RuntimeMemory::open(options.memory_path, {choice->api_key.view()});
+      sdk::RuntimeMemory::open(options.memory_path, secrets);
   if (!memory) return memory.error();
   Result<std::unique_ptr<sdk::RuntimeTools>> tools =
       sdk::RuntimeTools::create(options.tools, options.mcp_servers);
   if (!tools) return tools.error();
 
-  providers::ProviderChoice described;
-  described.name = choice->name;
-  described.reason = choice->reason;
-  described.model = choice->model;
-  std::unique_ptr<providers::Provider> provider =
-      providers::make_provider(std::move(*choice), http::make_curl_transport());
-  return std::unique_ptr<Runtime>(new RuntimeImpl(std::move(options), std::move(described), local,
-                                                  std::move(provider), std::move(*wallet),
+  std::string model = pool->primary().default_model;
+  return std::unique_ptr<Runtime>(new RuntimeImpl(std::move(options), reason, std::move(model),
+                                                  std::move(*pool), std::move(*wallet),
                                                   std::move(*memory), std::move(*tools)));
 }
 
@@ -339,7 +376,7 @@ Result<std::unique_ptr<Runtime>> runtime_with_provider(
                        : sdk::RuntimeWallet::ephemeral();
     if (!wallet) return wallet.error();
     return with_provider(std::move(options), std::move(provider), std::move(default_model),
-                         "replay", std::move(*wallet));
+                         "replay", "replay", std::move(*wallet));
   } catch (const std::exception& e) {
     return make_error(ErrorKind::internal, std::string("cannot create the runtime: ") + e.what());
   }

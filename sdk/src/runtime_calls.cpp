@@ -11,15 +11,15 @@
 
 namespace perdiem::sdk {
 
-std::optional<Error> RuntimeImpl::needs_a_wallet() const {
-  if (!wallet_->is_ephemeral() || local_) return std::nullopt;
+std::optional<Error> RuntimeImpl::needs_a_wallet(const sdk::PoolMember& member) const {
+  if (!wallet_->is_ephemeral() || member.tags.local) return std::nullopt;
   return make_error(ErrorKind::insufficient_credits,
                     "no wallet is configured, so only free providers (sim, local servers) "
                     "can be used and '" +
-                        provider_name_ +
+                        member.name +
                         "' is paid: create a wallet with "
                         "`perdiem wallet init` and import a grant (docs/wallet.md)",
-                    provider_name_);
+                    member.name);
 }
 
 std::optional<Error> RuntimeImpl::step_limit_reached(const Run& run) {
@@ -46,8 +46,9 @@ Result<providers::EmbedResponse> RuntimeImpl::embed(const providers::EmbedReques
 Result<providers::EmbedResponse> RuntimeImpl::metered_embed(const providers::EmbedRequest& request,
                                                             const metering::CallContext& context,
                                                             Run& run) {
-  if (auto refused = needs_a_wallet()) return *refused;
-  Result<metering::MeteredEmbedding> metered = meter_.embed(*provider_, request, context);
+  if (auto refused = needs_a_wallet(pool_.primary())) return *refused;
+  Result<metering::MeteredEmbedding> metered =
+      meter_.embed(*pool_.primary().provider, request, context);
   if (!metered) return metered.error();
   record_call(run, std::move(metered->settlement), metered->response.provider,
               metered->response.usage);
@@ -88,62 +89,176 @@ Result<providers::ChatResponse> RuntimeImpl::chat_step(const providers::ChatRequ
   metering::CallContext context{run.result.run_id, step, run.budgets};
   sdk::StepReport report(options_.on_step, &memory_->store(), run.result.run_id, context.step,
                          provider_name_, routed);
-  Result<providers::ChatResponse> outcome = metered_chat(routed, context, run);
+  nlohmann::json route_trace;
+  Result<providers::ChatResponse> outcome = metered_chat(routed, context, run, route_trace);
+  report.route(std::move(route_trace));
   report.finished(outcome);
   return outcome;
 }
 
 Result<providers::ChatResponse> RuntimeImpl::metered_chat(const providers::ChatRequest& routed,
                                                           const metering::CallContext& context,
-                                                          Run& run) {
-  if (auto refused = needs_a_wallet()) return *refused;
-  Result<metering::MeteredResponse> metered = routed_call(routed, context);
+                                                          Run& run, nlohmann::json& route_trace) {
+  Result<metering::MeteredResponse> metered = routed_call(routed, context, route_trace);
   if (!metered) return metered.error();
   record_call(run, std::move(metered->settlement), metered->response.provider,
               metered->response.usage);
   providers::ChatResponse response = std::move(metered->response);
   response.cost_nanos = metered->cost;
   response.receipt_id = metered->receipt_id;
-
   return response;
 }
 
-Result<metering::MeteredResponse> RuntimeImpl::routed_call(const providers::ChatRequest& request,
-                                                           const metering::CallContext& context) {
-  Result<wallet::Price> price = meter_.price_for(provider_->name(), request.model);
-  if (!price) return price.error();
-  router::Candidate candidate;
-  candidate.provider = provider_->name();
-  candidate.model = request.model;
-  candidate.price = {price->input_per_mtok, price->output_per_mtok, price->per_request};
-  candidate.tags.local = local_;
+namespace {
+
+router::RouteRequest route_request(const providers::ChatRequest& request,
+                                   const RoutingOptions& routing, int default_max_tokens) {
   router::RouteRequest route;
   route.input_tokens = metering::max_input_tokens(request);
-  route.max_output_tokens = request.max_tokens.value_or(options_.default_max_tokens);
-  const base::Clock& clock = base::system_clock();
-  router::Plan plan = router::plan_route({&candidate, 1}, route, health_, {}, clock.now_unix_ms());
+  route.max_output_tokens = request.max_tokens.value_or(default_max_tokens);
+  route.constraints.tools = !request.tools.empty();
+  route.local_fallback = routing.local_fallback;
+  std::string prefer = routing.prefer;
+  if (request.route) {
+    const providers::RoutePreferences& wanted = *request.route;
+    if (!wanted.prefer.empty()) prefer = wanted.prefer;
+    route.constraints.max_price = wanted.max_price_nanos;
+    route.constraints.privacy = router::parse_privacy(wanted.privacy);
+    route.constraints.allowed = wanted.providers;
+    route.constraints.denied = wanted.exclude;
+    if (wanted.fallback) route.local_fallback = *wanted.fallback;
+  }
+  route.policy = router::parse_policy(prefer).value_or(router::Policy::cheapest);
+  return route;
+}
+
+nlohmann::json describe_route(const std::string& model, const router::RouteRequest& request,
+                              const router::Plan& plan,
+                              const std::vector<router::TraceEntry>& attempts) {
+  nlohmann::json tried = nlohmann::json::array();
+  for (const router::TraceEntry& entry : attempts) {
+    tried.push_back({{"provider", entry.provider},
+                     {"model", entry.model},
+                     {"attempt", entry.attempt},
+                     {"outcome", router::to_string(entry.outcome)},
+                     {"latency_ms", entry.latency.count() / 1000},
+                     {"waited_ms", entry.waited.count()},
+                     {"reason", entry.reason}});
+  }
+  return {{"model", model},
+          {"policy", router::to_string(request.policy)},
+          {"decision", plan.reason},
+          {"attempts", std::move(tried)}};
+}
+
+}  // namespace
+
+Result<router::Plan> RuntimeImpl::plan_for(const providers::ChatRequest& request) {
+  const router::RouteRequest route =
+      route_request(request, options_.routing, options_.default_max_tokens);
+  std::vector<router::Candidate> candidates;
+  std::vector<std::string> left_out;  // candidates that cannot be tried on this machine
+  std::optional<Error> only_error;    // why the single target failed, as its own error
+  std::vector<sdk::PoolTarget> targets = pool_.targets_for(request.model);
+  // A model no route names, sent to providers the call chose by name: each under that
+  // model id (`perdiem providers test`, or a plan that knows a provider's own ids).
+  if (!pool_.is_route(request.model) && request.route && !request.route->providers.empty()) {
+    targets.clear();
+    for (const std::string& name : request.route->providers) {
+      const sdk::PoolMember* member = pool_.find(name);
+      if (member == nullptr) {
+        return make_error(ErrorKind::config,
+                          "route names provider '" + name +
+                              "', which this runtime does not have (perdiem providers list)",
+                          "router");
+      }
+      targets.push_back(sdk::PoolTarget{member, request.model});
+    }
+  }
+  for (const sdk::PoolTarget& target : targets) {
+    const sdk::PoolMember& member = *target.member;
+    std::optional<Error> refused;
+    if (!member.provider) {
+      refused = make_error(ErrorKind::config, member.unavailable, member.name);
+    } else if (auto no_wallet = needs_a_wallet(member)) {
+      refused = *no_wallet;
+    }
+    Result<wallet::Price> price = meter_.price_for(member.name, target.model);
+    if (!refused && !price) refused = price.error();
+    if (refused) {
+      left_out.push_back(member.name + "/" + target.model + " (" + refused->message + ")");
+      only_error = std::move(*refused);
+      continue;
+    }
+    router::Candidate candidate;
+    candidate.provider = member.name;
+    candidate.model = target.model;
+    candidate.price = {price->input_per_mtok, price->output_per_mtok, price->per_request};
+    candidate.tags = member.tags;
+    candidate.supports_tools = member.tools;
+    candidates.push_back(std::move(candidate));
+  }
+  // One provider and nothing configured: its own error says best what to do.
+  if (candidates.empty() && targets.size() == 1 && only_error) return *only_error;
+  if (candidates.empty()) {
+    std::string reasons;
+    for (const std::string& one : left_out) reasons += (reasons.empty() ? "" : "; ") + one;
+    return make_error(ErrorKind::config,
+                      "no provider can serve model '" + request.model + "': " + reasons,
+                      "router");
+  }
+  // Today's allowance per provider, read once for the call.
+  std::optional<wallet::Balance> balance;
+  if (candidates.size() > 1 && !wallet_->is_ephemeral()) {
+    if (Result<wallet::Balance> read = wallet_->ledger().balance()) balance = std::move(*read);
+  }
+  router::AllowanceOracle allowance;
+  if (balance) {
+    allowance = [&balance](std::string_view provider) { return balance->allowance_for(provider); };
+  }
+  router::Plan plan = router::plan_route(candidates, route, health_, allowance,
+                                         base::system_clock().now_unix_ms());
+  for (const std::string& one : left_out) plan.reason += "; left out " + one;
+  return plan;
+}
+
+Result<metering::MeteredResponse> RuntimeImpl::routed_call(const providers::ChatRequest& request,
+                                                           const metering::CallContext& context,
+                                                           nlohmann::json& route_trace) {
+  Result<router::Plan> plan = plan_for(request);
+  if (!plan) return plan.error();
 
   std::optional<metering::MeteredResponse> metered;
-  router::AttemptFn attempt = [&](const router::Candidate&, int number) -> router::AttemptResult {
+  router::AttemptFn attempt = [&](const router::Candidate& candidate,
+                                  int number) -> router::AttemptResult {
+    const sdk::PoolMember* member = pool_.find(candidate.provider);
+    providers::ChatRequest sent = request;
+    sent.model = candidate.model;
     metering::CallContext this_attempt = context;
     this_attempt.attempt = number;
-    Result<metering::MeteredResponse> result = meter_.chat(*provider_, request, this_attempt);
+    Result<metering::MeteredResponse> result = meter_.chat(*member->provider, sent, this_attempt);
     if (!result) return result.error();
     metered = std::move(*result);
     return metered->response;
   };
+  const base::Clock& clock = base::system_clock();
   base::SeededRandom jitter(base::secure_random().next_u64());
+  router::RetryOptions retry;
+  retry.retries_per_candidate = options_.routing.retries;
   router::RouterEnv env{health_, clock, jitter,
                         [this](std::chrono::milliseconds delay) {
                           if (options_.on_log) {
-                            options_.on_log(LogLevel::warn, "retrying " + provider_name_ + " in " +
+                            options_.on_log(LogLevel::warn, "retrying in " +
                                                                 std::to_string(delay.count()) +
                                                                 " ms");
                           }
                           std::this_thread::sleep_for(delay);
                         },
-                        router::RetryOptions{}};
-  router::RouteResult routed = router::route_call(plan, attempt, env);
+                        retry};
+  router::RouteResult routed = router::route_call(*plan, attempt, env);
+  route_trace = describe_route(
+      request.model, route_request(request, options_.routing, options_.default_max_tokens), *plan,
+      routed.trace);
   if (!routed.response) return routed.response.error();
   return std::move(*metered);
 }

@@ -8,11 +8,14 @@
 #include <atomic>
 #include <cstdint>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "perdiem/perdiem.hpp"
 #include "runtime/lua/plan.hpp"
@@ -20,7 +23,9 @@
 #include "runtime/providers/provider_config.hpp"
 #include "runtime/router/router.hpp"
 #include "sdk/src/background_runs.hpp"
+#include "sdk/src/health_store.hpp"
 #include "sdk/src/install_paths.hpp"
+#include "sdk/src/provider_pool.hpp"
 #include "sdk/src/runtime_memory.hpp"
 #include "sdk/src/runtime_tools.hpp"
 #include "sdk/src/runtime_wallet.hpp"
@@ -53,20 +58,20 @@ auto run_at_once(std::size_t count, const Call& call) -> std::vector<decltype(ca
 
 class RuntimeImpl final : public Runtime {
  public:
-  RuntimeImpl(RuntimeOptions options, providers::ProviderChoice choice, bool local,
-              std::unique_ptr<providers::Provider> provider,
-              std::unique_ptr<sdk::RuntimeWallet> wallet,
+  RuntimeImpl(RuntimeOptions options, std::string reason, std::string default_model,
+              sdk::ProviderPool pool, std::unique_ptr<sdk::RuntimeWallet> wallet,
               std::unique_ptr<sdk::RuntimeMemory> memory, std::unique_ptr<sdk::RuntimeTools> tools)
       : memory_(std::move(memory)),
         tools_(std::move(tools)),
         options_(std::move(options)),
-        provider_name_(choice.name),
-        reason_(choice.reason),
-        model_(choice.model),
-        local_(local),
-        provider_(std::move(provider)),
+        provider_name_(pool.primary().name),
+        reason_(std::move(reason)),
+        model_(std::move(default_model)),
+        pool_(std::move(pool)),
         wallet_(std::move(wallet)),
-        meter_(wallet_->ledger(), wallet_->prices(), meter_options(local)) {
+        meter_(wallet_->ledger(), wallet_->prices(), meter_options()),
+        health_store_(options_.routing.health_path) {
+    health_store_.load(health_, options_.on_log);
     // require "perdiem.react" finds the plan library (installed, or this source tree's).
     if (Result<std::string> scripts = sdk::plan_library_directory()) module_paths_ = {*scripts};
   }
@@ -90,16 +95,18 @@ class RuntimeImpl final : public Runtime {
   std::string provider_name() const override { return provider_name_; }
   std::string provider_reason() const override { return reason_; }
   std::string default_model() const override { return model_; }
+  std::vector<ProviderStatus> providers() const override;
   std::string wallet_address() const override { return wallet_->address(); }
   bool wallet_is_ephemeral() const override { return wallet_->is_ephemeral(); }
 
  private:
+  // `depth` counts the agent.spawn levels above this run (0: a run the app started).
   RunResult run_file_as(std::string run_id, const std::atomic<bool>* cancel,
-                        const std::string& path, const RunOptions& options);
+                        const std::string& path, const RunOptions& options, int depth = 0);
 
   RunResult run(std::string run_id, const std::atomic<bool>* cancel, std::string_view source,
                 std::string_view chunk_name, const std::string& script_directory,
-                const RunOptions& options);
+                const RunOptions& options, int depth = 0);
 
   // The run's record in memory.db: its script, arguments and the provider and default
   // model it ran with (what `perdiem replay` needs to run it again).
@@ -141,6 +148,7 @@ class RuntimeImpl final : public Runtime {
     settlements.clear();
   }
 
+  struct SubAgent;  // runtime_spawn.cpp
   // One run's state, shared by the callbacks the plan reaches.
   struct Run {
     RunResult& result;
@@ -152,9 +160,22 @@ class RuntimeImpl final : public Runtime {
     std::mutex mutex{};                      // guards the above and result's figures
     std::unique_ptr<sdk::RunTools> tools{};  // this run's tools and grants
     const std::atomic<bool>* cancel = nullptr;
+    const RunOptions* options = nullptr;  // as the run was started
+    int depth = 0;                        // agent.spawn levels above this run
+    // Sub-agents by run id (runtime_spawn.cpp); guarded by `mutex`.
+    std::map<std::string, std::shared_ptr<SubAgent>> children{};
+    Nanos children_cost = 0;  // what finished sub-agents spent
   };
+  // agent.spawn: starts request.path as a sub-agent of `parent` with the parent's grants
+  // and limits, its budget carved from what the parent has left; returns its run id.
+  Result<std::string> spawn(Run& parent, const lua::SpawnRequest& request);
+  // child:await(): waits for the sub-agent and gives the parent back what it did not
+  // spend of its carved budget.
+  Result<lua::SpawnResult> await_child(Run& parent, const std::string& run_id);
+  // When a run ends: cancels the sub-agents it did not await and waits for them all.
+  static void end_children(Run& run);
 
-  metering::MeterOptions meter_options(bool local) const;
+  metering::MeterOptions meter_options() const;
 
   static wallet::Budgets budgets_for(const std::string& run_id, const RunOptions& options);
 
@@ -174,7 +195,7 @@ class RuntimeImpl final : public Runtime {
 
   // A paid provider with the runtime's own empty wallet: say how to get a real one
   // instead of reporting an empty balance.
-  std::optional<Error> needs_a_wallet() const;
+  std::optional<Error> needs_a_wallet(const sdk::PoolMember& member) const;
 
   // The call that would pass RunOptions::max_steps fails instead, before anything is
   // reserved or sent.
@@ -219,13 +240,19 @@ class RuntimeImpl final : public Runtime {
                                             std::int64_t step, Run& run);
 
   Result<providers::ChatResponse> metered_chat(const providers::ChatRequest& routed,
-                                               const metering::CallContext& context, Run& run);
+                                               const metering::CallContext& context, Run& run,
+                                               nlohmann::json& route_trace);
 
-  // The call through the router: retries with backoff (honouring the error kind), the
-  // provider's circuit breaker and health. Every attempt is metered with the same
-  // idempotency key, so a failed attempt is released and only the answer is charged.
+  // The call through the router: the candidates that may serve request.model ranked by
+  // the call's route= preferences and the runtime's routing options, retries with
+  // backoff, fallback, circuit breakers and health. Every attempt is metered with its
+  // own idempotency key, so a failed attempt is released and only the answer is charged.
+  // `route_trace` receives the decision and every attempt, for the step's trace.
   Result<metering::MeteredResponse> routed_call(const providers::ChatRequest& request,
-                                                const metering::CallContext& context);
+                                                const metering::CallContext& context,
+                                                nlohmann::json& route_trace);
+  // The ranked plan for `request` (what routed_call walks; wallet.quote prices its first).
+  Result<router::Plan> plan_for(const providers::ChatRequest& request);
 
   // First, so they are destroyed last: runs use them until they are joined.
   std::unique_ptr<sdk::RuntimeMemory> memory_;
@@ -234,11 +261,11 @@ class RuntimeImpl final : public Runtime {
   std::string provider_name_;
   std::string reason_;
   std::string model_;
-  bool local_;  // the provider is free: sim, a local server
-  std::unique_ptr<providers::Provider> provider_;
+  sdk::ProviderPool pool_;
   std::unique_ptr<sdk::RuntimeWallet> wallet_;
   metering::Meter meter_;
-  router::HealthBook health_;              // shared by every run of this runtime; thread-safe
+  router::HealthBook health_;  // shared by every run of this runtime; thread-safe
+  sdk::HealthStore health_store_;  // where health_ persists between runs
   std::vector<std::string> module_paths_;  // the plan library, when found
   // Last, so it is destroyed first: its runs are cancelled and joined while everything
   // they use still exists.

@@ -86,6 +86,10 @@ void StepReport::finish(const Error* error, const std::string& provider, const s
                                                  : "tool";
     step.request = request_;
     step.response = std::move(response);
+    if (!route_.is_null()) {
+      if (!step.response.is_object()) step.response = nlohmann::json::object();
+      step.response["route"] = std::move(route_);
+    }
     step.provider = event_.provider;
     step.model = event_.model;
     step.latency_ms = event_.latency.count();

@@ -30,6 +30,9 @@ class StepReport {
   StepReport(const StepSink& sink, memory::MemoryStore* trace, const std::string& run_id,
              std::int64_t step, const std::string& name, const nlohmann::json& arguments);
 
+  // How the router chose the provider (decision and attempts), kept with the step's
+  // trace. Call before finished().
+  void route(nlohmann::json decision) { route_ = std::move(decision); }
   void finished(const Result<providers::ChatResponse>& outcome);
   // A tool's result as the model reads it, what it cost and its receipt.
   void finished(const Result<std::string>& outcome, std::int64_t cost, const std::string& receipt);
@@ -46,6 +49,7 @@ class StepReport {
   const StepSink& sink_;
   memory::MemoryStore* trace_;
   nlohmann::json request_;
+  nlohmann::json route_;  // null unless route() was called
   StepEvent event_;
   std::chrono::steady_clock::time_point started_at_;
 };

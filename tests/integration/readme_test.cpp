@@ -65,3 +65,7 @@ TEST_CASE("every Lua example in the README runs") { run_every_block("README.md",
 TEST_CASE("every Lua example in the Lua API reference runs") {
   run_every_block("docs/lua-api.md", 5);
 }
+
+TEST_CASE("every Lua example in the providers guide runs") {
+  run_every_block("docs/providers.md", 3);
+}

@@ -27,6 +27,7 @@
 #include "perdiem/events.hpp"
 #include "perdiem/export.h"
 #include "perdiem/host_provider.hpp"
+#include "perdiem/routing.hpp"
 #include "perdiem/tools.hpp"
 #include "perdiem/wallet.hpp"
 
@@ -56,6 +57,10 @@ struct RuntimeOptions {
   // model, the default for calls that name none.
   std::shared_ptr<HostProvider> host_provider;
   std::string host_provider_name = "host";
+  // More providers, and logical models routed between them (perdiem/routing.hpp); the
+  // command line reads them from config.json (routing_from_config). Calls to a model
+  // no route names go to `provider`.
+  RoutingOptions routing;
   // The wallet that pays for every model call, opened with its key (perdiem/wallet.hpp).
   // Null: an empty wallet that lives as long as the runtime; it pays only for free
   // providers (sim, local servers), and a paid call fails with insufficient_credits.
@@ -188,6 +193,9 @@ class PERDIEM_API Runtime {
   virtual std::string provider_name() const = 0;
   virtual std::string provider_reason() const = 0;
   virtual std::string default_model() const = 0;
+  // Every provider calls can go to (the one above first, then RoutingOptions'), with the
+  // routes each serves and its health as the router sees it now.
+  virtual std::vector<ProviderStatus> providers() const = 0;
   // The address of the wallet that pays, and whether it is the runtime's own empty one.
   virtual std::string wallet_address() const = 0;
   virtual bool wallet_is_ephemeral() const = 0;

@@ -1,0 +1,171 @@
+// Routing from the command line: the config.json example of docs/providers.md as
+// `perdiem providers list` shows it, `perdiem providers test`, and a routed run that
+// falls back from a dead server to `perdiem mock-provider` over HTTP, traced and with
+// health kept in PERDIEM_HOME/health.json.
+#include <doctest/doctest.h>
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "support/process.hpp"
+
+using perdiem::testing::BackgroundProcess;
+using perdiem::testing::run_process;
+
+namespace {
+
+const std::string kCli = PERDIEM_CLI_PATH;
+const std::string kSource = PERDIEM_SOURCE_DIR;
+
+struct TempHome {
+  TempHome() {
+    char tmpl[] = "/tmp/perdiem-providers-cli-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~TempHome() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+  void write(const std::string& name, const std::string& text) const {
+    std::ofstream(path + "/" + name) << text;
+  }
+  std::string path;
+};
+
+// The first ```json block of `document` (relative to the source tree).
+std::string first_json_block(const std::string& document) {
+  std::ifstream in(kSource + "/" + document);
+  std::string line;
+  std::string block;
+  bool inside = false;
+  while (std::getline(in, line)) {
+    if (!inside && line == "```json") {
+      inside = true;
+    } else if (inside && line == "```") {
+      return block;
+    } else if (inside) {
+      block += line + "\n";
+    }
+  }
+  return block;
+}
+
+const nlohmann::json* find_named(const nlohmann::json& list, const std::string& name) {
+  for (const auto& entry : list) {
+    if (entry["name"] == name) return &entry;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("the config example in docs/providers.md is what `providers list` shows") {
+  TempHome home;
+  const std::string config = first_json_block("docs/providers.md");
+  REQUIRE_FALSE(config.empty());
+  home.write("config.json", config);
+  auto listed = run_process(kCli, {"providers", "list", "--json"}, {{"PERDIEM_HOME", home.path}});
+  REQUIRE_MESSAGE(listed.exit_code == 0, listed.err);
+  const auto doc = nlohmann::json::parse(listed.out);
+  REQUIRE(doc.size() == 4);
+  CHECK(doc[0]["name"] == "sim");
+  const auto* venice = find_named(doc, "venice");
+  const auto* groq = find_named(doc, "groq");
+  const auto* vllm = find_named(doc, "my-vllm");
+  REQUIRE((venice && groq && vllm));
+  // No keys in this environment: the hosted ones are listed, unavailable, with the reason.
+  CHECK((*venice)["available"] == false);
+  CHECK((*venice)["unavailable"].get<std::string>().find("VENICE_API_KEY") != std::string::npos);
+  CHECK((*venice)["privacy"] == nlohmann::json::array({"no-log"}));
+  CHECK((*groq)["available"] == false);
+  CHECK((*vllm)["available"] == true);
+  CHECK((*vllm)["local"] == true);
+  CHECK((*vllm)["tools"] == false);
+  for (const auto* member : {venice, groq, vllm}) {
+    CHECK((*member)["models"] == nlohmann::json::array({"llama-3.3-70b"}));
+  }
+
+  auto human = run_process(kCli, {"providers", "list"}, {{"PERDIEM_HOME", home.path}});
+  REQUIRE(human.exit_code == 0);
+  CHECK(human.out.find("unavailable: VENICE_API_KEY is not set") != std::string::npos);
+}
+
+TEST_CASE("a malformed routing section is a clear error naming the field") {
+  TempHome home;
+  home.write("config.json", R"({"routing": {"prefer": "vibes"}})");
+  auto listed = run_process(kCli, {"providers", "list"}, {{"PERDIEM_HOME", home.path}});
+  CHECK(listed.exit_code == 1);
+  CHECK(listed.err.find("routing.prefer") != std::string::npos);
+  auto ran = run_process(kCli, {"run", kSource + "/examples/agents/hello.lua"},
+                         {{"PERDIEM_HOME", home.path}});
+  CHECK(ran.exit_code == 1);
+  CHECK(ran.err.find("routing.prefer") != std::string::npos);
+}
+
+TEST_CASE("`providers test` makes one short call to the named provider") {
+  TempHome home;
+  auto tested = run_process(kCli, {"providers", "test", "sim", "--no-wallet"},
+                            {{"PERDIEM_HOME", home.path}});
+  REQUIRE_MESSAGE(tested.exit_code == 0, tested.err);
+  CHECK(tested.out.rfind("sim answered in ", 0) == 0);
+  CHECK(tested.out.find("output tokens, cost $0") != std::string::npos);
+
+  auto unknown = run_process(kCli, {"providers", "test", "nobody", "--no-wallet"},
+                             {{"PERDIEM_HOME", home.path}});
+  CHECK(unknown.exit_code == 1);
+  CHECK(unknown.err.find("no provider 'nobody'") != std::string::npos);
+  auto bare = run_process(kCli, {"providers", "test"}, {{"PERDIEM_HOME", home.path}});
+  CHECK(bare.exit_code == 2);
+}
+
+TEST_CASE("a routed run falls back from a dead server to the mock provider over HTTP") {
+  BackgroundProcess server(kCli, {"mock-provider"});
+  const std::string prefix = "perdiem mock-provider listening on ";
+  REQUIRE(server.first_line().rfind(prefix, 0) == 0);
+  const std::string url = server.first_line().substr(prefix.size());
+
+  TempHome home;
+  nlohmann::json config = {
+      {"providers",
+       {{"dead", {{"base_url", "http://127.0.0.1:9/v1"}}}, {"mock", {{"base_url", url}}}}},
+      {"models", {{"m", {{{"provider", "dead"}, {"model", "sim-1"}},
+                         {{"provider", "mock"}, {"model", "sim-1"}}}}}},
+      {"routing", {{"retries", 1}}}};
+  home.write("config.json", config.dump());
+  home.write("plan.lua",
+             "return model.chat{model='m', messages={{role='user', content='hi'}}}.provider");
+  auto ran = run_process(kCli, {"run", "--json", "--quiet", home.path + "/plan.lua"},
+                         {{"PERDIEM_HOME", home.path}});
+  REQUIRE_MESSAGE(ran.exit_code == 0, ran.err);
+  const auto result = nlohmann::json::parse(ran.out);
+  CHECK(result["result"] == "mock");
+  CHECK(result["usage"]["model_calls"] == 1);
+
+  auto shown = run_process(kCli, {"runs", "show", "--json", result["run_id"]},
+                           {{"PERDIEM_HOME", home.path}});
+  REQUIRE_MESSAGE(shown.exit_code == 0, shown.err);
+  const auto route = nlohmann::json::parse(shown.out)["steps"][0]["response"]["route"];
+  CHECK(route["model"] == "m");
+  CHECK(route["policy"] == "cheapest");
+  const auto& attempts = route["attempts"];
+  // "dead" ranks first (free, ties by name), is retried once, then the call moves on.
+  REQUIRE(attempts.size() == 3);
+  CHECK(attempts[0]["provider"] == "dead");
+  CHECK(attempts[0]["outcome"] == "retry");
+  CHECK(attempts[1]["provider"] == "dead");
+  CHECK(attempts[1]["outcome"] == "next candidate");
+  CHECK(attempts[2]["provider"] == "mock");
+  CHECK(attempts[2]["outcome"] == "ok");
+
+  std::ifstream health_file(home.path + "/health.json");
+  REQUIRE(health_file.good());
+  const auto health = nlohmann::json::parse(health_file);
+  CHECK(health["providers"]["dead"]["consecutive_failures"] == 2);
+  CHECK(health["providers"]["mock"]["recent"] == "1");
+}

@@ -1,0 +1,179 @@
+// agent.spawn through the Runtime: a sub-agent in its own run returns its value to the
+// parent; its failure is catchable; budgets are carved from the parent's; names are
+// resolved like require; nesting is bounded.
+#include <doctest/doctest.h>
+
+#include <stdlib.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "perdiem/perdiem.hpp"
+
+using namespace perdiem;
+
+namespace {
+
+struct PlanDir {
+  PlanDir() {
+    char tmpl[] = "/tmp/perdiem-spawn-test-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~PlanDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+  std::string write(const std::string& name, const std::string& source) const {
+    const std::string file = path + "/" + name;
+    std::filesystem::create_directories(std::filesystem::path(file).parent_path());
+    std::ofstream(file) << source;
+    return file;
+  }
+  std::string path;
+};
+
+std::unique_ptr<Runtime> sim_runtime() {
+  RuntimeOptions options;
+  options.provider.provider = "sim";
+  options.provider.use_environment = false;
+  auto runtime = Runtime::create(std::move(options));
+  REQUIRE(runtime.ok());
+  return std::move(*runtime);
+}
+
+}  // namespace
+
+TEST_CASE("a sub-agent runs in its own run and returns its value to the parent") {
+  PlanDir dir;
+  dir.write("agents/worker.lua",
+            "local reply = model.chat{messages={{role='user', content=agent.args[1]}}}\n"
+            "return {echo = agent.args[1], n = #agent.args, run = agent.run_id,"
+            " answer = reply.content}");
+  const std::string parent = dir.write(
+      "parent.lua",
+      "local child = agent.spawn('agents.worker', {'hello', 42})\n"
+      "local value, meta = child:await()\n"
+      "return {echo = value.echo, n = value.n, child_run = value.run, meta_run = meta.run_id,"
+      " parent_run = agent.run_id, answered = value.answer ~= nil, cost = meta.cost_nanos}");
+  auto runtime = sim_runtime();
+  RunResult result = runtime->run_file(parent, {});
+  REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error->describe()));
+  CHECK(result.json.find("\"echo\":\"hello\"") != std::string::npos);
+  CHECK(result.json.find("\"n\":2") != std::string::npos);
+  CHECK(result.json.find("\"answered\":true") != std::string::npos);
+  // The child ran under its own run id, which the parent learns from both sides.
+  const auto field = [&](const std::string& key) {
+    const std::size_t at = result.json.find("\"" + key + "\":\"");
+    REQUIRE(at != std::string::npos);
+    const std::size_t start = at + key.size() + 4;
+    return result.json.substr(start, result.json.find('"', start) - start);
+  };
+  CHECK(field("child_run") == field("meta_run"));
+  CHECK(field("child_run") != field("parent_run"));
+  CHECK(field("parent_run") == result.run_id);
+}
+
+TEST_CASE("a sub-agent's failure is an error table the parent can catch") {
+  PlanDir dir;
+  dir.write("failing.lua", "error({kind = 'tool', message = 'no such page'})");
+  const std::string parent = dir.write(
+      "parent.lua",
+      "local child = agent.spawn('failing')\n"
+      "local ok, err = pcall(child.await, child)\n"
+      "return {ok = ok, kind = err.kind, message = err.message}");
+  auto runtime = sim_runtime();
+  RunResult result = runtime->run_file(parent, {});
+  REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error->describe()));
+  CHECK(result.json.find("\"ok\":false") != std::string::npos);
+  CHECK(result.json.find("agent.spawn(\\\"failing\\\")") != std::string::npos);
+}
+
+TEST_CASE("a sub-agent's budget is carved from what the parent has left") {
+  PlanDir dir;
+  dir.write("worker.lua", "return 'done'");
+  const std::string parent = dir.write(
+      "parent.lua",
+      "local ok, err = pcall(agent.spawn, 'worker', {}, {budget = 1})\n"
+      "local fits = agent.spawn('worker', {}, {budget = 0.005}):await()\n"
+      "return {refused = err.kind, fits = fits}");
+  auto runtime = sim_runtime();
+  RunOptions options;
+  options.budget = 10'000'000;  // $0.01
+  RunResult result = runtime->run_file(parent, options);
+  REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error->describe()));
+  CHECK(result.json.find("\"refused\":\"budget_exceeded\"") != std::string::npos);
+  CHECK(result.json.find("\"fits\":\"done\"") != std::string::npos);
+}
+
+TEST_CASE("spawn names resolve like require, and nesting is bounded") {
+  PlanDir dir;
+  dir.write("self.lua", "return agent.spawn('self'):await()");
+  const std::string parent = dir.write(
+      "parent.lua",
+      "local results = {}\n"
+      "for _, name in ipairs({'../etc/passwd', 'missing', '/tmp/x'}) do\n"
+      "  local ok, err = pcall(agent.spawn, name)\n"
+      "  results[#results + 1] = err.kind\n"
+      "end\n"
+      "local ok, err = pcall(function() return agent.spawn('self'):await() end)\n"
+      "results[#results + 1] = err.kind\n"
+      "results[#results + 1] = select(2, pcall(agent.spawn, 'self', 'x'))\n"
+      "return results");
+  auto runtime = sim_runtime();
+  RunResult result = runtime->run_file(parent, {});
+  REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error->describe()));
+  CHECK(result.json.find("[\"sandbox\",\"not_found\",\"sandbox\",\"limit\"") == 0);
+  CHECK(result.json.find("args must be a list") != std::string::npos);
+}
+
+namespace {
+
+// Holds each call 50 ms and records how many were in flight at once.
+class SlowModel final : public HostProvider {
+ public:
+  Result<HostChatReply> chat(const HostChatRequest& request) override {
+    const int now = in_flight.fetch_add(1) + 1;
+    int seen = max_in_flight.load();
+    while (now > seen && !max_in_flight.compare_exchange_weak(seen, now)) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    in_flight.fetch_sub(1);
+    HostChatReply reply;
+    reply.content = "re:" + request.messages.back().content;
+    reply.input_tokens = 1;
+    reply.output_tokens = 1;
+    return reply;
+  }
+  std::atomic<int> in_flight{0};
+  std::atomic<int> max_in_flight{0};
+};
+
+}  // namespace
+
+TEST_CASE("sub-agents run at once, and an unawaited one is cancelled with its parent") {
+  PlanDir dir;
+  dir.write("worker.lua",
+            "return model.chat{messages={{role='user', content=agent.args[1]}}}.content");
+  dir.write("spinner.lua", "while true do end");
+  const std::string parent = dir.write(
+      "parent.lua",
+      "local children = {}\n"
+      "for i = 1, 4 do children[i] = agent.spawn('worker', {'w' .. i}) end\n"
+      "agent.spawn('spinner')  -- never awaited\n"
+      "local answers = {}\n"
+      "for i, child in ipairs(children) do answers[i] = child:await() end\n"
+      "return table.concat(answers, ',')");
+  auto model = std::make_shared<SlowModel>();
+  RuntimeOptions options;
+  options.host_provider = model;
+  auto runtime = Runtime::create(std::move(options));
+  REQUIRE(runtime.ok());
+  RunResult result = (*runtime)->run_file(parent, {});
+  REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error->describe()));
+  CHECK(result.text == "re:w1,re:w2,re:w3,re:w4");
+  CHECK(model->max_in_flight.load() >= 2);
+}
