@@ -56,6 +56,14 @@ std::optional<milliseconds> retry_after(const Response& response,
   // allows.
   const time_t when = curl_getdate(value.c_str(), nullptr);
   if (when == -1) return std::nullopt;
+  // Compared in seconds first: a date centuries ahead does not fit system_clock's
+  // nanoseconds.
+  const auto now_seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  const auto ahead = static_cast<std::int64_t>(when) - static_cast<std::int64_t>(now_seconds);
+  if (ahead > std::chrono::duration_cast<std::chrono::seconds>(kMaxRetryAfter).count()) {
+    return kMaxRetryAfter;
+  }
   const auto delay = std::chrono::system_clock::from_time_t(when) - now;
   if (delay <= std::chrono::system_clock::duration::zero()) return milliseconds(0);
   return capped(
