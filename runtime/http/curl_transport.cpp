@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <exception>
 #include <mutex>
 #include <string>
 
@@ -36,6 +37,9 @@ struct Exchange {
   Clock::time_point started = Clock::now();
   Clock::time_point last_byte{};
   Stop stop = Stop::none;
+  // An exception from a callback must not unwind through libcurl's C frames: it is
+  // caught, the transfer stopped, and send() rethrows it once libcurl has returned.
+  std::exception_ptr thrown;
 
   // Hands the final status and headers to on_head, once.
   bool deliver_head() {
@@ -50,14 +54,15 @@ struct Exchange {
   }
 };
 
-// Returning anything but `size * count` makes libcurl abort with CURLE_WRITE_ERROR.
-std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
-  auto* exchange = static_cast<Exchange*>(user);
-  const std::size_t n = size * count;
-  if (!exchange->deliver_head()) return 0;
+// CURL_WRITEFUNC_ERROR aborts the transfer (CURLE_WRITE_ERROR) even for an empty piece,
+// where returning 0 would mean "all taken".
+constexpr std::size_t kAbort = CURL_WRITEFUNC_ERROR;
+
+std::size_t take_body(Exchange* exchange, char* data, std::size_t n) {
+  if (!exchange->deliver_head() || exchange->stop != Stop::none) return kAbort;
   if (n > exchange->request->max_response_bytes - exchange->received) {
     exchange->stop = Stop::too_large;
-    return 0;
+    return kAbort;
   }
   exchange->received += n;
   exchange->got_body = exchange->got_body || n > 0;
@@ -65,12 +70,23 @@ std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user)
   if (exchange->request->on_body_chunk) {
     if (!exchange->request->on_body_chunk(std::string_view(data, n))) {
       exchange->stop = Stop::refused;
-      return 0;
+      return kAbort;
     }
   } else {
     exchange->response.body.append(data, n);
   }
   return n;
+}
+
+std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
+  auto* exchange = static_cast<Exchange*>(user);
+  try {
+    return take_body(exchange, data, size * count);
+  } catch (...) {
+    exchange->thrown = std::current_exception();
+    exchange->stop = Stop::refused;
+    return kAbort;
+  }
 }
 
 // libcurl calls this often while bytes flow and about once a second while none do; a
@@ -220,26 +236,28 @@ bool is_cut_off(CURLcode code) {
          code == CURLE_HTTP2 || code == CURLE_HTTP2_STREAM || code == CURLE_SEND_ERROR;
 }
 
-std::string ms(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
+std::string ms(std::chrono::milliseconds d) {
+  return std::to_string(d.count()) + " ms";
+}
 
 Error failure(const Exchange& exchange, CURLcode code) {
   const Request& request = *exchange.request;
   const std::string url = display_url(request.url);
   switch (exchange.stop) {
     case Stop::too_large:
-      return make_error(ErrorKind::bad_response,
-                        "response from " + url + " exceeds the limit of " +
-                            std::to_string(request.max_response_bytes) + " bytes");
+      return make_error(ErrorKind::bad_response, "response from " + url + " exceeds the limit of " +
+                                                     std::to_string(request.max_response_bytes) +
+                                                     " bytes");
     case Stop::first_byte_timeout:
       return make_error(ErrorKind::timeout,
                         "no answer from " + url + " began within " +
                             ms(request.first_byte_timeout) + " of the request",
                         {}, true);
     case Stop::idle_timeout:
-      return make_error(ErrorKind::timeout,
-                        "the answer from " + url + " stalled: nothing arrived for " +
-                            ms(request.idle_timeout),
-                        {}, true);
+      return make_error(
+          ErrorKind::timeout,
+          "the answer from " + url + " stalled: nothing arrived for " + ms(request.idle_timeout),
+          {}, true);
     case Stop::refused:
       return make_error(ErrorKind::cancelled,
                         "the transfer from " + url + " was stopped by its receiver");
@@ -315,6 +333,7 @@ class CurlTransport final : public Transport {
     // NO_PROXY from the environment.
 
     const CURLcode code = curl_easy_perform(h);
+    if (exchange.thrown) std::rethrow_exception(exchange.thrown);
     // An empty body never reached on_body: the head goes to on_head now.
     if (code == CURLE_OK && !exchange.deliver_head()) return failure(exchange, code);
     if (code != CURLE_OK) return failure(exchange, code);
@@ -325,6 +344,8 @@ class CurlTransport final : public Transport {
 
 }  // namespace
 
-std::unique_ptr<Transport> make_curl_transport() { return std::make_unique<CurlTransport>(); }
+std::unique_ptr<Transport> make_curl_transport() {
+  return std::make_unique<CurlTransport>();
+}
 
 }  // namespace perdiem::http

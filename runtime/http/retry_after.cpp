@@ -66,8 +66,7 @@ std::optional<milliseconds> retry_after(const Response& response,
   }
   const auto delay = std::chrono::system_clock::from_time_t(when) - now;
   if (delay <= std::chrono::system_clock::duration::zero()) return milliseconds(0);
-  return capped(
-      static_cast<double>(std::chrono::duration_cast<milliseconds>(delay).count()));
+  return capped(static_cast<double>(std::chrono::duration_cast<milliseconds>(delay).count()));
 }
 
 }  // namespace perdiem::http

@@ -58,7 +58,8 @@ struct Request {
   HeadFn on_head{};
   // Set: the body goes here as it arrives, not into Response::body. Both callbacks run
   // inside send(), on its thread; a send() made from a callback works (on a connection
-  // of its own).
+  // of its own). An exception a callback throws (a Lua error, say) stops the transfer
+  // and leaves send() once libcurl has returned.
   BodyChunkFn on_body_chunk{};
 };
 

@@ -60,7 +60,8 @@ class AnthropicProvider final : public Provider {
       const StreamDecoderFactory make_decoder = [&provider](TextDeltaFn on_text) {
         return std::make_unique<AnthropicStreamAccumulator>(provider, std::move(on_text));
       };
-      return finish(http_.call_streamed(http_request, make_decoder, decode, call), *sent);
+      return finish(http_.call_streamed(std::move(http_request), make_decoder, decode, call),
+                    *sent);
     }
     return finish(http_.call_whole(http_request, decode, call), *sent);
   }

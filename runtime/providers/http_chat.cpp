@@ -17,7 +17,9 @@ namespace perdiem::providers {
 
 namespace {
 
-bool is_success(long status) { return status >= 200 && status < 300; }
+bool is_success(long status) {
+  return status >= 200 && status < 300;
+}
 
 bool is_event_stream(std::string content_type) {
   std::transform(content_type.begin(), content_type.end(), content_type.begin(),
@@ -40,6 +42,16 @@ struct StreamExchange {
   std::optional<Error> sse_error;  // the event framing itself was broken
 };
 
+// A ChatCall may be reused across attempts: nothing from an earlier one may linger.
+void clear_findings(ChatCall& call) {
+  call.http_status.reset();
+  call.retry_after.reset();
+  call.partial_output = false;
+  call.partial_usage.reset();
+  call.partial_text.clear();
+  call.ttft_us.reset();
+}
+
 }  // namespace
 
 HttpChat::HttpChat(std::string provider, const base::SecureBuffer& api_key, std::string key_env,
@@ -53,8 +65,8 @@ Error HttpChat::polished(Error error) const {
   if (error.source.empty()) error.source = provider_;
   if (error.kind == ErrorKind::auth) {
     const std::string var = key_env_.empty() ? kGenericKeyEnv : key_env_;
-    error.message += api_key_.empty() ? "; no API key was sent: set " + var
-                                      : "; check the API key in " + var;
+    error.message +=
+        api_key_.empty() ? "; no API key was sent: set " + var : "; check the API key in " + var;
   }
   text::redact(error.message, api_key_.view());
   text::redact(error.source, api_key_.view());
@@ -68,8 +80,9 @@ Result<http::Response> HttpChat::send(const http::Request& request) const {
   return answer;
 }
 
-Result<ChatResponse> HttpChat::call_whole(const http::Request& request,
-                                          const WholeDecoder& decode, ChatCall& call) const {
+Result<ChatResponse> HttpChat::call_whole(const http::Request& request, const WholeDecoder& decode,
+                                          ChatCall& call) const {
+  clear_findings(call);
   Result<http::Response> answer = send(request);
   if (!answer) return answer.error();
   call.http_status = static_cast<int>(answer->status);
@@ -80,11 +93,12 @@ Result<ChatResponse> HttpChat::call_whole(const http::Request& request,
   return decoded;
 }
 
-Result<ChatResponse> HttpChat::call_streamed(const http::Request& request,
+Result<ChatResponse> HttpChat::call_streamed(http::Request request,
                                              const StreamDecoderFactory& make_decoder,
                                              const WholeDecoder& decode_error,
                                              ChatCall& call) const {
   using Body = StreamExchange::Body;
+  clear_findings(call);
   const auto started = std::chrono::steady_clock::now();
   StreamExchange exchange;
   exchange.decoder = make_decoder([&call, started](std::string_view text) {
@@ -96,8 +110,7 @@ Result<ChatResponse> HttpChat::call_streamed(const http::Request& request,
     if (call.on_text) call.on_text(text);
   });
 
-  http::Request streamed = request;
-  streamed.on_head = [&](const http::Response& head) {
+  request.on_head = [&](const http::Response& head) {
     exchange.status = head.status;
     exchange.headers = head.headers;
     call.http_status = static_cast<int>(head.status);
@@ -113,7 +126,7 @@ Result<ChatResponse> HttpChat::call_streamed(const http::Request& request,
     }
     return true;
   };
-  streamed.on_body_chunk = [&](std::string_view chunk) {
+  request.on_body_chunk = [&](std::string_view chunk) {
     if (exchange.body == Body::error) {
       exchange.error_body.append(chunk);
       return true;
@@ -134,11 +147,12 @@ Result<ChatResponse> HttpChat::call_streamed(const http::Request& request,
     return true;
   };
 
-  Result<http::Response> sent = transport_->send(streamed);
+  Result<http::Response> sent = transport_->send(request);
   switch (exchange.body) {
     case Body::none_yet:
       if (!sent) return polished(sent.error());
-      return polished(wire::bad_response("the answer to a streamed request has no head", provider_));
+      return polished(
+          wire::bad_response("the answer to a streamed request has no head", provider_));
     case Body::not_events:
       return polished(wire::bad_response(
           "the provider answered a streamed request with content type '" +

@@ -18,11 +18,9 @@
 namespace perdiem::providers {
 
 // Decodes a whole answer of any status (decode_chat_response, decode_anthropic_response).
-using WholeDecoder =
-    std::function<Result<ChatResponse>(long http_status, std::string_view body)>;
+using WholeDecoder = std::function<Result<ChatResponse>(long http_status, std::string_view body)>;
 // A fresh decoder for one stream's events that passes text on to `on_text`.
-using StreamDecoderFactory =
-    std::function<std::unique_ptr<StreamAccumulator>(TextDeltaFn on_text)>;
+using StreamDecoderFactory = std::function<std::unique_ptr<StreamAccumulator>(TextDeltaFn on_text)>;
 
 // Thread-safe: holds only immutable settings and the (thread-safe) transport. `api_key`
 // must outlive it; it is only read, to take it out of answers and errors.
@@ -36,6 +34,9 @@ class HttpChat {
   // in a 200, and the key must go before decoding so no excerpt keeps half of it.
   Result<http::Response> send(const http::Request& request) const;
 
+  // Both calls first clear what an earlier attempt left in `call` (status, Retry-After,
+  // partial output, ttft), keeping only on_text.
+  //
   // A non-streamed call: sends, fills call.http_status and call.retry_after, decodes the
   // whole body, keeps the headers kept_response_headers() names.
   Result<ChatResponse> call_whole(const http::Request& request, const WholeDecoder& decode,
@@ -52,7 +53,7 @@ class HttpChat {
   // partial_usage when the provider had reported usage; its error is then never
   // retryable. A stream that ends early, by a closed connection, a timeout or a clean
   // end before the provider's end marker, never succeeds.
-  Result<ChatResponse> call_streamed(const http::Request& request,
+  Result<ChatResponse> call_streamed(http::Request request,
                                      const StreamDecoderFactory& make_decoder,
                                      const WholeDecoder& decode_error, ChatCall& call) const;
 

@@ -83,15 +83,14 @@ class OpenAiProvider final : public Provider {
                                 ChatCall& call) const {
     http::Request http_request = post(url_);
     http_request.body = encode_chat_stream_request(request);
-    http_request.headers = {{"Content-Type", "application/json"},
-                            {"Accept", "text/event-stream"}};
+    http_request.headers = {{"Content-Type", "application/json"}, {"Accept", "text/event-stream"}};
     http_request.first_byte_timeout = config_.stream_first_byte_timeout;
     http_request.idle_timeout = config_.stream_idle_timeout;
     const std::string& provider = config_.name;
     const StreamDecoderFactory make_decoder = [&provider](TextDeltaFn on_text) {
       return std::make_unique<OpenAiStreamAccumulator>(provider, std::move(on_text));
     };
-    return http_.call_streamed(http_request, make_decoder, decode, call);
+    return http_.call_streamed(std::move(http_request), make_decoder, decode, call);
   }
 
   http::Request post(const std::string& url) const {

@@ -99,7 +99,8 @@ TEST_CASE("anthropic: a streamed answer with text, two tool calls and cache usag
   Recorder recorder;
   auto reply = claude(messages.server.base_url())->chat_call(ask("weather?"), recorder.call);
   REQUIRE_MESSAGE(reply.ok(), reply.error().message);
-  CHECK(recorder.pieces == std::vector<std::string>{"Okay, let's check the weather for San Francisco, CA:"});
+  CHECK(recorder.pieces ==
+        std::vector<std::string>{"Okay, let's check the weather for San Francisco, CA:"});
   CHECK(reply->content == recorder.joined());
   CHECK(reply->model == "claude-opus-4-20250514");
   CHECK(reply->provider == "anthropic");
@@ -261,7 +262,8 @@ TEST_CASE("anthropic: the key never appears in errors or text, even when echoed"
     CAPTURE(status);
     LoopbackServer echo([&](httplib::Server& s) {
       s.Post("/v1/messages", [&](const httplib::Request& req, httplib::Response& res) {
-        const std::string echoed = std::string(185, '.') + "you sent " + req.get_header_value("x-api-key");
+        const std::string echoed =
+            std::string(185, '.') + "you sent " + req.get_header_value("x-api-key");
         if (status != 200) {
           res.status = status;
           res.set_content(encode_anthropic_error_body("api_error", echoed), "application/json");
@@ -274,8 +276,11 @@ TEST_CASE("anthropic: the key never appears in errors or text, even when echoed"
             "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
             "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"
             "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
-            "\"delta\":{\"type\":\"text_delta\",\"text\":" + text.dump() + "}}\n\n"
-            "event: error\ndata: " + encode_anthropic_error_body("api_error", echoed) + "\n\n";
+            "\"delta\":{\"type\":\"text_delta\",\"text\":" +
+            text.dump() +
+            "}}\n\n"
+            "event: error\ndata: " +
+            encode_anthropic_error_body("api_error", echoed) + "\n\n";
         serve_chunked(res, sse, 13);
       });
     });

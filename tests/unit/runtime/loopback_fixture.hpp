@@ -91,19 +91,18 @@ inline void serve_chunked(httplib::Response& res, std::string body, std::size_t 
                           std::function<void(std::size_t)> before_chunk = {}) {
   const std::size_t end = std::min(body.size(), cut_after);
   const bool complete = end == body.size();
-  res.set_chunked_content_provider(
-      content_type, [body = std::move(body), piece, end, complete,
-                     before_chunk = std::move(before_chunk)](std::size_t offset,
-                                                             httplib::DataSink& sink) {
-        if (before_chunk) before_chunk(offset);
-        if (offset >= end) {
-          if (!complete) return false;  // drops the connection mid-body
-          sink.done();
-          return true;
-        }
-        const std::size_t n = std::min(piece, end - offset);
-        return sink.write(body.data() + offset, n);
-      });
+  res.set_chunked_content_provider(content_type, [body = std::move(body), piece, end, complete,
+                                                  before_chunk = std::move(before_chunk)](
+                                                     std::size_t offset, httplib::DataSink& sink) {
+    if (before_chunk) before_chunk(offset);
+    if (offset >= end) {
+      if (!complete) return false;  // drops the connection mid-body
+      sink.done();
+      return true;
+    }
+    const std::size_t n = std::min(piece, end - offset);
+    return sink.write(body.data() + offset, n);
+  });
 }
 
 }  // namespace perdiem::testing

@@ -144,8 +144,7 @@ TEST_CASE("two streamed tool calls are assembled, with OpenRouter's cost and hea
   CHECK(reply->tool_calls[0].name == "get_weather");
   CHECK(nlohmann::json::parse(reply->tool_calls[0].arguments)["location"] == "Paris, France");
   CHECK(reply->tool_calls[1].id == "call_abc");
-  CHECK(nlohmann::json::parse(reply->tool_calls[1].arguments)["location"] ==
-        "Bogotá, Colombia");
+  CHECK(nlohmann::json::parse(reply->tool_calls[1].arguments)["location"] == "Bogotá, Colombia");
   CHECK(reply->finish_reason == "tool_calls");
   CHECK(reply->usage.input_tokens == 80);
   CHECK(reply->usage.output_tokens == 40);
@@ -410,7 +409,8 @@ TEST_CASE("an oversized stream fails as bad_response after delivering what fit")
   Settings settings;
   settings.max_bytes = 8192;
   Recorder recorder;
-  auto reply = provider_for(stream.server.base_url(), settings)->chat_call(ask("hi"), recorder.call);
+  auto reply =
+      provider_for(stream.server.base_url(), settings)->chat_call(ask("hi"), recorder.call);
   REQUIRE_FALSE(reply.ok());
   CHECK(reply.error().kind == ErrorKind::bad_response);
   CHECK(reply.error().message.find("8192") != std::string::npos);
@@ -439,7 +439,8 @@ TEST_CASE("the key never appears in a streamed call's errors or text, even when 
     LoopbackServer echo([&](httplib::Server& s) {
       s.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
         const std::string auth = req.get_header_value("Authorization");
-        const std::string quoted = nlohmann::json(std::string(185, '.') + "you sent " + auth).dump();
+        const std::string quoted =
+            nlohmann::json(std::string(185, '.') + "you sent " + auth).dump();
         if (status != 200) {
           res.status = status;
           res.set_content(R"({"error":{"message":)" + quoted + "}}", "application/json");
@@ -456,12 +457,39 @@ TEST_CASE("the key never appears in a streamed call's errors or text, even when 
     Recorder recorder;
     auto reply = provider_for(echo.base_url(), settings)->chat_call(ask("hi"), recorder.call);
     REQUIRE_FALSE(reply.ok());
-    for (const std::string& text :
-         {reply.error().message, reply.error().source, recorder.call.partial_text,
-          recorder.joined()}) {
+    for (const std::string& text : {reply.error().message, reply.error().source,
+                                    recorder.call.partial_text, recorder.joined()}) {
       CHECK(text.find(key) == std::string::npos);
       CHECK(text.find(key.substr(0, 12)) == std::string::npos);
     }
     if (status == 200) CHECK(recorder.joined().find("[redacted]") != std::string::npos);
   }
+}
+
+TEST_CASE("a ChatCall reused for a retry starts clean") {
+  const std::string golden = corpus_file("openai_decode/stream-text-with-usage.sse");
+  int served = 0;
+  LoopbackServer server([&](httplib::Server& s) {
+    s.Post("/v1/chat/completions", [&](const httplib::Request&, httplib::Response& res) {
+      // The first attempt dies after "Hello"; the second is whole.
+      const std::size_t cut =
+          ++served == 1 ? golden.find("\n\n", golden.find("Hello")) + 2 : testing::kWholeBody;
+      if (served == 1) res.set_header("Retry-After", "3");
+      serve_chunked(res, golden, 64, cut);
+    });
+  });
+  auto provider = provider_for(server.base_url());
+  Recorder recorder;
+  auto first = provider->chat_call(ask("hi"), recorder.call);
+  REQUIRE_FALSE(first.ok());
+  CHECK(recorder.call.partial_output);
+  CHECK(recorder.call.partial_text == "Hello");
+  CHECK(recorder.call.retry_after == 3s);
+  auto second = provider->chat_call(ask("hi"), recorder.call);
+  REQUIRE_MESSAGE(second.ok(), second.error().message);
+  CHECK_FALSE(recorder.call.partial_output);
+  CHECK(recorder.call.partial_text.empty());
+  CHECK_FALSE(recorder.call.partial_usage.has_value());
+  CHECK_FALSE(recorder.call.retry_after.has_value());
+  CHECK(second->content == "Hello!");
 }

@@ -9,6 +9,7 @@
 #include <ctime>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -334,4 +335,20 @@ TEST_CASE("retry_after reads seconds, an HTTP-date and retry-after-ms") {
     CHECK_FALSE(http::retry_after(with_headers({{"retry-after", bad}}), now).has_value());
   }
   CHECK_FALSE(http::retry_after(with_headers({}), now).has_value());
+}
+
+TEST_CASE("an exception from a body callback leaves send() and the thread's handle usable") {
+  LoopbackServer server([](httplib::Server& s) {
+    s.Get("/data", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(std::string(3000, 'd'), "application/octet-stream");
+    });
+  });
+  http::Request throwing = get(server.origin() + "/data");
+  throwing.on_body_chunk = [](std::string_view) -> bool {
+    throw std::runtime_error("the plan raised");
+  };
+  CHECK_THROWS_WITH_AS(curl()->send(throwing), "the plan raised", std::runtime_error);
+  auto again = curl()->send(get(server.origin() + "/data"));
+  REQUIRE(again.ok());
+  CHECK(again->body.size() == 3000);
 }
