@@ -164,6 +164,9 @@ TEST_CASE("anthropic: streamed and whole answers agree") {
   std::lock_guard lock(messages.mutex);
   REQUIRE(messages.seen.size() == 2);
   CHECK_FALSE(nlohmann::json::parse(messages.seen[1].body).contains("stream"));
+  CHECK(messages.seen[1].api_key == kKey);
+  CHECK(messages.seen[1].version == std::string(kAnthropicVersion));
+  CHECK(messages.seen[1].authorization.empty());
 }
 
 TEST_CASE("anthropic: 529 overloaded and 429 are retryable, 401 names the key variable") {

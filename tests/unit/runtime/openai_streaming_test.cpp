@@ -3,11 +3,13 @@
 // OpenRouter's docs), retry details, cut-off streams, timeouts and the key.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
 #include <ctime>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "loopback_fixture.hpp"
@@ -492,4 +494,36 @@ TEST_CASE("a ChatCall reused for a retry starts clean") {
   CHECK_FALSE(recorder.call.partial_usage.has_value());
   CHECK_FALSE(recorder.call.retry_after.has_value());
   CHECK(second->content == "Hello!");
+}
+
+TEST_CASE("concurrent streamed calls through one provider each get their own answer") {
+  LoopbackServer server([](httplib::Server& s) {
+    s.Post("/v1/chat/completions", [](const httplib::Request& req, httplib::Response& res) {
+      // Echo the question back, streamed: every thread must see its own words.
+      ChatResponse answer;
+      answer.content = nlohmann::json::parse(req.body)["messages"][0]["content"];
+      answer.model = "gpt-4o-mini";
+      answer.finish_reason = "stop";
+      std::string sse;
+      for (const auto& event : encode_chat_stream(answer, "c", 1, 3)) sse += event;
+      serve_chunked(res, sse, 17);
+    });
+  });
+  auto provider = provider_for(server.base_url());
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 5; ++i) {
+        const std::string question = "thread " + std::to_string(t) + " call " + std::to_string(i);
+        Recorder recorder;
+        auto reply = provider->chat_call(ask(question), recorder.call);
+        if (!reply.ok() || reply->content != question || recorder.joined() != question) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  CHECK(failures.load() == 0);
 }
