@@ -79,8 +79,8 @@ fuzz: deps
 	$(call install-missing,$(FUZZ_PACKAGES))
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=Debug -DPERDIEM_FUZZ=ON
 	cmake --build $(FUZZ_DIR) -j$(JOBS) --target fuzz_grant fuzz_receipt fuzz_keystore \
-	  fuzz_sse fuzz_openai_decode fuzz_anthropic_decode
-	@for t in grant receipt keystore sse openai_decode anthropic_decode; do \
+	  fuzz_sse fuzz_openai_decode fuzz_anthropic_decode fuzz_retry_after
+	@for t in grant receipt keystore sse openai_decode anthropic_decode retry_after; do \
 	  mkdir -p $(FUZZ_DIR)/corpus-$$t; \
 	  $(FUZZ_DIR)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) $(FUZZ_DIR)/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
 	done

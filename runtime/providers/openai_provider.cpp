@@ -3,9 +3,9 @@
 #include <utility>
 
 #include "runtime/providers/embeddings_codec.hpp"
+#include "runtime/providers/http_chat.hpp"
 #include "runtime/providers/openai_codec.hpp"
-#include "runtime/providers/presets.hpp"
-#include "runtime/providers/text.hpp"
+#include "runtime/providers/openai_stream.hpp"
 
 namespace perdiem::providers {
 
@@ -22,28 +22,32 @@ class OpenAiProvider final : public Provider {
       : config_(std::move(config)),
         url_(endpoint_url(config_.base_url, "/chat/completions")),
         embeddings_url_(endpoint_url(config_.base_url, "/embeddings")),
-        transport_(std::move(transport)) {}
+        http_(config_.name, config_.api_key, config_.key_env, std::move(transport)) {}
 
   const std::string& name() const override { return config_.name; }
 
   Result<ChatResponse> chat(const ChatRequest& request) override {
-    http::Request http_request = post(url_);
-    if (request.model.empty() && !config_.default_model.empty()) {
-      ChatRequest with_model = request;
-      with_model.model = config_.default_model;
-      http_request.body = encode_chat_request(with_model);
-    } else {
-      http_request.body = encode_chat_request(request);
-    }
+    ChatCall call;
+    return chat_call(request, call);
+  }
 
-    Result<http::Response> answer = send(http_request);
-    if (!answer) return answer.error();
-    Result<ChatResponse> decoded = decode_chat_response(answer->status, answer->body, config_.name);
-    if (!decoded) return scrubbed(with_key_hint(decoded.error()));
-    if (decoded->model.empty()) {
-      decoded->model = request.model.empty() ? config_.default_model : request.model;
+  Result<ChatResponse> chat_call(const ChatRequest& request, ChatCall& call) override {
+    const ChatRequest* sent = &request;
+    ChatRequest with_model;
+    if (request.model.empty() && !config_.default_model.empty()) {
+      with_model = request;
+      with_model.model = config_.default_model;
+      sent = &with_model;
     }
-    return decoded;
+    const std::string& provider = config_.name;
+    const WholeDecoder decode = [&provider](long status, std::string_view body) {
+      return decode_chat_response(status, body, provider);
+    };
+
+    Result<ChatResponse> answer =
+        call.on_text ? streamed(*sent, decode, call) : whole(*sent, decode, call);
+    if (answer && answer->model.empty()) answer->model = sent->model;
+    return answer;
   }
 
   Result<EmbedResponse> embed(const EmbedRequest& request) override {
@@ -57,17 +61,38 @@ class OpenAiProvider final : public Provider {
     EmbedRequest named = request;
     if (named.model.empty()) named.model = config_.default_model;
     http_request.body = encode_embed_request(named);
-    Result<http::Response> answer = send(http_request);
+    Result<http::Response> answer = http_.send(http_request);
     if (!answer) return answer.error();
     Result<EmbedResponse> decoded =
         decode_embed_response(answer->status, answer->body, request.inputs.size(), config_.name);
-    if (!decoded) return scrubbed(with_key_hint(decoded.error()));
+    if (!decoded) return http_.polished(decoded.error());
     decoded->provider = config_.name;
     if (decoded->model.empty()) decoded->model = named.model;
     return decoded;
   }
 
  private:
+  Result<ChatResponse> whole(const ChatRequest& request, const WholeDecoder& decode,
+                             ChatCall& call) const {
+    http::Request http_request = post(url_);
+    http_request.body = encode_chat_request(request);
+    return http_.call_whole(http_request, decode, call);
+  }
+
+  Result<ChatResponse> streamed(const ChatRequest& request, const WholeDecoder& decode,
+                                ChatCall& call) const {
+    http::Request http_request = post(url_);
+    http_request.body = encode_chat_stream_request(request);
+    http_request.headers = {{"Content-Type", "application/json"}, {"Accept", "text/event-stream"}};
+    http_request.first_byte_timeout = config_.stream_first_byte_timeout;
+    http_request.idle_timeout = config_.stream_idle_timeout;
+    const std::string& provider = config_.name;
+    const StreamDecoderFactory make_decoder = [&provider](TextDeltaFn on_text) {
+      return std::make_unique<OpenAiStreamAccumulator>(provider, std::move(on_text));
+    };
+    return http_.call_streamed(std::move(http_request), make_decoder, decode, call);
+  }
+
   http::Request post(const std::string& url) const {
     http::Request http_request;
     http_request.method = "POST";
@@ -79,36 +104,10 @@ class OpenAiProvider final : public Provider {
     return http_request;
   }
 
-  // Sends, and takes the key out of whatever comes back: a server may quote our
-  // Authorization header, in an error or even in a 200. The key goes before decoding so
-  // no excerpt can keep it, even cut in half, and no answer carries it into traces.
-  Result<http::Response> send(const http::Request& http_request) const {
-    Result<http::Response> answer = transport_->send(http_request);
-    if (!answer) return scrubbed(answer.error());
-    text::redact(answer->body, config_.api_key.view());
-    return answer;
-  }
-
-  Error with_key_hint(Error error) const {
-    if (error.kind != ErrorKind::auth) return error;
-    const std::string var = config_.key_env.empty() ? kGenericKeyEnv : config_.key_env;
-    error.message += config_.api_key.empty() ? "; no API key was sent: set " + var
-                                             : "; check the API key in " + var;
-    return error;
-  }
-
-  // Every error leaves with this provider as its source and without the key in it.
-  Error scrubbed(Error error) const {
-    if (error.source.empty()) error.source = config_.name;
-    text::redact(error.message, config_.api_key.view());
-    text::redact(error.source, config_.api_key.view());
-    return error;
-  }
-
   const OpenAiProviderConfig config_;
   const std::string url_;
   const std::string embeddings_url_;
-  const std::shared_ptr<http::Transport> transport_;
+  const HttpChat http_;
 };
 
 }  // namespace

@@ -20,14 +20,24 @@ struct OpenAiProviderConfig {
   base::SecureBuffer api_key;  // sent as a bearer token when not empty
   std::string key_env;         // where the key comes from, for hints ("OPENROUTER_API_KEY")
   std::string default_model;   // used when a request names no model
-  std::chrono::milliseconds timeout{120'000};
+  std::chrono::milliseconds timeout{120'000};  // a whole call, streamed or not
   std::size_t max_response_bytes = 16u << 20;  // a larger answer fails as bad_response
+  // Streamed calls only (chat_call with on_text): the first byte of the answer's body
+  // must arrive within this, and then no gap between bytes may be longer than the
+  // idle timeout. Servers that think before answering send SSE comments meanwhile.
+  std::chrono::milliseconds stream_first_byte_timeout{60'000};
+  std::chrono::milliseconds stream_idle_timeout{30'000};
 };
 
 // Takes ownership of the key. `transport` must not be null. Thread-safe: concurrent
 // chat() calls share only the immutable config and the (thread-safe) transport.
 // Errors carry source = config.name and never contain the key, even when the server
 // echoes it back.
+// chat_call() streams when call.on_text is set ("stream": true with include_usage; see
+// HttpChat::call_streamed for what it fills in the ChatCall) and otherwise sends one
+// request; either way it fills call.http_status and call.retry_after. Both paths give
+// the same ChatResponse, provider_cost_nanos (OpenRouter's usage.cost) and
+// provider_headers included.
 std::unique_ptr<Provider> make_openai_provider(OpenAiProviderConfig config,
                                                std::shared_ptr<http::Transport> transport);
 

@@ -23,6 +23,9 @@ constexpr std::array kPresets{
     Preset{"deepinfra", "https://api.deepinfra.com/v1/openai", "DEEPINFRA_API_KEY",
            "meta-llama/Llama-3.3-70B-Instruct", false},
     Preset{"openai", "https://api.openai.com/v1", "OPENAI_API_KEY", "gpt-4o-mini", false},
+    // Anthropic serves Claude only; Sonnet is its general-purpose tier.
+    Preset{"anthropic", "https://api.anthropic.com/v1", "ANTHROPIC_API_KEY", "claude-sonnet-4-6",
+           false, ApiStyle::anthropic},
     Preset{"ollama", "http://127.0.0.1:11434/v1", "", "llama3.2", true},
     // llama-server answers with whatever model it loaded, whatever the request names.
     Preset{"llamacpp", "http://127.0.0.1:8080/v1", "", "default", true},

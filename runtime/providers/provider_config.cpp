@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "runtime/http/curl_transport.hpp"
+#include "runtime/providers/anthropic_provider.hpp"
 #include "runtime/providers/openai_provider.hpp"
 #include "runtime/providers/presets.hpp"
 #include "runtime/providers/sim_provider.hpp"
@@ -165,6 +166,16 @@ std::unique_ptr<Provider> make_provider(ProviderChoice choice,
                                         std::shared_ptr<http::Transport> transport) {
   if (choice.name == "sim") return make_sim_provider(choice.sim_seed);
   if (!transport) transport = http::make_curl_transport();
+  if (const Preset* preset = find_preset(choice.name);
+      preset != nullptr && preset->api == ApiStyle::anthropic) {
+    AnthropicProviderConfig config;
+    config.name = std::move(choice.name);
+    config.base_url = std::move(choice.base_url);
+    config.api_key = std::move(choice.api_key);
+    config.key_env = std::move(choice.key_env);
+    config.default_model = std::move(choice.model);
+    return make_anthropic_provider(std::move(config), std::move(transport));
+  }
   OpenAiProviderConfig config;
   config.name = std::move(choice.name);
   config.base_url = std::move(choice.base_url);

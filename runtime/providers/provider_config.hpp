@@ -49,7 +49,9 @@ struct ProviderChoice {
 Result<ProviderChoice> resolve_provider(const ProviderSettings& settings, const GetEnv& env);
 
 // Builds the provider `choice` describes; takes ownership of its key. A null
-// `transport` gets a libcurl transport when the provider needs HTTP.
+// `transport` gets a libcurl transport when the provider needs HTTP. The anthropic
+// preset (ApiStyle::anthropic) gets the Anthropic adapter, with the base URL of the
+// choice; every other name, "custom" included, the OpenAI-compatible one.
 std::unique_ptr<Provider> make_provider(ProviderChoice choice,
                                         std::shared_ptr<http::Transport> transport);
 

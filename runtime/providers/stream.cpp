@@ -62,6 +62,7 @@ StreamOutcome StreamState::finish() {
   outcome.error = error_;
   outcome.output_received = output_received_;
   outcome.usage_reported = usage_reported_;
+  outcome.input_reported = usage_reported_ || input_reported_;
   if (!usage_reported_) {
     // Never settle for less than what was visibly generated: the provider bills at
     // least that much. A prompt count the provider gave is its own; only a missing one

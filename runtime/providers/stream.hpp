@@ -34,6 +34,9 @@ struct StreamOutcome {
   // estimate the accumulator was given; output is the larger of any early count and
   // ~4 characters per token of the text and tool calls that arrived.
   bool usage_reported = false;
+  // The prompt count in response.usage is the provider's own (its final usage, or
+  // Anthropic's message_start), not the caller's estimate.
+  bool input_reported = false;
 
   bool ok() const { return !error.has_value(); }
 };

@@ -39,7 +39,7 @@ Result<ProviderChoice> resolve(const ProviderSettings& settings, EnvMap vars) {
 
 TEST_CASE("presets cover the documented providers") {
   for (const char* name : {"openrouter", "venice", "chutes", "together", "fireworks", "groq",
-                           "deepinfra", "openai", "ollama", "llamacpp"}) {
+                           "deepinfra", "openai", "anthropic", "ollama", "llamacpp"}) {
     CAPTURE(name);
     const Preset* preset = find_preset(name);
     REQUIRE(preset != nullptr);
@@ -50,7 +50,12 @@ TEST_CASE("presets cover the documented providers") {
   CHECK(find_preset("openrouter")->key_env == "OPENROUTER_API_KEY");
   CHECK(find_preset("ollama")->base_url == "http://127.0.0.1:11434/v1");
   CHECK(find_preset("nope") == nullptr);
-  CHECK(all_presets().size() == 10);
+  CHECK(all_presets().size() == 11);
+  CHECK(find_preset("anthropic")->api == ApiStyle::anthropic);
+  CHECK(find_preset("anthropic")->key_env == "ANTHROPIC_API_KEY");
+  for (const Preset& preset : all_presets()) {
+    if (preset.name != "anthropic") CHECK(preset.api == ApiStyle::openai);
+  }
 }
 
 TEST_CASE("resolve_provider precedence table") {
