@@ -22,6 +22,7 @@ class OpenAiProvider final : public Provider {
       : config_(std::move(config)),
         url_(endpoint_url(config_.base_url, "/chat/completions")),
         embeddings_url_(endpoint_url(config_.base_url, "/embeddings")),
+        models_url_(endpoint_url(config_.base_url, "/models")),
         http_(config_.name, config_.api_key, config_.key_env, std::move(transport)) {}
 
   const std::string& name() const override { return config_.name; }
@@ -71,6 +72,18 @@ class OpenAiProvider final : public Provider {
     return decoded;
   }
 
+  Result<std::vector<ListedModel>> list_models() override {
+    http::Request http_request = post(models_url_);
+    http_request.method = "GET";
+    http_request.headers = {{"Accept", "application/json"}};
+    Result<http::Response> answer = http_.send(http_request);
+    if (!answer) return answer.error();
+    Result<std::vector<ListedModel>> models =
+        decode_models_response(answer->status, answer->body, config_.name);
+    if (!models) return http_.polished(models.error());
+    return models;
+  }
+
  private:
   Result<ChatResponse> whole(const ChatRequest& request, const WholeDecoder& decode,
                              ChatCall& call) const {
@@ -107,6 +120,7 @@ class OpenAiProvider final : public Provider {
   const OpenAiProviderConfig config_;
   const std::string url_;
   const std::string embeddings_url_;
+  const std::string models_url_;
   const HttpChat http_;
 };
 

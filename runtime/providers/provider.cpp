@@ -8,6 +8,11 @@ Result<ChatResponse> Provider::chat_call(const ChatRequest& request, ChatCall& c
   return response;
 }
 
+Result<std::vector<ListedModel>> Provider::list_models() {
+  return make_error(ErrorKind::not_found, "provider '" + name() + "' does not list its models",
+                    name());
+}
+
 Result<EmbedResponse> Provider::embed(const EmbedRequest&) {
   return make_error(ErrorKind::provider,
                     "provider '" + name() +

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "perdiem/error.hpp"
+#include "runtime/providers/models_codec.hpp"
 
 namespace perdiem::providers {
 
@@ -151,6 +152,9 @@ class Provider {
   virtual Result<ChatResponse> chat_call(const ChatRequest& request, ChatCall& call);
   // Providers without an embeddings endpoint keep this default: a `provider` error.
   virtual Result<EmbedResponse> embed(const EmbedRequest& request);
+  // The models the provider lists (GET /models), with the prices it publishes there.
+  // Default: a not_found error (the provider lists none).
+  virtual Result<std::vector<ListedModel>> list_models();
 };
 
 }  // namespace perdiem::providers

@@ -166,8 +166,9 @@ std::unique_ptr<Provider> make_provider(ProviderChoice choice,
                                         std::shared_ptr<http::Transport> transport) {
   if (choice.name == "sim") return make_sim_provider(choice.sim_seed);
   if (!transport) transport = http::make_curl_transport();
-  if (const Preset* preset = find_preset(choice.name);
-      preset != nullptr && preset->api == ApiStyle::anthropic) {
+  const Preset* preset = find_preset(choice.name);
+  const ApiStyle api = choice.api.value_or(preset != nullptr ? preset->api : ApiStyle::openai);
+  if (api == ApiStyle::anthropic) {
     AnthropicProviderConfig config;
     config.name = std::move(choice.name);
     config.base_url = std::move(choice.base_url);

@@ -11,6 +11,7 @@
 #include "perdiem/error.hpp"
 #include "perdiem/perdiem.hpp"
 #include "runtime/http/transport.hpp"
+#include "runtime/providers/presets.hpp"
 #include "runtime/providers/provider.hpp"
 
 namespace perdiem::providers {
@@ -30,6 +31,8 @@ struct ProviderChoice {
   // The variable the key came from, or should come from ("OPENROUTER_API_KEY"); "" for
   // sim. Error messages name it; it is never the key.
   std::string key_env;
+  // The wire format; empty: the preset's, else OpenAI's (a routing endpoint may say).
+  std::optional<ApiStyle> api{};
 };
 
 // Each field takes the first of: the settings ("flag"), the environment when

@@ -216,7 +216,7 @@ Usage:
 
 Options for `run` (before SCRIPT; everything after SCRIPT goes to the plan):
   --provider NAME       a preset: openrouter, venice, chutes, together, fireworks, groq,
-                        deepinfra, openai, ollama, llamacpp, or sim (offline)
+                        deepinfra, openai, anthropic, ollama, llamacpp, or sim (offline)
   --base-url URL        any OpenAI-compatible server (key from PERDIEM_API_KEY)
   --model MODEL         the model for calls that name none
   --seed N              the sim provider's seed (default 1)

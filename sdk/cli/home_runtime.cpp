@@ -30,4 +30,14 @@ Result<RoutingOptions> home_routing() {
   return routing;
 }
 
+Result<std::vector<PriceEntry>> home_refreshed_prices() {
+  auto home = home_directory();
+  if (!home) return std::vector<PriceEntry>{};
+  Result<std::vector<PriceEntry>> refreshed = load_refreshed_prices(*home);
+  if (!refreshed) return refreshed.error();
+  Result<WalletConfig> config = load_wallet_config(*home);
+  if (!config) return config.error();
+  return prices_below_config(std::move(*refreshed), config->prices);
+}
+
 }  // namespace perdiem::cli

@@ -16,4 +16,8 @@ Result<std::shared_ptr<WalletHandle>> open_home_wallet();
 // PERDIEM_HOME/health.json when the home exists; empty options without a home.
 Result<RoutingOptions> home_routing();
 
+// PERDIEM_HOME/prices.json without the providers config.json prices itself: the prices
+// a run adds to the wallet's (RuntimeOptions::prices). Empty without a home.
+Result<std::vector<PriceEntry>> home_refreshed_prices();
+
 }  // namespace perdiem::cli

@@ -189,6 +189,12 @@ int run(const perdiem::cli::RunCommand& command) {
     return kExitFailed;
   }
   options.routing = std::move(*routing);
+  auto refreshed = perdiem::cli::home_refreshed_prices();
+  if (!refreshed) {
+    print_error(refreshed.error());
+    return kExitFailed;
+  }
+  options.prices = std::move(*refreshed);
   auto servers = mcp_servers_named(command.mcp_servers);
   if (!servers) {
     print_error(servers.error());

@@ -1,5 +1,6 @@
 #include "provider_commands.hpp"
 
+#include <algorithm>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -16,7 +17,8 @@ constexpr int kUsage = 2;
 
 constexpr const char* kUsageText =
     "usage: perdiem providers list [--json]\n"
-    "       perdiem providers test NAME [--model MODEL] [--no-wallet]\n";
+    "       perdiem providers test NAME [--model MODEL] [--no-wallet]\n"
+    "       perdiem providers prices [--refresh] [--json] [NAME...]\n";
 
 int usage(const std::string& message) {
   std::cerr << "perdiem: " << message << "\n" << kUsageText;
@@ -34,6 +36,9 @@ Result<std::unique_ptr<Runtime>> home_runtime(bool use_wallet, RuntimeOptions op
   Result<RoutingOptions> routing = home_routing();
   if (!routing) return routing.error();
   options.routing = std::move(*routing);
+  Result<std::vector<PriceEntry>> refreshed = home_refreshed_prices();
+  if (!refreshed) return refreshed.error();
+  options.prices = std::move(*refreshed);
   if (use_wallet) {
     Result<std::shared_ptr<WalletHandle>> wallet = open_home_wallet();
     if (!wallet) return wallet.error();
@@ -150,6 +155,103 @@ int test(const std::vector<std::string>& args) {
   return kOk;
 }
 
+nlohmann::json price_json(const PriceEntry& entry, const char* source) {
+  return {{"provider", entry.provider},
+          {"model", entry.model},
+          {"input", format_usd(entry.input_per_mtok)},
+          {"output", format_usd(entry.output_per_mtok)},
+          {"cached_input", format_usd(entry.cached_input_per_mtok)},
+          {"request", format_usd(entry.per_request)},
+          {"source", source}};
+}
+
+// Asks each provider named (or every available remote one) for its published prices
+// and replaces that provider's entries in prices.json.
+int refresh_prices(const std::string& home, std::vector<std::string> names) {
+  Result<std::unique_ptr<Runtime>> runtime = home_runtime(/*use_wallet=*/false);
+  if (!runtime) return failed(runtime.error());
+  if (names.empty()) {
+    for (const ProviderStatus& status : (*runtime)->providers()) {
+      if (status.available && !status.local) names.push_back(status.name);
+    }
+  }
+  if (names.empty()) {
+    return failed(make_error(ErrorKind::not_found,
+                             "no remote provider is available to ask (perdiem providers list)"));
+  }
+  Result<std::vector<PriceEntry>> kept = load_refreshed_prices(home);
+  if (!kept) return failed(kept.error());
+  int refreshed = 0;
+  for (const std::string& name : names) {
+    Result<std::vector<PriceEntry>> published = (*runtime)->published_prices(name);
+    if (!published) {
+      std::cerr << "perdiem: " << name << ": " << published.error().describe() << "\n";
+      continue;
+    }
+    std::erase_if(*kept, [&name](const PriceEntry& entry) { return entry.provider == name; });
+    kept->insert(kept->end(), published->begin(), published->end());
+    std::cout << name << ": " << published->size() << " prices\n";
+    ++refreshed;
+  }
+  if (refreshed == 0) return kFailed;
+  if (Status saved = save_refreshed_prices(home, *kept); !saved.ok()) return failed(saved.error());
+  return kOk;
+}
+
+int prices(const std::vector<std::string>& args) {
+  bool refresh = false;
+  bool json = false;
+  std::vector<std::string> names;
+  for (const std::string& arg : args) {
+    if (arg == "--refresh") {
+      refresh = true;
+    } else if (arg == "--json") {
+      json = true;
+    } else if (!arg.starts_with("-")) {
+      names.push_back(arg);
+    } else {
+      return usage("unknown option '" + arg + "' for `perdiem providers prices`");
+    }
+  }
+  Result<std::string> home = home_directory();
+  if (!home) return failed(home.error());
+  if (refresh) return refresh_prices(*home, names);
+
+  Result<WalletConfig> config = load_wallet_config(*home);
+  if (!config) return failed(config.error());
+  Result<std::vector<PriceEntry>> refreshed = load_refreshed_prices(*home);
+  if (!refreshed) return failed(refreshed.error());
+  const std::vector<PriceEntry> published =
+      prices_below_config(std::move(*refreshed), config->prices);
+  auto wanted = [&names](const PriceEntry& entry) {
+    return names.empty() || std::find(names.begin(), names.end(), entry.provider) != names.end();
+  };
+  if (json) {
+    nlohmann::json doc = nlohmann::json::array();
+    for (const PriceEntry& entry : config->prices) {
+      if (wanted(entry)) doc.push_back(price_json(entry, "config"));
+    }
+    for (const PriceEntry& entry : published) {
+      if (wanted(entry)) doc.push_back(price_json(entry, "published"));
+    }
+    std::cout << doc.dump(2) << "\n";
+    return kOk;
+  }
+  auto print = [](const PriceEntry& entry, const char* source) {
+    std::cout << entry.provider << "  " << entry.model << "  in $" << format_usd(entry.input_per_mtok)
+              << "/M, out $" << format_usd(entry.output_per_mtok) << "/M"
+              << (entry.per_request ? ", $" + format_usd(entry.per_request) + "/request" : "")
+              << "  (" << source << ")\n";
+  };
+  for (const PriceEntry& entry : config->prices) {
+    if (wanted(entry)) print(entry, "config.json");
+  }
+  for (const PriceEntry& entry : published) {
+    if (wanted(entry)) print(entry, "published");
+  }
+  return kOk;
+}
+
 }  // namespace
 
 int providers_main(const std::vector<std::string>& args) {
@@ -157,6 +259,7 @@ int providers_main(const std::vector<std::string>& args) {
   const std::vector<std::string> rest(args.begin() + (args.empty() ? 0 : 1), args.end());
   if (sub == "list") return list(rest);
   if (sub == "test") return test(rest);
+  if (sub == "prices") return prices(rest);
   return usage(sub.empty() ? "which providers command?" : "unknown command 'providers " + sub + "'");
 }
 

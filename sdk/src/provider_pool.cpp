@@ -42,7 +42,12 @@ Result<std::unique_ptr<PoolMember>> build_member(const ProviderEndpoint& endpoin
     return config_error("provider \"" + endpoint.name + "\": base_url must start with http(s)://");
   }
   while (member->base_url.ends_with('/')) member->base_url.pop_back();
-  member->api = !endpoint.api.empty() ? endpoint.api : "openai";
+  const providers::ApiStyle api =
+      endpoint.api == "anthropic" ? providers::ApiStyle::anthropic
+      : endpoint.api == "openai"  ? providers::ApiStyle::openai
+      : preset != nullptr         ? preset->api
+                                  : providers::ApiStyle::openai;
+  member->api = api == providers::ApiStyle::anthropic ? "anthropic" : "openai";
   // Local only while it points at this machine: a claim of "local" for a remote URL is
   // not believed (it would make a paid provider look free and private).
   member->tags.local = http::is_loopback_url(member->base_url);
@@ -51,6 +56,7 @@ Result<std::unique_ptr<PoolMember>> build_member(const ProviderEndpoint& endpoin
   providers::ProviderChoice choice;
   choice.name = endpoint.name;
   choice.reason = "config";
+  choice.api = api;
   choice.base_url = member->base_url;
   choice.model = preset != nullptr ? std::string(preset->default_model) : std::string();
   member->default_model = choice.model;

@@ -329,7 +329,9 @@ Result<std::unique_ptr<Runtime>> create_runtime(RuntimeOptions options) {
   sdk::PoolMember primary;
   primary.name = choice->name;
   primary.base_url = choice->base_url;
-  primary.api = choice->name == "sim" ? "sim" : "openai";
+  primary.api = choice->name == "sim"                                              ? "sim"
+                : preset != nullptr && preset->api == providers::ApiStyle::anthropic ? "anthropic"
+                                                                                     : "openai";
   primary.default_model = choice->model;
   // Free: the sim, a local preset, or an unnamed server on this machine. A hosted preset
   // pointed at another URL (a proxy, a test server) is still priced as that provider.

@@ -96,6 +96,7 @@ class RuntimeImpl final : public Runtime {
   std::string provider_reason() const override { return reason_; }
   std::string default_model() const override { return model_; }
   std::vector<ProviderStatus> providers() const override;
+  Result<std::vector<PriceEntry>> published_prices(const std::string& provider) override;
   std::string wallet_address() const override { return wallet_->address(); }
   bool wallet_is_ephemeral() const override { return wallet_->is_ephemeral(); }
 

@@ -33,3 +33,36 @@ std::vector<ProviderStatus> RuntimeImpl::providers() const {
 }
 
 }  // namespace perdiem::sdk
+
+namespace perdiem::sdk {
+
+Result<std::vector<PriceEntry>> RuntimeImpl::published_prices(const std::string& provider) {
+  const PoolMember* member = pool_.find(provider);
+  if (member == nullptr) {
+    return make_error(ErrorKind::not_found, "no provider '" + provider + "' in this runtime");
+  }
+  if (!member->provider) return make_error(ErrorKind::config, member->unavailable, provider);
+  Result<std::vector<providers::ListedModel>> models = member->provider->list_models();
+  if (!models) return models.error();
+  std::vector<PriceEntry> prices;
+  for (const providers::ListedModel& model : *models) {
+    if (!model.price) continue;
+    PriceEntry entry;
+    entry.provider = provider;
+    entry.model = model.id;
+    entry.input_per_mtok = model.price->input_per_mtok;
+    entry.output_per_mtok = model.price->output_per_mtok;
+    entry.cached_input_per_mtok =
+        model.price->cached_input_per_mtok.value_or(model.price->input_per_mtok);
+    entry.per_request = model.price->per_request;
+    prices.push_back(std::move(entry));
+  }
+  if (prices.empty()) {
+    return make_error(ErrorKind::not_found,
+                      "provider '" + provider + "' publishes no prices in its model list",
+                      provider);
+  }
+  return prices;
+}
+
+}  // namespace perdiem::sdk

@@ -6,10 +6,13 @@
 
 #include <stdlib.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
+#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "support/process.hpp"
@@ -168,4 +171,64 @@ TEST_CASE("a routed run falls back from a dead server to the mock provider over 
   const auto health = nlohmann::json::parse(health_file);
   CHECK(health["providers"]["dead"]["consecutive_failures"] == 2);
   CHECK(health["providers"]["mock"]["recent"] == "1");
+}
+
+TEST_CASE("`providers prices --refresh` keeps published prices, below config.json's own") {
+  httplib::Server server;
+  std::atomic<int> chats{0};
+  server.Get("/v1/models", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"data": [{"id": "m1", "pricing": {"prompt": "0.000001",
+                        "completion": "0.000002", "request": "0"}}, {"id": "free-form"}]})",
+                    "application/json");
+  });
+  server.Post("/v1/chat/completions", [&chats](const httplib::Request&, httplib::Response& res) {
+    ++chats;
+    res.status = 500;
+  });
+  const int port = server.bind_to_any_port("127.0.0.1");
+  REQUIRE(port > 0);
+  std::thread listener([&server] { server.listen_after_bind(); });
+  // Stops and joins however the test ends (a failed REQUIRE throws past the end).
+  struct Stopper {
+    httplib::Server& server;
+    std::thread& listener;
+    ~Stopper() {
+      server.stop();
+      listener.join();
+    }
+  } stopper{server, listener};
+  const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/v1";
+
+  TempHome home;
+  nlohmann::json config = {
+      {"providers", {{"pub", {{"base_url", url}}}, {"mine", {{"base_url", url}}}}},
+      {"prices", {{{"provider", "mine"}, {"model", "*"}, {"input", "9"}, {"output", "9"}}}}};
+  home.write("config.json", config.dump());
+  const perdiem::testing::Environment env{{"PERDIEM_HOME", home.path}};
+
+  auto refreshed = run_process(kCli, {"providers", "prices", "--refresh", "pub", "mine"}, env);
+  CHECK_MESSAGE(refreshed.exit_code == 0, refreshed.err);
+  CHECK(refreshed.out.find("pub: 1 prices") != std::string::npos);
+
+  auto listed = run_process(kCli, {"providers", "prices", "--json"}, env);
+  REQUIRE_MESSAGE(listed.exit_code == 0, listed.err);
+  const auto prices = nlohmann::json::parse(listed.out);
+  REQUIRE(prices.size() == 2);  // mine's published price is hidden by its config price
+  CHECK(prices[0]["provider"] == "mine");
+  CHECK(prices[0]["source"] == "config");
+  CHECK(prices[1]["provider"] == "pub");
+  CHECK(prices[1]["model"] == "m1");
+  CHECK(prices[1]["input"] == "1");   // $0.000001 a token is $1 per million
+  CHECK(prices[1]["output"] == "2");
+  CHECK(prices[1]["source"] == "published");
+
+  // A run uses the refreshed price: the server is on loopback, free until priced, and
+  // now the runtime's own empty wallet cannot pay for it, so nothing is sent.
+  home.write("plan.lua",
+             "return model.chat{model='m1', route={providers={'pub'}},"
+             " messages={{role='user', content='hi'}}}.content");
+  auto ran = run_process(kCli, {"run", "--no-wallet", home.path + "/plan.lua"}, env);
+  CHECK(ran.exit_code == 1);
+  CHECK(ran.err.find("insufficient_credits") != std::string::npos);
+  CHECK(chats.load() == 0);
 }

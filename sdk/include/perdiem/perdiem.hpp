@@ -196,6 +196,9 @@ class PERDIEM_API Runtime {
   // Every provider calls can go to (the one above first, then RoutingOptions'), with the
   // routes each serves and its health as the router sees it now.
   virtual std::vector<ProviderStatus> providers() const = 0;
+  // The prices `provider` publishes for its models (GET /models), as entries for
+  // RuntimeOptions::prices or save_refreshed_prices. not_found when it publishes none.
+  virtual Result<std::vector<PriceEntry>> published_prices(const std::string& provider) = 0;
   // The address of the wallet that pays, and whether it is the runtime's own empty one.
   virtual std::string wallet_address() const = 0;
   virtual bool wallet_is_ephemeral() const = 0;

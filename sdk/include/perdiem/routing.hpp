@@ -32,6 +32,7 @@
 
 #include "perdiem/error.hpp"
 #include "perdiem/export.h"
+#include "perdiem/wallet.hpp"
 
 namespace perdiem {
 
@@ -77,6 +78,20 @@ struct RoutingOptions {
 // when the file or the sections are absent. config error naming the file and field when
 // they are malformed.
 PERDIEM_API Result<RoutingOptions> routing_from_config(const std::string& home);
+
+// Prices providers publish (GET /models; OpenRouter does), kept by `perdiem providers
+// prices --refresh` in <home>/prices.json, in config.json's price format plus
+// "refreshed_at". They rank below config.json: a provider with any price entry there is
+// never repriced by a refresh. Empty when the file is absent; config error when it is
+// malformed.
+PERDIEM_API Result<std::vector<PriceEntry>> load_refreshed_prices(const std::string& home);
+// Replaces <home>/prices.json (written whole, then renamed into place).
+PERDIEM_API Status save_refreshed_prices(const std::string& home,
+                                         const std::vector<PriceEntry>& prices);
+// load_refreshed_prices without the providers `config_prices` already prices: what to
+// pass as RuntimeOptions::prices so the owner's own prices win.
+PERDIEM_API std::vector<PriceEntry> prices_below_config(std::vector<PriceEntry> refreshed,
+                                                        const std::vector<PriceEntry>& config_prices);
 
 // What Runtime::providers() and the Lua providers.list() report about one provider.
 struct ProviderStatus {
