@@ -80,7 +80,8 @@ std::vector<Result<providers::ChatResponse>> RuntimeImpl::chat_many(
 }
 
 Result<providers::ChatResponse> RuntimeImpl::chat_step(const providers::ChatRequest& request,
-                                                       std::int64_t step, Run& run) {
+                                                       std::int64_t step, Run& run,
+                                                       const lua::DeltaSink* on_delta) {
   providers::ChatRequest routed = request;
   if (routed.model.empty()) routed.model = model_;
   // As the meter sends it, so the trace holds the request as sent (replay matches it).
@@ -88,16 +89,25 @@ Result<providers::ChatResponse> RuntimeImpl::chat_step(const providers::ChatRequ
   metering::CallContext context{run.result.run_id, step, run.budgets};
   sdk::StepReport report(options_.on_step, &memory_->store(), run.result.run_id, context.step,
                          provider_name_, routed);
-  Result<providers::ChatResponse> outcome = metered_chat(routed, context, run);
+  lua::DeltaSink deltas;
+  if (on_delta != nullptr || (options_.stream_chat && options_.on_step)) {
+    deltas = [&report, on_delta](std::string_view text) {
+      report.delta(text);
+      return on_delta == nullptr || !*on_delta || (*on_delta)(text);
+    };
+  }
+  Result<providers::ChatResponse> outcome =
+      metered_chat(routed, context, run, deltas ? &deltas : nullptr);
   report.finished(outcome);
   return outcome;
 }
 
 Result<providers::ChatResponse> RuntimeImpl::metered_chat(const providers::ChatRequest& routed,
                                                           const metering::CallContext& context,
-                                                          Run& run) {
+                                                          Run& run,
+                                                          const lua::DeltaSink* on_delta) {
   if (auto refused = needs_a_wallet()) return *refused;
-  Result<metering::MeteredResponse> metered = routed_call(routed, context);
+  Result<metering::MeteredResponse> metered = routed_call(routed, context, on_delta);
   if (!metered) return metered.error();
   record_call(run, std::move(metered->settlement), metered->response.provider,
               metered->response.usage);
@@ -109,7 +119,8 @@ Result<providers::ChatResponse> RuntimeImpl::metered_chat(const providers::ChatR
 }
 
 Result<metering::MeteredResponse> RuntimeImpl::routed_call(const providers::ChatRequest& request,
-                                                           const metering::CallContext& context) {
+                                                           const metering::CallContext& context,
+                                                           const lua::DeltaSink* on_delta) {
   Result<wallet::Price> price = meter_.price_for(provider_->name(), request.model);
   if (!price) return price.error();
   router::Candidate candidate;
@@ -127,10 +138,22 @@ Result<metering::MeteredResponse> RuntimeImpl::routed_call(const providers::Chat
   router::AttemptFn attempt = [&](const router::Candidate&, int number) -> router::AttemptResult {
     metering::CallContext this_attempt = context;
     this_attempt.attempt = number;
-    Result<metering::MeteredResponse> result = meter_.chat(*provider_, request, this_attempt);
-    if (!result) return result.error();
-    metered = std::move(*result);
-    return metered->response;
+    providers::ChatCall call;
+    if (on_delta != nullptr && *on_delta) {
+      call.on_text = [&call, on_delta](std::string_view text) {
+        if (!(*on_delta)(text)) call.stop_requested = true;
+      };
+    }
+    Result<metering::MeteredResponse> result =
+        meter_.chat(*provider_, request, this_attempt, call);
+    router::AttemptResult outcome = result ? router::AttemptResult(result->response)
+                                           : router::AttemptResult(result.error());
+    outcome.http_status = call.http_status;
+    outcome.retry_after = call.retry_after;
+    outcome.partial_output = call.partial_output;
+    outcome.ttft_us = call.ttft_us;
+    if (result) metered = std::move(*result);
+    return outcome;
   };
   base::SeededRandom jitter(base::secure_random().next_u64());
   router::RouterEnv env{health_, clock, jitter,
