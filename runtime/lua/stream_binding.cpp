@@ -15,6 +15,7 @@
 // refuse: a call inside a call's stream would nest steps and block the stream.
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -197,7 +198,8 @@ Result<ChatResponse> ask_host_stream(lua_State* runner, PlanContext& context,
     if (answer && !answer.value().content.empty()) sink(answer.value().content);
     return answer;
   }
-  const auto stream = [&host, &sink](const ChatRequest& r) { return host.chat_stream(r, sink); };
+  const std::function<Result<ChatResponse>(const ChatRequest&)> stream =
+      [&host, &sink](const ChatRequest& r) { return host.chat_stream(r, sink); };
   return call_host<ChatResponse>(stream, request, "model.stream");
 }
 
