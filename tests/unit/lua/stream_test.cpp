@@ -176,6 +176,24 @@ TEST_CASE("on_delta runs under the plan's limits") {
   CHECK(fake.sent == 1);
 }
 
+TEST_CASE("on_delta's memory is the plan's") {
+  StreamingHost fake;
+  PlanLimits limits;
+  limits.memory_limit_bytes = 4u << 20;
+  const PlanOutcome outcome = fake.run(plan(R"lua(
+    local kept = {}
+    local ok = pcall(model.stream, {$ASK$, on_delta = function(text)
+      for i = 1, 1e8 do kept[i] = text .. i end
+    end})
+    return 'survived')lua"),
+                                       limits);
+  REQUIRE(outcome.error.has_value());
+  CHECK(outcome.error->kind == ErrorKind::limit);
+  CHECK(contains(outcome.error->message, "memory limit"));
+  CHECK(fake.stopped);
+  CHECK(fake.sent == 1);
+}
+
 TEST_CASE("model.stream needs on_delta to be a function and checks fields like model.chat") {
   StreamingHost fake;
   for (const char* call : {"model.stream{$ASK$}", "model.stream{$ASK$, on_delta = 'print'}"}) {
