@@ -95,8 +95,9 @@ ChatRequest read_stream_request(lua_State* L, PlanContext& context) {
   lua_settop(L, 1);
   lua_pushliteral(L, "on_delta");
   if (lua_rawget(L, 1) != LUA_TFUNCTION) {
-    luaL_error(L, "model.stream: on_delta must be a function, called with each piece of text "
-                  "(on_delta=function(text) ... end)");
+    luaL_error(L,
+               "model.stream: on_delta must be a function, called with each piece of text "
+               "(on_delta=function(text) ... end)");
   }
   // The fields without on_delta, for read_chat_request's check of unknown fields.
   lua_newtable(L);
@@ -120,7 +121,8 @@ ChatRequest read_stream_request(lua_State* L, PlanContext& context) {
   if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
     std::size_t length = 0;
     const char* text = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &length) : nullptr;
-    const std::string_view message = text == nullptr ? std::string_view() : std::string_view(text, length);
+    const std::string_view message =
+        text == nullptr ? std::string_view() : std::string_view(text, length);
     if (message.starts_with(kChatPrefix)) {
       const std::string renamed = "model.stream:" + std::string(message.substr(kChatPrefix.size()));
       lua_pushlstring(L, renamed.data(), renamed.size());
