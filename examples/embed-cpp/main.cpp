@@ -47,6 +47,17 @@ perdiem::HostTool note_tool() {
   return tool;
 }
 
+// The model's answer as it arrives, for a live display: model.stream calls report each
+// piece of text as a `delta` step event, and stream_chat asks the same of model.chat.
+// Events come from the thread running the plan (this app runs one plan at a time).
+void show_live_text(const perdiem::StepEvent& event) {
+  if (event.phase == perdiem::StepPhase::delta) {
+    std::cerr << event.delta_text << std::flush;
+  } else if (event.phase == perdiem::StepPhase::finished && event.kind == perdiem::StepKind::chat) {
+    std::cerr << "\n";
+  }
+}
+
 // Everything the app decides about its runtime lives here: which provider, the wallet,
 // where log lines go, and the host's own capabilities as the SDK grows them.
 perdiem::RuntimeOptions runtime_options() {
@@ -56,6 +67,8 @@ perdiem::RuntimeOptions runtime_options() {
     std::cerr << "[agent] " << line << "\n";
   };
   options.tools.push_back(note_tool());
+  options.on_step = show_live_text;
+  options.stream_chat = true;
   return options;
 }
 

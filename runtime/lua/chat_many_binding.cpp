@@ -78,6 +78,7 @@ int chat_many_continue(lua_State* L, int, lua_KContext) {
 int model_chat_many(lua_State* L) {
   PlanContext& context = context_of(L);
   if (context.finished) return luaL_error(L, "model.chat_many: the plan has already finished");
+  refuse_inside_on_delta(L, context, "model.chat_many");
   std::vector<ChatRequest> requests = read_requests(L, context.limits.memory_limit_bytes);
   context.sandbox->check(L);
   if (L == context.plan_thread && lua_isyieldable(L)) {

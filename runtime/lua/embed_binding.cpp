@@ -134,6 +134,7 @@ int model_embed_continue(lua_State* L, int, lua_KContext raw_context) {
 int model_embed(lua_State* L) {
   PlanContext& context = context_of(L);
   if (context.finished) return luaL_error(L, "model.embed: the plan has already finished");
+  refuse_inside_on_delta(L, context, "model.embed");
   const bool single = lua_type(L, 1) == LUA_TSTRING;
   EmbedRequest request = read_embed_request(L, context.limits.memory_limit_bytes);
   context.sandbox->check(L);

@@ -1,4 +1,5 @@
 // model.chat{model=, messages={{role=, content=}, ...}, max_tokens=, temperature=}
+// (model.stream, the same with on_delta=, is in stream_binding.cpp)
 //
 // On the plan's own thread the call yields to run_plan's driver loop, which asks the
 // host and resumes the plan with the answer: the shape an event-loop scheduler needs.
@@ -280,6 +281,7 @@ int model_chat_continue(lua_State* L, int, lua_KContext raw_context) {
 int model_chat(lua_State* L) {
   PlanContext& context = context_of(L);
   if (context.finished) return luaL_error(L, "model.chat: the plan has already finished");
+  refuse_inside_on_delta(L, context, "model.chat");
   ChatRequest request = read_chat_request(L, context.limits.memory_limit_bytes);
   fill_tool_definitions(L, context, request);
   context.sandbox->check(L);  // no call, and no charge, once cancelled or out of time
@@ -306,6 +308,7 @@ void push_model_module(lua_State* L, PlanContext& context) {
   lua_setfield(L, -2, "chat");
   add_model_embed(L, context);
   add_model_chat_many(L, context);
+  add_model_stream(L, context);
 }
 
 }  // namespace perdiem::lua

@@ -164,8 +164,8 @@ PlanOutcome run_plan(std::string_view source, std::string_view chunk_name,
     return failed(make_error(ErrorKind::script, std::move(message), std::move(position)));
   }
 
-  // Drive the plan: each yield from model.chat or sleep parks a request; answer it and
-  // resume.
+  // Drive the plan: each yield from model.chat, model.stream or sleep parks a request;
+  // answer it and resume.
   context.plan_thread = plan;
   for (;;) {
     int results = 0;
@@ -175,7 +175,9 @@ PlanOutcome run_plan(std::string_view source, std::string_view chunk_name,
       if (context.pending) {
         const providers::ChatRequest request = std::move(*context.pending);
         context.pending.reset();
-        context.answer = ask_host(host, request);
+        // model.stream: its on_delta runs here, on the main thread, during the call.
+        context.answer = context.stream ? ask_host_stream(L, context, request, *context.stream)
+                                        : ask_host(host, request);
       } else if (context.pending_many) {
         const std::vector<providers::ChatRequest> requests = std::move(*context.pending_many);
         context.pending_many.reset();

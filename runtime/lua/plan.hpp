@@ -1,7 +1,9 @@
 // Runs one Lua plan to completion in its own sandboxed state.
 //
 // The plan runs as a coroutine; model.chat yields to the host, which answers through
-// PlanHost::chat. (Today the host answers synchronously; the scheduler issue turns the
+// PlanHost::chat. model.stream yields the same way and the host answers through
+// PlanHost::chat_stream; while it does, the plan's on_delta runs for each piece of text,
+// on this thread, under the plan's limits (see stream_binding.cpp). (Today the host answers synchronously; the scheduler issue turns the
 // yield into a real suspension on an event loop without changing the plan's view.)
 //
 // What a plan sees: the sandbox's libraries (sandbox.hpp), model.chat, wallet.*, log
@@ -61,10 +63,20 @@ struct SpawnResult {
   std::int64_t cost_nanos = 0;
 };
 
+// Receives a streamed answer's text, piece by piece and in order, on the thread that
+// asked for it. Returns false to stop the stream (model.stream's on_delta raised): the
+// host then ends the call as soon as it can and sends no more pieces.
+using DeltaSink = std::function<bool(std::string_view text)>;
+
 struct PlanHost {
   // Answers one model.chat. request.model is "" when the plan named none: the host
   // fills in its default. Errors reach the plan as catchable error tables.
   std::function<Result<providers::ChatResponse>(const providers::ChatRequest&)> chat;
+  // Answers one model.stream: as `chat`, handing the answer's text to `on_delta` while
+  // the call runs. Empty: `chat` answers and on_delta receives its whole text at once.
+  std::function<Result<providers::ChatResponse>(const providers::ChatRequest&,
+                                                const DeltaSink& on_delta)>
+      chat_stream;
   // Answers model.chat_many: every request, concurrently, results in request order.
   // Empty: the requests go to `chat` one after another.
   std::function<std::vector<Result<providers::ChatResponse>>(

@@ -24,6 +24,15 @@ struct SleepResult {
   bool deadline_reached = false;
 };
 
+// model.stream's on_delta for one call: registry references to the function and to the
+// slot that keeps the first error it raised (made before the call, so that keeping the
+// error never allocates). failed: on_delta raised; the stream was told to stop.
+struct StreamTarget {
+  int function_ref = LUA_NOREF;
+  int error_ref = LUA_NOREF;
+  bool failed = false;
+};
+
 // What the bindings share with the driver loop in run_plan. Lives on run_plan's stack
 // and must outlive the lua_State.
 struct PlanContext {
@@ -36,6 +45,9 @@ struct PlanContext {
   // the host and parks the answer for model.chat's continuation.
   std::optional<providers::ChatRequest> pending;
   std::optional<Result<providers::ChatResponse>> answer;
+  // Set with `pending` by model.stream: the driver streams the answer to on_delta.
+  std::optional<StreamTarget> stream;
+  int in_on_delta = 0;  // on_delta is running (model calls refuse)
   // model.chat_many parks its requests the same way.
   std::optional<std::vector<providers::ChatRequest>> pending_many;
   std::optional<std::vector<Result<providers::ChatResponse>>> many_answers;
@@ -56,6 +68,19 @@ void push_model_module(lua_State* L, PlanContext& context);
 
 // Pushes model.chat's reply table for `answer`, or its error table (with provider=).
 void push_chat_reply(lua_State* L, const Result<providers::ChatResponse>& answer);
+
+// Adds model.stream to the `model` table on top of the stack (stream_binding.cpp).
+void add_model_stream(lua_State* L, PlanContext& context);
+
+// Asks the host for a model.stream answer, running on_delta (target) for each piece of
+// text on `runner`: the state's main thread from the driver, the calling thread inline.
+// `runner` must have 3 free stack slots. Never raises.
+Result<providers::ChatResponse> ask_host_stream(lua_State* runner, PlanContext& context,
+                                                const providers::ChatRequest& request,
+                                                StreamTarget& target);
+
+// Raises "<what> cannot be called inside model.stream's on_delta" while on_delta runs.
+void refuse_inside_on_delta(lua_State* L, const PlanContext& context, const char* what);
 
 // Adds model.chat_many to the `model` table on top of the stack. May raise.
 void add_model_chat_many(lua_State* L, PlanContext& context);

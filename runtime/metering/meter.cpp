@@ -1,5 +1,8 @@
 #include "runtime/metering/meter.hpp"
 
+#include <algorithm>
+#include <string_view>
+
 #include <nlohmann/json.hpp>
 
 #include "wallet/keys.hpp"
@@ -100,6 +103,12 @@ Result<wallet::Nanos> Meter::quote(const std::string& provider,
 
 Result<MeteredResponse> Meter::chat(providers::Provider& provider, providers::ChatRequest request,
                                     const CallContext& context) {
+  providers::ChatCall call;
+  return chat(provider, std::move(request), context, call);
+}
+
+Result<MeteredResponse> Meter::chat(providers::Provider& provider, providers::ChatRequest request,
+                                    const CallContext& context, providers::ChatCall& call) {
   if (!request.max_tokens) request.max_tokens = options_.default_max_tokens;
   Result<wallet::Price> price = price_for(provider.name(), request.model);
   if (!price) return price.error();
@@ -111,10 +120,28 @@ Result<MeteredResponse> Meter::chat(providers::Provider& provider, providers::Ch
 
   wallet::CallRecord record = call_record(request.model, context, *price);
   record.request_hash = request_hash(request);
-  Result<providers::ChatResponse> response = provider.chat(request);
+  // Counts the text that arrived, so a failure after some of it is never taken for one
+  // the provider did not bill, even if the adapter forgot to say so.
+  std::size_t output_bytes = 0;
+  providers::TextSink on_text = std::move(call.on_text);
+  if (on_text) {
+    call.on_text = [&on_text, &output_bytes](std::string_view text) {
+      output_bytes += text.size();
+      on_text(text);
+    };
+  }
+  Result<providers::ChatResponse> response = provider.chat_call(request, call);
+  call.on_text = std::move(on_text);
   if (!response) {
-    settle_failure(*reservation, response.error(), record);
-    return response.error();
+    Error error = response.error();
+    if (call.partial_output || output_bytes > 0) {
+      call.partial_output = true;
+      error.retryable = false;  // the provider billed this attempt; a retry is billed again
+      settle_partial(*reservation, request, call, output_bytes, std::move(record));
+    } else {
+      settle_failure(*reservation, error, record);
+    }
+    return error;
   }
   if (!response->model.empty()) record.model = response->model;
   record.usage.input_tokens = response->usage.input_tokens;
@@ -211,6 +238,43 @@ void Meter::settle_failure(const wallet::Reservation& reservation, const Error& 
     // the hold, which never exceeds a budget.
     (void)wallet_.release(reservation.id);
   }
+}
+
+void Meter::settle_partial(const wallet::Reservation& reservation,
+                           const providers::ChatRequest& request, const providers::ChatCall& call,
+                           std::size_t output_bytes, wallet::CallRecord record) {
+  providers::ChatResponse partial;
+  partial.content = call.partial_text;
+  partial.model = record.model;
+  partial.finish_reason = "error";
+  record.response_hash = response_hash(partial);
+  const bool usage_reported =
+      call.partial_usage && (call.partial_usage->input_tokens != 0 ||
+                             call.partial_usage->output_tokens != 0 ||
+                             !price_charges_tokens(record.prices));
+  if (usage_reported) {
+    record.usage.input_tokens = call.partial_usage->input_tokens;
+    record.usage.output_tokens = call.partial_usage->output_tokens;
+    record.usage.cached_input_tokens = call.partial_usage->cached_input_tokens;
+    Result<wallet::Nanos> cost = wallet::cost_of(record.prices, record.usage);
+    // What the provider reported is what it bills: a final settlement, like a success's.
+    // If it cannot be priced or recorded, the estimate below still charges the call.
+    if (cost && wallet_.settle(reservation, *cost, record).ok()) return;
+  }
+  // No usage reported: bound it. Every input token of the worst case, and at most one
+  // output token per byte received (a byte-level tokenizer cannot emit more), never
+  // above max_tokens, so never above the hold.
+  const std::int64_t received =
+      static_cast<std::int64_t>(std::max(output_bytes, call.partial_text.size()));
+  record.usage = wallet::Usage{};
+  record.usage.input_tokens = max_input_tokens(request);
+  record.usage.output_tokens =
+      std::min<std::int64_t>(received, request.max_tokens.value_or(options_.default_max_tokens));
+  Result<wallet::Nanos> estimate = wallet::cost_of(record.prices, record.usage);
+  const wallet::Nanos charge =
+      estimate ? std::min(*estimate, reservation.hold) : reservation.hold;
+  // If this fails, the reservation stays open and the next open settles it at the hold.
+  (void)wallet_.settle_estimate(reservation.id, charge, record);
 }
 
 Result<Meter::Charge> Meter::settle_success(const wallet::Reservation& reservation,

@@ -78,6 +78,19 @@ class Meter {
   Result<MeteredResponse> chat(providers::Provider& provider, providers::ChatRequest request,
                                const CallContext& context);
 
+  // The same through provider.chat_call: `call.on_text` (may be empty) receives the
+  // answer's text as it arrives, and what the adapter learned (status, Retry-After,
+  // partial output, ttft) is left in `call` for the router. A call that fails after part
+  // of its answer arrived (call.partial_output, or text reached on_text) was billed by the
+  // provider, so its hold is settled, never released: at call.partial_usage when the
+  // provider reported it (a final receipt), else at an estimate no larger than the hold
+  // (every input token of the worst case, one output token per byte received, at most
+  // max_tokens), recorded unreconciled like a timeout's. The error is still returned, with
+  // retryable cleared: a retry would be billed again. Settled before returning, pipelined
+  // or not.
+  Result<MeteredResponse> chat(providers::Provider& provider, providers::ChatRequest request,
+                               const CallContext& context, providers::ChatCall& call);
+
   // The same for an embeddings call: priced at the input price (and per request), its
   // worst case one token per input byte.
   Result<MeteredEmbedding> embed(providers::Provider& provider,
@@ -99,6 +112,11 @@ class Meter {
   // release it otherwise.
   void settle_failure(const wallet::Reservation& reservation, const Error& error,
                       const wallet::CallRecord& record);
+  // The call failed after `output_bytes` of its answer arrived: settle what the provider
+  // billed (call.partial_usage) or an estimate bounded by the hold.
+  void settle_partial(const wallet::Reservation& reservation, const providers::ChatRequest& request,
+                      const providers::ChatCall& call, std::size_t output_bytes,
+                      wallet::CallRecord record);
   // The call answered with record.usage: settle its cost (pipelined when configured), or
   // the hold as an estimate when the usage is missing or cannot be priced.
   Result<Charge> settle_success(const wallet::Reservation& reservation,

@@ -137,6 +137,12 @@ struct ChatCall {
   std::optional<Usage> partial_usage{};
   std::string partial_text{};  // the text received before the failure
   std::optional<std::int64_t> ttft_us{};  // time to the first token, when streamed
+
+  // Set by the caller, from inside on_text (same thread), to end the stream early: an
+  // adapter that streams then stops reading and fails the call with kind `cancelled`,
+  // partial_output set and the partial fields filled, as for a broken stream. An adapter
+  // that cannot stop early may finish the answer (on_text is then called no more).
+  bool stop_requested = false;
 };
 
 // Thread-safety: implementations must allow concurrent chat() and embed() calls.

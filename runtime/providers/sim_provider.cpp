@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -65,6 +66,35 @@ class SimProvider final : public Provider {
   Result<ChatResponse> chat(const ChatRequest& request) override {
     return sim_reply(request, seed_);
   }
+  Result<ChatResponse> chat_call(const ChatRequest& request, ChatCall& call) override {
+    const auto started = std::chrono::steady_clock::now();
+    ChatResponse response = sim_reply(request, seed_);
+    if (!call.on_text) return response;
+    std::size_t sent = 0;
+    for (std::string_view piece : sim_pieces(response.content)) {
+      if (!call.ttft_us) {
+        call.ttft_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                           std::chrono::steady_clock::now() - started)
+                           .count();
+      }
+      call.on_text(piece);
+      sent += piece.size();
+      if (call.stop_requested && sent < response.content.size()) {
+        // As a provider whose stream is cut: what was generated so far is billed.
+        call.partial_output = true;
+        call.partial_text = response.content.substr(0, sent);
+        Usage usage;
+        usage.input_tokens = response.usage.input_tokens;
+        usage.output_tokens = sim_token_estimate(call.partial_text);
+        call.partial_usage = usage;
+        return make_error(ErrorKind::cancelled,
+                          "the stream was stopped by its reader after " + std::to_string(sent) +
+                              " of " + std::to_string(response.content.size()) + " bytes",
+                          name_);
+      }
+    }
+    return response;
+  }
   Result<EmbedResponse> embed(const EmbedRequest& request) override { return sim_embed(request); }
 
  private:
@@ -73,6 +103,20 @@ class SimProvider final : public Provider {
 };
 
 }  // namespace
+
+std::vector<std::string_view> sim_pieces(std::string_view text) {
+  std::vector<std::string_view> pieces;
+  auto is_space = [](char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; };
+  std::size_t begin = 0;
+  while (begin < text.size()) {
+    std::size_t end = begin;
+    while (end < text.size() && !is_space(text[end])) ++end;
+    while (end < text.size() && is_space(text[end])) ++end;
+    pieces.push_back(text.substr(begin, end - begin));
+    begin = end;
+  }
+  return pieces;
+}
 
 std::int64_t sim_token_estimate(std::string_view s) {
   return static_cast<std::int64_t>((text::length(s) + kCharsPerToken - 1) / kCharsPerToken);

@@ -33,8 +33,17 @@ ChatResponse sim_reply(const ChatRequest& request, std::uint64_t seed);
 // request scripts a tool call or answers tool results.
 bool apply_sim_tool_turn(const ChatRequest& request, ChatResponse& response);
 
-// A Provider named "sim" answering with sim_reply. Thread-safe; never fails.
+// A Provider named "sim" answering with sim_reply. Thread-safe; never fails, except that
+// chat_call() streams the answer to call.on_text in sim_pieces() and, when the reader
+// sets call.stop_requested before the last piece, fails with kind `cancelled` and the
+// partial fields filled (partial_usage: the input, and the output sent so far) as a real
+// provider whose stream is cut would. ttft_us is the time to the first piece.
 std::unique_ptr<Provider> make_sim_provider(std::uint64_t seed);
+
+// How the sim streams `text`: word-sized pieces, each a run of non-blank bytes with the
+// blanks that follow it (a leading run of blanks is a piece of its own). They concatenate
+// to `text` exactly and never split a UTF-8 character. Empty text: no pieces.
+std::vector<std::string_view> sim_pieces(std::string_view text);
 
 // The sim's embedding of `text`: words (runs of ASCII letters and digits, lowercased;
 // every other byte separates) hashed into kSimEmbeddingDimensions signed buckets, then

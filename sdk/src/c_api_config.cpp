@@ -100,6 +100,13 @@ perdiem_code perdiem_config_set_step_callback(perdiem_config* config,
   });
 }
 
+perdiem_code perdiem_config_set_stream_chat(perdiem_config* config, int stream_chat) {
+  return update(config, [&](perdiem::RuntimeOptions& o) {
+    o.stream_chat = stream_chat != 0;
+    return PERDIEM_CODE_OK;
+  });
+}
+
 perdiem_code perdiem_config_set_host_provider(perdiem_config* config, const char* name,
                                               perdiem_host_chat_fn chat, void* user_data) {
   return update(config, [&](perdiem::RuntimeOptions& o) {

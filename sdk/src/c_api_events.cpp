@@ -63,7 +63,15 @@ const char* perdiem_step_event_kind(const perdiem_step_event* event) {
 const char* perdiem_step_event_phase(const perdiem_step_event* event) {
   const perdiem::StepEvent* e = of(event);
   if (e == nullptr) return "";
-  return e->phase == perdiem::StepPhase::started ? "started" : "finished";
+  switch (e->phase) {
+    case perdiem::StepPhase::started:
+      return "started";
+    case perdiem::StepPhase::finished:
+      return "finished";
+    case perdiem::StepPhase::delta:
+      return "delta";
+  }
+  return "unknown";
 }
 const char* perdiem_step_event_provider(const perdiem_step_event* event) {
   return text(event, &perdiem::StepEvent::provider);
@@ -100,6 +108,9 @@ const char* perdiem_step_event_receipt_id(const perdiem_step_event* event) {
 int64_t perdiem_step_event_latency_ms(const perdiem_step_event* event) {
   const perdiem::StepEvent* e = of(event);
   return e == nullptr ? 0 : static_cast<int64_t>(e->latency.count());
+}
+const char* perdiem_step_event_delta_text(const perdiem_step_event* event) {
+  return text(event, &perdiem::StepEvent::delta_text);
 }
 
 }  // extern "C"

@@ -212,6 +212,10 @@ wallet::Budgets RuntimeImpl::budgets_for(const std::string& run_id, const RunOpt
 lua::PlanHost RuntimeImpl::host_for(Run& run) {
   lua::PlanHost host;
   host.chat = [this, &run](const providers::ChatRequest& request) { return chat(request, run); };
+  host.chat_stream = [this, &run](const providers::ChatRequest& request,
+                                  const lua::DeltaSink& on_delta) {
+    return chat(request, run, &on_delta);
+  };
   host.tool_definitions =
       [&run](
           const std::vector<std::string>& names) -> Result<std::vector<providers::ToolDefinition>> {

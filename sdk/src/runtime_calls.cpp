@@ -81,7 +81,8 @@ std::vector<Result<providers::ChatResponse>> RuntimeImpl::chat_many(
 }
 
 Result<providers::ChatResponse> RuntimeImpl::chat_step(const providers::ChatRequest& request,
-                                                       std::int64_t step, Run& run) {
+                                                       std::int64_t step, Run& run,
+                                                       const lua::DeltaSink* on_delta) {
   providers::ChatRequest routed = request;
   if (routed.model.empty()) routed.model = model_;
   // As the meter sends it, so the trace holds the request as sent (replay matches it).
@@ -90,7 +91,15 @@ Result<providers::ChatResponse> RuntimeImpl::chat_step(const providers::ChatRequ
   sdk::StepReport report(options_.on_step, &memory_->store(), run.result.run_id, context.step,
                          provider_name_, routed);
   nlohmann::json route_trace;
-  Result<providers::ChatResponse> outcome = metered_chat(routed, context, run, route_trace);
+  lua::DeltaSink deltas;
+  if (on_delta != nullptr || (options_.stream_chat && options_.on_step)) {
+    deltas = [&report, on_delta](std::string_view text) {
+      report.delta(text);
+      return on_delta == nullptr || !*on_delta || (*on_delta)(text);
+    };
+  }
+  Result<providers::ChatResponse> outcome =
+      metered_chat(routed, context, run, route_trace, deltas ? &deltas : nullptr);
   report.route(std::move(route_trace));
   report.finished(outcome);
   return outcome;
@@ -98,8 +107,9 @@ Result<providers::ChatResponse> RuntimeImpl::chat_step(const providers::ChatRequ
 
 Result<providers::ChatResponse> RuntimeImpl::metered_chat(const providers::ChatRequest& routed,
                                                           const metering::CallContext& context,
-                                                          Run& run, nlohmann::json& route_trace) {
-  Result<metering::MeteredResponse> metered = routed_call(routed, context, route_trace);
+                                                          Run& run, nlohmann::json& route_trace,
+                                                          const lua::DeltaSink* on_delta) {
+  Result<metering::MeteredResponse> metered = routed_call(routed, context, route_trace, on_delta);
   if (!metered) return metered.error();
   record_call(run, std::move(metered->settlement), metered->response.provider,
               metered->response.usage);
@@ -224,7 +234,8 @@ Result<router::Plan> RuntimeImpl::plan_for(const providers::ChatRequest& request
 
 Result<metering::MeteredResponse> RuntimeImpl::routed_call(const providers::ChatRequest& request,
                                                            const metering::CallContext& context,
-                                                           nlohmann::json& route_trace) {
+                                                           nlohmann::json& route_trace,
+                                                           const lua::DeltaSink* on_delta) {
   Result<router::Plan> plan = plan_for(request);
   if (!plan) return plan.error();
 
@@ -236,10 +247,22 @@ Result<metering::MeteredResponse> RuntimeImpl::routed_call(const providers::Chat
     sent.model = candidate.model;
     metering::CallContext this_attempt = context;
     this_attempt.attempt = number;
-    Result<metering::MeteredResponse> result = meter_.chat(*member->provider, sent, this_attempt);
-    if (!result) return result.error();
-    metered = std::move(*result);
-    return metered->response;
+    providers::ChatCall call;
+    if (on_delta != nullptr && *on_delta) {
+      call.on_text = [&call, on_delta](std::string_view text) {
+        if (!(*on_delta)(text)) call.stop_requested = true;
+      };
+    }
+    Result<metering::MeteredResponse> result =
+        meter_.chat(*member->provider, sent, this_attempt, call);
+    router::AttemptResult outcome = result ? router::AttemptResult(result->response)
+                                           : router::AttemptResult(result.error());
+    outcome.http_status = call.http_status;
+    outcome.retry_after = call.retry_after;
+    outcome.partial_output = call.partial_output;
+    outcome.ttft_us = call.ttft_us;
+    if (result) metered = std::move(*result);
+    return outcome;
   };
   const base::Clock& clock = base::system_clock();
   base::SeededRandom jitter(base::secure_random().next_u64());

@@ -219,10 +219,12 @@ class RuntimeImpl final : public Runtime {
   static void count_call(RunResult& result, const std::string& provider,
                          const providers::Usage& usage);
 
-  Result<providers::ChatResponse> chat(const providers::ChatRequest& request, Run& run) {
+  // on_delta (model.stream; may be null) receives the answer's text as it arrives.
+  Result<providers::ChatResponse> chat(const providers::ChatRequest& request, Run& run,
+                                       const lua::DeltaSink* on_delta = nullptr) {
     Result<std::int64_t> step = next_step(run);
     if (!step) return step.error();
-    return chat_step(request, *step, run);
+    return chat_step(request, *step, run, on_delta);
   }
 
   // model.chat_many: steps numbered in request order, then every call at once (at most
@@ -237,21 +239,29 @@ class RuntimeImpl final : public Runtime {
     return ++run.steps;
   }
 
+  // The step's text deltas go to on_step (as StepPhase::delta events) for a model.stream
+  // call, or for every call with RuntimeOptions::stream_chat, then to on_delta.
   Result<providers::ChatResponse> chat_step(const providers::ChatRequest& request,
-                                            std::int64_t step, Run& run);
+                                            std::int64_t step, Run& run,
+                                            const lua::DeltaSink* on_delta = nullptr);
 
   Result<providers::ChatResponse> metered_chat(const providers::ChatRequest& routed,
                                                const metering::CallContext& context, Run& run,
-                                               nlohmann::json& route_trace);
+                                               nlohmann::json& route_trace,
+                                               const lua::DeltaSink* on_delta = nullptr);
 
   // The call through the router: the candidates that may serve request.model ranked by
   // the call's route= preferences and the runtime's routing options, retries with
   // backoff, fallback, circuit breakers and health. Every attempt is metered with its
   // own idempotency key, so a failed attempt is released and only the answer is charged.
   // `route_trace` receives the decision and every attempt, for the step's trace.
+  // on_delta (may be null) streams the answer; returning false stops the stream. The
+  // adapter's findings (status, Retry-After, partial output) steer the retries: a call
+  // that streamed part of its answer is never retried.
   Result<metering::MeteredResponse> routed_call(const providers::ChatRequest& request,
                                                 const metering::CallContext& context,
-                                                nlohmann::json& route_trace);
+                                                nlohmann::json& route_trace,
+                                                const lua::DeltaSink* on_delta = nullptr);
   // The ranked plan for `request` (what routed_call walks; wallet.quote prices its first).
   Result<router::Plan> plan_for(const providers::ChatRequest& request);
 

@@ -49,6 +49,15 @@ void StepReport::start(StepKind kind, const std::string& run_id, std::int64_t st
   deliver();
 }
 
+void StepReport::delta(std::string_view text) {
+  if (!sink_) return;
+  event_.phase = StepPhase::delta;
+  event_.delta_text.assign(text);
+  deliver();
+  event_.delta_text.clear();
+  event_.phase = StepPhase::started;
+}
+
 void StepReport::finished(const Result<providers::ChatResponse>& outcome) {
   if (!outcome) return finish(&outcome.error(), {}, {}, nullptr, 0, {}, nullptr);
   if (sink_) event_.response_text = outcome->content;

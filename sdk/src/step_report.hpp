@@ -1,11 +1,12 @@
 // One call's step: StepEvents to the app's on_step callback (`started` when constructed,
-// `finished` with the outcome) and one step in the run's trace in memory.db. Builds no
+// `delta` for each piece of a streamed answer, `finished` with the outcome) and one step in the run's trace in memory.db. Builds no
 // event when no one listens.
 #pragma once
 
 #include <chrono>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -33,6 +34,9 @@ class StepReport {
   // How the router chose the provider (decision and attempts), kept with the step's
   // trace. Call before finished().
   void route(nlohmann::json decision) { route_ = std::move(decision); }
+  // One piece of a streamed answer's text: a `delta` event (nothing is traced; the
+  // finished step holds the whole text). Call between construction and finished().
+  void delta(std::string_view text);
   void finished(const Result<providers::ChatResponse>& outcome);
   // A tool's result as the model reads it, what it cost and its receipt.
   void finished(const Result<std::string>& outcome, std::int64_t cost, const std::string& receipt);

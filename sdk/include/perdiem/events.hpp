@@ -1,5 +1,10 @@
 // What a run reports while it runs: one StepEvent when a model call starts and one when
 // it finishes, with what was sent, what came back, who served it and what it cost.
+// Between the two, a chat step whose answer is streamed (the plan called model.stream, or
+// RuntimeOptions::stream_chat is set) reports each piece of the answer's text as it
+// arrives: `delta` events, in order, whose delta_text pieces concatenate to the finished
+// event's response_text when the call succeeds (a call that fails part-way has sent only
+// the pieces that arrived).
 //
 // Thread-safety: a step's `started` comes before its `finished`. Steps of one run arrive
 // in order on the thread running the run, except the calls of one model.chat_many, which
@@ -18,7 +23,8 @@
 namespace perdiem {
 
 enum class StepKind { chat, embed, tool };
-enum class StepPhase { started, finished };
+// New phases are appended, so a value never changes meaning.
+enum class StepPhase { started, finished, delta };
 
 struct StepEvent {
   std::string run_id;
@@ -38,6 +44,10 @@ struct StepEvent {
   std::int64_t cost_nanos = 0;           // what the wallet charged for this call
   std::string receipt_id;                // its signed receipt ("" when none)
   std::chrono::milliseconds latency{0};  // finished: the call's wall time, retries included
+  // delta only: the next piece of the answer's text (the other fields are the started
+  // event's). Members added after the first release carry `{}` initializers, so existing
+  // aggregate initializations stay valid.
+  std::string delta_text{};
 };
 
 }  // namespace perdiem

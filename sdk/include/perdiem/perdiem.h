@@ -166,6 +166,9 @@ PERDIEM_API perdiem_code perdiem_config_set_memory_path(perdiem_config* config, 
 PERDIEM_API perdiem_code perdiem_config_set_step_callback(perdiem_config* config,
                                                           perdiem_step_callback callback,
                                                           void* user_data);
+/* Nonzero: plain model.chat answers are streamed to the step callback too, as "delta"
+ * events (model.stream's always are). Default 0. */
+PERDIEM_API perdiem_code perdiem_config_set_stream_chat(perdiem_config* config, int stream_chat);
 /* Every model.chat goes to `chat` under the provider name `name` (NULL: "host"), metered
  * like any provider and free; the config's provider is then ignored except for its model,
  * the default for calls that name none. NULL `chat`: back to an HTTP or sim provider.
@@ -291,7 +294,10 @@ PERDIEM_API const char* perdiem_step_event_run_id(const perdiem_step_event* even
 PERDIEM_API int64_t perdiem_step_event_step(const perdiem_step_event* event);
 /* "chat", "embed" or "tool" (a tool call: model is the tool's name). */
 PERDIEM_API const char* perdiem_step_event_kind(const perdiem_step_event* event);
-/* "started" (before the call) or "finished" (after it); a step's started comes first. */
+/* "started" (before the call) or "finished" (after it); a step's started comes first.
+ * Between them, a chat step whose answer is streamed (model.stream, or
+ * perdiem_config_set_stream_chat) reports "delta" events: one per piece of text, in order.
+ * Callbacks should ignore phases they do not know: new ones may be added. */
 PERDIEM_API const char* perdiem_step_event_phase(const perdiem_step_event* event);
 /* Who was asked (started) or who answered (finished), and the model. */
 PERDIEM_API const char* perdiem_step_event_provider(const perdiem_step_event* event);
@@ -310,6 +316,9 @@ PERDIEM_API int64_t perdiem_step_event_output_tokens(const perdiem_step_event* e
 PERDIEM_API int64_t perdiem_step_event_cost_nanos(const perdiem_step_event* event);
 PERDIEM_API const char* perdiem_step_event_receipt_id(const perdiem_step_event* event);
 PERDIEM_API int64_t perdiem_step_event_latency_ms(const perdiem_step_event* event);
+/* "delta" steps: the next piece of the answer's text; the pieces of a step concatenate to
+ * its finished response_text when the call succeeds. "" for other phases. */
+PERDIEM_API const char* perdiem_step_event_delta_text(const perdiem_step_event* event);
 
 /* ---- Host provider requests and replies (valid only inside a perdiem_host_chat_fn) -- */
 

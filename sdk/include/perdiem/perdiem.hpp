@@ -78,6 +78,10 @@ struct RuntimeOptions {
   // Receives every run's steps as they start and finish (perdiem/events.hpp): progress,
   // spend and an audit trail. Called on the thread that runs the plan. May be empty.
   std::function<void(const StepEvent&)> on_step;
+  // Also stream plain model.chat (and model.chat_many) answers to on_step as `delta`
+  // events, as model.stream's always are. Off by default: a delta costs a callback per
+  // piece, and apps that only log steps do not want them.
+  bool stream_chat = false;
   // memory.db: what plans remember (memory.*) and the trace of every run and step, which
   // `perdiem runs` shows and `perdiem replay` re-executes. "" = a temporary store that
   // lasts as long as the runtime. The command line uses PERDIEM_HOME/memory.db.

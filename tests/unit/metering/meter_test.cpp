@@ -311,3 +311,152 @@ TEST_CASE("an embeddings call is reserved on its input and settled at the input 
   CHECK(venice.calls == sent);
   f.require_verified();
 }
+
+namespace {
+
+// Streams `pieces` to on_text, then answers, or fails as a cut stream would.
+class StreamingProvider final : public providers::Provider {
+ public:
+  const std::string& name() const override { return name_; }
+  Result<providers::ChatResponse> chat(const providers::ChatRequest&) override {
+    return make_error(ErrorKind::internal, "chat() called instead of chat_call()");
+  }
+  Result<providers::ChatResponse> chat_call(const providers::ChatRequest& request,
+                                            providers::ChatCall& call) override {
+    ++calls;
+    std::string sent;
+    for (const std::string& piece : pieces) {
+      if (call.on_text) call.on_text(piece);
+      sent += piece;
+    }
+    if (fail) {
+      call.partial_output = report_partial && !sent.empty();
+      call.partial_text = report_partial ? sent : std::string();
+      call.partial_usage = partial_usage;
+      call.http_status = 200;
+      return make_error(ErrorKind::transport, "the stream broke", name_, true);
+    }
+    providers::ChatResponse r;
+    r.content = sent;
+    r.model = request.model;
+    r.provider = name_;
+    r.usage = {1000, 500};
+    return r;
+  }
+  std::vector<std::string> pieces{"Hello", ", wor"};  // 10 bytes
+  bool fail = true;
+  bool report_partial = true;  // a careless adapter may not say that text had arrived
+  std::optional<providers::Usage> partial_usage;
+  int calls = 0;
+
+ private:
+  std::string name_ = "venice";
+};
+
+constexpr wallet::Nanos kSmallHold = 25 * 1000 + 100 * 2000 + 1'000'000;  // small_request()
+
+}  // namespace
+
+TEST_CASE("a streamed answer reaches on_text in order and is settled as usual") {
+  WalletFixture f;
+  f.fund_usd("1");
+  Meter meter(*f.wallet, venice_prices(), free_sim());
+  StreamingProvider venice;
+  venice.fail = false;
+  std::string received;
+  providers::ChatCall call;
+  call.on_text = [&](std::string_view text) { received += text; };
+  auto result = meter.chat(venice, small_request(), CallContext{"r", 1, {}}, call);
+  REQUIRE(result.ok());
+  CHECK(received == "Hello, wor");
+  CHECK(result->response.content == received);
+  CHECK(result->cost == 1000 * 1000 + 500 * 2000 + 1'000'000);
+  CHECK_FALSE(call.partial_output);
+  CHECK(static_cast<bool>(call.on_text));  // the caller's sink is handed back
+}
+
+TEST_CASE("a stream that breaks after text with reported usage is settled at that usage") {
+  WalletFixture f;
+  f.fund_usd("1");
+  Meter meter(*f.wallet, venice_prices(), free_sim());
+  StreamingProvider venice;
+  venice.partial_usage = providers::Usage{20, 3};
+  providers::ChatCall call;
+  call.on_text = [](std::string_view) {};
+  auto result = meter.chat(venice, small_request(), CallContext{"r", 1, {}}, call);
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error().kind == ErrorKind::transport);
+  CHECK_FALSE(result.error().retryable);  // billed: a retry would be billed again
+  CHECK(call.partial_output);
+  CHECK(call.http_status == 200);
+
+  const wallet::Nanos cost = 20 * 1000 + 3 * 2000 + 1'000'000;
+  CHECK(f.balance().usd == usd("1") - cost);
+  CHECK(f.balance().reserved == 0);
+  CHECK(f.wallet->spent("r").value() == cost);
+  CHECK(f.wallet->unreconciled().value().empty());  // the provider's figure is final
+  auto receipts = f.wallet->receipts("r");
+  REQUIRE(receipts.ok());
+  CHECK(receipts->size() == 1);
+
+  // The same attempt again is refused, never sent or charged twice.
+  REQUIRE_FALSE(meter.chat(venice, small_request(), CallContext{"r", 1, {}}, call).ok());
+  CHECK(venice.calls == 1);
+  CHECK(f.wallet->spent("r").value() == cost);
+  f.require_verified();
+}
+
+TEST_CASE("a stream that breaks after text without usage is charged a bounded estimate") {
+  WalletFixture f;
+  f.fund_usd("1");
+  Meter meter(*f.wallet, venice_prices(), free_sim());
+  StreamingProvider venice;
+
+  SUBCASE("one output token per byte received, every input token of the worst case") {
+    SUBCASE("the adapter reports the partial output") {}
+    SUBCASE("the adapter forgets to: the meter saw the text") { venice.report_partial = false; }
+    providers::ChatCall call;
+    call.on_text = [](std::string_view) {};
+    auto result = meter.chat(venice, small_request(), CallContext{"r", 1, {}}, call);
+    REQUIRE_FALSE(result.ok());
+    CHECK_FALSE(result.error().retryable);
+    CHECK(call.partial_output);
+    const wallet::Nanos estimate = 25 * 1000 + 10 * 2000 + 1'000'000;
+    CHECK(estimate < kSmallHold);
+    CHECK(f.wallet->spent("r").value() == estimate);
+    CHECK(f.balance().usd == usd("1") - estimate);
+  }
+  SUBCASE("never above the hold however much text arrived") {
+    venice.pieces = {std::string(5000, 'x')};
+    providers::ChatCall call;
+    call.on_text = [](std::string_view) {};
+    REQUIRE_FALSE(meter.chat(venice, small_request(), CallContext{"r", 1, {}}, call).ok());
+    CHECK(f.wallet->spent("r").value() == kSmallHold);
+  }
+  CHECK(f.balance().reserved == 0);
+  CHECK(f.wallet->unreconciled().value().size() == 1);
+  auto receipts = f.wallet->receipts("r");
+  REQUIRE(receipts.ok());
+  CHECK(receipts->size() == 1);
+  f.require_verified();
+}
+
+TEST_CASE("a stream that fails before any text is released and charges nothing") {
+  WalletFixture f;
+  f.fund_usd("1");
+  Meter meter(*f.wallet, venice_prices(), free_sim());
+  StreamingProvider venice;
+  venice.pieces.clear();
+  venice.partial_usage = providers::Usage{20, 0};  // ignored: no output was generated
+  providers::ChatCall call;
+  call.on_text = [](std::string_view) {};
+  auto result = meter.chat(venice, small_request(), CallContext{"r", 1, {}}, call);
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error().retryable);  // nothing was billed: the router may retry
+  CHECK_FALSE(call.partial_output);
+  CHECK(f.balance().usd == usd("1"));
+  CHECK(f.balance().reserved == 0);
+  CHECK(f.wallet->spent("r").value() == 0);
+  CHECK(f.wallet->unreconciled().value().empty());
+  f.require_verified();
+}

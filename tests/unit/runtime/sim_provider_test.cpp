@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 using namespace perdiem;
 using namespace perdiem::providers;
@@ -118,4 +120,56 @@ TEST_CASE("make_sim_provider is named sim and answers like sim_reply") {
   REQUIRE(reply.ok());
   CHECK(reply->content == sim_reply(request, 7).content);
   CHECK(reply->provider == "sim");
+}
+
+TEST_CASE("the sim streams word-sized pieces that concatenate to its answer") {
+  auto sim = make_sim_provider(7);
+  for (const std::string text : {"what is the weather in Paris?", "reply with exactly: un  deux\ttrois",
+                                 "reply with exactly: é ü ñ"}) {
+    std::vector<std::string> pieces;
+    ChatCall call;
+    call.on_text = [&](std::string_view piece) { pieces.emplace_back(piece); };
+    Result<ChatResponse> streamed = sim->chat_call(ask(text), call);
+    REQUIRE(streamed.ok());
+    CHECK(streamed.value().content == sim_reply(ask(text), 7).content);
+    std::string joined;
+    for (const std::string& piece : pieces) {
+      CHECK_FALSE(piece.empty());
+      joined += piece;
+    }
+    CHECK(joined == streamed.value().content);
+    CHECK(pieces.size() > 1);  // every answer above has several words
+    CHECK(call.ttft_us.has_value());
+    CHECK_FALSE(call.partial_output);
+  }
+  CHECK(sim_pieces("").empty());
+  CHECK(sim_pieces("  a b").size() == 3);  // "  ", "a ", "b"
+}
+
+TEST_CASE("the sim without a text sink answers in one piece and records no ttft") {
+  auto sim = make_sim_provider(7);
+  ChatCall call;
+  Result<ChatResponse> answer = sim->chat_call(ask("hello there"), call);
+  REQUIRE(answer.ok());
+  CHECK_FALSE(call.ttft_us.has_value());
+}
+
+TEST_CASE("a reader that stops the sim's stream gets a cancelled call with the partial text") {
+  auto sim = make_sim_provider(7);
+  ChatCall call;
+  std::string received;
+  call.on_text = [&](std::string_view piece) {
+    received += piece;
+    call.stop_requested = true;  // after the first piece
+  };
+  const ChatRequest request = ask("reply with exactly: one two three");
+  Result<ChatResponse> answer = sim->chat_call(request, call);
+  REQUIRE_FALSE(answer.ok());
+  CHECK(answer.error().kind == ErrorKind::cancelled);
+  CHECK(received == "one ");
+  CHECK(call.partial_output);
+  CHECK(call.partial_text == received);
+  REQUIRE(call.partial_usage.has_value());
+  CHECK(call.partial_usage->output_tokens == sim_token_estimate(received));
+  CHECK(call.partial_usage->input_tokens == sim_reply(request, 7).usage.input_tokens);
 }

@@ -160,3 +160,111 @@ TEST_CASE("agent.id and agent.run_id name the agent and this run") {
   RunResult unnamed = runtime->run_script("return '[' .. agent.id .. ']'", "id.lua", {});
   CHECK(unnamed.text == "[]");
 }
+
+namespace {
+
+// The events of one step, by phase.
+struct StepEvents {
+  std::vector<StepEvent> started, deltas, finished;
+};
+
+StepEvents events_of(const std::vector<StepEvent>& events, std::int64_t step) {
+  StepEvents out;
+  for (const StepEvent& e : events) {
+    if (e.step != step) continue;
+    // Phases arrive in order: started, deltas, finished.
+    if (e.phase == StepPhase::started) {
+      CHECK(out.deltas.empty());
+      CHECK(out.finished.empty());
+      out.started.push_back(e);
+    } else if (e.phase == StepPhase::delta) {
+      CHECK(out.started.size() == 1);
+      CHECK(out.finished.empty());
+      out.deltas.push_back(e);
+    } else {
+      out.finished.push_back(e);
+    }
+  }
+  return out;
+}
+
+std::string joined(const std::vector<StepEvent>& deltas) {
+  std::string text;
+  for (const StepEvent& e : deltas) text += e.delta_text;
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("model.stream reports its text as delta steps between started and finished") {
+  Recorder recorder;
+  RuntimeOptions options = offline();
+  options.on_step = recorder.sink();
+  auto runtime = make_runtime(std::move(options));
+  RunResult result = runtime->run_script(R"(
+    local pieces = {}
+    local streamed = model.stream{
+      messages = {{role = "user", content = "reply with exactly: one two three four"}},
+      on_delta = function(text) pieces[#pieces + 1] = text end}
+    local plain = model.chat{messages = {{role = "user", content = "reply with exactly: quiet"}}}
+    return table.concat(pieces, "|") .. "=" .. streamed.content .. "/" .. plain.content
+  )",
+                                         "stream.lua", {});
+  REQUIRE_MESSAGE(result.ok(), result.error->describe());
+  CHECK(result.text == "one |two |three |four=one two three four/quiet");
+
+  const StepEvents streamed = events_of(recorder.events, 1);
+  REQUIRE(streamed.started.size() == 1);
+  REQUIRE(streamed.finished.size() == 1);
+  REQUIRE(streamed.deltas.size() == 4);  // the plan saw the same pieces
+  CHECK(streamed.deltas[0].delta_text == "one ");
+  CHECK(joined(streamed.deltas) == streamed.finished[0].response_text);
+  for (const StepEvent& e : streamed.deltas) {
+    CHECK(e.run_id == result.run_id);
+    CHECK(e.kind == StepKind::chat);
+    CHECK(e.response_text.empty());
+  }
+  CHECK(streamed.finished[0].delta_text.empty());
+
+  const StepEvents plain = events_of(recorder.events, 2);
+  CHECK(plain.started.size() == 1);
+  CHECK(plain.deltas.empty());  // model.chat is not streamed unless the app asks
+  CHECK(plain.finished.size() == 1);
+}
+
+TEST_CASE("stream_chat streams plain model.chat answers to on_step too") {
+  Recorder recorder;
+  RuntimeOptions options = offline();
+  options.on_step = recorder.sink();
+  options.stream_chat = true;
+  auto runtime = make_runtime(std::move(options));
+  RunResult result = runtime->run_script(
+      R"(return model.chat{messages = {{role = "user", content = "reply with exactly: a b c"}}}.content)",
+      "plain.lua", {});
+  REQUIRE_MESSAGE(result.ok(), result.error->describe());
+  const StepEvents step = events_of(recorder.events, 1);
+  CHECK(step.deltas.size() == 3);
+  REQUIRE(step.finished.size() == 1);
+  CHECK(joined(step.deltas) == step.finished[0].response_text);
+  CHECK(joined(step.deltas) == result.text);
+}
+
+TEST_CASE("an error in on_delta stops the stream; the step finishes with the call's error") {
+  Recorder recorder;
+  RuntimeOptions options = offline();
+  options.on_step = recorder.sink();
+  auto runtime = make_runtime(std::move(options));
+  RunResult result = runtime->run_script(R"(
+    model.stream{messages = {{role = "user", content = "reply with exactly: one two three"}},
+                 on_delta = function(text) error("enough after " .. text) end}
+  )",
+                                         "stop.lua", {});
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error->kind == ErrorKind::script);
+  CHECK(result.error->message.find("enough after one ") != std::string::npos);
+  const StepEvents step = events_of(recorder.events, 1);
+  CHECK(step.deltas.size() == 1);  // nothing was streamed after the error
+  REQUIRE(step.finished.size() == 1);
+  REQUIRE(step.finished[0].error.has_value());
+  CHECK(step.finished[0].error->kind == ErrorKind::cancelled);
+}
