@@ -48,12 +48,18 @@ class ReportingProvider final : public providers::Provider {
   const std::string& name() const override { return inner_->name(); }
   Result<providers::ChatResponse> chat(const providers::ChatRequest& request) override {
     last = providers::ChatCall{};
+    pieces = 0;
+    if (stream) last.on_text = [this](std::string_view) { ++pieces; };
     Result<providers::ChatResponse> result = inner_->chat_call(request, last);
     if (last.http_status) reported_status = true;
+    if (last.ttft_us || last.partial_output || pieces > 1) streamed = true;
     return result;
   }
+  bool stream = false;  // ask the adapter to stream (ChatCall::on_text)
   providers::ChatCall last;
+  int pieces = 0;                // text pieces the last call delivered
   bool reported_status = false;  // the adapter fills ChatCall::http_status
+  bool streamed = false;         // the adapter streamed an answer
 
  private:
   std::unique_ptr<providers::Provider> inner_;
@@ -458,6 +464,64 @@ TEST_CASE("the circuit breaker opens after repeated failures; later calls skip t
   CHECK(c.releases == 3);
   CHECK(c.final_receipts == 3);
   CHECK(c.final_providers == Names{"backup", "backup", "backup"});
+  f.check_books(c);
+}
+
+// Streams need an adapter that streams (ChatCall::on_text). Until the OpenAI adapter
+// does, the request goes out unstreamed and the cut never happens: these tests say so.
+bool adapter_streams(FaultWorld& f) {
+  f.primary->stream = true;
+  f.backup->stream = true;
+  // A healthy streamed call at the backup shows whether the adapter streams at all.
+  auto probe = f.backup->chat(providers::ChatRequest{
+      "sim-1", {{"user", "reply with exactly: a reply long enough to arrive in several pieces"}},
+      64, std::nullopt});
+  REQUIRE(probe.ok());
+  return f.backup->streamed;
+}
+
+TEST_CASE("a stream cut before any text: retried, and the cut attempts cost nothing") {
+  MockProviderOptions o;
+  o.cut_after_chunks = 0;
+  FaultWorld f(o);
+  if (!adapter_streams(f)) {
+    MESSAGE("skipped: the OpenAI adapter does not stream yet");
+    return;
+  }
+  const std::uint64_t backup_before = f.backup_server->requests_served();
+  const router::RouteResult r = f.call();
+  REQUIRE_MESSAGE(r.response.ok(), (r.response.ok() ? "" : r.response.error().message));
+  CHECK(providers_of(r) == Names{"primary", "primary", "primary", "backup"});
+  CHECK(f.primary_server->requests_served() == 3);
+  CHECK(f.backup_server->requests_served() == backup_before + 1);
+  const Charges c = f.charges();
+  CHECK(c.releases == 3);
+  CHECK(c.final_receipts == 1);
+  CHECK(c.final_providers == Names{"backup"});
+  f.check_books(c);
+}
+
+TEST_CASE("a stream cut after text arrived: settled for what arrived, not retried") {
+  MockProviderOptions o;
+  o.cut_after_chunks = 3;  // the role chunk and two pieces of text
+  FaultWorld f(o);
+  if (!adapter_streams(f)) {
+    MESSAGE("skipped: the OpenAI adapter does not stream yet");
+    return;
+  }
+  const router::RouteResult r = f.call(1, "reply with exactly: " + std::string(200, 'x'));
+  REQUIRE_FALSE(r.response.ok());
+  CHECK(providers_of(r) == Names{"primary"});
+  CHECK(outcomes(r) == Outcomes{TraceOutcome::stop});
+  CHECK(f.primary->last.partial_output);
+  CHECK_FALSE(f.primary->last.partial_text.empty());
+  CHECK(f.primary_server->requests_served() == 1);
+  // The provider bills what it generated: one charge for the attempt, none released.
+  const Charges c = f.charges();
+  CHECK(c.reserves == 1);
+  CHECK(c.releases == 0);
+  CHECK(c.final_receipts + c.estimate_receipts == 1);
+  CHECK(c.receipts_cost > 0);
   f.check_books(c);
 }
 
