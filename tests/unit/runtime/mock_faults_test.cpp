@@ -263,3 +263,20 @@ TEST_CASE("options out of range keep the server from starting") {
   options.fail_status = 200;
   CHECK_FALSE(MockServer::start(options).ok());
 }
+
+TEST_CASE("embeddings requests get the same faults and count the same way") {
+  MockProviderOptions options;
+  options.fail_first = 1;
+  options.fail_status = 503;
+  auto server = start_mock(options);
+  httplib::Client client = client_for(*server);
+  const std::string body = R"({"model":"sim-embed","input":["hello"]})";
+  auto first = client.Post("/v1/embeddings", body, "application/json");
+  REQUIRE(first);
+  CHECK(first->status == 503);
+  auto second = client.Post("/v1/embeddings", body, "application/json");
+  REQUIRE(second);
+  CHECK(second->status == 200);
+  CHECK(parse(second->body)["data"][0]["embedding"].size() > 0);
+  CHECK(server->requests_served() == 2);
+}
