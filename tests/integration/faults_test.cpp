@@ -525,6 +525,26 @@ TEST_CASE("a stream cut after text arrived: settled for what arrived, not retrie
   f.check_books(c);
 }
 
+TEST_CASE("a stream dripping slower than the timeout: no text came, so retried, then backup") {
+  MockProviderOptions o;
+  o.chunk_delay = 2s;  // before every event, the first included
+  FaultWorld f(o, {}, /*attempt_timeout=*/400ms);
+  if (!adapter_streams(f)) {
+    MESSAGE("skipped: the OpenAI adapter does not stream yet");
+    return;
+  }
+  const router::RouteResult r = f.call();
+  REQUIRE_MESSAGE(r.response.ok(), (r.response.ok() ? "" : r.response.error().message));
+  CHECK(providers_of(r) == Names{"primary", "primary", "primary", "backup"});
+  for (int i = 0; i < 3; ++i) CHECK(r.trace[i].latency < 2s);  // gave up before a chunk
+  CHECK(f.primary_server->requests_served() == 3);
+  CHECK_FALSE(f.primary->last.partial_output);
+  const Charges c = f.charges();
+  CHECK(c.final_receipts == 1);
+  CHECK(c.final_providers == Names{"backup"});
+  f.check_books(c);
+}
+
 TEST_CASE("the Anthropic wire format through the Anthropic adapter") {
 #if __has_include("runtime/providers/anthropic_provider.hpp")
   MESSAGE("runtime/providers/anthropic_provider.hpp exists: write this test against it");
