@@ -36,7 +36,8 @@ Status read_message(const Json& m, std::vector<Message>& out) {
       message.content += string_member(block, "text");
     } else if (type == "tool_use") {
       const Json* input = member(block, "input");
-      message.tool_calls.push_back(ToolCall{string_member(block, "id"), string_member(block, "name"),
+      message.tool_calls.push_back(ToolCall{string_member(block, "id"),
+                                            string_member(block, "name"),
                                             input ? wire::dump(*input) : "{}"});
     } else if (type == "tool_result") {
       const Json* result = member(block, "content");
@@ -99,7 +100,9 @@ Result<WireChatRequest> decode_anthropic_request(std::string_view body) {
   }
   if (const Json* choice = member(*doc, "tool_choice"); choice != nullptr) {
     const std::string type = string_member(*choice, "type");
-    request.tool_choice = type == "any" ? "required" : type == "tool" ? string_member(*choice, "name") : type;
+    request.tool_choice = type == "any"    ? "required"
+                          : type == "tool" ? string_member(*choice, "name")
+                                           : type;
   }
   if (const Json* s = member(*doc, "stream"); s != nullptr && !s->is_null()) {
     if (!s->is_boolean()) return invalid("stream: Input should be a valid boolean");

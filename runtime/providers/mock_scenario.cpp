@@ -128,7 +128,8 @@ FaultDecision decide(const MockProviderOptions& o, std::uint64_t n) {
   FaultDecision d;
   d.latency = o.latency;
   if (o.latency_jitter.count() > 0) {
-    const auto extra = draw(o.seed, n, kJitter, static_cast<std::uint64_t>(o.latency_jitter.count()) + 1);
+    const auto extra =
+        draw(o.seed, n, kJitter, static_cast<std::uint64_t>(o.latency_jitter.count()) + 1);
     d.latency += std::chrono::milliseconds(static_cast<std::int64_t>(extra));
   }
   if (n <= static_cast<std::uint64_t>(o.fail_first)) {

@@ -195,8 +195,9 @@ class MockServerImpl final : public MockServer {
     if (options_.retry_after_seconds) {
       res.set_header("Retry-After", std::to_string(*options_.retry_after_seconds));
     }
-    fail(res, status, status == 429 ? "Rate limit reached (injected by the mock provider)"
-                                    : "Injected failure (mock provider scenario)",
+    fail(res, status,
+         status == 429 ? "Rate limit reached (injected by the mock provider)"
+                       : "Injected failure (mock provider scenario)",
          wire);
     return true;
   }
@@ -234,8 +235,8 @@ class MockServerImpl final : public MockServer {
     const std::string id = completion_id(options_.seed, replies_.fetch_add(1) + 1);
     const auto created = static_cast<std::int64_t>(std::time(nullptr));
     if (wire->stream) {
-      mock::stream(res, mock::openai_events(reply, id, created, include_usage(req.body)),
-                   options_, [this](std::chrono::milliseconds d) { return pause(d); });
+      mock::stream(res, mock::openai_events(reply, id, created, include_usage(req.body)), options_,
+                   [this](std::chrono::milliseconds d) { return pause(d); });
     } else {
       mock::answer(res, encode_chat_response(reply, id, created), kJson, options_);
     }

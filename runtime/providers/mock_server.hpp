@@ -33,7 +33,7 @@ class MockServer {
   static Result<std::unique_ptr<MockServer>> start(const MockProviderOptions& options);
   virtual ~MockServer() = default;
   virtual std::uint16_t port() const = 0;
-  virtual std::string base_url() const = 0;           // "http://127.0.0.1:PORT/v1"
+  virtual std::string base_url() const = 0;  // "http://127.0.0.1:PORT/v1"
   // Model requests received (chat, messages, embeddings), whatever their answer.
   virtual std::uint64_t requests_served() const = 0;
   // How many of them were answered with `status`.

@@ -46,8 +46,8 @@ struct ScenarioFile {
 }  // namespace
 
 TEST_CASE("mock-provider --fail-first: the run retries through the failures") {
-  BackgroundProcess server(kCli, {"mock-provider", "--port", "0", "--fail-first", "2",
-                                  "--fail-status", "503"});
+  BackgroundProcess server(
+      kCli, {"mock-provider", "--port", "0", "--fail-first", "2", "--fail-status", "503"});
   auto r = run_process(kCli, {"run", "--base-url", url_of(server), kHello});
   CHECK_MESSAGE(r.exit_code == 0, r.err);
   CHECK(server.stop() == 0);
@@ -57,16 +57,16 @@ TEST_CASE("mock-provider --fail-first: the run retries through the failures") {
 TEST_CASE("mock-provider --scenario: the file's faults, overridden by later flags") {
   ScenarioFile always_failing(R"({"fail_first": 100, "fail_status": 500})");
   {
-    BackgroundProcess server(kCli, {"mock-provider", "--port", "0", "--scenario",
-                                    always_failing.path});
+    BackgroundProcess server(kCli,
+                             {"mock-provider", "--port", "0", "--scenario", always_failing.path});
     auto r = run_process(kCli, {"run", "--base-url", url_of(server), kHello});
     CHECK(r.exit_code == 1);
     CHECK(has(r.err, "500"));
     CHECK(server.stop() == 0);
     CHECK(has(server.err(), "after 3 requests"));  // the first attempt and two retries
   }
-  BackgroundProcess server(kCli, {"mock-provider", "--port", "0", "--scenario",
-                                  always_failing.path, "--fail-first", "0"});
+  BackgroundProcess server(kCli, {"mock-provider", "--port", "0", "--scenario", always_failing.path,
+                                  "--fail-first", "0"});
   auto r = run_process(kCli, {"run", "--base-url", url_of(server), kHello});
   CHECK_MESSAGE(r.exit_code == 0, r.err);
 }

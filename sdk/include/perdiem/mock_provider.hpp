@@ -32,26 +32,26 @@ namespace perdiem {
 // so one seed gives the same faults on every run. Members added after the first release
 // carry initializers, so aggregate initializations written before them stay valid.
 struct MockProviderOptions {
-  std::uint16_t port = 0;        // 0 picks a free port
+  std::uint16_t port = 0;  // 0 picks a free port
   std::string host = "127.0.0.1";
-  std::uint64_t seed = 1;        // the sim provider's seed, and the faults'
-  std::string required_key;      // when set, requests must send "Authorization: Bearer KEY"
-                                 // (or "x-api-key: KEY" on the Anthropic route)
+  std::uint64_t seed = 1;    // the sim provider's seed, and the faults'
+  std::string required_key;  // when set, requests must send "Authorization: Bearer KEY"
+                             // (or "x-api-key: KEY" on the Anthropic route)
 
   // ---- latency ----
-  std::chrono::milliseconds latency{0};  // waited before answering each request
+  std::chrono::milliseconds latency{0};         // waited before answering each request
   std::chrono::milliseconds latency_jitter{0};  // plus a uniform [0, jitter] extra
 
   // ---- failing with a status ----
-  int fail_first = 0;         // the first N model requests fail with fail_status
-  double error_rate = 0.0;    // later ones fail with this probability, 0..1
-  int fail_status = 500;      // 429, 500, 503, ... (any 400-599)
+  int fail_first = 0;       // the first N model requests fail with fail_status
+  double error_rate = 0.0;  // later ones fail with this probability, 0..1
+  int fail_status = 500;    // 429, 500, 503, ... (any 400-599)
   // Sent as "Retry-After: N" with every failure when set.
   std::optional<int> retry_after_seconds{};
 
   // ---- broken answers (status 200) ----
-  bool malformed_json = false;      // a body cut off mid-JSON
-  bool wrong_content_type = false;  // an HTML page as text/html, as a proxy would send
+  bool malformed_json = false;           // a body cut off mid-JSON
+  bool wrong_content_type = false;       // an HTML page as text/html, as a proxy would send
   std::size_t oversized_body_bytes = 0;  // pad each answer with whitespace to this size
 
   // ---- streams ("stream": true) ----

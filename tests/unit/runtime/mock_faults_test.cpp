@@ -20,7 +20,9 @@ namespace {
 
 constexpr const char* kChat = "/v1/chat/completions";
 
-nlohmann::json parse(const std::string& body) { return nlohmann::json::parse(body); }
+nlohmann::json parse(const std::string& body) {
+  return nlohmann::json::parse(body);
+}
 
 // The 1-based numbers of the requests among `count` that failed.
 std::set<int> failures_of(const MockProviderOptions& options, int count) {
@@ -55,7 +57,8 @@ TEST_CASE("fail_first fails exactly the first N requests with 429 and Retry-Afte
     REQUIRE_FALSE(decoded.ok());
     CHECK(decoded.error().kind == ErrorKind::rate_limited);
   }
-  auto ok = client.Post(kChat, chat_body("reply with exactly: third time lucky"), "application/json");
+  auto ok =
+      client.Post(kChat, chat_body("reply with exactly: third time lucky"), "application/json");
   REQUIRE(ok);
   CHECK(ok->status == 200);
   CHECK_FALSE(ok->has_header("Retry-After"));
@@ -239,12 +242,10 @@ TEST_CASE("a bad scenario is refused naming the member at fault") {
     const char* json;
     const char* names;
   };
-  for (const Case& c : {Case{R"({"fail_frist": 2})", "fail_frist"},
-                        Case{R"({"fail_status": 200})", "fail_status"},
-                        Case{R"({"error_rate": 1.5})", "error_rate"},
-                        Case{R"({"latency_ms": -1})", "latency_ms"},
-                        Case{R"({"malformed_json": "yes"})", "malformed_json"},
-                        Case{R"([1, 2])", "JSON object"}}) {
+  for (const Case& c :
+       {Case{R"({"fail_frist": 2})", "fail_frist"}, Case{R"({"fail_status": 200})", "fail_status"},
+        Case{R"({"error_rate": 1.5})", "error_rate"}, Case{R"({"latency_ms": -1})", "latency_ms"},
+        Case{R"({"malformed_json": "yes"})", "malformed_json"}, Case{R"([1, 2])", "JSON object"}}) {
     CAPTURE(c.json);
     auto read = mock::scenario_from_json(c.json, MockProviderOptions{});
     REQUIRE_FALSE(read.ok());

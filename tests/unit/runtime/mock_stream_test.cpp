@@ -36,8 +36,8 @@ std::vector<json> chunks_of(const Streamed& s) {
 }
 
 std::string anthropic_body(const std::string& text, bool stream, const std::string& extra = {}) {
-  return R"({"model":"claude-sim","max_tokens":256,"messages":[{"role":"user","content":")" +
-         text + R"("}])" + (stream ? R"(,"stream":true)" : "") + extra + "}";
+  return R"({"model":"claude-sim","max_tokens":256,"messages":[{"role":"user","content":")" + text +
+         R"("}])" + (stream ? R"(,"stream":true)" : "") + extra + "}";
 }
 
 }  // namespace
@@ -183,10 +183,9 @@ TEST_CASE("the Anthropic stream follows the documented event order") {
     CHECK(e.event == data["type"]);  // the SSE event name repeats the type
     if (types.empty() || types.back() != data["type"]) types.push_back(data["type"]);
   }
-  const std::vector<std::string> expected = {"message_start",       "ping",
-                                             "content_block_start", "content_block_delta",
-                                             "content_block_stop",  "message_delta",
-                                             "message_stop"};
+  const std::vector<std::string> expected = {
+      "message_start",      "ping",          "content_block_start", "content_block_delta",
+      "content_block_stop", "message_delta", "message_stop"};
   CHECK(types == expected);
   AnthropicStreamAccumulator acc("mock");
   for (const auto& e : s.events) REQUIRE(acc.feed(e.data).ok());
@@ -252,8 +251,8 @@ TEST_CASE("the Anthropic route fails in Anthropic's error format, Retry-After in
   REQUIRE(ok);
   CHECK(ok->status == 200);
 
-  auto bad = client.Post(kMessages, key, R"({"model":"claude-sim","messages":[]})",
-                         "application/json");
+  auto bad =
+      client.Post(kMessages, key, R"({"model":"claude-sim","messages":[]})", "application/json");
   REQUIRE(bad);
   CHECK(bad->status == 400);
   CHECK(json::parse(bad->body)["error"]["message"].get<std::string>().find("max_tokens") !=
