@@ -28,7 +28,8 @@ constexpr std::uint64_t kJitter = 1;
 constexpr std::uint64_t kErrorRate = 2;
 constexpr std::uint64_t kRateScale = 1'000'000;
 
-// Reads one member into `out`; false (and `error` set) when it has the wrong type/range.
+// Reads an integer member into `out`; invalid_argument naming it when it is not an
+// integer in [lo, hi].
 template <typename Int>
 Status read_int(const Json& value, const std::string& name, std::int64_t lo, std::int64_t hi,
                 Int& out) {
