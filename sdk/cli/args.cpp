@@ -1,8 +1,11 @@
 #include "args.hpp"
 
 #include <charconv>
+#include <chrono>
 #include <cstdint>
+#include <fstream>
 #include <limits>
+#include <sstream>
 
 namespace perdiem::cli {
 namespace {
@@ -132,32 +135,105 @@ Result<Command> parse_run(Words& words) {
   return Command(std::move(run));
 }
 
+Result<double> parse_rate(const std::string& option, const std::string& text) {
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || !(value >= 0.0 && value <= 1.0)) {
+    return usage_error(option + " expects a number from 0 to 1, got '" + text + "'");
+  }
+  return value;
+}
+
+// A scenario file (see perdiem::mock_scenario_from_json) over the options so far; flags
+// after --scenario override it.
+Status apply_scenario(const std::string& path, MockProviderOptions& options) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return usage_error("--scenario: cannot read '" + path + "'");
+  std::ostringstream text;
+  text << in.rdbuf();
+  Result<MockProviderOptions> read = mock_scenario_from_json(text.str(), options);
+  if (!read) return usage_error("--scenario " + path + ": " + read.error().message);
+  options = std::move(read).value();
+  return Status::success();
+}
+
 Result<Command> parse_mock_provider(Words& words) {
   MockProviderCommand mock;
+  MockProviderOptions& o = mock.options;
+  constexpr int kIntMax = std::numeric_limits<int>::max();
   while (!words.done()) {
     std::string word = words.take();
     std::size_t eq = word.find('=');
     bool has_inline = eq != std::string::npos;
     std::string option = has_inline ? word.substr(0, eq) : word;
+    if (option == "--malformed-json" && !has_inline) {
+      o.malformed_json = true;
+      continue;
+    }
+    if (option == "--wrong-content-type" && !has_inline) {
+      o.wrong_content_type = true;
+      continue;
+    }
     std::string inline_value = has_inline ? word.substr(eq + 1) : std::string();
     Result<std::string> value = words.value_of(option, inline_value, has_inline);
     if (!value) return value.error();
+    // The millisecond options share one parser and range.
+    auto milliseconds = [&](std::chrono::milliseconds& out) -> Status {
+      auto ms = parse_integer<std::int64_t>(option, *value, 0, 3'600'000);
+      if (!ms) return ms.error();
+      out = std::chrono::milliseconds(*ms);
+      return Status::success();
+    };
+    Status status = Status::success();
     if (option == "--port") {
       auto port = parse_integer<std::uint16_t>(option, *value, 0, 65535);
       if (!port) return port.error();
-      mock.options.port = *port;
+      o.port = *port;
     } else if (option == "--host") {
-      mock.options.host = *value;
+      o.host = *value;
     } else if (option == "--seed") {
       auto seed = parse_integer<std::uint64_t>(option, *value, 0,
                                                std::numeric_limits<std::uint64_t>::max());
       if (!seed) return seed.error();
-      mock.options.seed = *seed;
+      o.seed = *seed;
     } else if (option == "--require-key-env") {
       mock.required_key_env = *value;
+    } else if (option == "--scenario") {
+      status = apply_scenario(*value, o);
+    } else if (option == "--latency-ms") {
+      status = milliseconds(o.latency);
+    } else if (option == "--latency-jitter-ms") {
+      status = milliseconds(o.latency_jitter);
+    } else if (option == "--chunk-delay-ms") {
+      status = milliseconds(o.chunk_delay);
+    } else if (option == "--fail-first") {
+      auto n = parse_integer<int>(option, *value, 0, kIntMax);
+      if (!n) return n.error();
+      o.fail_first = *n;
+    } else if (option == "--fail-status") {
+      auto code = parse_integer<int>(option, *value, 400, 599);
+      if (!code) return code.error();
+      o.fail_status = *code;
+    } else if (option == "--retry-after") {
+      auto seconds = parse_integer<int>(option, *value, 0, 86'400);
+      if (!seconds) return seconds.error();
+      o.retry_after_seconds = *seconds;
+    } else if (option == "--error-rate") {
+      auto rate = parse_rate(option, *value);
+      if (!rate) return rate.error();
+      o.error_rate = *rate;
+    } else if (option == "--oversized-body") {
+      auto bytes = parse_integer<std::size_t>(option, *value, 0, std::size_t{1} << 30);
+      if (!bytes) return bytes.error();
+      o.oversized_body_bytes = *bytes;
+    } else if (option == "--cut-after-chunks") {
+      auto chunks = parse_integer<std::size_t>(option, *value, 0, std::size_t{kIntMax});
+      if (!chunks) return chunks.error();
+      o.cut_after_chunks = *chunks;
     } else {
       return usage_error("unknown option '" + option + "' for `perdiem mock-provider`");
     }
+    if (!status.ok()) return status.error();
   }
   return Command(std::move(mock));
 }
@@ -241,6 +317,20 @@ Options for `mock-provider`:
   --host H              address to bind (default 127.0.0.1)
   --seed N              the sim provider's seed (default 1)
   --require-key-env VAR clients must send the key held in environment variable VAR
+  Faults, for testing retries and fallbacks (model requests only; seeded by --seed):
+  --latency-ms N        wait N ms before answering each request
+  --latency-jitter-ms N plus a random 0..N ms
+  --fail-first N        fail the first N requests with --fail-status, then succeed
+  --error-rate R        fail later requests with probability R (0 to 1)
+  --fail-status S       the failure status: 429, 500, 503, ... (default 500)
+  --retry-after S       send "Retry-After: S" with each failure
+  --malformed-json      answer 200 with the JSON body cut in half
+  --wrong-content-type  answer 200 with an HTML page (text/html)
+  --oversized-body N    pad each answer with spaces to N bytes
+  --cut-after-chunks K  close a stream's connection after K events
+  --chunk-delay-ms N    wait N ms before each event of a stream
+  --scenario FILE       read these as JSON ({"fail_first": 2, "latency_ms": 50, ...});
+                        flags after it override it
 
 Environment:
   PERDIEM_PROVIDER, PERDIEM_BASE_URL, PERDIEM_MODEL, PERDIEM_API_KEY, and each

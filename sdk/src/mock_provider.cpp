@@ -3,6 +3,7 @@
 
 #include <utility>
 
+#include "runtime/providers/mock_scenario.hpp"
 #include "runtime/providers/mock_server.hpp"
 
 namespace perdiem {
@@ -17,6 +18,9 @@ class MockProviderImpl final : public MockProvider {
   std::uint16_t port() const override { return server_->port(); }
   std::string base_url() const override { return server_->base_url(); }
   std::uint64_t requests_served() const override { return server_->requests_served(); }
+  std::uint64_t requests_with_status(int status) const override {
+    return server_->requests_with_status(status);
+  }
   void wait() override { server_->wait(); }
   void stop() override { server_->stop(); }
 
@@ -27,6 +31,11 @@ class MockProviderImpl final : public MockProvider {
 }  // namespace
 
 MockProvider::~MockProvider() = default;
+
+Result<MockProviderOptions> mock_scenario_from_json(std::string_view json,
+                                                    MockProviderOptions base) {
+  return providers::mock::scenario_from_json(json, std::move(base));
+}
 
 Result<std::unique_ptr<MockProvider>> MockProvider::start(MockProviderOptions options) {
   auto server = providers::MockServer::start(options);

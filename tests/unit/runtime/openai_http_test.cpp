@@ -192,7 +192,9 @@ TEST_CASE("the mock server checks the required key") {
   REQUIRE_FALSE(none.ok());
   CHECK(none.error().kind == ErrorKind::auth);
   CHECK(none.error().message.find("no API key was sent") != std::string::npos);
-  CHECK(server->requests_served() == 1);
+  CHECK(server->requests_served() == 3);  // every request received counts
+  CHECK(server->requests_with_status(200) == 1);
+  CHECK(server->requests_with_status(401) == 2);
 }
 
 TEST_CASE("the API key never appears in an error, even when the server echoes it") {
@@ -289,7 +291,7 @@ TEST_CASE("a 200 that is not JSON is a bad_response") {
   CHECK(reply.error().kind == ErrorKind::bad_response);
 }
 
-TEST_CASE("the mock server answers bad JSON, streaming and unknown routes with errors") {
+TEST_CASE("the mock server answers bad JSON and unknown routes with errors") {
   auto server = start_mock();
   const std::string url = server->base_url() + "/chat/completions";
 
@@ -298,17 +300,19 @@ TEST_CASE("the mock server answers bad JSON, streaming and unknown routes with e
   CHECK(bad->status == 400);
   CHECK(nlohmann::json::parse(bad->body)["error"]["message"].is_string());
 
-  auto stream = raw("POST", url, R"({"model":"sim-1","stream":true,"messages":[]})");
-  REQUIRE(stream.ok());
-  CHECK(stream->status == 400);
-  CHECK(nlohmann::json::parse(stream->body)["error"]["message"] ==
-        "streaming not supported by the mock provider yet");
+  auto bad_stream = raw("POST", url, R"({"model":"sim-1","stream":"yes","messages":[]})");
+  REQUIRE(bad_stream.ok());
+  CHECK(bad_stream->status == 400);
+  CHECK(nlohmann::json::parse(bad_stream->body)["error"]["message"] == "'stream' must be a boolean");
 
   auto missing = raw("GET", server->base_url() + "/nothing-here");
   REQUIRE(missing.ok());
   CHECK(missing->status == 404);
   CHECK(nlohmann::json::parse(missing->body).contains("error"));
-  CHECK(server->requests_served() == 0);
+  // The two refused chat requests count as received; the unknown route does not.
+  CHECK(server->requests_served() == 2);
+  CHECK(server->requests_with_status(400) == 2);
+  CHECK(server->requests_with_status(200) == 0);
 }
 
 TEST_CASE("the mock server lists sim-1 under /v1/models") {
