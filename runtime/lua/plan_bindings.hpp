@@ -29,7 +29,9 @@ struct PlanContext {
   PlanHost* host = nullptr;
   PlanLimits limits;
   Sandbox* sandbox = nullptr;
-  lua_State* plan_thread = nullptr;  // the coroutine running the plan's main chunk
+  // The coroutine whose model calls park here and yield to a driver: the plan's main
+  // chunk under run_plan's loop, or a parallel branch while parallel resumes it.
+  lua_State* plan_thread = nullptr;
   bool finished = false;             // once set, model.chat refuses: the run is over
   // model.chat on the plan thread parks its request here and yields; the driver asks
   // the host and parks the answer for model.chat's continuation.
@@ -97,6 +99,12 @@ void push_sleep(lua_State* L, PlanContext& context);
 
 // Sleeps for the plan (host.sleep or this thread), cutting the duration at the deadline.
 SleepResult sleep_for_plan(PlanContext& context, std::chrono::nanoseconds duration);
+
+// parallel(f1, f2, ...) takes at most this many functions.
+constexpr int kMaxParallelBranches = 1000;
+
+// Pushes the `parallel` function (parallel_binding.cpp). May raise.
+void push_parallel(lua_State* L, PlanContext& context);
 
 // Pushes the `require` function. May raise.
 void push_require(lua_State* L, PlanContext& context);
