@@ -61,7 +61,7 @@ std::size_t request_bytes(const ChatRequest& request) {
     }
   }
   for (const providers::ToolDefinition& tool : request.tools) {
-    bytes += tool.name.size() + tool.description.size() + tool.parameters_json.size();
+    bytes += tool.name.size() + tool.description.size() + tool.parameters.size();
   }
   return bytes;
 }
