@@ -16,6 +16,7 @@
 // Errors: every branch runs to its end; then the error of the first branch (by position)
 // that failed is raised as it was raised. A sandbox limit ends the plan at once.
 #include <climits>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,10 @@ namespace {
 
 using providers::ChatRequest;
 using providers::ChatResponse;
+
+// What starting a branch costs against the instruction limit: the count hook's interval,
+// which bounds the instructions a coroutine can run without the hook seeing them.
+constexpr std::uint64_t kInstructionsPerBranch = 1000;
 
 // One branch's state, kept in a userdata on parallel's stack across yields.
 enum BranchState : int { kRunnable, kParkedChat, kParkedMany, kDone, kFailed };
@@ -301,7 +306,9 @@ int parallel(lua_State* L) {
                         luaL_typename(L, i));
     }
   }
-  context.sandbox->check(L);
+  // A coroutine's last instructions (fewer than the hook's interval) escape the counter;
+  // charged up front, so a thousand short branches cannot run uncounted.
+  context.sandbox->charge(L, static_cast<std::uint64_t>(n) * kInstructionsPerBranch);
   if (!lua_checkstack(L, 8)) return luaL_error(L, "parallel: out of stack");
   auto* branches = static_cast<Branch*>(lua_newuserdatauv(L, sizeof(Branch) * static_cast<std::size_t>(n), 0));
   for (int i = 0; i < n; ++i) branches[i] = Branch{kRunnable, 0};

@@ -308,3 +308,47 @@ TEST_CASE("hostile: a thousand branches sending big messages cannot copy more th
   CHECK(outcome.json == R"({"refused":17,"sent":3})");
   CHECK(r.asked.size() == 3);
 }
+
+TEST_CASE("hostile: many short branches cannot run past the instruction limit uncounted") {
+  Recorder r;
+  PlanLimits limits;
+  limits.instruction_limit = 10'000'000;
+  const PlanOutcome outcome = r.run(R"(
+    local fs = {}
+    for i = 1, 1000 do fs[i] = function() local x = i * 2 return x end end
+    for round = 1, 100 do parallel(table.unpack(fs)) end
+    return "ran 100,000 branches"
+  )",
+                                    limits);
+  REQUIRE(outcome.error);
+  CHECK(outcome.error->kind == ErrorKind::limit);
+  CHECK(contains(outcome.error->message, "instruction limit of 10000000"));
+}
+
+TEST_CASE("hostile: parallel recursing into itself ends with a clear error") {
+  Recorder r;
+  PlanOutcome outcome = r.run(R"(
+    local function deeper() return parallel(deeper) end
+    return deeper()
+  )");
+  REQUIRE(outcome.error);
+  CHECK(outcome.error->kind == ErrorKind::script);
+  CHECK(contains(outcome.error->message, "stack overflow"));
+
+  // Wide and deep: a fork bomb meets the memory limit, not the host's.
+  PlanLimits limits;
+  limits.memory_limit_bytes = 8u << 20;
+  limits.instruction_limit = 0;
+  outcome = r.run(R"(
+    local function bomb(depth)
+      local fs = {}
+      for i = 1, 1000 do fs[i] = function() return bomb(depth + 1) end end
+      return parallel(table.unpack(fs))
+    end
+    return bomb(1)
+  )",
+                  limits);
+  REQUIRE(outcome.error);
+  CHECK(outcome.error->kind == ErrorKind::limit);
+  CHECK(contains(outcome.error->message, "memory limit of 8 MiB"));
+}
