@@ -352,3 +352,27 @@ TEST_CASE("hostile: parallel recursing into itself ends with a clear error") {
   CHECK(outcome.error->kind == ErrorKind::limit);
   CHECK(contains(outcome.error->message, "memory limit of 8 MiB"));
 }
+
+TEST_CASE("a deadline passing while a batch is out ends the plan when parallel resumes") {
+  Recorder r;
+  auto now = std::chrono::steady_clock::time_point{};
+  r.host.monotonic_time = [&now] { return now; };
+  r.host.chat_many = [&](const std::vector<ChatRequest>& requests) {
+    r.batches.push_back(requests.size());
+    now += std::chrono::seconds(2);  // the calls take two seconds
+    std::vector<Result<ChatResponse>> answers;
+    for (const ChatRequest& request : requests) answers.push_back(Recorder::answer(request));
+    return answers;
+  };
+  PlanLimits limits;
+  limits.deadline = std::chrono::seconds(1);
+  const PlanOutcome outcome = r.run(kAsk + R"(
+    local ok = pcall(parallel, function() return ask("a") end, function() return ask("b") end)
+    return "carried on"
+  )",
+                                    limits);
+  REQUIRE(outcome.error);
+  CHECK(outcome.error->kind == ErrorKind::limit);
+  CHECK(contains(outcome.error->message, "deadline"));
+  CHECK(r.batches == std::vector<std::size_t>{2});
+}

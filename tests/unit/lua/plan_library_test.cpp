@@ -37,8 +37,12 @@ struct Library {
   std::map<std::string, std::int64_t> cost;
   WalletSnapshot balance{1'000'000'000, 0, 0};
 
+  // When set, answers every call in place of `reply` (for tool calls).
+  std::function<Result<ChatResponse>(const ChatRequest&)> respond;
+
   Result<ChatResponse> answer(const ChatRequest& request) {
     calls.emplace_back(request.model, request.messages.back().content);
+    if (respond) return respond(request);
     Result<std::string> text = reply(request.model, request.messages.back().content);
     if (!text.ok()) return text.error();
     ChatResponse response;
@@ -432,6 +436,39 @@ TEST_CASE("plan_execute reads numbered steps that count up from 1, on lines or i
   )");
   REQUIRE_MESSAGE(!outcome.error, outcome.error->describe());
   CHECK(outcome.json == R"([["buy 3. apples","eat them","rest"],["one","two"],{}])");
+}
+
+TEST_CASE("plan_execute with tools carries each step out as a react loop with them") {
+  Library library;
+  std::vector<std::size_t> tools_offered;
+  library.respond = [&](const ChatRequest& request) -> Result<ChatResponse> {
+    ChatResponse response;
+    const auto& last = request.messages.back();
+    tools_offered.push_back(request.tools.size());
+    if (contains(last.content, "numbered plan")) {
+      response.content = "1. note the answer";
+    } else if (last.role == "tool") {
+      response.content = "noted: " + last.content;
+    } else if (last.content.rfind("note the answer", 0) == 0) {
+      response.tool_calls.push_back({"call-1", "notes__add", R"({"text": "42"})"});
+    } else {
+      response.content = "final";
+    }
+    return response;
+  };
+  const PlanOutcome outcome = library.run(R"(
+    local notes = {}
+    tool.define{name = "notes.add", description = "Keeps a note",
+                params = {type = "object", properties = {text = {type = "string"}}, required = {"text"}},
+                fn = function(args) notes[#notes + 1] = args.text; return "kept" end}
+    local pe = require "perdiem.plan_execute"
+    local answer, info = pe.run{goal = "g", tools = {"notes.add"}}
+    return {answer = answer, result = info.steps[1].result, notes = notes}
+  )");
+  REQUIRE_MESSAGE(!outcome.error, outcome.error->describe());
+  CHECK(outcome.json == R"({"answer":"final","notes":["42"],"result":"noted: kept"})");
+  // The planner and the final answer get no tools; both turns of the step do.
+  CHECK(tools_offered == std::vector<std::size_t>{0, 1, 1, 0});
 }
 
 TEST_CASE("plan_execute checks its arguments") {
