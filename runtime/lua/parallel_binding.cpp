@@ -42,10 +42,18 @@ struct Branch {
 
 // Stack slots of parallel's frame, after the n functions: the branch states, the branch
 // threads, their results and their errors.
-int states_slot(int n) { return n + 1; }
-int threads_slot(int n) { return n + 2; }
-int results_slot(int n) { return n + 3; }
-int errors_slot(int n) { return n + 4; }
+int states_slot(int n) {
+  return n + 1;
+}
+int threads_slot(int n) {
+  return n + 2;
+}
+int results_slot(int n) {
+  return n + 3;
+}
+int errors_slot(int n) {
+  return n + 4;
+}
 
 PlanContext& context_of(lua_State* L) {
   return *static_cast<PlanContext*>(lua_touserdata(L, lua_upvalueindex(1)));
@@ -69,6 +77,15 @@ std::size_t request_bytes(const ChatRequest& request) {
     bytes += tool.name.size() + tool.description.size() + tool.parameters.size();
   }
   return bytes;
+}
+
+// The answer to a call that would take the batch past the plan's memory limit: it fails
+// in its branch, nothing sent.
+Error batch_too_big(const PlanContext& context) {
+  return make_error(ErrorKind::invalid_argument,
+                    "parallel: the branches' model calls together take more than the plan's "
+                    "memory limit of " +
+                        std::to_string(context.limits.memory_limit_bytes) + " bytes");
 }
 
 // The requests every parked branch is waiting on, in branch order.
@@ -166,10 +183,7 @@ void run_branch(lua_State* L, PlanContext& context, int n, int i, Batch& batch) 
       batch.bytes += request_bytes(request);
       if (batch.bytes > context.limits.memory_limit_bytes) {
         batch.bytes -= request_bytes(request);
-        context.answer = make_error(
-            ErrorKind::invalid_argument,
-            "parallel: the branches' model calls together take more than the plan's memory "
-            "limit of " + std::to_string(context.limits.memory_limit_bytes) + " bytes");
+        context.answer = batch_too_big(context);
         branch.state = kParkedChat;
         continue;  // the branch gets the error as its call's answer
       }
@@ -185,12 +199,7 @@ void run_branch(lua_State* L, PlanContext& context, int n, int i, Batch& batch) 
       for (const ChatRequest& request : requests) bytes += request_bytes(request);
       branch.state = kParkedMany;
       if (batch.bytes + bytes > context.limits.memory_limit_bytes) {
-        context.many_answers.emplace(
-            requests.size(),
-            make_error(ErrorKind::invalid_argument,
-                       "parallel: the branches' model calls together take more than the "
-                       "plan's memory limit of " +
-                           std::to_string(context.limits.memory_limit_bytes) + " bytes"));
+        context.many_answers.emplace(requests.size(), batch_too_big(context));
         continue;
       }
       batch.bytes += bytes;
@@ -269,9 +278,9 @@ int parallel_step(lua_State* L, int n, const std::vector<Result<ChatResponse>>* 
         if (branch.state == kParkedChat) {
           context.answer = (*answers)[next];
         } else {
-          context.many_answers.emplace(answers->begin() + static_cast<std::ptrdiff_t>(next),
-                                       answers->begin() +
-                                           static_cast<std::ptrdiff_t>(next + count));
+          context.many_answers.emplace(
+              answers->begin() + static_cast<std::ptrdiff_t>(next),
+              answers->begin() + static_cast<std::ptrdiff_t>(next + count));
         }
         next += count;
       } else if (branch.state != kRunnable) {
@@ -302,15 +311,15 @@ int parallel(lua_State* L) {
   }
   for (int i = 1; i <= n; ++i) {
     if (lua_type(L, i) != LUA_TFUNCTION) {
-      return luaL_error(L, "parallel: argument %d is a %s, not a function", i,
-                        luaL_typename(L, i));
+      return luaL_error(L, "parallel: argument %d is a %s, not a function", i, luaL_typename(L, i));
     }
   }
   // A coroutine's last instructions (fewer than the hook's interval) escape the counter;
   // charged up front, so a thousand short branches cannot run uncounted.
   context.sandbox->charge(L, static_cast<std::uint64_t>(n) * kInstructionsPerBranch);
   if (!lua_checkstack(L, 8)) return luaL_error(L, "parallel: out of stack");
-  auto* branches = static_cast<Branch*>(lua_newuserdatauv(L, sizeof(Branch) * static_cast<std::size_t>(n), 0));
+  auto* branches =
+      static_cast<Branch*>(lua_newuserdatauv(L, sizeof(Branch) * static_cast<std::size_t>(n), 0));
   for (int i = 0; i < n; ++i) branches[i] = Branch{kRunnable, 0};
   lua_createtable(L, n, 0);  // threads
   lua_createtable(L, n, 0);  // results

@@ -90,8 +90,11 @@ std::string plain_table_message(lua_State* L, int index) {
   if (lua_rawget(L, index) == LUA_TSTRING) text = std::string(lua_tostring(L, -1)) + ": ";
   lua_pop(L, 1);
   lua_pushstring(L, "message");
-  if (lua_rawget(L, index) != LUA_TSTRING) text.clear();
-  else text += lua_tostring(L, -1);
+  if (lua_rawget(L, index) == LUA_TSTRING) {
+    text += lua_tostring(L, -1);
+  } else {
+    text.clear();
+  }
   lua_pop(L, 1);
   return text;
 }

@@ -13,9 +13,8 @@ namespace {
 
 // `perdiem run --quiet examples/agents/<name>.lua args...`, its answer as JSON.
 nlohmann::json run_example(const std::string& name, const std::vector<std::string>& args = {}) {
-  std::vector<std::string> command = {"run", "--quiet",
-                                      std::string(PERDIEM_SOURCE_DIR) + "/examples/agents/" +
-                                          name + ".lua"};
+  std::vector<std::string> command = {
+      "run", "--quiet", std::string(PERDIEM_SOURCE_DIR) + "/examples/agents/" + name + ".lua"};
   command.insert(command.end(), args.begin(), args.end());
   const auto r = run_process(PERDIEM_CLI_PATH, command);
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
@@ -63,10 +62,10 @@ TEST_CASE("examples/agents/plan_execute.lua: the scripted plan's steps, each car
   CHECK(answer["dropped"] == 0);
 
   // A goal the sim cannot turn into numbered steps is a clear error, not a guess.
-  const auto r = run_process(PERDIEM_CLI_PATH,
-                             {"run", "--quiet",
-                              std::string(PERDIEM_SOURCE_DIR) + "/examples/agents/plan_execute.lua",
-                              "just do it"});
+  const auto r = run_process(
+      PERDIEM_CLI_PATH,
+      {"run", "--quiet", std::string(PERDIEM_SOURCE_DIR) + "/examples/agents/plan_execute.lua",
+       "just do it"});
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("bad_response: plan_execute: the planner's answer has no numbered steps") !=
         std::string::npos);

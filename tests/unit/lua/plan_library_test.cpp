@@ -162,7 +162,8 @@ TEST_CASE("map_reduce reports failed items, or raises the first with fail_fast")
             missing = info.results[4] == nil, third = info.results[3]}
   )");
   REQUIRE_MESSAGE(!outcome.error, outcome.error->describe());
-  CHECK(outcome.json == R"({"failed":2,"kept":3,"kind2":"provider","missing":true,"third":"re:ok3"})");
+  CHECK(outcome.json ==
+        R"({"failed":2,"kept":3,"kind2":"provider","missing":true,"third":"re:ok3"})");
 
   library.calls.clear();
   outcome = library.run(R"(
@@ -183,7 +184,8 @@ TEST_CASE("map_reduce checks its arguments") {
       {"mr.run('x')", "map_reduce.run: expected an options table"},
       {"mr.run{map = '{item}'}", "map_reduce.run: items must be an array"},
       {"mr.run{items = {}}", "map must be a function(item, index) or a prompt template string"},
-      {"mr.run{items = {}, map = '{item}', concurrency = 0}", "concurrency must be an integer from 1 to 16"},
+      {"mr.run{items = {}, map = '{item}', concurrency = 0}",
+       "concurrency must be an integer from 1 to 16"},
       {"mr.run{items = {}, map = '{item}', reduce = 3}", "reduce must be a function"},
   };
   for (const auto& [call, message] : cases) {
@@ -217,7 +219,8 @@ TEST_CASE("refine revises until the check approves, and stops there") {
             history = #info.history, revised = text:find("^re:Revise") ~= nil}
   )");
   REQUIRE_MESSAGE(!outcome.error, outcome.error->describe());
-  CHECK(outcome.json == R"({"approved":true,"history":3,"revised":true,"rounds":2,"seen":[0,1,2]})");
+  CHECK(outcome.json ==
+        R"({"approved":true,"history":3,"revised":true,"rounds":2,"seen":[0,1,2]})");
   REQUIRE(library.calls.size() == 3);  // the draft and two revisions, nothing after approval
   CHECK(library.calls[0].second == "write it");
   CHECK(contains(library.calls[1].second, "Critique:\nmore"));
@@ -292,26 +295,26 @@ TEST_CASE("cascade stops at the cheap model when its answer passes the check") {
   Library library = priced();
   const PlanOutcome outcome = library.run(cascade_plan("true", "budget_nanos = 100000"));
   REQUIRE_MESSAGE(!outcome.error, outcome.error->describe());
-  CHECK(outcome.json ==
-        R"({"accepted":true,"answer":"small","escalations":0,"model":"small","refused":"","spent":80,"tried":1})");
+  CHECK(
+      outcome.json ==
+      R"({"accepted":true,"answer":"small","escalations":0,"model":"small","refused":"","spent":80,"tried":1})");
   CHECK(library.calls.size() == 1);
 }
 
 TEST_CASE("cascade escalates exactly when the check fails, within the budget") {
   Library library = priced();
-  const PlanOutcome outcome =
-      library.run(cascade_plan("answer == 'big'", "budget_nanos = 5080"));
+  const PlanOutcome outcome = library.run(cascade_plan("answer == 'big'", "budget_nanos = 5080"));
   REQUIRE_MESSAGE(!outcome.error, outcome.error->describe());
-  CHECK(outcome.json ==
-        R"({"accepted":true,"answer":"big","escalations":1,"model":"big","refused":"","spent":4080,"tried":2})");
+  CHECK(
+      outcome.json ==
+      R"({"accepted":true,"answer":"big","escalations":1,"model":"big","refused":"","spent":4080,"tried":2})");
   CHECK(library.calls.size() == 2);
 }
 
 TEST_CASE("cascade refuses an escalation the budget cannot cover and keeps the cheap answer") {
   Library library = priced();
   // 80 spent + a worst case of 5000 is one nano-USD past 5079.
-  const PlanOutcome outcome =
-      library.run(cascade_plan("answer == 'big'", "budget_nanos = 5079"));
+  const PlanOutcome outcome = library.run(cascade_plan("answer == 'big'", "budget_nanos = 5079"));
   REQUIRE_MESSAGE(!outcome.error, outcome.error->describe());
   CHECK(contains(outcome.json, R"("accepted":false,"answer":"small")"));
   CHECK(contains(outcome.json, "not escalating to big could cost up to $0.000005000"));
@@ -366,8 +369,7 @@ TEST_CASE("cascade checks its arguments") {
            {"c.run{task = 'q', models = {'a'}, check = print, budget = -1}", "budget must be"},
        }) {
     CAPTURE(call);
-    const PlanOutcome outcome =
-        library.run("local c = require 'perdiem.cascade'\nreturn " + call);
+    const PlanOutcome outcome = library.run("local c = require 'perdiem.cascade'\nreturn " + call);
     REQUIRE(outcome.error);
     CHECK(contains(outcome.error->message, "cascade.run: " + message));
   }
