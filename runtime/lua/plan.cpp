@@ -80,6 +80,25 @@ PlanOutcome result_outcome(lua_State* L, lua_State* plan, int results, const Pla
   return outcome;
 }
 
+// "kind: message" of a table a script raised as {kind=, message=} (the plan library's
+// errors, which cannot be real error tables), or "" when the value is not one. Raw reads:
+// no metamethod runs here.
+std::string plain_table_message(lua_State* L, int index) {
+  if (lua_type(L, index) != LUA_TTABLE) return {};
+  std::string text;
+  lua_pushstring(L, "kind");
+  if (lua_rawget(L, index) == LUA_TSTRING) text = std::string(lua_tostring(L, -1)) + ": ";
+  lua_pop(L, 1);
+  lua_pushstring(L, "message");
+  if (lua_rawget(L, index) == LUA_TSTRING) {
+    text += lua_tostring(L, -1);
+  } else {
+    text.clear();
+  }
+  lua_pop(L, 1);
+  return text;
+}
+
 // The plan raised: an error table keeps its kind, anything else is a script error with
 // a traceback.
 PlanOutcome error_outcome(lua_State* L, lua_State* plan, int status, const Sandbox& sandbox) {
@@ -98,6 +117,8 @@ PlanOutcome error_outcome(lua_State* L, lua_State* plan, int status, const Sandb
       std::size_t length = 0;
       const char* text = lua_tolstring(S, 1, &length);
       message.assign(text, length);
+    } else if (std::string table_message = plain_table_message(S, 1); !table_message.empty()) {
+      message = std::move(table_message);
     } else {
       message = std::string("(error object is a ") + luaL_typename(S, 1) + " value)";
     }

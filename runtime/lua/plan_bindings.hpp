@@ -39,8 +39,10 @@ struct PlanContext {
   PlanHost* host = nullptr;
   PlanLimits limits;
   Sandbox* sandbox = nullptr;
-  lua_State* plan_thread = nullptr;  // the coroutine running the plan's main chunk
-  bool finished = false;             // once set, model.chat refuses: the run is over
+  // The coroutine whose model calls park here and yield to a driver: the plan's main
+  // chunk under run_plan's loop, or a parallel branch while parallel resumes it.
+  lua_State* plan_thread = nullptr;
+  bool finished = false;  // once set, model.chat refuses: the run is over
   // model.chat on the plan thread parks its request here and yields; the driver asks
   // the host and parks the answer for model.chat's continuation.
   std::optional<providers::ChatRequest> pending;
@@ -139,6 +141,12 @@ std::filesystem::path find_module(const PlanHost& host, const std::string& relat
 
 // Adds agent.spawn to the `agent` table on top of the stack (agent_binding.cpp).
 void add_agent_spawn(lua_State* L, PlanContext& context);
+
+// parallel(f1, f2, ...) takes at most this many functions.
+constexpr int kMaxParallelBranches = 1000;
+
+// Pushes the `parallel` function (parallel_binding.cpp). May raise.
+void push_parallel(lua_State* L, PlanContext& context);
 
 // Pushes the `require` function. May raise.
 void push_require(lua_State* L, PlanContext& context);

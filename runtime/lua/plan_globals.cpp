@@ -120,6 +120,8 @@ void install_plan_globals(lua_State* L, PlanContext& context,
   lua_setglobal(L, "time");
   push_sleep(L, context);
   lua_setglobal(L, "sleep");
+  push_parallel(L, context);
+  lua_setglobal(L, "parallel");
   push_require(L, context);
   lua_setglobal(L, "require");
 }

@@ -1,0 +1,343 @@
+// parallel(f1, f2, ...): runs the functions as coroutines, their model calls in flight at
+// once, and returns each one's first result in argument order.
+//
+// parallel is a driver for its branches, as run_plan's loop is for the plan: while it
+// resumes a branch it makes that branch the context's plan_thread, so a model.chat (or
+// model.chat_many, or an inner parallel) in the branch parks its request in the context
+// and yields back here. Once every branch has finished or parked, parallel hands all the
+// parked requests to its own driver as one model.chat_many batch (yielding when it may,
+// asking the host inline when it may not) and resumes each branch with its answers. A
+// nested parallel is a branch that parked a batch; its answers come back as a slice.
+//
+// What cannot be batched is answered in place, blocking the other branches meanwhile:
+// model.embed, sleep. Everything else a branch does (tool.call, memory.*) runs inline as
+// it does anywhere.
+//
+// Errors: every branch runs to its end; then the error of the first branch (by position)
+// that failed is raised as it was raised. A sandbox limit ends the plan at once.
+#include <climits>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "runtime/lua/error_table.hpp"
+#include "runtime/lua/plan_bindings.hpp"
+
+namespace perdiem::lua {
+namespace {
+
+using providers::ChatRequest;
+using providers::ChatResponse;
+
+// What starting a branch costs against the instruction limit: the count hook's interval,
+// which bounds the instructions a coroutine can run without the hook seeing them.
+constexpr std::uint64_t kInstructionsPerBranch = 1000;
+
+// One branch's state, kept in a userdata on parallel's stack across yields.
+enum BranchState : int { kRunnable, kParkedChat, kParkedMany, kDone, kFailed };
+struct Branch {
+  int state;
+  int parked;  // requests parked in the current batch (kParkedChat: 1)
+};
+
+// Stack slots of parallel's frame, after the n functions: the branch states, the branch
+// threads, their results and their errors.
+int states_slot(int n) {
+  return n + 1;
+}
+int threads_slot(int n) {
+  return n + 2;
+}
+int results_slot(int n) {
+  return n + 3;
+}
+int errors_slot(int n) {
+  return n + 4;
+}
+
+PlanContext& context_of(lua_State* L) {
+  return *static_cast<PlanContext*>(lua_touserdata(L, lua_upvalueindex(1)));
+}
+
+Branch* branches_of(lua_State* L, int n) {
+  return static_cast<Branch*>(lua_touserdata(L, states_slot(n)));
+}
+
+// What one request holds, roughly, in host memory: the batch of a thousand branches must
+// not copy more than the plan's heap.
+std::size_t request_bytes(const ChatRequest& request) {
+  std::size_t bytes = sizeof(ChatRequest) + request.model.size();
+  for (const providers::Message& message : request.messages) {
+    bytes += sizeof(providers::Message) + message.role.size() + message.content.size();
+    for (const providers::ToolCall& call : message.tool_calls) {
+      bytes += call.id.size() + call.name.size() + call.arguments.size();
+    }
+  }
+  for (const providers::ToolDefinition& tool : request.tools) {
+    bytes += tool.name.size() + tool.description.size() + tool.parameters.size();
+  }
+  return bytes;
+}
+
+// The answer to a call that would take the batch past the plan's memory limit: it fails
+// in its branch, nothing sent.
+Error batch_too_big(const PlanContext& context) {
+  return make_error(ErrorKind::invalid_argument,
+                    "parallel: the branches' model calls together take more than the plan's "
+                    "memory limit of " +
+                        std::to_string(context.limits.memory_limit_bytes) + " bytes");
+}
+
+// The requests every parked branch is waiting on, in branch order.
+struct Batch {
+  std::vector<ChatRequest> requests;
+  std::size_t bytes = 0;
+};
+
+// While a branch runs it is the thread model.chat parks from; restored on the way out.
+class DrivenThread {
+ public:
+  DrivenThread(PlanContext& context, lua_State* branch)
+      : context_(context), saved_(context.plan_thread) {
+    context_.plan_thread = branch;
+  }
+  ~DrivenThread() { context_.plan_thread = saved_; }
+  DrivenThread(const DrivenThread&) = delete;
+  DrivenThread& operator=(const DrivenThread&) = delete;
+
+ private:
+  PlanContext& context_;
+  lua_State* saved_;
+};
+
+void kill_thread(lua_State* L, lua_State* thread) {
+#if LUA_VERSION_RELEASE_NUM >= 50406
+  lua_closethread(thread, L);
+#else
+  (void)L;
+  lua_resetthread(thread);
+#endif
+}
+
+// Records branch i's failure: the error value on top of `from` moves to the errors table.
+void fail(lua_State* L, int n, int i, lua_State* from) {
+  lua_xmove(from, L, 1);
+  lua_rawseti(L, errors_slot(n), i);
+  branches_of(L, n)[i - 1].state = kFailed;
+}
+
+void fail_with(lua_State* L, int n, int i, const char* message) {
+  lua_pushstring(L, message);
+  lua_rawseti(L, errors_slot(n), i);
+  branches_of(L, n)[i - 1].state = kFailed;
+}
+
+// Resumes branch i (its answer, if any, already parked in the context) until it finishes,
+// fails or parks a chat request; embeds and sleeps it asks for are answered in place.
+void run_branch(lua_State* L, PlanContext& context, int n, int i, Batch& batch) {
+  lua_rawgeti(L, threads_slot(n), i);
+  lua_State* thread = lua_tothread(L, -1);
+  lua_pop(L, 1);  // the threads table keeps it alive
+  // A suspended branch is resumed only here: one that another coroutine resumed or
+  // closed meanwhile cannot take its answer.
+  const bool fresh = branches_of(L, n)[i - 1].state == kRunnable;
+  const bool resumable = fresh ? lua_status(thread) == LUA_OK && lua_gettop(thread) == 1
+                               : lua_status(thread) == LUA_YIELD;
+  if (!resumable) {
+    context.answer.reset();
+    context.many_answers.reset();
+    fail_with(L, n, i, "parallel: a branch was resumed or closed by another coroutine");
+    return;
+  }
+  for (;;) {
+    int results = 0;
+    int status = 0;
+    {
+      DrivenThread driven(context, thread);
+      status = lua_resume(thread, L, 0, &results);
+    }
+    context.answer.reset();  // an answer the branch did not take goes nowhere
+    context.many_answers.reset();
+    context.embed_answer.reset();
+    context.slept.reset();
+    if (context.sandbox->stopped()) context.sandbox->check(L);  // a limit ends the plan
+    Branch& branch = branches_of(L, n)[i - 1];
+    if (status == LUA_OK) {
+      if (results > 0) {
+        lua_settop(thread, lua_gettop(thread) - results + 1);
+        lua_xmove(thread, L, 1);
+        lua_rawseti(L, results_slot(n), i);
+      }
+      lua_settop(thread, 0);
+      branch.state = kDone;
+      return;
+    }
+    if (status != LUA_YIELD) {
+      fail(L, n, i, thread);
+      return;
+    }
+    lua_pop(thread, results);
+    if (context.pending) {
+      ChatRequest request = std::move(*context.pending);
+      context.pending.reset();
+      batch.bytes += request_bytes(request);
+      if (batch.bytes > context.limits.memory_limit_bytes) {
+        batch.bytes -= request_bytes(request);
+        context.answer = batch_too_big(context);
+        branch.state = kParkedChat;
+        continue;  // the branch gets the error as its call's answer
+      }
+      batch.requests.push_back(std::move(request));
+      branch.state = kParkedChat;
+      branch.parked = 1;
+      return;
+    }
+    if (context.pending_many) {
+      std::vector<ChatRequest> requests = std::move(*context.pending_many);
+      context.pending_many.reset();
+      std::size_t bytes = 0;
+      for (const ChatRequest& request : requests) bytes += request_bytes(request);
+      branch.state = kParkedMany;
+      if (batch.bytes + bytes > context.limits.memory_limit_bytes) {
+        context.many_answers.emplace(requests.size(), batch_too_big(context));
+        continue;
+      }
+      batch.bytes += bytes;
+      branch.parked = static_cast<int>(requests.size());
+      for (ChatRequest& request : requests) batch.requests.push_back(std::move(request));
+      return;
+    }
+    if (context.pending_embed) {
+      const providers::EmbedRequest request = std::move(*context.pending_embed);
+      context.pending_embed.reset();
+      const Result<providers::EmbedResponse> answer = ask_host_embed(*context.host, request);
+      context.embed_answer = answer;
+      continue;
+    }
+    if (context.pending_sleep) {
+      const std::chrono::nanoseconds duration = *context.pending_sleep;
+      context.pending_sleep.reset();
+      const SleepResult slept = sleep_for_plan(context, duration);
+      context.slept = slept;
+      continue;
+    }
+    lua_pushstring(thread,
+                   "parallel: a branch called coroutine.yield outside any coroutine it "
+                   "created; a branch cannot yield to parallel");
+    fail(L, n, i, thread);
+    kill_thread(L, thread);
+    return;
+  }
+}
+
+int parallel_step(lua_State* L, int n, const std::vector<Result<ChatResponse>>* answers);
+
+// Every branch has finished: the first results, or the first failure raised.
+int finish(lua_State* L, int n) {
+  const Branch* branches = branches_of(L, n);
+  for (int i = 1; i <= n; ++i) {
+    if (branches[i - 1].state == kFailed) {
+      lua_rawgeti(L, errors_slot(n), i);
+      return lua_error(L);
+    }
+  }
+  if (!lua_checkstack(L, n)) return luaL_error(L, "parallel: too many results");
+  for (int i = 1; i <= n; ++i) lua_rawgeti(L, results_slot(n), i);
+  return n;
+}
+
+int parallel_continue(lua_State* L, int, lua_KContext raw_n) {
+  const int n = static_cast<int>(raw_n);
+  PlanContext& context = context_of(L);
+  context.sandbox->check(L);  // cancelled, or the deadline passed, during the calls
+  if (!context.many_answers) {
+    return luaL_error(L, "parallel: resumed without answers (a perdiem bug)");
+  }
+  const std::vector<Result<ChatResponse>> answers = std::move(*context.many_answers);
+  context.many_answers.reset();
+  return parallel_step(L, n, &answers);
+}
+
+// Hands each parked branch its answers (when there are any), runs every branch until it
+// finishes or parks again, and sends the new batch: to the driver when parallel may
+// yield, to the host inline when it may not.
+int parallel_step(lua_State* L, int n, const std::vector<Result<ChatResponse>>* answers) {
+  PlanContext& context = context_of(L);
+  lua_State* const driver = context.plan_thread;
+  std::vector<Result<ChatResponse>> inline_answers;
+  for (;;) {
+    Batch batch;
+    std::size_t next = 0;
+    for (int i = 1; i <= n; ++i) {
+      Branch& branch = branches_of(L, n)[i - 1];
+      if (branch.state == kParkedChat || branch.state == kParkedMany) {
+        const auto count = static_cast<std::size_t>(branch.parked);
+        if (answers == nullptr || next + count > answers->size()) {
+          return luaL_error(L, "parallel: answers do not match the requests (a perdiem bug)");
+        }
+        if (branch.state == kParkedChat) {
+          context.answer = (*answers)[next];
+        } else {
+          context.many_answers.emplace(
+              answers->begin() + static_cast<std::ptrdiff_t>(next),
+              answers->begin() + static_cast<std::ptrdiff_t>(next + count));
+        }
+        next += count;
+      } else if (branch.state != kRunnable) {
+        continue;
+      }
+      run_branch(L, context, n, i, batch);
+    }
+    if (batch.requests.empty()) return finish(L, n);
+    if (L == driver && lua_isyieldable(L)) {
+      context.pending_many = std::move(batch.requests);
+      context.many_answers.reset();
+      return lua_yieldk(L, 0, static_cast<lua_KContext>(n), parallel_continue);
+    }
+    // Inside a coroutine the plan made (or a C boundary): still at once, but inline.
+    inline_answers = ask_host_many(*context.host, batch.requests);
+    context.sandbox->check(L);
+    answers = &inline_answers;
+  }
+}
+
+int parallel(lua_State* L) {
+  PlanContext& context = context_of(L);
+  if (context.finished) return luaL_error(L, "parallel: the plan has already finished");
+  const int n = lua_gettop(L);
+  if (n == 0) return 0;
+  if (n > kMaxParallelBranches) {
+    return luaL_error(L, "parallel: give at most %d functions (got %d)", kMaxParallelBranches, n);
+  }
+  for (int i = 1; i <= n; ++i) {
+    if (lua_type(L, i) != LUA_TFUNCTION) {
+      return luaL_error(L, "parallel: argument %d is a %s, not a function", i, luaL_typename(L, i));
+    }
+  }
+  // A coroutine's last instructions (fewer than the hook's interval) escape the counter;
+  // charged up front, so a thousand short branches cannot run uncounted.
+  context.sandbox->charge(L, static_cast<std::uint64_t>(n) * kInstructionsPerBranch);
+  if (!lua_checkstack(L, 8)) return luaL_error(L, "parallel: out of stack");
+  auto* branches =
+      static_cast<Branch*>(lua_newuserdatauv(L, sizeof(Branch) * static_cast<std::size_t>(n), 0));
+  for (int i = 0; i < n; ++i) branches[i] = Branch{kRunnable, 0};
+  lua_createtable(L, n, 0);  // threads
+  lua_createtable(L, n, 0);  // results
+  lua_createtable(L, 0, 0);  // errors
+  for (int i = 1; i <= n; ++i) {
+    lua_State* thread = lua_newthread(L);
+    lua_pushvalue(L, i);
+    lua_xmove(L, thread, 1);
+    lua_rawseti(L, threads_slot(n), i);
+  }
+  return parallel_step(L, n, nullptr);
+}
+
+}  // namespace
+
+void push_parallel(lua_State* L, PlanContext& context) {
+  lua_pushlightuserdata(L, &context);
+  lua_pushcclosure(L, parallel, 1);
+}
+
+}  // namespace perdiem::lua
