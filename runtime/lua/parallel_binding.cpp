@@ -100,8 +100,12 @@ class DrivenThread {
   DrivenThread(PlanContext& context, lua_State* branch)
       : context_(context), saved_(context.plan_thread) {
     context_.plan_thread = branch;
+    ++context_.parallel_branches;
   }
-  ~DrivenThread() { context_.plan_thread = saved_; }
+  ~DrivenThread() {
+    context_.plan_thread = saved_;
+    --context_.parallel_branches;
+  }
   DrivenThread(const DrivenThread&) = delete;
   DrivenThread& operator=(const DrivenThread&) = delete;
 

@@ -42,6 +42,7 @@ struct PlanContext {
   // The coroutine whose model calls park here and yield to a driver: the plan's main
   // chunk under run_plan's loop, or a parallel branch while parallel resumes it.
   lua_State* plan_thread = nullptr;
+  int parallel_branches = 0;  // > 0 while parallel() runs a branch (nested ones count)
   bool finished = false;  // once set, model.chat refuses: the run is over
   // model.chat on the plan thread parks its request here and yields; the driver asks
   // the host and parks the answer for model.chat's continuation.

@@ -19,6 +19,7 @@
 #include "runtime/http/curl_transport.hpp"
 #include "runtime/metering/meter.hpp"
 #include "runtime/providers/mock_server.hpp"
+#include "runtime/providers/anthropic_provider.hpp"
 #include "runtime/providers/openai_provider.hpp"
 #include "runtime/router/router.hpp"
 #include "wallet/wallet_fixture.hpp"
@@ -38,19 +39,29 @@ std::unique_ptr<MockServer> start_mock(const MockProviderOptions& options) {
   return std::move(server).value();
 }
 
-// Passes each call to the adapter's chat_call and keeps what it learned about the
-// attempt (status, Retry-After, partial output), which the meter's chat() drops but the
-// router needs.
+// Passes each call to the adapter and keeps a copy of what it learned about the attempt
+// (status, Retry-After, partial output) for the test to inspect; counts the pieces.
 class ReportingProvider final : public providers::Provider {
  public:
   explicit ReportingProvider(std::unique_ptr<providers::Provider> inner)
       : inner_(std::move(inner)) {}
   const std::string& name() const override { return inner_->name(); }
   Result<providers::ChatResponse> chat(const providers::ChatRequest& request) override {
-    last = providers::ChatCall{};
+    providers::ChatCall call;
+    return chat_call(request, call);
+  }
+  Result<providers::ChatResponse> chat_call(const providers::ChatRequest& request,
+                                            providers::ChatCall& call) override {
     pieces = 0;
-    if (stream) last.on_text = [this](std::string_view) { ++pieces; };
-    Result<providers::ChatResponse> result = inner_->chat_call(request, last);
+    if (stream) {
+      providers::TextSink outer = call.on_text;
+      call.on_text = [this, outer](std::string_view text) {
+        ++pieces;
+        if (outer) outer(text);
+      };
+    }
+    Result<providers::ChatResponse> result = inner_->chat_call(request, call);
+    last = call;
     if (last.http_status) reported_status = true;
     if (last.ttft_us || last.partial_output || pieces > 1) streamed = true;
     return result;
@@ -141,13 +152,15 @@ struct FaultWorld {
       context.budgets.run = kRun;
       context.attempt = number;
       ReportingProvider& p = provider(c.provider);
-      Result<metering::MeteredResponse> result = meter->chat(p, request, context);
+      // As the runtime's routed call does: the attempt's ChatCall steers the router.
+      providers::ChatCall call;
+      Result<metering::MeteredResponse> result = meter->chat(p, request, context, call);
       router::AttemptResult out = result ? router::AttemptResult(result.value().response)
                                          : router::AttemptResult(result.error());
-      out.http_status = p.last.http_status;
-      out.retry_after = p.last.retry_after;
-      out.partial_output = p.last.partial_output;
-      out.ttft_us = p.last.ttft_us;
+      out.http_status = call.http_status;
+      out.retry_after = call.retry_after;
+      out.partial_output = call.partial_output;
+      out.ttft_us = call.ttft_us;
       if (result) metered = std::move(result).value();
       return out;
     };
@@ -261,7 +274,11 @@ void check_undecodable_then_backup(FaultWorld& f, const router::RouteResult& r) 
   REQUIRE_MESSAGE(r.response.ok(), (r.response.ok() ? "" : r.response.error().message));
   CHECK(providers_of(r) == Names{"primary", "backup"});
   CHECK(outcomes(r) == Outcomes{TraceOutcome::next_candidate, TraceOutcome::ok});
-  CHECK(r.trace[0].reason.find("bad_response") != std::string::npos);
+  // The adapter reported the status, so the router's reason names it.
+  const std::string& why = r.trace[0].reason;
+  CHECK_MESSAGE((why.find("HTTP 200: final at this provider") != std::string::npos ||
+                 why.find("bad_response") != std::string::npos),
+                why);
   CHECK(f.primary_server->requests_served() == 1);
   CHECK(f.primary_server->requests_with_status(200) == 1);
   CHECK(f.backup_server->requests_served() == 1);
@@ -288,19 +305,15 @@ TEST_SUITE("faults") {
     REQUIRE_MESSAGE(r.response.ok(), (r.response.ok() ? "" : r.response.error().message));
     CHECK(providers_of(r) == Names{"primary", "primary", "primary"});
     CHECK(outcomes(r) == Outcomes{TraceOutcome::retry, TraceOutcome::retry, TraceOutcome::ok});
-    CHECK(r.trace[0].reason.find("rate_limited") != std::string::npos);
+    CHECK_MESSAGE(r.trace[0].reason.find("HTTP 429: retryable") != std::string::npos,
+                  r.trace[0].reason);
     CHECK(f.primary_server->requests_served() == 3);
     CHECK(f.primary_server->requests_with_status(429) == 2);
     CHECK(f.backup_server->requests_served() == 0);
     REQUIRE(f.slept.size() == 2);
-    if (f.primary->reported_status) {
-      for (auto d : f.slept) CHECK(d >= 1000ms);
-      CHECK(r.trace[1].waited >= 1000ms);
-    } else {
-      MESSAGE(
-          "the OpenAI adapter does not report HTTP status / Retry-After yet "
-          "(ChatCall); the wait is the plain backoff");
-    }
+    REQUIRE(f.primary->reported_status);
+    for (auto d : f.slept) CHECK(d >= 1000ms);  // Retry-After honoured, not the backoff
+    CHECK(r.trace[1].waited >= 1000ms);
     const Charges c = f.charges();
     CHECK(c.reserves == 3);
     CHECK(c.releases == 2);
@@ -318,11 +331,7 @@ TEST_SUITE("faults") {
     FaultWorld f(o);
     const router::RouteResult r = f.call();
     REQUIRE(r.response.ok());
-    if (!f.primary->reported_status) {
-      MESSAGE("the OpenAI adapter does not report Retry-After yet: the primary is retried");
-      CHECK(providers_of(r) == Names{"primary", "primary"});
-      return;
-    }
+    REQUIRE(f.primary->reported_status);
     CHECK(providers_of(r) == Names{"primary", "backup"});
     CHECK(outcomes(r) == Outcomes{TraceOutcome::next_candidate, TraceOutcome::ok});
     CHECK(f.slept.empty());
@@ -487,10 +496,7 @@ TEST_SUITE("faults") {
     MockProviderOptions o;
     o.cut_after_chunks = 0;
     FaultWorld f(o);
-    if (!adapter_streams(f)) {
-      MESSAGE("skipped: the OpenAI adapter does not stream yet");
-      return;
-    }
+    REQUIRE(adapter_streams(f));
     const std::uint64_t backup_before = f.backup_server->requests_served();
     const router::RouteResult r = f.call();
     REQUIRE_MESSAGE(r.response.ok(), (r.response.ok() ? "" : r.response.error().message));
@@ -508,10 +514,7 @@ TEST_SUITE("faults") {
     MockProviderOptions o;
     o.cut_after_chunks = 3;  // the role chunk and two pieces of text
     FaultWorld f(o);
-    if (!adapter_streams(f)) {
-      MESSAGE("skipped: the OpenAI adapter does not stream yet");
-      return;
-    }
+    REQUIRE(adapter_streams(f));
     const router::RouteResult r = f.call(1, "reply with exactly: " + std::string(200, 'x'));
     REQUIRE_FALSE(r.response.ok());
     CHECK(providers_of(r) == Names{"primary"});
@@ -532,10 +535,7 @@ TEST_SUITE("faults") {
     MockProviderOptions o;
     o.chunk_delay = 2s;  // before every event, the first included
     FaultWorld f(o, {}, /*attempt_timeout=*/400ms);
-    if (!adapter_streams(f)) {
-      MESSAGE("skipped: the OpenAI adapter does not stream yet");
-      return;
-    }
+    REQUIRE(adapter_streams(f));
     const router::RouteResult r = f.call();
     REQUIRE_MESSAGE(r.response.ok(), (r.response.ok() ? "" : r.response.error().message));
     CHECK(providers_of(r) == Names{"primary", "primary", "primary", "backup"});
@@ -548,14 +548,36 @@ TEST_SUITE("faults") {
     f.check_books(c);
   }
 
-  TEST_CASE("the Anthropic wire format through the Anthropic adapter") {
-#if __has_include("runtime/providers/anthropic_provider.hpp")
-    MESSAGE("runtime/providers/anthropic_provider.hpp exists: write this test against it");
-#else
-    MESSAGE(
-        "skipped: no Anthropic HTTP adapter yet (runtime/providers/anthropic_provider.hpp); "
-        "the mock's /v1/messages route is tested in unit_providers");
-#endif
+  TEST_CASE("the Anthropic wire format: a 429 at the primary retried, streamed, charged once") {
+    MockProviderOptions o = failing(429, 1);
+    o.retry_after_seconds = 1;
+    FaultWorld f(o);
+    // The primary speaks Anthropic's Messages API (POST {base}/messages, x-api-key).
+    providers::AnthropicProviderConfig config;
+    config.name = "primary";
+    config.base_url = f.primary_server->base_url();
+    config.default_model = "sim-1";
+    config.api_key = base::SecureBuffer::from_string("sk-ant-test-key");
+    f.primary = std::make_unique<ReportingProvider>(
+        providers::make_anthropic_provider(std::move(config), http::make_curl_transport()));
+    f.primary->stream = true;
+    const router::RouteResult r = f.call(1, "reply with exactly: one two three");
+    REQUIRE_MESSAGE(r.response.ok(), (r.response.ok() ? "" : r.response.error().message));
+    CHECK(providers_of(r) == Names{"primary", "primary"});
+    CHECK(outcomes(r) == Outcomes{TraceOutcome::retry, TraceOutcome::ok});
+    REQUIRE(f.slept.size() == 1);
+    CHECK(f.slept[0] >= 1000ms);  // the Anthropic error's Retry-After, honoured
+    CHECK(f.primary->pieces >= 1);  // the answer streamed as Anthropic events
+    CHECK(f.primary->last.ttft_us.has_value());
+    CHECK(r.response.value().content == "one two three");
+    CHECK(f.primary_server->requests_with_status(429) == 1);
+    CHECK(f.backup_server->requests_served() == 0);
+    const Charges c = f.charges();
+    CHECK(c.reserves == 2);
+    CHECK(c.releases == 1);
+    CHECK(c.final_receipts == 1);
+    CHECK(c.final_providers == Names{"primary"});
+    f.check_books(c);
   }
 
 }  // TEST_SUITE

@@ -221,3 +221,16 @@ TEST_CASE("a host that cannot stream hands on_delta the whole answer once") {
   REQUIRE_MESSAGE(!outcome.error, outcome.error->message);
   CHECK(outcome.text == "1:Hello world:Hello world");
 }
+
+TEST_CASE("model.stream in parallel() branches streams each in place, to its own on_delta") {
+  StreamingHost fake;
+  const PlanOutcome outcome = fake.run(plan(R"lua(
+    local a, b = {}, {}
+    local x, y = parallel(
+      function() return model.stream{$ASK$, on_delta = function(t) a[#a + 1] = t end}.content end,
+      function() return model.stream{$ASK$, on_delta = function(t) b[#b + 1] = t end}.content end)
+    return table.concat(a, "|") .. "/" .. table.concat(b, "|") .. "=" .. x .. "," .. y)lua"));
+  REQUIRE_MESSAGE(!outcome.error, outcome.error->message);
+  CHECK(outcome.text == "Hel|lo |world/Hel|lo |world=Hello world,Hello world");
+  CHECK(fake.calls == 2);
+}
