@@ -1,0 +1,141 @@
+// agents_bench: what running agents costs, through the public SDK as an app runs them.
+//   calls/s     one plan making model calls in a loop against the in-process sim (zero
+//               latency): every call metered (reserve, settle, receipt) and traced.
+//               Scratch stores live on /dev/shm when it exists ("metering in memory":
+//               the wallet's and memory.db's fsyncs cost nothing there).
+//   fan-out     N agents at once, each making 5 calls that take 50 ms (a host model that
+//               sleeps), against the ideal 250 ms.
+//   idle        resident memory per agent while N agents sleep inside their plans.
+// Usage: agents_bench [agents=1000] [calls=20000]
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "perdiem/perdiem.hpp"
+
+using namespace perdiem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+[[noreturn]] void die(const char* what, const Error& error) {
+  std::fprintf(stderr, "agents_bench: %s: %s\n", what, error.describe().c_str());
+  std::exit(1);
+}
+
+std::size_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::size_t pages = 0;
+  std::size_t resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+std::unique_ptr<Runtime> make_runtime(std::shared_ptr<HostProvider> host = nullptr) {
+  RuntimeOptions options;
+  options.provider.provider = "sim";
+  options.provider.use_environment = false;
+  options.host_provider = std::move(host);
+  auto runtime = Runtime::create(std::move(options));
+  if (!runtime) die("runtime", runtime.error());
+  return std::move(*runtime);
+}
+
+// A model that answers after `delay`, as a provider across the network would.
+class DelayedModel final : public HostProvider {
+ public:
+  explicit DelayedModel(std::chrono::milliseconds delay) : delay_(delay) {}
+  Result<HostChatReply> chat(const HostChatRequest&) override {
+    std::this_thread::sleep_for(delay_);
+    HostChatReply reply;
+    reply.content = "ok";
+    reply.input_tokens = 5;
+    reply.output_tokens = 1;
+    return reply;
+  }
+
+ private:
+  std::chrono::milliseconds delay_;
+};
+
+void calls_per_second(int calls) {
+  auto runtime = make_runtime();
+  const std::string plan =
+      "for i = 1, tonumber(agent.args[1]) do\n"
+      "  model.chat{messages={{role='user', content='hi'}}, max_tokens=8}\n"
+      "end\n"
+      "return 'done'\n";
+  RunOptions options;
+  options.args = {std::to_string(calls)};
+  options.instruction_limit = 0;
+  const auto start = Clock::now();
+  RunResult result = runtime->run_script(plan, "bench.lua", options);
+  const double wall = seconds_since(start);
+  if (!result.ok()) die("calls", *result.error);
+  const double rate = calls / wall;
+  std::printf("agents_bench calls/s: %d metered, traced sim calls from one plan: %.0f calls/s "
+              "(%.1f us per call); target >= 100000/s: %s\n",
+              calls, rate, 1e6 / rate, rate >= 100000 ? "met" : "MISSED");
+}
+
+void fan_out(int agents) {
+  auto runtime = make_runtime(std::make_shared<DelayedModel>(std::chrono::milliseconds(50)));
+  const std::string plan =
+      "for i = 1, 5 do model.chat{messages={{role='user', content='hi'}}} end\n"
+      "return 'done'\n";
+  std::vector<std::shared_ptr<RunHandle>> runs;
+  runs.reserve(static_cast<std::size_t>(agents));
+  const auto start = Clock::now();
+  for (int i = 0; i < agents; ++i) runs.push_back(runtime->start_script(plan, "agent.lua", {}));
+  int failed = 0;
+  for (auto& run : runs) failed += run->wait().ok() ? 0 : 1;
+  const double wall = seconds_since(start);
+  std::printf("agents_bench fan-out: %d agents x 5 calls of 50 ms: %.0f ms wall (ideal 250 ms, "
+              "%.2fx), %d failed; target within 1.5x: %s\n",
+              agents, wall * 1000, wall / 0.25, failed, wall <= 0.375 ? "met" : "MISSED");
+}
+
+void idle_memory(int agents) {
+  auto runtime = make_runtime();
+  const std::string plan = "sleep(3)\nreturn 'done'\n";
+  std::vector<std::shared_ptr<RunHandle>> runs;
+  runs.reserve(static_cast<std::size_t>(agents));
+  // Warm the runtime (first-run allocations are not per agent).
+  runtime->run_script("return 1", "warm.lua", {});
+  const std::size_t before = resident_bytes();
+  for (int i = 0; i < agents; ++i) runs.push_back(runtime->start_script(plan, "idle.lua", {}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // all started and asleep
+  const std::size_t during = resident_bytes();
+  for (auto& run : runs) run->cancel();
+  for (auto& run : runs) run->wait();
+  const double per_agent = static_cast<double>(during - before) / agents / 1024.0;
+  std::printf("agents_bench idle: %d sleeping agents: %.1f KiB resident each; target <= 64 KiB: "
+              "%s\n",
+              agents, per_agent, per_agent <= 64 ? "met" : "MISSED");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int agents = argc > 1 ? std::atoi(argv[1]) : 1000;
+  const int calls = argc > 2 ? std::atoi(argv[2]) : 20000;
+  std::error_code ignored;
+  if (std::filesystem::is_directory("/dev/shm", ignored)) ::setenv("TMPDIR", "/dev/shm", 1);
+  calls_per_second(calls);
+  fan_out(agents);
+  idle_memory(agents);
+  return 0;
+}
