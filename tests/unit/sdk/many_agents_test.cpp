@@ -3,13 +3,12 @@
 // agents really overlap. Every agent's result is checked.
 #include <doctest/doctest.h>
 
-#include <atomic>
 #include <chrono>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "perdiem/perdiem.hpp"
+#include "counting_model.hpp"
 
 using namespace perdiem;
 
@@ -17,32 +16,10 @@ namespace {
 
 constexpr int kAgents = 1000;
 
-// Echoes the last message after 20 ms; counts the calls in flight at once.
-class LaggyModel final : public HostProvider {
- public:
-  Result<HostChatReply> chat(const HostChatRequest& request) override {
-    const int now = in_flight.fetch_add(1) + 1;
-    int seen = max_in_flight.load();
-    while (now > seen && !max_in_flight.compare_exchange_weak(seen, now)) {
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    in_flight.fetch_sub(1);
-    calls.fetch_add(1);
-    HostChatReply reply;
-    reply.content = "echo " + request.messages.back().content;
-    reply.input_tokens = 3;
-    reply.output_tokens = 2;
-    return reply;
-  }
-  std::atomic<int> in_flight{0};
-  std::atomic<int> max_in_flight{0};
-  std::atomic<int> calls{0};
-};
-
 }  // namespace
 
 TEST_CASE("1,000 agents run at once and each gets its own answers") {
-  auto model = std::make_shared<LaggyModel>();
+  auto model = std::make_shared<testing::CountingModel>(std::chrono::milliseconds(20), "echo ");
   RuntimeOptions options;
   options.host_provider = model;
   auto runtime = Runtime::create(std::move(options));

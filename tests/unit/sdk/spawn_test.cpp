@@ -5,13 +5,12 @@
 
 #include <stdlib.h>
 
-#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
 #include "perdiem/perdiem.hpp"
+#include "counting_model.hpp"
 
 using namespace perdiem;
 
@@ -130,29 +129,6 @@ TEST_CASE("spawn names resolve like require, and nesting is bounded") {
   CHECK(result.json.find("args must be a list") != std::string::npos);
 }
 
-namespace {
-
-// Holds each call 50 ms and records how many were in flight at once.
-class SlowModel final : public HostProvider {
- public:
-  Result<HostChatReply> chat(const HostChatRequest& request) override {
-    const int now = in_flight.fetch_add(1) + 1;
-    int seen = max_in_flight.load();
-    while (now > seen && !max_in_flight.compare_exchange_weak(seen, now)) {
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    in_flight.fetch_sub(1);
-    HostChatReply reply;
-    reply.content = "re:" + request.messages.back().content;
-    reply.input_tokens = 1;
-    reply.output_tokens = 1;
-    return reply;
-  }
-  std::atomic<int> in_flight{0};
-  std::atomic<int> max_in_flight{0};
-};
-
-}  // namespace
 
 TEST_CASE("sub-agents run at once, and an unawaited one is cancelled with its parent") {
   PlanDir dir;
@@ -167,7 +143,7 @@ TEST_CASE("sub-agents run at once, and an unawaited one is cancelled with its pa
       "local answers = {}\n"
       "for i, child in ipairs(children) do answers[i] = child:await() end\n"
       "return table.concat(answers, ',')");
-  auto model = std::make_shared<SlowModel>();
+  auto model = std::make_shared<testing::CountingModel>(std::chrono::milliseconds(50));
   RuntimeOptions options;
   options.host_provider = model;
   auto runtime = Runtime::create(std::move(options));
