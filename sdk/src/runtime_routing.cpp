@@ -1,0 +1,178 @@
+// RuntimeImpl's routed calls: which providers may serve a call (the pool's targets for
+// its model, narrowed by route=), ranked by the router, then walked attempt by attempt,
+// each attempt metered on its own, with the decision kept for the step's trace.
+#include <thread>
+
+#include "base/random.hpp"
+#include "sdk/src/runtime_impl.hpp"
+
+namespace perdiem::sdk {
+
+namespace {
+
+router::RouteRequest route_request(const providers::ChatRequest& request,
+                                   const RoutingOptions& routing, int default_max_tokens) {
+  router::RouteRequest route;
+  route.input_tokens = metering::max_input_tokens(request);
+  route.max_output_tokens = request.max_tokens.value_or(default_max_tokens);
+  route.constraints.tools = !request.tools.empty();
+  route.local_fallback = routing.local_fallback;
+  std::string prefer = routing.prefer;
+  if (request.route) {
+    const providers::RoutePreferences& wanted = *request.route;
+    if (!wanted.prefer.empty()) prefer = wanted.prefer;
+    route.constraints.max_price = wanted.max_price_nanos;
+    route.constraints.privacy = router::parse_privacy(wanted.privacy);
+    route.constraints.allowed = wanted.providers;
+    route.constraints.denied = wanted.exclude;
+    if (wanted.fallback) route.local_fallback = *wanted.fallback;
+  }
+  route.policy = router::parse_policy(prefer).value_or(router::Policy::cheapest);
+  return route;
+}
+
+nlohmann::json describe_route(const std::string& model, const router::RouteRequest& request,
+                              const router::Plan& plan,
+                              const std::vector<router::TraceEntry>& attempts) {
+  nlohmann::json tried = nlohmann::json::array();
+  for (const router::TraceEntry& entry : attempts) {
+    tried.push_back({{"provider", entry.provider},
+                     {"model", entry.model},
+                     {"attempt", entry.attempt},
+                     {"outcome", router::to_string(entry.outcome)},
+                     {"latency_ms", entry.latency.count() / 1000},
+                     {"waited_ms", entry.waited.count()},
+                     {"reason", entry.reason}});
+  }
+  return {{"model", model},
+          {"policy", router::to_string(request.policy)},
+          {"decision", plan.reason},
+          {"attempts", std::move(tried)}};
+}
+
+}  // namespace
+
+Result<router::Plan> RuntimeImpl::plan_for(const providers::ChatRequest& request) {
+  const router::RouteRequest route =
+      route_request(request, options_.routing, options_.default_max_tokens);
+  std::vector<router::Candidate> candidates;
+  std::vector<std::string> left_out;  // candidates that cannot be tried on this machine
+  std::optional<Error> only_error;    // why the single target failed, as its own error
+  std::vector<sdk::PoolTarget> targets = pool_.targets_for(request.model);
+  // A model no route names, sent to providers the call chose by name: each under that
+  // model id (`perdiem providers test`, or a plan that knows a provider's own ids).
+  if (!pool_.is_route(request.model) && request.route && !request.route->providers.empty()) {
+    targets.clear();
+    for (const std::string& name : request.route->providers) {
+      const sdk::PoolMember* member = pool_.find(name);
+      if (member == nullptr) {
+        return make_error(ErrorKind::config,
+                          "route names provider '" + name +
+                              "', which this runtime does not have (perdiem providers list)",
+                          "router");
+      }
+      targets.push_back(sdk::PoolTarget{member, request.model});
+    }
+  }
+  for (const sdk::PoolTarget& target : targets) {
+    const sdk::PoolMember& member = *target.member;
+    std::optional<Error> refused;
+    if (!member.provider) {
+      refused = make_error(ErrorKind::config, member.unavailable, member.name);
+    } else if (auto no_wallet = needs_a_wallet(member)) {
+      refused = *no_wallet;
+    }
+    Result<wallet::Price> price = meter_.price_for(member.name, target.model);
+    if (!refused && !price) refused = price.error();
+    if (refused) {
+      left_out.push_back(member.name + "/" + target.model + " (" + refused->message + ")");
+      only_error = std::move(*refused);
+      continue;
+    }
+    router::Candidate candidate;
+    candidate.provider = member.name;
+    candidate.model = target.model;
+    candidate.price = {price->input_per_mtok, price->output_per_mtok, price->per_request};
+    candidate.tags = member.tags;
+    candidate.supports_tools = member.tools;
+    candidates.push_back(std::move(candidate));
+  }
+  // One provider and nothing configured: its own error says best what to do.
+  if (candidates.empty() && targets.size() == 1 && only_error) return *only_error;
+  if (candidates.empty()) {
+    std::string reasons;
+    for (const std::string& one : left_out) reasons += (reasons.empty() ? "" : "; ") + one;
+    return make_error(ErrorKind::config,
+                      "no provider can serve model '" + request.model + "': " + reasons,
+                      "router");
+  }
+  // Today's allowance per provider, read once for the call.
+  std::optional<wallet::Balance> balance;
+  if (candidates.size() > 1 && !wallet_->is_ephemeral()) {
+    if (Result<wallet::Balance> read = wallet_->ledger().balance()) balance = std::move(*read);
+  }
+  router::AllowanceOracle allowance;
+  if (balance) {
+    allowance = [&balance](std::string_view provider) { return balance->allowance_for(provider); };
+  }
+  router::Plan plan = router::plan_route(candidates, route, health_, allowance,
+                                         base::system_clock().now_unix_ms());
+  for (const std::string& one : left_out) plan.reason += "; left out " + one;
+  return plan;
+}
+
+Result<metering::MeteredResponse> RuntimeImpl::routed_call(const providers::ChatRequest& request,
+                                                           const metering::CallContext& context,
+                                                           nlohmann::json& route_trace,
+                                                           const lua::DeltaSink* on_delta) {
+  Result<router::Plan> plan = plan_for(request);
+  if (!plan) return plan.error();
+
+  std::optional<metering::MeteredResponse> metered;
+  router::AttemptFn attempt = [&](const router::Candidate& candidate,
+                                  int number) -> router::AttemptResult {
+    const sdk::PoolMember* member = pool_.find(candidate.provider);
+    providers::ChatRequest sent = request;
+    sent.model = candidate.model;
+    metering::CallContext this_attempt = context;
+    this_attempt.attempt = number;
+    providers::ChatCall call;
+    if (on_delta != nullptr && *on_delta) {
+      call.on_text = [&call, on_delta](std::string_view text) {
+        if (!(*on_delta)(text)) call.stop_requested = true;
+      };
+    }
+    Result<metering::MeteredResponse> result =
+        meter_.chat(*member->provider, sent, this_attempt, call);
+    router::AttemptResult outcome = result ? router::AttemptResult(result->response)
+                                           : router::AttemptResult(result.error());
+    outcome.http_status = call.http_status;
+    outcome.retry_after = call.retry_after;
+    outcome.partial_output = call.partial_output;
+    outcome.ttft_us = call.ttft_us;
+    if (result) metered = std::move(*result);
+    return outcome;
+  };
+  const base::Clock& clock = base::system_clock();
+  base::SeededRandom jitter(base::secure_random().next_u64());
+  router::RetryOptions retry;
+  retry.retries_per_candidate = options_.routing.retries;
+  router::RouterEnv env{health_, clock, jitter,
+                        [this](std::chrono::milliseconds delay) {
+                          if (options_.on_log) {
+                            options_.on_log(LogLevel::warn, "retrying in " +
+                                                                std::to_string(delay.count()) +
+                                                                " ms");
+                          }
+                          std::this_thread::sleep_for(delay);
+                        },
+                        retry};
+  router::RouteResult routed = router::route_call(*plan, attempt, env);
+  route_trace = describe_route(
+      request.model, route_request(request, options_.routing, options_.default_max_tokens), *plan,
+      routed.trace);
+  if (!routed.response) return routed.response.error();
+  return std::move(*metered);
+}
+
+}  // namespace perdiem::sdk
