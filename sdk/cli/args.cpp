@@ -286,6 +286,9 @@ Usage:
                                            history, verify, prices, receipts,
                                            verify-receipt (see `perdiem wallet --help`)
   perdiem tools list [--mcp NAME]...       the tools a run can be given
+  perdiem providers list | test NAME | prices [--refresh]
+                                           the providers and routes of config.json, their
+                                           health, one test call, published prices
   perdiem runs | replay | memory ...       traces, replay and the memory store
   perdiem version                          print the version
   perdiem --help                           print this help
