@@ -109,6 +109,8 @@ Result<MeteredResponse> Meter::chat(providers::Provider& provider, providers::Ch
 
 Result<MeteredResponse> Meter::chat(providers::Provider& provider, providers::ChatRequest request,
                                     const CallContext& context, providers::ChatCall& call) {
+  call.charged_nanos = 0;
+  call.charged_receipt.clear();
   if (!request.max_tokens) request.max_tokens = options_.default_max_tokens;
   Result<wallet::Price> price = price_for(provider.name(), request.model);
   if (!price) return price.error();
@@ -137,10 +139,12 @@ Result<MeteredResponse> Meter::chat(providers::Provider& provider, providers::Ch
     if (call.partial_output || output_bytes > 0) {
       call.partial_output = true;
       error.retryable = false;  // the provider billed this attempt; a retry is billed again
-      settle_partial(*reservation, request, call, output_bytes, std::move(record));
+      call.charged_nanos =
+          settle_partial(*reservation, request, call, output_bytes, std::move(record));
     } else {
-      settle_failure(*reservation, error, record);
+      call.charged_nanos = settle_failure(*reservation, error, record);
     }
+    if (call.charged_nanos > 0) call.charged_receipt = wallet::receipt_id_for(*reservation);
     return error;
   }
   if (!response->model.empty()) record.model = response->model;
@@ -227,22 +231,25 @@ wallet::CallRecord Meter::call_record(const std::string& model, const CallContex
   return record;
 }
 
-void Meter::settle_failure(const wallet::Reservation& reservation, const Error& error,
-                           const wallet::CallRecord& record) {
+wallet::Nanos Meter::settle_failure(const wallet::Reservation& reservation, const Error& error,
+                                    const wallet::CallRecord& record) {
   if (may_have_been_billed(error)) {
     // The hold is the most the provider can bill; reconcile() corrects it later.
-    (void)wallet_.settle_estimate(reservation.id, reservation.hold, record);
-  } else {
-    // Refused or unreachable: nothing was generated, so nothing is charged. If the
-    // release itself fails, the reservation stays open and the next open settles it at
-    // the hold, which never exceeds a budget.
-    (void)wallet_.release(reservation.id);
+    Result<wallet::Settlement> settled =
+        wallet_.settle_estimate(reservation.id, reservation.hold, record);
+    return settled ? settled->cost : 0;
   }
+  // Refused or unreachable: nothing was generated, so nothing is charged. If the
+  // release itself fails, the reservation stays open and the next open settles it at
+  // the hold, which never exceeds a budget.
+  (void)wallet_.release(reservation.id);
+  return 0;
 }
 
-void Meter::settle_partial(const wallet::Reservation& reservation,
-                           const providers::ChatRequest& request, const providers::ChatCall& call,
-                           std::size_t output_bytes, wallet::CallRecord record) {
+wallet::Nanos Meter::settle_partial(const wallet::Reservation& reservation,
+                                    const providers::ChatRequest& request,
+                                    const providers::ChatCall& call, std::size_t output_bytes,
+                                    wallet::CallRecord record) {
   providers::ChatResponse partial;
   partial.content = call.partial_text;
   partial.model = record.model;
@@ -259,7 +266,7 @@ void Meter::settle_partial(const wallet::Reservation& reservation,
     Result<wallet::Nanos> cost = wallet::cost_of(record.prices, record.usage);
     // What the provider reported is what it bills: a final settlement, like a success's.
     // If it cannot be priced or recorded, the estimate below still charges the call.
-    if (cost && wallet_.settle(reservation, *cost, record).ok()) return;
+    if (cost && wallet_.settle(reservation, *cost, record).ok()) return *cost;
   }
   // No usage reported: bound it. Every input token of the worst case, and at most one
   // output token per byte received (a byte-level tokenizer cannot emit more), never
@@ -274,7 +281,8 @@ void Meter::settle_partial(const wallet::Reservation& reservation,
   const wallet::Nanos charge =
       estimate ? std::min(*estimate, reservation.hold) : reservation.hold;
   // If this fails, the reservation stays open and the next open settles it at the hold.
-  (void)wallet_.settle_estimate(reservation.id, charge, record);
+  Result<wallet::Settlement> settled = wallet_.settle_estimate(reservation.id, charge, record);
+  return settled ? settled->cost : 0;
 }
 
 Result<Meter::Charge> Meter::settle_success(const wallet::Reservation& reservation,

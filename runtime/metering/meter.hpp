@@ -109,14 +109,15 @@ class Meter {
   static wallet::CallRecord call_record(const std::string& model, const CallContext& context,
                                         const wallet::Price& price);
   // The call failed: charge the hold as an estimate if the provider may have billed,
-  // release it otherwise.
-  void settle_failure(const wallet::Reservation& reservation, const Error& error,
-                      const wallet::CallRecord& record);
+  // release it otherwise. Returns what was charged (0 when released or not recorded).
+  wallet::Nanos settle_failure(const wallet::Reservation& reservation, const Error& error,
+                               const wallet::CallRecord& record);
   // The call failed after `output_bytes` of its answer arrived: settle what the provider
-  // billed (call.partial_usage) or an estimate bounded by the hold.
-  void settle_partial(const wallet::Reservation& reservation, const providers::ChatRequest& request,
-                      const providers::ChatCall& call, std::size_t output_bytes,
-                      wallet::CallRecord record);
+  // billed (call.partial_usage) or an estimate bounded by the hold. Returns the charge.
+  wallet::Nanos settle_partial(const wallet::Reservation& reservation,
+                               const providers::ChatRequest& request,
+                               const providers::ChatCall& call, std::size_t output_bytes,
+                               wallet::CallRecord record);
   // The call answered with record.usage: settle its cost (pipelined when configured), or
   // the hold as an estimate when the usage is missing or cannot be priced.
   Result<Charge> settle_success(const wallet::Reservation& reservation,

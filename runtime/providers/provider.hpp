@@ -138,6 +138,12 @@ struct ChatCall {
   std::string partial_text{};  // the text received before the failure
   std::optional<std::int64_t> ttft_us{};  // time to the first token, when streamed
 
+  // Filled by the meter, not adapters: what a failed call was charged anyway (its output
+  // had started, or the provider may have billed it) and that charge's receipt; 0 and ""
+  // when its hold was released.
+  std::int64_t charged_nanos = 0;
+  std::string charged_receipt{};
+
   // Set by the caller, from inside on_text (same thread), to end the stream early: an
   // adapter that streams then stops reading and fails the call with kind `cancelled`,
   // partial_output set and the partial fields filled, as for a broken stream. An adapter

@@ -129,6 +129,8 @@ Result<metering::MeteredResponse> RuntimeImpl::routed_call(const providers::Chat
   if (!plan) return plan.error();
 
   std::optional<metering::MeteredResponse> metered;
+  // Failed attempts the wallet charged anyway (partial output, or possibly billed).
+  nlohmann::json charged_failures = nlohmann::json::array();
   router::AttemptFn attempt = [&](const router::Candidate& candidate,
                                   int number) -> router::AttemptResult {
     const sdk::PoolMember* member = pool_.find(candidate.provider);
@@ -151,6 +153,12 @@ Result<metering::MeteredResponse> RuntimeImpl::routed_call(const providers::Chat
     outcome.partial_output = call.partial_output;
     outcome.ttft_us = call.ttft_us;
     if (result) metered = std::move(*result);
+    if (!result && call.charged_nanos > 0) {
+      charged_failures.push_back({{"provider", candidate.provider},
+                                  {"attempt", number},
+                                  {"cost_nanos", call.charged_nanos},
+                                  {"receipt", call.charged_receipt}});
+    }
     return outcome;
   };
   const base::Clock& clock = base::system_clock();
@@ -171,6 +179,7 @@ Result<metering::MeteredResponse> RuntimeImpl::routed_call(const providers::Chat
   route_trace = describe_route(
       request.model, route_request(request, options_.routing, options_.default_max_tokens), *plan,
       routed.trace);
+  if (!charged_failures.empty()) route_trace["charged_failures"] = std::move(charged_failures);
   if (!routed.response) return routed.response.error();
   return std::move(*metered);
 }

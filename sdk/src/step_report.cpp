@@ -59,7 +59,19 @@ void StepReport::delta(std::string_view text) {
 }
 
 void StepReport::finished(const Result<providers::ChatResponse>& outcome) {
-  if (!outcome) return finish(&outcome.error(), {}, {}, nullptr, 0, {}, nullptr);
+  if (!outcome) {
+    // A failed call can still have been charged (its answer had started to stream, or
+    // the provider may have billed it): the event and the trace say so.
+    std::int64_t charged = 0;
+    std::string receipt;
+    if (route_.is_object() && route_.contains("charged_failures")) {
+      for (const auto& failure : route_["charged_failures"]) {
+        charged += failure.value("cost_nanos", std::int64_t{0});
+        if (receipt.empty()) receipt = failure.value("receipt", std::string());
+      }
+    }
+    return finish(&outcome.error(), {}, {}, nullptr, charged, receipt, nullptr);
+  }
   if (sink_) event_.response_text = outcome->content;
   finish(nullptr, outcome->provider, outcome->model, &outcome->usage, outcome->cost_nanos,
          outcome->receipt_id, trace_ ? response_document(outcome.value()) : nlohmann::json());

@@ -398,6 +398,9 @@ TEST_CASE("a stream that breaks after text with reported usage is settled at tha
   auto receipts = f.wallet->receipts("r");
   REQUIRE(receipts.ok());
   CHECK(receipts->size() == 1);
+  // The caller learns what the failed call cost, and its receipt.
+  CHECK(call.charged_nanos == cost);
+  CHECK(call.charged_receipt == receipts->front().id);
 
   // The same attempt again is refused, never sent or charged twice.
   REQUIRE_FALSE(meter.chat(venice, small_request(), CallContext{"r", 1, {}}, call).ok());
@@ -454,6 +457,8 @@ TEST_CASE("a stream that fails before any text is released and charges nothing")
   REQUIRE_FALSE(result.ok());
   CHECK(result.error().retryable);  // nothing was billed: the router may retry
   CHECK_FALSE(call.partial_output);
+  CHECK(call.charged_nanos == 0);
+  CHECK(call.charged_receipt.empty());
   CHECK(f.balance().usd == usd("1"));
   CHECK(f.balance().reserved == 0);
   CHECK(f.wallet->spent("r").value() == 0);
