@@ -1,6 +1,7 @@
 #include "runtime/http/event_loop.hpp"
 
 #include <curl/curl.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -212,7 +213,10 @@ EventLoop::EventLoop(EventLoopOptions options) : impl_(std::make_shared<Impl>())
   curl_multi_setopt(impl_->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
   curl_multi_setopt(impl_->multi, CURLMOPT_MAX_HOST_CONNECTIONS, options.max_host_connections);
   curl_multi_setopt(impl_->multi, CURLMOPT_MAXCONNECTS, options.max_idle_connections);
-  thread_ = std::thread([impl = impl_] { impl->run(); });
+  thread_ = std::thread([impl = impl_] {
+    pthread_setname_np(pthread_self(), "perdiem-http");  // for top, perf and gdb
+    impl->run();
+  });
 }
 
 EventLoop::~EventLoop() {
