@@ -34,6 +34,9 @@ using Clock = EventLoop::Clock;
 constexpr int kProgressTickMs = 1000;
 // Nothing to do: sleep until woken.
 constexpr int kIdleWaitMs = 60'000;
+// Easy handles kept, reset, for the next submit(): creating and freeing one per
+// transfer costs more than resetting it.
+constexpr std::size_t kSpareHandles = 64;
 
 // One transfer: the request it owns, its easy handle and the state its callbacks use.
 struct Transfer {
@@ -76,16 +79,81 @@ struct EventLoop::Impl {
   std::vector<Timer> new_timers;
   std::uint64_t next_order = 0;
   bool stopping = false;
+  // The loop is in (or about to enter) curl_multi_poll with nothing queued: the next
+  // submitter wakes it. Otherwise it looks at the queues before it polls again, and a
+  // wake-up (a write and a read on a socket pair) would be wasted.
+  bool asleep = false;
+  std::vector<CURL*> spare_handles;
 
   // The loop thread's own.
   std::unordered_set<Transfer*> active;  // owned; in the multi handle
   std::priority_queue<Timer, std::vector<Timer>, Later> timers;
 
   ~Impl() {
+    for (CURL* handle : spare_handles) curl_easy_cleanup(handle);
     if (multi != nullptr) curl_multi_cleanup(multi);
   }
 
+  // A fresh or reset easy handle; nullptr when libcurl cannot allocate one.
+  CURL* take_handle() {
+    CURL* handle = nullptr;
+    {
+      std::lock_guard lock(mutex);
+      if (!spare_handles.empty()) {
+        handle = spare_handles.back();
+        spare_handles.pop_back();
+      }
+    }
+    if (handle == nullptr) return curl_easy_init();
+    curl_easy_reset(handle);
+    return handle;
+  }
+
+  // Takes the handle of a finished transfer (out of the multi handle) back.
+  void recycle(Transfer& transfer) {
+    CURL* handle = std::exchange(transfer.exchange.handle, nullptr);
+    if (handle == nullptr) return;
+    {
+      std::lock_guard lock(mutex);
+      if (spare_handles.size() < kSpareHandles) {
+        spare_handles.push_back(handle);
+        return;
+      }
+    }
+    curl_easy_cleanup(handle);
+  }
+
   void wake() { curl_multi_wakeup(multi); }
+
+  // Queues under the lock, then wakes the loop if it sleeps.
+  void enqueue(std::unique_ptr<Transfer> transfer) {
+    bool sleeping = false;
+    {
+      std::lock_guard lock(mutex);
+      inbox.push_back(std::move(transfer));
+      sleeping = std::exchange(asleep, false);
+    }
+    if (sleeping) wake();
+  }
+
+  void enqueue(Clock::time_point due, std::function<void()> fn) {
+    bool sleeping = false;
+    {
+      std::lock_guard lock(mutex);
+      new_timers.push_back(Timer{due, next_order++, std::move(fn)});
+      sleeping = std::exchange(asleep, false);
+    }
+    if (sleeping) wake();
+  }
+
+  // How long to poll: 0 when work arrived since the queues were emptied.
+  int poll_ms() {
+    const int wait = wait_ms();
+    std::lock_guard lock(mutex);
+    if (!inbox.empty() || !new_timers.empty() || stopping) return 0;
+    asleep = true;
+    return wait;
+  }
 
   void run() {
     for (;;) {
@@ -97,6 +165,7 @@ struct EventLoop::Impl {
         arrived.swap(inbox);
         timed.swap(new_timers);
         stop = stopping;
+        asleep = false;
       }
       if (stop) {
         for (auto& transfer : arrived) cancel(std::move(transfer));
@@ -108,7 +177,7 @@ struct EventLoop::Impl {
       int running = 0;
       curl_multi_perform(multi, &running);
       collect_finished();
-      curl_multi_poll(multi, nullptr, 0, wait_ms(), nullptr);
+      curl_multi_poll(multi, nullptr, 0, poll_ms(), nullptr);
     }
     shutdown();
   }
@@ -151,12 +220,10 @@ struct EventLoop::Impl {
       curl_multi_remove_handle(multi, handle);
       auto* raw = reinterpret_cast<Transfer*>(user);
       active.erase(raw);
-      finish(std::unique_ptr<Transfer>(raw), code);
+      std::unique_ptr<Transfer> transfer(raw);
+      transfer->done(outcome_of(transfer->exchange, code));
+      recycle(*transfer);
     }
-  }
-
-  static void finish(std::unique_ptr<Transfer> transfer, CURLcode code) {
-    transfer->done(outcome_of(transfer->exchange, code));
   }
 
   static Outcome outcome_of(Exchange& exchange, CURLcode code) {
@@ -238,7 +305,7 @@ void EventLoop::submit(Request request, Completion done) {
   transfer->done = std::move(done);
   Exchange& exchange = transfer->exchange;
   exchange.request = &transfer->request;
-  exchange.handle = curl_easy_init();
+  exchange.handle = impl_->take_handle();
   if (exchange.handle == nullptr) {
     transfer->setup_error.emplace(
         make_error(ErrorKind::internal, "libcurl could not create a handle"));
@@ -252,11 +319,7 @@ void EventLoop::submit(Request request, Completion done) {
     }
   }
   transfer->request.bearer_token = nullptr;  // not kept: the caller's buffer may go
-  {
-    std::lock_guard lock(impl_->mutex);
-    impl_->inbox.push_back(std::move(transfer));
-  }
-  impl_->wake();
+  impl_->enqueue(std::move(transfer));
 }
 
 void EventLoop::post(std::function<void()> fn) {
@@ -264,12 +327,7 @@ void EventLoop::post(std::function<void()> fn) {
 }
 
 void EventLoop::post_after(std::chrono::milliseconds delay, std::function<void()> fn) {
-  const auto due = Clock::now() + delay;
-  {
-    std::lock_guard lock(impl_->mutex);
-    impl_->new_timers.push_back(Timer{due, impl_->next_order++, std::move(fn)});
-  }
-  impl_->wake();
+  impl_->enqueue(Clock::now() + delay, std::move(fn));
 }
 
 bool EventLoop::in_loop_thread() const {
