@@ -139,7 +139,8 @@ class Share {
 class CredentialScratch {
  public:
   char* reserve(std::size_t bytes) {
-    if (buffer_.size() < bytes) buffer_ = base::SecureBuffer::zeroed(std::max<std::size_t>(bytes, 512));
+    if (buffer_.size() < bytes)
+      buffer_ = base::SecureBuffer::zeroed(std::max<std::size_t>(bytes, 512));
     return reinterpret_cast<char*>(buffer_.data());
   }
   void wipe(std::size_t bytes) { explicit_bzero(buffer_.data(), bytes); }
@@ -154,8 +155,8 @@ thread_local CredentialScratch credential_scratch;
 // memory; curl copies it into the list, which HeaderList wipes.
 curl_slist* append_credential(curl_slist* list, const std::string& key_header,
                               const base::SecureBuffer& token) {
-  const std::string_view prefix =
-      key_header.empty() ? std::string_view("Authorization: Bearer ") : std::string_view(key_header);
+  const std::string_view prefix = key_header.empty() ? std::string_view("Authorization: Bearer ")
+                                                     : std::string_view(key_header);
   const std::string_view separator = key_header.empty() ? "" : ": ";
   const std::size_t size = prefix.size() + separator.size() + token.size() + 1;
   char* line = credential_scratch.reserve(size);
@@ -231,7 +232,8 @@ bool Exchange::deliver_head() {
 
 HeaderList::~HeaderList() {
   for (curl_slist* node = list; node != nullptr; node = node->next) {
-    if (node->data != nullptr) explicit_bzero(node->data, std::char_traits<char>::length(node->data));
+    if (node->data != nullptr)
+      explicit_bzero(node->data, std::char_traits<char>::length(node->data));
   }
   curl_slist_free_all(list);
 }
@@ -265,7 +267,8 @@ void configure_exchange(Exchange& exchange, HeaderList& headers) {
   curl_easy_setopt(h, CURLOPT_XFERINFODATA, &exchange);
   curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(request.connect_timeout.count()));
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -191,9 +191,8 @@ struct EventLoop::Impl {
     transfer->exchange.started = Clock::now();
     if (curl_multi_add_handle(multi, transfer->exchange.handle) != CURLM_OK) {
       Transfer& t = *transfer;
-      t.done(Outcome{make_error(ErrorKind::internal,
-                                "libcurl could not start the transfer to " +
-                                    display_url(t.request.url))});
+      t.done(Outcome{make_error(ErrorKind::internal, "libcurl could not start the transfer to " +
+                                                         display_url(t.request.url))});
       return;
     }
     active.insert(transfer.release());
@@ -239,7 +238,8 @@ struct EventLoop::Impl {
   int wait_ms() {
     int wait = active.empty() ? kIdleWaitMs : kProgressTickMs;
     if (!timers.empty()) {
-      const auto until = std::chrono::ceil<std::chrono::milliseconds>(timers.top().due - Clock::now());
+      const auto until =
+          std::chrono::ceil<std::chrono::milliseconds>(timers.top().due - Clock::now());
       wait = static_cast<int>(std::clamp<std::int64_t>(until.count(), 0, wait));
     }
     return wait;
@@ -267,8 +267,8 @@ struct EventLoop::Impl {
   }
 
   static void cancel(std::unique_ptr<Transfer> transfer) {
-    Error error = transfer->setup_error ? std::move(*transfer->setup_error)
-                                        : shut_down(transfer->request);
+    Error error =
+        transfer->setup_error ? std::move(*transfer->setup_error) : shut_down(transfer->request);
     transfer->done(Outcome{std::move(error)});
   }
 };

@@ -91,7 +91,8 @@ class HoldServer {
     for (;;) {
       int timeout = -1;
       if (!held_.empty()) {
-        const auto left = std::chrono::ceil<std::chrono::milliseconds>(held_.front().due - Clock::now());
+        const auto left =
+            std::chrono::ceil<std::chrono::milliseconds>(held_.front().due - Clock::now());
         timeout = static_cast<int>(std::max<long long>(0, left.count()));
       }
       const int n = epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), timeout);
@@ -193,8 +194,8 @@ class HoldServer {
     conn.close_after = head.find("onnection: close") != std::string_view::npos;
     conn.in.erase(0, total);
     if (path == "/stats") {
-      respond(fd, "{\"peak\":" + std::to_string(peak_) + ",\"in_flight\":" +
-                      std::to_string(in_flight_) + "}");
+      respond(fd, "{\"peak\":" + std::to_string(peak_) +
+                      ",\"in_flight\":" + std::to_string(in_flight_) + "}");
       return;
     }
     if (path == "/reset") {
@@ -504,13 +505,14 @@ void run_in_flight(const std::string& origin, std::size_t transfers, int hold_ms
   const long peak = server_stat(origin, "/stats", "peak");
   std::sort(latency_ms.begin(), latency_ms.end());
   const bool met = peak >= static_cast<long>(std::min<std::size_t>(transfers, 1000));
-  std::printf("in flight %5zu on one loop: peak at server %5ld  wall %6.0f ms (ideal %d)  "
-              "p50 %5.0f ms p99 %5.0f ms  submit %4.0f ms  loop CPU %6.1f ms (%4.1f us/call)  "
-              "fail %zu  %s\n",
-              transfers, peak, wall_ms, hold_ms, latency_ms[transfers / 2],
-              latency_ms[transfers * 99 / 100], submit_ms, loop_ms,
-              loop_ms * 1000.0 / static_cast<double>(transfers), failed.load(),
-              met ? "target 1,000 in flight: met" : "target 1,000 in flight: MISSED");
+  std::printf(
+      "in flight %5zu on one loop: peak at server %5ld  wall %6.0f ms (ideal %d)  "
+      "p50 %5.0f ms p99 %5.0f ms  submit %4.0f ms  loop CPU %6.1f ms (%4.1f us/call)  "
+      "fail %zu  %s\n",
+      transfers, peak, wall_ms, hold_ms, latency_ms[transfers / 2],
+      latency_ms[transfers * 99 / 100], submit_ms, loop_ms,
+      loop_ms * 1000.0 / static_cast<double>(transfers), failed.load(),
+      met ? "target 1,000 in flight: met" : "target 1,000 in flight: MISSED");
   std::fflush(stdout);
 }
 
@@ -528,10 +530,11 @@ int main(int argc, char** argv) {
   const int port = start_server(child);
   const std::string origin = "http://127.0.0.1:" + std::to_string(port);
 
-  std::printf("provider_bench: CPU in perdiem per non-streamed call (router plan + OpenAI "
-              "encode/decode + HTTP),\nthe loopback server in a child process (not counted); "
-              "%u cores, load average %s\n",
-              std::thread::hardware_concurrency(), load_average().c_str());
+  std::printf(
+      "provider_bench: CPU in perdiem per non-streamed call (router plan + OpenAI "
+      "encode/decode + HTTP),\nthe loopback server in a child process (not counted); "
+      "%u cores, load average %s\n",
+      std::thread::hardware_concurrency(), load_average().c_str());
 
   constexpr int kRounds = 5;
   {
@@ -545,12 +548,10 @@ int main(int argc, char** argv) {
     auto provider =
         openai(origin + "/v1", std::make_shared<KeepAlive>(http::make_loop_transport(loop)));
     report_cpu("event loop, 1 caller, kept-alive connection",
-               rounds_of(kRounds,
-                         [&] { return run_calls(*provider, loop.get(), 1, sequential); }),
+               rounds_of(kRounds, [&] { return run_calls(*provider, loop.get(), 1, sequential); }),
                true);
     report_cpu("event loop, 64 callers",
-               rounds_of(kRounds,
-                         [&] { return run_calls(*provider, loop.get(), 64, per_caller); }),
+               rounds_of(kRounds, [&] { return run_calls(*provider, loop.get(), 64, per_caller); }),
                true);
   }
   {
@@ -561,8 +562,9 @@ int main(int argc, char** argv) {
                false);
   }
 
-  std::printf("provider_bench: calls in flight on one EventLoop, the server holding each "
-              "200 ms (HTTP/1.1, a connection each)\n");
+  std::printf(
+      "provider_bench: calls in flight on one EventLoop, the server holding each "
+      "200 ms (HTTP/1.1, a connection each)\n");
   for (std::size_t n : in_flight) run_in_flight(origin, n, 200);
   std::printf("load average after: %s\n", load_average().c_str());
 

@@ -377,6 +377,23 @@ TEST_CASE("an exception from a callback reaches its own completion and no other"
   CHECK(fine.value().body.size() == 5000);
 }
 
+TEST_CASE("the loop transport rethrows a callback's exception from send(), on the caller") {
+  LoopbackServer server([](httplib::Server& s) {
+    s.Get("/full", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(std::string(5000, 'x'), "application/octet-stream");
+    });
+  });
+  auto loop = std::make_shared<http::EventLoop>();
+  auto transport = http::make_loop_transport(loop);
+  http::Request request = get(server.origin() + "/full");
+  request.on_body_chunk = [](std::string_view) -> bool { throw std::runtime_error("lua error"); };
+  CHECK_THROWS_WITH_AS((void)transport->send(request), "lua error", std::runtime_error);
+  // The loop carries on.
+  auto after = transport->send(get(server.origin() + "/full"));
+  REQUIRE_MESSAGE(after.ok(), after.error().message);
+  CHECK(after.value().body.size() == 5000);
+}
+
 TEST_CASE("destroying the loop cancels transfers in flight and queued, and drops timers") {
   constexpr int kTransfers = 20;
   Gate gate;
