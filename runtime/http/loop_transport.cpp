@@ -1,6 +1,8 @@
 // make_loop_transport: the blocking Transport interface over an EventLoop.
-#include <future>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <utility>
 
 #include "runtime/http/event_loop.hpp"
@@ -8,6 +10,28 @@
 namespace perdiem::http {
 
 namespace {
+
+// One outcome handed from the loop thread to the thread in send(). set() notifies
+// while it holds the lock, so once wait() returns, set() no longer touches the
+// waiter and send() may destroy it (a std::promise makes no such promise).
+class Waiter {
+ public:
+  void set(Outcome outcome) {
+    std::lock_guard lock(mutex_);
+    outcome_.emplace(std::move(outcome));
+    ready_.notify_one();
+  }
+  Outcome wait() {
+    std::unique_lock lock(mutex_);
+    ready_.wait(lock, [this] { return outcome_.has_value(); });
+    return std::move(*outcome_);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::optional<Outcome> outcome_;
+};
 
 class LoopTransport final : public Transport {
  public:
@@ -19,12 +43,9 @@ class LoopTransport final : public Transport {
                         "a blocking HTTP send() from the event loop's own thread would never "
                         "return: submit() the request instead");
     }
-    // Shared with the completion, so the promise outlives set_value() even once this
-    // thread has its outcome and returns.
-    auto promise = std::make_shared<std::promise<Outcome>>();
-    std::future<Outcome> outcome = promise->get_future();
-    loop_->submit(request, [promise](Outcome done) { promise->set_value(std::move(done)); });
-    return outcome.get().take();
+    Waiter waiter;
+    loop_->submit(request, [&waiter](Outcome done) { waiter.set(std::move(done)); });
+    return waiter.wait().take();
   }
 
  private:

@@ -433,6 +433,90 @@ CpuRun run_calls(providers::Provider& provider, http::EventLoop* loop, int calle
   return {cpu / calls, user / calls, loop_cpu / calls, calls / seconds, failures.load()};
 }
 
+// The path the agent scheduler will take: everything on the loop thread, no caller
+// waiting. Each call plans its route, walks it (RouteSession), encodes, submits; its
+// completion decodes, records the attempt and starts the next call.
+class LoopChain {
+ public:
+  LoopChain(http::EventLoop& loop, std::string url, std::size_t calls)
+      : loop_(loop), url_(std::move(url)), left_(calls), request_(question()) {
+    key_ = base::SecureBuffer::from_string("sk-bench-00000000000000000000000000000000");
+  }
+
+  std::size_t run() {
+    auto finished = done_.get_future();
+    loop_.post([this] { step(); });
+    finished.wait();
+    return failures_;
+  }
+
+ private:
+  void step() {
+    if (left_-- == 0) {
+      done_.set_value();
+      return;
+    }
+    router::Candidate candidate;
+    candidate.provider = "bench";
+    candidate.model = request_.model;
+    candidate.price = {150'000'000, 600'000'000, 0};
+    router::RouteRequest route;
+    route.input_tokens = 64;
+    route.max_output_tokens = request_.max_tokens.value_or(1024);
+    const base::Clock& clock = base::system_clock();
+    auto plan = std::make_shared<router::Plan>(
+        router::plan_route({&candidate, 1}, route, health_, {}, clock.now_unix_ms()));
+    auto session =
+        std::make_shared<router::RouteSession>(*plan, health_, random_, router::RetryOptions{});
+    if (!session->next(clock.now_unix_ms())) {
+      ++failures_;
+      return step();
+    }
+    http::Request http_request;
+    http_request.url = url_;
+    http_request.headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
+    http_request.bearer_token = &key_;
+    http_request.body = providers::encode_chat_request(request_);
+    http_request.reuse_connection = true;
+    loop_.submit(std::move(http_request), [this, plan, session](http::Outcome outcome) {
+      const base::Clock& now = base::system_clock();
+      Result<providers::ChatResponse> decoded =
+          outcome.result.ok()
+              ? providers::decode_chat_response(outcome.result.value().status,
+                                                outcome.result.value().body, "bench")
+              : Result<providers::ChatResponse>(outcome.result.error());
+      session->record(router::AttemptResult(std::move(decoded)), 0, now.now_unix_ms());
+      (void)session->next(now.now_unix_ms());
+      if (!session->finish().response.ok()) ++failures_;
+      step();
+    });
+  }
+
+  http::EventLoop& loop_;
+  std::string url_;
+  std::size_t left_;
+  providers::ChatRequest request_;
+  base::SecureBuffer key_;
+  router::HealthBook health_;
+  base::SeededRandom random_{3};
+  std::promise<void> done_;
+  std::size_t failures_ = 0;
+};
+
+CpuRun run_on_loop(http::EventLoop& loop, const std::string& url, std::size_t calls) {
+  (void)LoopChain(loop, url, 50).run();  // warm up
+  const Cpu cpu_before = process_cpu();
+  const double loop_before = loop_cpu_us(loop);
+  const auto start = Clock::now();
+  const std::size_t failures = LoopChain(loop, url, calls).run();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  const double loop_cpu = loop_cpu_us(loop) - loop_before;
+  const Cpu cpu_after = process_cpu();
+  const double n = static_cast<double>(calls);
+  return {(cpu_after.total() - cpu_before.total()) / n,
+          (cpu_after.user_us - cpu_before.user_us) / n, loop_cpu / n, n / seconds, failures};
+}
+
 // Runs a scenario `rounds` times: CPU time is noisy on a shared machine (other work
 // evicts caches; a VM's steal time can count as ours), so the best round is the cost,
 // and the median shows the spread.
@@ -449,7 +533,7 @@ void report_cpu(const char* name, const std::vector<CpuRun>& runs, bool with_loo
   const CpuRun& median = runs[runs.size() / 2];
   std::size_t failures = 0;
   for (const auto& run : runs) failures += run.failures;
-  std::printf("%-44s %6.1f us CPU/call (user %5.1f; median %6.1f)", name, best.us_per_call,
+  std::printf("%-47s %6.1f us CPU/call (user %5.1f; median %6.1f)", name, best.us_per_call,
               best.user_us_per_call, median.us_per_call);
   if (with_loop) {
     std::printf(" loop thread %5.1f us  %7.0f calls/s  fail %zu  %s\n", best.loop_us_per_call,
@@ -553,6 +637,14 @@ int main(int argc, char** argv) {
     report_cpu("event loop, 64 callers",
                rounds_of(kRounds, [&] { return run_calls(*provider, loop.get(), 64, per_caller); }),
                true);
+  }
+  {
+    http::EventLoop loop;
+    report_cpu(
+        "on the loop thread, no caller (scheduler path)",
+        rounds_of(kRounds,
+                  [&] { return run_on_loop(loop, origin + "/v1/chat/completions", sequential); }),
+        true);
   }
   {
     auto provider =
