@@ -7,8 +7,9 @@
 
 namespace perdiem::http {
 
-// One easy handle per request for now; the scheduler moves this onto a curl multi
-// event loop. Thread-safe.
+// Blocking: each thread keeps one easy handle (and its connections) between requests.
+// event_loop.hpp runs the same exchanges on one curl multi handle instead, and
+// make_loop_transport() puts that behind this interface. Thread-safe.
 std::unique_ptr<Transport> make_curl_transport();
 
 }  // namespace perdiem::http
