@@ -106,6 +106,7 @@ int child_await(lua_State* L) {
   lua_getfield(L, 1, "name");
   const std::string name = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
   lua_settop(L, 1);
+  refuse_inside_on_delta(L, context, "child:await");
   Result<SpawnResult> result = [&]() -> Result<SpawnResult> {
     try {
       return context.host->await_spawn(run_id);
@@ -113,6 +114,7 @@ int child_await(lua_State* L) {
       return make_error(ErrorKind::internal, std::string("agent.spawn failed: ") + e.what());
     }
   }();
+  context.sandbox->check(L);  // the run may have been cancelled or run out of time meanwhile
   if (!result) {
     Error error = result.error();
     error.message = "agent.spawn(\"" + name + "\"): " + error.message;
@@ -137,6 +139,7 @@ int agent_spawn(lua_State* L) {
   PlanContext& context = context_of(L);
   std::size_t length = 0;
   const char* name = luaL_checklstring(L, 1, &length);
+  refuse_inside_on_delta(L, context, "agent.spawn");
   SpawnRequest request;
   request.path = resolve_script(L, context, std::string(name, length)).string();
   request.args = read_args(L, 2);

@@ -111,7 +111,12 @@ Result<std::vector<ListedModel>> decode_models_response(long http_status, std::s
           {"request", &price.per_request}};
       for (const auto& [key, out] : fields) {
         auto it = pricing->find(key);
-        if (it == pricing->end()) continue;
+        if (it == pricing->end()) {
+          // Without both token prices the model is not priced: a missing output price
+          // must not read as free output.
+          usable = usable && std::string_view(key) == "request";
+          continue;
+        }
         // A price that is not a plain amount ("-1" marks a variable price on OpenRouter)
         // leaves the model unpriced rather than failing the whole list.
         std::optional<std::int64_t> nanos = price_field(*it);

@@ -207,10 +207,14 @@ int run(const perdiem::cli::RunCommand& command) {
   if (show_progress) {
     options.on_step = [progress](const perdiem::StepEvent& event) { progress->record(event); };
   }
-  options.on_log = [show_progress](perdiem::LogLevel level, std::string_view line) {
-    // Erase the progress line first, so the log line starts clean; it is redrawn below.
-    std::cerr << (show_progress ? "\r\033[K" : "") << "[" << level_name(level) << "] " << line
-              << "\n";
+  options.on_log = [show_progress, progress](perdiem::LogLevel level, std::string_view line) {
+    const std::string text =
+        "[" + std::string(level_name(level)) + "] " + std::string(line) + "\n";
+    if (show_progress) {
+      progress->print_above(text);  // erased first, redrawn below it: never interleaved
+    } else {
+      std::cerr << text;
+    }
   };
   auto runtime = perdiem::Runtime::create(std::move(options));
   if (!runtime) {

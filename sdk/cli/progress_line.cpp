@@ -29,11 +29,12 @@ void ProgressLine::record(const StepEvent& event) {
 }
 
 std::string ProgressLine::text() const {
-  std::size_t agents = 0;
-  {
-    std::lock_guard lock(mutex_);
-    agents = std::max<std::size_t>(1, runs_.size());
-  }
+  std::lock_guard lock(mutex_);
+  return text_locked();
+}
+
+std::string ProgressLine::text_locked() const {
+  const std::size_t agents = std::max<std::size_t>(1, runs_.size());
   const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - started_);
   char seconds[32];
@@ -42,6 +43,20 @@ std::string ProgressLine::text() const {
          std::to_string(in_flight_.load()) + " in flight, " + std::to_string(steps_.load()) +
          " steps, " + std::to_string(tokens_.load()) + " tokens, " +
          format_usd_display(spent_nanos_.load()) + ", " + seconds;
+}
+
+void ProgressLine::print_above(std::string_view line) {
+  std::lock_guard lock(mutex_);
+  write_all("\r\033[K" + std::string(line));
+}
+
+void ProgressLine::write_all(std::string_view bytes) const {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
+    if (n <= 0) return;
+    done += static_cast<std::size_t>(n);
+  }
 }
 
 void ProgressLine::start() {
@@ -61,20 +76,11 @@ void ProgressLine::stop() {
 }
 
 void ProgressLine::draw_loop() {
-  // "\r" returns to the start of the line, "\033[K" erases to its end.
-  auto write_all = [this](const std::string& bytes) {
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-      const ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
-      if (n <= 0) return;
-      done += static_cast<std::size_t>(n);
-    }
-  };
+  // "\r" returns to the start of the line, "\033[K" erases to its end. Drawn under the
+  // lock, so print_above's lines never land in the middle of it.
   std::unique_lock lock(mutex_);
   while (!wake_.wait_for(lock, period_, [this] { return stopping_; })) {
-    lock.unlock();
-    write_all("\r\033[K" + text());
-    lock.lock();
+    write_all("\r\033[K" + text_locked());
   }
   write_all("\r\033[K");
 }

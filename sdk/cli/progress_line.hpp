@@ -33,8 +33,15 @@ class ProgressLine {
   // The line as it would be drawn now, without the terminal controls.
   std::string text() const;
 
+  // Writes `line` (newline included) where the progress line is; the next redraw puts
+  // the progress line back under it. Serialised with the drawing, so the two never
+  // interleave. Thread-safe.
+  void print_above(std::string_view line);
+
  private:
   void draw_loop();
+  std::string text_locked() const;  // mutex_ held
+  void write_all(std::string_view bytes) const;
 
   const int fd_;
   const std::chrono::milliseconds period_;

@@ -113,6 +113,14 @@ RunResult RuntimeImpl::run(std::string run_id, const std::atomic<bool>* cancel,
     run.cancel = cancel;
     run.options = &options;
     run.depth = depth;
+    if (options.timeout.count() > 0) {
+      run.deadline = std::chrono::steady_clock::now() + options.timeout;
+    }
+    // However run_plan ends, no sub-agent outlives this run (they use this runtime).
+    struct ChildrenEnder {
+      Run& run;
+      ~ChildrenEnder() { end_children(run); }
+    } children_ender{run};
     Result<std::unique_ptr<sdk::RunTools>> run_tools = tools_->for_run(options, memory_->store());
     if (!run_tools) {
       result.error = run_tools.error();
@@ -151,7 +159,12 @@ RunResult RuntimeImpl::run(std::string run_id, const std::atomic<bool>* cancel,
   }
   finish_settlements(run_settlements);
   // Sub-agents are runs of their own; what they spent is part of this run's cost.
-  if (auto spent = wallet_->ledger().spent(result.run_id)) result.usage.cost = *spent + children_cost;
+  if (auto spent = wallet_->ledger().spent(result.run_id)) {
+    result.usage.cost = *spent + children_cost;
+  } else if (options_.on_log) {
+    options_.on_log(LogLevel::warn, "the run's cost could not be read from the wallet (" +
+                                        spent.error().describe() + "); its receipts are exact");
+  }
   end_trace(result);
   health_store_.save(health_, options_.on_log);
   return result;

@@ -108,7 +108,8 @@ Result<providers::ChatResponse> RuntimeImpl::metered_chat(const providers::ChatR
                                                           const metering::CallContext& context,
                                                           Run& run, nlohmann::json& route_trace,
                                                           const lua::DeltaSink* on_delta) {
-  Result<metering::MeteredResponse> metered = routed_call(routed, context, route_trace, on_delta);
+  Result<metering::MeteredResponse> metered =
+      routed_call(routed, context, run, route_trace, on_delta);
   if (!metered) return metered.error();
   record_call(run, std::move(metered->settlement), metered->response.provider,
               metered->response.usage);

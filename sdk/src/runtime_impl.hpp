@@ -166,6 +166,8 @@ class RuntimeImpl final : public Runtime {
     // Sub-agents by run id (runtime_spawn.cpp); guarded by `mutex`.
     std::map<std::string, std::shared_ptr<SubAgent>> children{};
     Nanos children_cost = 0;  // what finished sub-agents spent
+    // When RunOptions::timeout runs out, on the steady clock; empty without one.
+    std::optional<std::chrono::steady_clock::time_point> deadline{};
   };
   // agent.spawn: starts request.path as a sub-agent of `parent` with the parent's grants
   // and limits, its budget carved from what the parent has left; returns its run id.
@@ -258,9 +260,11 @@ class RuntimeImpl final : public Runtime {
   // on_delta (may be null) streams the answer; returning false stops the stream. The
   // adapter's findings (status, Retry-After, partial output) steer the retries: a call
   // that streamed part of its answer is never retried.
+  // A backoff ends early, and no further attempt is sent, once `run` is cancelled or
+  // past its deadline.
   Result<metering::MeteredResponse> routed_call(const providers::ChatRequest& request,
                                                 const metering::CallContext& context,
-                                                nlohmann::json& route_trace,
+                                                const Run& run, nlohmann::json& route_trace,
                                                 const lua::DeltaSink* on_delta = nullptr);
   // The ranked plan for `request` (what routed_call walks; wallet.quote prices its first).
   Result<router::Plan> plan_for(const providers::ChatRequest& request);

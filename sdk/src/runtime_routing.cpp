@@ -123,8 +123,13 @@ Result<router::Plan> RuntimeImpl::plan_for(const providers::ChatRequest& request
 
 Result<metering::MeteredResponse> RuntimeImpl::routed_call(const providers::ChatRequest& request,
                                                            const metering::CallContext& context,
+                                                           const Run& run,
                                                            nlohmann::json& route_trace,
                                                            const lua::DeltaSink* on_delta) {
+  const auto stopped = [&run] {
+    return (run.cancel != nullptr && run.cancel->load()) ||
+           (run.deadline && std::chrono::steady_clock::now() >= *run.deadline);
+  };
   Result<router::Plan> plan = plan_for(request);
   if (!plan) return plan.error();
 
@@ -133,6 +138,10 @@ Result<metering::MeteredResponse> RuntimeImpl::routed_call(const providers::Chat
   nlohmann::json charged_failures = nlohmann::json::array();
   router::AttemptFn attempt = [&](const router::Candidate& candidate,
                                   int number) -> router::AttemptResult {
+    if (stopped()) {
+      return make_error(ErrorKind::cancelled, "the run was cancelled or ran out of time",
+                        candidate.provider);
+    }
     const sdk::PoolMember* member = pool_.find(candidate.provider);
     providers::ChatRequest sent = request;
     sent.model = candidate.model;
@@ -166,13 +175,19 @@ Result<metering::MeteredResponse> RuntimeImpl::routed_call(const providers::Chat
   router::RetryOptions retry;
   retry.retries_per_candidate = options_.routing.retries;
   router::RouterEnv env{health_, clock, jitter,
-                        [this](std::chrono::milliseconds delay) {
+                        [this, &stopped](std::chrono::milliseconds delay) {
                           if (options_.on_log) {
                             options_.on_log(LogLevel::warn, "retrying in " +
                                                                 std::to_string(delay.count()) +
                                                                 " ms");
                           }
-                          std::this_thread::sleep_for(delay);
+                          // In slices, so Ctrl-C or the deadline ends a long Retry-After.
+                          const auto until = std::chrono::steady_clock::now() + delay;
+                          while (!stopped() && std::chrono::steady_clock::now() < until) {
+                            std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(
+                                std::chrono::milliseconds(20),
+                                until - std::chrono::steady_clock::now()));
+                          }
                         },
                         retry};
   router::RouteResult routed = router::route_call(*plan, attempt, env);

@@ -8,6 +8,9 @@
 //
 // Lifetime: a sub-agent the parent did not await is cancelled when the parent's plan
 // ends, and the parent's run waits for it, so nothing outlives the run that started it.
+#include <chrono>
+#include <system_error>
+
 #include "sdk/src/runtime_impl.hpp"
 
 namespace perdiem::sdk {
@@ -41,6 +44,17 @@ Result<std::string> RuntimeImpl::spawn(Run& parent, const lua::SpawnRequest& req
   child->options = *parent.options;
   child->options.args = request.args;
   if (request.timeout.count() > 0) child->options.timeout = request.timeout;
+  // Never past the parent's own deadline: a child of a run with 1 s left gets 1 s.
+  if (parent.deadline) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        *parent.deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return make_error(ErrorKind::timeout, "the run's deadline has passed");
+    }
+    if (child->options.timeout.count() == 0 || child->options.timeout > left) {
+      child->options.timeout = left;
+    }
+  }
   if (request.max_steps > 0) child->options.max_steps = request.max_steps;
   child->options.budget = request.budget_nanos;
   const std::string run_id = new_run_id();
@@ -68,10 +82,19 @@ Result<std::string> RuntimeImpl::spawn(Run& parent, const lua::SpawnRequest& req
     parent.children[run_id] = child;
   }
   const int depth = parent.depth + 1;
-  child->running = std::async(std::launch::async, [this, child, run_id, path = request.path,
-                                                   depth] {
-    return run_file_as(run_id, &child->cancel, path, child->options, depth);
-  });
+  try {
+    child->running = std::async(std::launch::async, [this, child, run_id, path = request.path,
+                                                     depth] {
+      return run_file_as(run_id, &child->cancel, path, child->options, depth);
+    });
+  } catch (const std::system_error& e) {
+    // No thread to run it on: undo the carve and forget the child.
+    std::lock_guard lock(parent.mutex);
+    if (child->carved) parent.budgets.run_limit = *parent.budgets.run_limit + *child->carved;
+    parent.children.erase(run_id);
+    return make_error(ErrorKind::limit,
+                      std::string("cannot start a thread for the sub-agent: ") + e.what());
+  }
   return run_id;
 }
 
@@ -86,9 +109,11 @@ Result<lua::SpawnResult> RuntimeImpl::await_child(Run& parent, const std::string
     child = found->second;
   }
   if (!child->result) {
-    // The parent's cancellation (Ctrl-C, its deadline's cancel) reaches the child.
+    // The parent's cancellation (Ctrl-C) and its deadline reach the child.
     while (child->running.wait_for(kCancelPoll) != std::future_status::ready) {
-      if (parent.cancel != nullptr && parent.cancel->load()) child->cancel = true;
+      const bool cancelled = parent.cancel != nullptr && parent.cancel->load();
+      const bool late = parent.deadline && std::chrono::steady_clock::now() > *parent.deadline;
+      if (cancelled || late) child->cancel = true;
     }
     child->result = child->running.get();
   }
@@ -113,9 +138,13 @@ void RuntimeImpl::end_children(Run& run) {
     std::lock_guard lock(run.mutex);
     children = run.children;
   }
+  // Not awaited: nobody will read their answers. Cancel them all, then wait for each, so
+  // stopping takes the longest child's time, not the sum.
   for (auto& [id, child] : children) {
-    if (child->result) continue;
-    child->cancel = true;  // not awaited: nobody will read its answer
+    if (!child->result && child->running.valid()) child->cancel = true;
+  }
+  for (auto& [id, child] : children) {
+    if (child->result || !child->running.valid()) continue;
     child->result = child->running.get();
     std::lock_guard lock(run.mutex);
     if (!child->settled) {

@@ -156,6 +156,16 @@ TEST_CASE("an error in on_delta stops the stream and is raised in the plan") {
     // model.chat refused inside on_delta: the refusal is what on_delta raised.
     CHECK(contains(outcome.text, "cannot be called inside model.stream's on_delta"));
   }
+  SUBCASE("so is starting a sub-agent, which would hold the stream for a whole run") {
+    const PlanOutcome outcome = fake.run(plan(R"lua(
+      local ok, err = pcall(model.stream, {$ASK$, on_delta = function()
+        local _, e = pcall(agent.spawn, 'worker')
+        error(e)
+      end})
+      return err)lua"));
+    REQUIRE_MESSAGE(!outcome.error, outcome.error->message);
+    CHECK(contains(outcome.text, "agent.spawn cannot be called inside model.stream's on_delta"));
+  }
   CHECK(fake.stopped);
   CHECK(fake.sent == 1);  // nothing more was streamed after the error
   CHECK(fake.calls == 1);

@@ -27,11 +27,12 @@ TEST_CASE("an OpenRouter-style model list gives each model its published price")
                  "image": "0", "input_cache_read": "0.00000001"}},
     {"id": "openrouter/auto", "pricing": {"prompt": "-1", "completion": "-1"}},
     {"id": "plain-model"},
+    {"id": "half-priced", "pricing": {"prompt": "0.000001"}},
     {"id": "per-request", "pricing": {"prompt": "0", "completion": "0", "request": "0.005"}}
   ]})";
   auto models = decode_models_response(200, body, "openrouter");
   REQUIRE(models.ok());
-  REQUIRE(models->size() == 4);
+  REQUIRE(models->size() == 5);
   const ListedModel& llama = (*models)[0];
   CHECK(llama.id == "meta-llama/llama-3.3-70b-instruct");
   REQUIRE(llama.price);
@@ -41,8 +42,9 @@ TEST_CASE("an OpenRouter-style model list gives each model its published price")
   CHECK(llama.price->cached_input_per_mtok == 10'000'000);
   CHECK_FALSE((*models)[1].price);  // a variable price is no price
   CHECK_FALSE((*models)[2].price);
-  REQUIRE((*models)[3].price);
-  CHECK((*models)[3].price->per_request == 5'000'000);  // $0.005
+  CHECK_FALSE((*models)[3].price);  // no output price: unpriced, never free output
+  REQUIRE((*models)[4].price);
+  CHECK((*models)[4].price->per_request == 5'000'000);  // $0.005
 }
 
 TEST_CASE("a model list that is not one is a clear error") {
