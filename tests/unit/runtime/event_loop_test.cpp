@@ -25,24 +25,12 @@ using namespace perdiem;
 using namespace std::chrono_literals;
 using perdiem::testing::corpus_file;
 using perdiem::testing::Gate;
+using perdiem::testing::get;
 using perdiem::testing::LoopbackServer;
+using perdiem::testing::numbered_body;
 using perdiem::testing::serve_chunked;
 
 namespace {
-
-http::Request get(const std::string& url) {
-  http::Request request;
-  request.method = "GET";
-  request.url = url;
-  return request;
-}
-
-std::string numbered_body(std::size_t bytes) {
-  std::string body;
-  for (std::size_t i = 0; body.size() < bytes; ++i) body += std::to_string(i) + ",";
-  body.resize(bytes);
-  return body;
-}
 
 // Outcomes of `n` transfers, by index, filled in by completions on the loop thread.
 class Outcomes {

@@ -19,6 +19,8 @@
 #include <string>
 #include <thread>
 
+#include "runtime/http/transport.hpp"
+
 namespace perdiem::testing {
 
 class LoopbackServer {
@@ -71,6 +73,22 @@ class Gate {
 
 // A file from tests/fuzz/corpus: the golden sequences the decoders' fuzz targets replay,
 // taken from the providers' public docs.
+// A plain GET of `url`.
+inline http::Request get(const std::string& url) {
+  http::Request request;
+  request.method = "GET";
+  request.url = url;
+  return request;
+}
+
+// `bytes` of "0,1,2,...": a body whose every offset is recognisable.
+inline std::string numbered_body(std::size_t bytes) {
+  std::string body;
+  for (std::size_t i = 0; body.size() < bytes; ++i) body += std::to_string(i) + ",";
+  body.resize(bytes);
+  return body;
+}
+
 inline std::string corpus_file(const std::string& relative) {
   std::ifstream in(std::string(PERDIEM_SOURCE_DIR) + "/tests/fuzz/corpus/" + relative,
                    std::ios::binary);

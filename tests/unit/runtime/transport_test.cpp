@@ -20,7 +20,9 @@
 using namespace perdiem;
 using namespace std::chrono_literals;
 using perdiem::testing::Gate;
+using perdiem::testing::get;
 using perdiem::testing::LoopbackServer;
+using perdiem::testing::numbered_body;
 using perdiem::testing::serve_chunked;
 
 namespace {
@@ -28,20 +30,6 @@ namespace {
 std::shared_ptr<http::Transport> curl() {
   static std::shared_ptr<http::Transport> transport = http::make_curl_transport();
   return transport;
-}
-
-http::Request get(const std::string& url) {
-  http::Request request;
-  request.method = "GET";
-  request.url = url;
-  return request;
-}
-
-std::string numbered_body(std::size_t bytes) {
-  std::string body;
-  for (std::size_t i = 0; body.size() < bytes; ++i) body += std::to_string(i) + ",";
-  body.resize(bytes);
-  return body;
 }
 
 // An IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") for `when`.
