@@ -96,24 +96,9 @@ void read_options(lua_State* L, int index, SpawnRequest& request) {
   request.max_steps = static_cast<std::uint64_t>(number_field(L, index, "max_steps", 0));
 }
 
-// child:await(): the sub-agent's value and {run_id=, cost=, cost_nanos=}, or its error.
-int child_await(lua_State* L) {
-  PlanContext& context = context_of(L);
-  luaL_checktype(L, 1, LUA_TTABLE);
-  lua_getfield(L, 1, "run_id");
-  if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "child:await(): call it on a spawn's handle");
-  const std::string run_id = lua_tostring(L, -1);
-  lua_getfield(L, 1, "name");
-  const std::string name = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
-  lua_settop(L, 1);
-  refuse_inside_on_delta(L, context, "child:await");
-  Result<SpawnResult> result = [&]() -> Result<SpawnResult> {
-    try {
-      return context.host->await_spawn(run_id);
-    } catch (const std::exception& e) {
-      return make_error(ErrorKind::internal, std::string("agent.spawn failed: ") + e.what());
-    }
-  }();
+// Pushes child:await()'s results for `result`, or raises its error.
+int finish_await(lua_State* L, PlanContext& context, const std::string& name,
+                 const Result<SpawnResult>& result) {
   context.sandbox->check(L);  // the run may have been cancelled or run out of time meanwhile
   if (!result) {
     Error error = result.error();
@@ -123,15 +108,53 @@ int child_await(lua_State* L) {
   JsonLimits limits;
   limits.max_depth = context.limits.json_max_depth;
   limits.max_bytes = context.limits.memory_limit_bytes;
-  json_codec::decode(L, result->json, limits);
+  json_codec::decode(L, result.value().json, limits);
   lua_createtable(L, 0, 3);
-  lua_pushlstring(L, result->run_id.data(), result->run_id.size());
+  lua_pushlstring(L, result.value().run_id.data(), result.value().run_id.size());
   lua_setfield(L, -2, "run_id");
-  push_usd(L, result->cost_nanos);
+  push_usd(L, result.value().cost_nanos);
   lua_setfield(L, -2, "cost");
-  lua_pushinteger(L, result->cost_nanos);
+  lua_pushinteger(L, result.value().cost_nanos);
   lua_setfield(L, -2, "cost_nanos");
   return 2;
+}
+
+// The handle's name (stack index 1), for error messages.
+std::string handle_name(lua_State* L) {
+  lua_getfield(L, 1, "name");
+  std::string name = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+  lua_pop(L, 1);
+  return name;
+}
+
+int child_await_continue(lua_State* L, int, lua_KContext) {
+  PlanContext& context = context_of(L);
+  if (!context.child_answer) {
+    return luaL_error(L, "child:await(): resumed without an answer (a perdiem bug)");
+  }
+  const Result<SpawnResult> result = std::move(*context.child_answer);
+  context.child_answer.reset();
+  return finish_await(L, context, handle_name(L), result);
+}
+
+// child:await(): the sub-agent's value and {run_id=, cost=, cost_nanos=}, or its error.
+// Yields to the plan's driver when it may (a scheduler then waits without a thread);
+// inside a coroutine the plan made, or a parallel branch, it waits inline.
+int child_await(lua_State* L) {
+  PlanContext& context = context_of(L);
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_getfield(L, 1, "run_id");
+  if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "child:await(): call it on a spawn's handle");
+  std::string run_id = lua_tostring(L, -1);
+  lua_settop(L, 1);
+  refuse_inside_on_delta(L, context, "child:await");
+  if (L == context.plan_thread && lua_isyieldable(L) && context.parallel_branches == 0) {
+    context.pending_child = std::move(run_id);
+    context.child_answer.reset();
+    return lua_yieldk(L, 0, 0, child_await_continue);
+  }
+  const Result<SpawnResult> result = ask_host_child(*context.host, run_id);
+  return finish_await(L, context, handle_name(L), result);
 }
 
 // agent.spawn(name, args, options) -> {run_id=, name=, await=}: started, not awaited.
@@ -171,6 +194,10 @@ int agent_spawn(lua_State* L) {
 }
 
 }  // namespace
+
+Result<SpawnResult> ask_host_child(PlanHost& host, const std::string& run_id) {
+  return call_host<SpawnResult>(host.await_spawn, run_id, "child:await");
+}
 
 void add_agent_spawn(lua_State* L, PlanContext& context) {
   lua_pushlightuserdata(L, &context);

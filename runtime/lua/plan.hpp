@@ -3,8 +3,10 @@
 // The plan runs as a coroutine; model.chat yields to the host, which answers through
 // PlanHost::chat. model.stream yields the same way and the host answers through
 // PlanHost::chat_stream; while it does, the plan's on_delta runs for each piece of text,
-// on this thread, under the plan's limits (see stream_binding.cpp). (Today the host answers synchronously; the scheduler issue turns the
-// yield into a real suspension on an event loop without changing the plan's view.)
+// on this thread, under the plan's limits (see stream_binding.cpp). run_plan answers
+// every yield synchronously on the calling thread; PlanTask (plan_task.hpp) lets a
+// scheduler answer them later instead, from an event loop, without changing the plan's
+// view.
 //
 // What a plan sees: the sandbox's libraries (sandbox.hpp), model.chat, wallet.*, log
 // (callable; log.info/warn/error), print (= log.info: a plan never writes to the host's

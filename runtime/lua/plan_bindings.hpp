@@ -60,6 +60,9 @@ struct PlanContext {
   // sleep parks its duration the same way; the driver sleeps and parks how it went.
   std::optional<std::chrono::nanoseconds> pending_sleep;
   std::optional<SleepResult> slept;
+  // child:await() parks the sub-agent's run id the same way.
+  std::optional<std::string> pending_child;
+  std::optional<Result<SpawnResult>> child_answer;
 };
 
 // Sets the globals model, wallet, log, print, json, agent, time, sleep and require. May
@@ -81,6 +84,11 @@ void add_model_stream(lua_State* L, PlanContext& context);
 Result<providers::ChatResponse> ask_host_stream(lua_State* runner, PlanContext& context,
                                                 const providers::ChatRequest& request,
                                                 StreamTarget& target);
+
+// Runs model.stream's on_delta (target) with `text` on `runner`; false once the stream
+// should stop (on_delta raised, or the run was cancelled, timed out or hit a limit).
+bool run_on_delta(lua_State* runner, PlanContext& context, StreamTarget& target,
+                  std::string_view text);
 
 // Raises "<what> cannot be called inside model.stream's on_delta" while on_delta runs.
 void refuse_inside_on_delta(lua_State* L, const PlanContext& context, const char* what);
@@ -131,7 +139,16 @@ void push_memory_module(lua_State* L, PlanContext& context);
 void push_time_module(lua_State* L, PlanContext& context);
 void push_sleep(lua_State* L, PlanContext& context);
 
-// Sleeps for the plan (host.sleep or this thread), cutting the duration at the deadline.
+// A sleep of `duration` cut at the plan's deadline, and whether it was cut.
+struct SleepCut {
+  std::chrono::nanoseconds duration{0};
+  bool deadline_reached = false;
+};
+SleepCut cut_at_deadline(const PlanContext& context, std::chrono::nanoseconds duration);
+// Waits `duration` (already cut) through host.sleep, or on this thread, waking early
+// when the run is cancelled. Never throws.
+Status wait_for_plan(const PlanContext& context, std::chrono::nanoseconds duration);
+// Sleeps for the plan: cut_at_deadline, then wait_for_plan.
 SleepResult sleep_for_plan(PlanContext& context, std::chrono::nanoseconds duration);
 
 // A module name: words of letters, digits and '_' separated by single dots.
@@ -139,6 +156,10 @@ bool valid_module_name(std::string_view name);
 // The file `relative` ("perdiem/react.lua") under the plan's directory or one of the
 // module paths, resolved and still inside it (links leading out are ignored), or "".
 std::filesystem::path find_module(const PlanHost& host, const std::string& relative);
+
+// host.await_spawn(run_id), with a missing callback or a C++ exception turned into an
+// Error (agent_binding.cpp).
+Result<SpawnResult> ask_host_child(PlanHost& host, const std::string& run_id);
 
 // Adds agent.spawn to the `agent` table on top of the stack (agent_binding.cpp).
 void add_agent_spawn(lua_State* L, PlanContext& context);

@@ -48,6 +48,8 @@ int delta_trampoline(lua_State* L) {
   return 0;
 }
 
+}  // namespace
+
 // The sink's body: runs on_delta on `runner` and says whether the stream may go on.
 bool run_on_delta(lua_State* runner, PlanContext& context, StreamTarget& target,
                   std::string_view text) {
@@ -72,6 +74,8 @@ bool run_on_delta(lua_State* runner, PlanContext& context, StreamTarget& target,
   target.failed = true;
   return false;
 }
+
+namespace {
 
 // Called under lua_pcall with a copy of model.stream's table (on_delta removed) at 1.
 // Upvalues: the ChatRequest to fill, the byte cap, the PlanContext.

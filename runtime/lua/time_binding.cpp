@@ -85,25 +85,26 @@ int plan_sleep(lua_State* L) {
 
 }  // namespace
 
-SleepResult sleep_for_plan(PlanContext& context, nanoseconds duration) {
-  SleepResult result;
+SleepCut cut_at_deadline(const PlanContext& context, nanoseconds duration) {
+  SleepCut cut{duration, false};
   if (const std::optional<nanoseconds> left = context.sandbox->time_left();
       left && duration >= *left) {
-    duration = *left;
-    result.deadline_reached = true;
+    cut.duration = *left;
+    cut.deadline_reached = true;
   }
+  return cut;
+}
+
+Status wait_for_plan(const PlanContext& context, nanoseconds duration) {
   const PlanHost& host = *context.host;
   if (host.sleep) {
     try {
-      result.status = host.sleep(duration);
+      return host.sleep(duration);
     } catch (const std::exception& e) {
-      result.status =
-          make_error(ErrorKind::internal, std::string("the sleep host failed: ") + e.what());
+      return make_error(ErrorKind::internal, std::string("the sleep host failed: ") + e.what());
     } catch (...) {
-      result.status =
-          make_error(ErrorKind::internal, "the sleep host failed with an unknown exception");
+      return make_error(ErrorKind::internal, "the sleep host failed with an unknown exception");
     }
-    return result;
   }
   const auto until = std::chrono::steady_clock::now() + duration;
   for (auto now = std::chrono::steady_clock::now(); now < until;
@@ -112,7 +113,12 @@ SleepResult sleep_for_plan(PlanContext& context, nanoseconds duration) {
     std::this_thread::sleep_for(
         std::min<std::chrono::steady_clock::duration>(until - now, kCancelPoll));
   }
-  return result;
+  return {};
+}
+
+SleepResult sleep_for_plan(PlanContext& context, nanoseconds duration) {
+  const SleepCut cut = cut_at_deadline(context, duration);
+  return SleepResult{wait_for_plan(context, cut.duration), cut.deadline_reached};
 }
 
 void push_time_module(lua_State* L, PlanContext& context) {
