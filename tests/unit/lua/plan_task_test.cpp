@@ -1,0 +1,182 @@
+// PlanTask: a plan a driver resumes, its waits answered later and in any order.
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/lua/plan_task.hpp"
+
+using perdiem::ErrorKind;
+using perdiem::Result;
+using perdiem::lua::PlanHost;
+using perdiem::lua::PlanLimits;
+using perdiem::lua::PlanTask;
+using perdiem::lua::PlanWait;
+using perdiem::lua::SpawnResult;
+using perdiem::providers::ChatResponse;
+using perdiem::providers::EmbedResponse;
+
+namespace {
+
+ChatResponse reply(std::string text) {
+  ChatResponse response;
+  response.content = std::move(text);
+  response.provider = "fake";
+  response.finish_reason = "stop";
+  return response;
+}
+
+}  // namespace
+
+TEST_CASE("two tasks on one thread are answered out of order, each getting its own answer") {
+  PlanHost host;  // no callbacks: every wait is answered by the test
+  const char* source =
+      "local a = model.chat{messages={{role='user', content=agent.args[1]}}}\n"
+      "local b = model.chat{messages={{role='user', content=a.content}}}\n"
+      "return agent.args[1] .. ':' .. b.content\n";
+  PlanTask first(source, "first.lua", {"one"}, PlanLimits{}, host);
+  PlanTask second(source, "second.lua", {"two"}, PlanLimits{}, host);
+  REQUIRE(first.resume() == PlanWait::chat);
+  REQUIRE(second.resume() == PlanWait::chat);
+  CHECK(first.chat_request().messages.at(0).content == "one");
+  CHECK(second.chat_request().messages.at(0).content == "two");
+  // The second is answered first; each request stays the task's own.
+  second.answer_chat(reply("echo " + second.chat_request().messages.at(0).content));
+  REQUIRE(second.resume() == PlanWait::chat);
+  CHECK(second.chat_request().messages.at(0).content == "echo two");
+  first.answer_chat(reply("echo " + first.chat_request().messages.at(0).content));
+  REQUIRE(first.resume() == PlanWait::chat);
+  first.answer_chat(reply("done-1"));
+  second.answer_chat(reply("done-2"));
+  REQUIRE(first.resume() == PlanWait::finished);
+  REQUIRE(second.resume() == PlanWait::finished);
+  CHECK(first.take_outcome().text == "one:done-1");
+  CHECK(second.take_outcome().text == "two:done-2");
+}
+
+TEST_CASE("a failed call reaches the plan as a catchable error table") {
+  PlanHost host;
+  PlanTask task(
+      "local ok, e = pcall(model.chat, {messages={{role='user', content='x'}}})\n"
+      "return e.kind .. '/' .. e.message\n",
+      "plan.lua", {}, PlanLimits{}, host);
+  REQUIRE(task.resume() == PlanWait::chat);
+  task.answer_chat(perdiem::make_error(ErrorKind::rate_limited, "slow down", "fake"));
+  REQUIRE(task.resume() == PlanWait::finished);
+  CHECK(task.take_outcome().text == "rate_limited/slow down");
+}
+
+TEST_CASE("sleep, chat_many, embed and child:await each become a wait of their own kind") {
+  // agent.spawn resolves its script beside the plan, as require does.
+  const std::filesystem::path directory =
+      std::filesystem::temp_directory_path() / ("plan_task_test_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(directory);
+  std::ofstream(directory / "child.lua") << "return {answer='!'}\n";
+  PlanHost host;
+  host.script_directory = directory.string();
+  host.spawn = [](const perdiem::lua::SpawnRequest&) { return Result<std::string>("run-child"); };
+  host.await_spawn = [](const std::string&) -> Result<SpawnResult> {
+    FAIL("the driver answers the child, not the host");
+    return SpawnResult{};
+  };
+  host.embed = [](const perdiem::providers::EmbedRequest&) -> Result<EmbedResponse> {
+    FAIL("the driver answers the embedding, not the host");
+    return EmbedResponse{};
+  };
+  PlanTask task(
+      "sleep(0.25)\n"
+      "local many = model.chat_many{{messages={{role='user', content='a'}}},\n"
+      "                             {messages={{role='user', content='b'}}}}\n"
+      "local v = model.embed('hello')\n"
+      "local child = agent.spawn('child', {})\n"
+      "local value = child:await()\n"
+      "return many[1].content .. many[2].content .. #v.vector .. value.answer\n",
+      "plan.lua", {}, PlanLimits{}, host);
+  REQUIRE(task.resume() == PlanWait::sleep);
+  CHECK(task.sleep_duration() == std::chrono::milliseconds(250));
+  task.answer_sleep();
+  REQUIRE(task.resume() == PlanWait::chat_many);
+  REQUIRE(task.many_requests().size() == 2);
+  std::vector<Result<ChatResponse>> answers;
+  answers.emplace_back(reply("A"));
+  answers.emplace_back(reply("B"));
+  task.answer_many(std::move(answers));
+  REQUIRE(task.resume() == PlanWait::embed);
+  CHECK(task.embed_request().inputs.at(0) == "hello");
+  EmbedResponse embedded;
+  embedded.vectors = {{1.0f, 0.0f, 0.0f}};
+  task.answer_embed(embedded);
+  REQUIRE(task.resume() == PlanWait::child);
+  CHECK(task.child_run_id() == "run-child");
+  task.answer_child(SpawnResult{"run-child", R"({"answer":"!"})", 0});
+  REQUIRE(task.resume() == PlanWait::finished);
+  const auto outcome = task.take_outcome();
+  REQUIRE_FALSE(outcome.error);
+  CHECK(outcome.text == "AB3!");
+  std::filesystem::remove_all(directory);
+}
+
+TEST_CASE("a sleep past the deadline is cut to it, and the plan ends with the deadline's error") {
+  PlanHost host;
+  PlanLimits limits;
+  limits.deadline = std::chrono::milliseconds(200);
+  PlanTask task("sleep(60)\nreturn 'woke'\n", "plan.lua", {}, limits, host);
+  REQUIRE(task.resume() == PlanWait::sleep);
+  CHECK(task.sleep_duration() <= std::chrono::milliseconds(200));
+  CHECK(task.sleep_duration() > std::chrono::milliseconds(100));
+  task.answer_sleep();
+  REQUIRE(task.resume() == PlanWait::finished);
+  const auto outcome = task.take_outcome();
+  REQUIRE(outcome.error);
+  CHECK(outcome.error->kind == ErrorKind::limit);
+}
+
+TEST_CASE("a cancelled task ends with kind cancelled when next resumed") {
+  std::atomic<bool> cancel{false};
+  PlanHost host;
+  host.cancel = &cancel;
+  PlanTask task("model.chat{messages={{role='user', content='x'}}}\nreturn 'finished'\n",
+                "plan.lua", {}, PlanLimits{}, host);
+  REQUIRE(task.resume() == PlanWait::chat);
+  cancel = true;
+  CHECK(task.cancel_requested());
+  task.answer_chat(reply("late"));
+  REQUIRE(task.resume() == PlanWait::finished);
+  const auto outcome = task.take_outcome();
+  REQUIRE(outcome.error);
+  CHECK(outcome.error->kind == ErrorKind::cancelled);
+}
+
+TEST_CASE("a plan that does not compile is finished before its first resume") {
+  PlanHost host;
+  PlanTask task("return (", "broken.lua", {}, PlanLimits{}, host);
+  REQUIRE(task.resume() == PlanWait::finished);
+  const auto outcome = task.take_outcome();
+  REQUIRE(outcome.error);
+  CHECK(outcome.error->kind == ErrorKind::script);
+  CHECK(outcome.error->source == "broken.lua:1");
+}
+
+TEST_CASE("answer_from_host answers each wait as run_plan does") {
+  int chats = 0;
+  PlanHost host;
+  host.chat = [&chats](const perdiem::providers::ChatRequest& request) {
+    ++chats;
+    return Result<ChatResponse>(reply("re: " + request.messages.at(0).content));
+  };
+  PlanTask task(
+      "local r = model.chat{messages={{role='user', content='hi'}}}\n"
+      "sleep(0.001)\n"
+      "return r.content\n",
+      "plan.lua", {}, PlanLimits{}, host);
+  while (task.resume() != PlanWait::finished) task.answer_from_host();
+  CHECK(task.take_outcome().text == "re: hi");
+  CHECK(chats == 1);
+}
