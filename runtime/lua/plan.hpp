@@ -163,6 +163,9 @@ struct PlanLimits {
   // Wall-clock time for the whole run, from run_plan's start, model calls and sleeps
   // included. 0: no deadline.
   std::chrono::nanoseconds deadline{0};
+  // How long the plan runs before it is preempted so others sharing its thread get a
+  // turn (PlanWait::preempted; SandboxLimits::time_slice); 0: never. The scheduler's.
+  std::chrono::nanoseconds time_slice{0};
 };
 
 // On error, text and json are empty.

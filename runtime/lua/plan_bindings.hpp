@@ -12,6 +12,7 @@
 
 #include <lua.hpp>
 
+#include "runtime/lua/host_calls.hpp"
 #include "runtime/lua/json_bridge.hpp"
 #include "runtime/lua/plan.hpp"
 #include "runtime/lua/sandbox.hpp"
@@ -96,10 +97,6 @@ void refuse_inside_on_delta(lua_State* L, const PlanContext& context, const char
 // Adds model.chat_many to the `model` table on top of the stack. May raise.
 void add_model_chat_many(lua_State* L, PlanContext& context);
 
-// host.chat_many(requests), or host.chat for each in turn when the host has none; a
-// missing callback or a C++ exception becomes an Error per request.
-std::vector<Result<providers::ChatResponse>> ask_host_many(
-    PlanHost& host, const std::vector<providers::ChatRequest>& requests);
 
 // Pushes the `tool` table (tool_binding.cpp). May raise.
 void push_tool_module(lua_State* L, PlanContext& context);
@@ -111,9 +108,6 @@ void fill_tool_definitions(lua_State* L, PlanContext& context, providers::ChatRe
 // Adds model.embed to the `model` table on top of the stack. May raise.
 void add_model_embed(lua_State* L, PlanContext& context);
 
-// host.embed(request), with a missing callback or a C++ exception turned into an Error.
-Result<providers::EmbedResponse> ask_host_embed(PlanHost& host,
-                                                const providers::EmbedRequest& request);
 
 // Reads model.chat's argument table (stack index 1) into a request. Raises on a
 // malformed table. Shared by wallet.quote, which prices the same table.
@@ -157,9 +151,6 @@ bool valid_module_name(std::string_view name);
 // module paths, resolved and still inside it (links leading out are ignored), or "".
 std::filesystem::path find_module(const PlanHost& host, const std::string& relative);
 
-// host.await_spawn(run_id), with a missing callback or a C++ exception turned into an
-// Error (agent_binding.cpp).
-Result<SpawnResult> ask_host_child(PlanHost& host, const std::string& run_id);
 
 // Adds agent.spawn to the `agent` table on top of the stack (agent_binding.cpp).
 void add_agent_spawn(lua_State* L, PlanContext& context);
@@ -172,25 +163,5 @@ void push_parallel(lua_State* L, PlanContext& context);
 
 // Pushes the `require` function. May raise.
 void push_require(lua_State* L, PlanContext& context);
-
-// Calls a host callback for `what` ("model.chat"): a missing callback is a config error
-// and a C++ exception an internal one, so nothing thrown by the host reaches Lua.
-template <typename Response, typename Callback, typename Request>
-Result<Response> call_host(const Callback& callback, const Request& request, const char* what) {
-  if (!callback) {
-    return make_error(ErrorKind::config,
-                      std::string("this runtime has no model to answer ") + what);
-  }
-  try {
-    return callback(request);
-  } catch (const std::exception& e) {
-    return make_error(ErrorKind::internal, std::string("the model host failed: ") + e.what());
-  } catch (...) {
-    return make_error(ErrorKind::internal, "the model host failed with an unknown exception");
-  }
-}
-
-// host.chat(request), with a missing callback or a C++ exception turned into an Error.
-Result<providers::ChatResponse> ask_host(PlanHost& host, const providers::ChatRequest& request);
 
 }  // namespace perdiem::lua

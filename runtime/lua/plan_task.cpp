@@ -146,6 +146,7 @@ const char* to_string(PlanWait wait) {
     case PlanWait::embed: return "embed";
     case PlanWait::sleep: return "sleep";
     case PlanWait::child: return "child";
+    case PlanWait::preempted: return "preempted";
   }
   return "unknown";
 }
@@ -164,6 +165,7 @@ PlanTask::PlanTask(std::string_view source, std::string_view chunk_name,
   sandbox_limits.deadline = limits.deadline;
   sandbox_limits.cancel = host.cancel;
   sandbox_limits.monotonic_time = host.monotonic_time;
+  sandbox_limits.time_slice = limits.time_slice;
   Result<std::unique_ptr<Sandbox>> created = Sandbox::create(std::move(sandbox_limits));
   if (!created.ok()) {
     finish(failed(created.error()));
@@ -224,9 +226,14 @@ PlanWait PlanTask::resume() {
   PlanContext& context = *context_;
   lua_State* L = sandbox_->state();
   int results = 0;
+  sandbox_->begin_slice();
   const int status = lua_resume(plan_, L, 0, &results);
   if (status != LUA_YIELD) return finish_run(status, results);
   lua_pop(plan_, results);
+  if (sandbox_->take_preempted()) {
+    waiting_ = PlanWait::preempted;
+    return waiting_;
+  }
   // Each yield from model.chat, model.stream, sleep, ... parks exactly one request.
   if (context.pending) {
     waiting_ = context.stream ? PlanWait::stream : PlanWait::chat;
@@ -344,6 +351,7 @@ void PlanTask::answer_from_host() {
     case PlanWait::child:
       answer_child(ask_host_child(host, *context.pending_child));
       break;
+    case PlanWait::preempted:
     case PlanWait::finished:
       break;
   }

@@ -31,6 +31,7 @@ enum class PlanWait {
   embed,      // model.embed: embed_request(), then answer_embed()
   sleep,      // sleep(): sleep_duration(), then answer_sleep()
   child,      // child:await(): child_run_id(), then answer_child()
+  preempted,  // the plan used up its time slice: resume it again, after others
 };
 
 const char* to_string(PlanWait wait);

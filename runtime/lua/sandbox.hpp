@@ -56,6 +56,11 @@ struct SandboxLimits {
   const std::atomic<bool>* cancel = nullptr;
   // The clock the deadline is measured on. Empty: std::chrono::steady_clock.
   std::function<std::chrono::steady_clock::time_point()> monotonic_time;
+  // How long the watched thread may run between begin_slice() and a yield before the
+  // hook yields it (preemption, so one busy plan cannot hold a scheduler thread that
+  // other plans share); 0: never. Needs a yieldable watched thread; coroutines the
+  // script makes are not preempted (their instructions still count).
+  std::chrono::nanoseconds time_slice{0};
 };
 
 // What stopped a sandbox.
@@ -111,6 +116,17 @@ class Sandbox {
   // a limit could hand control back to code that finishes before its next check.
   void watch_thread(lua_State* thread) { watched_thread_ = thread; }
 
+  // Starts the watched thread's time slice (before resuming it).
+  void begin_slice() {
+    if (limits_.time_slice.count() > 0) slice_started_ = now();
+  }
+  // Whether the hook yielded the watched thread since the last call (and clears it).
+  bool take_preempted() {
+    const bool preempted = preempted_;
+    preempted_ = false;
+    return preempted;
+  }
+
  private:
   struct Heap {
     Sandbox* owner = nullptr;  // told once the heap is exhausted
@@ -142,6 +158,8 @@ class Sandbox {
   lua_State* watched_thread_ = nullptr;
   bool armed_ = false;
   std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::time_point slice_started_;
+  bool preempted_ = false;
   std::uint64_t instructions_ = 0;  // counted so far, by blocks of hook_interval_
   int hook_interval_ = 1000;
   std::optional<Error> stop_;

@@ -104,7 +104,8 @@ void Sandbox::arm() {
   // no deadline and no cancellation gets no hook until a limit (the heap) is hit.
   const bool watched = limits_.instruction_limit > 0 ||
                        limits_.deadline > std::chrono::nanoseconds::zero() ||
-                       limits_.cancel != nullptr;
+                       limits_.cancel != nullptr ||
+                       limits_.time_slice > std::chrono::nanoseconds::zero();
   if (watched) lua_sethook(L, count_hook, LUA_MASKCOUNT, hook_interval_);  // threads inherit it
   armed_ = true;
 }
@@ -142,6 +143,14 @@ void Sandbox::count_hook(lua_State* L, lua_Debug*) {
   // instructions are.
   sandbox.instructions_ += static_cast<std::uint64_t>(sandbox.hook_interval_);
   if (std::optional<StopReason> reason = sandbox.limit_passed()) sandbox.stop(L, *reason);
+  // Preemption: a hook may yield (lua_yield with no results, then return); the driver
+  // resumes the thread later, where it left off.
+  if (sandbox.limits_.time_slice > std::chrono::nanoseconds::zero() &&
+      L == sandbox.watched_thread_ && lua_isyieldable(L) &&
+      sandbox.now() - sandbox.slice_started_ >= sandbox.limits_.time_slice) {
+    sandbox.preempted_ = true;
+    lua_yield(L, 0);
+  }
 }
 
 void Sandbox::charge(lua_State* L, std::uint64_t work) {

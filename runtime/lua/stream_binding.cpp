@@ -195,20 +195,24 @@ void refuse_inside_on_delta(lua_State* L, const PlanContext& context, const char
   }
 }
 
+Result<ChatResponse> ask_host_streaming(PlanHost& host, const ChatRequest& request,
+                                        const DeltaSink& on_delta) {
+  if (!host.chat_stream) {
+    Result<ChatResponse> answer = ask_host(host, request);
+    if (answer && !answer.value().content.empty()) on_delta(answer.value().content);
+    return answer;
+  }
+  const std::function<Result<ChatResponse>(const ChatRequest&)> stream =
+      [&host, &on_delta](const ChatRequest& r) { return host.chat_stream(r, on_delta); };
+  return call_host<ChatResponse>(stream, request, "model.stream");
+}
+
 Result<ChatResponse> ask_host_stream(lua_State* runner, PlanContext& context,
                                      const ChatRequest& request, StreamTarget& target) {
   const DeltaSink sink = [runner, &context, &target](std::string_view text) {
     return run_on_delta(runner, context, target, text);
   };
-  PlanHost& host = *context.host;
-  if (!host.chat_stream) {
-    Result<ChatResponse> answer = ask_host(host, request);
-    if (answer && !answer.value().content.empty()) sink(answer.value().content);
-    return answer;
-  }
-  const std::function<Result<ChatResponse>(const ChatRequest&)> stream =
-      [&host, &sink](const ChatRequest& r) { return host.chat_stream(r, sink); };
-  return call_host<ChatResponse>(stream, request, "model.stream");
+  return ask_host_streaming(*context.host, request, sink);
 }
 
 void add_model_stream(lua_State* L, PlanContext& context) {

@@ -22,7 +22,6 @@
 #include "runtime/providers/provider_config.hpp"
 #include "runtime/providers/sim_provider.hpp"
 #include "runtime/router/router.hpp"
-#include "sdk/src/background_runs.hpp"
 #include "sdk/src/host_provider_adapter.hpp"
 #include "sdk/src/install_paths.hpp"
 #include "sdk/src/runtime_factory.hpp"
@@ -62,19 +61,32 @@ std::string new_run_id() {
 
 std::shared_ptr<RunHandle> RuntimeImpl::start_file(const std::string& path,
                                                    const RunOptions& options) {
-  return background_.start(new_run_id(), [this, path, options](const std::string& run_id,
-                                                               const std::atomic<bool>* cancel) {
-    return run_file_as(run_id, cancel, path, options);
-  });
+  auto handle = std::make_shared<BackgroundRun>(new_run_id());
+  Result<std::string> source = read_plan(path);
+  if (!source) {
+    RunResult result;
+    result.run_id = handle->run_id();
+    result.error = source.error();
+    handle->finish(std::move(result));
+    return handle;
+  }
+  scheduled_.start(handle, make_scheduled_run(handle, std::move(*source), path,
+                                              plan_directory(path), options, 0));
+  return handle;
 }
 
 std::shared_ptr<RunHandle> RuntimeImpl::start_script(std::string source, std::string chunk_name,
                                                      const RunOptions& options) {
-  return background_.start(
-      new_run_id(), [this, source = std::move(source), chunk_name = std::move(chunk_name), options](
-                        const std::string& run_id, const std::atomic<bool>* cancel) {
-        return run(run_id, cancel, source, chunk_name, {}, options);
-      });
+  auto handle = std::make_shared<BackgroundRun>(new_run_id());
+  scheduled_.start(handle, make_scheduled_run(handle, std::move(source), std::move(chunk_name),
+                                              {}, options, 0));
+  return handle;
+}
+
+std::string RuntimeImpl::plan_directory(const std::string& path) {
+  // require() finds modules beside the plan file.
+  std::string directory = std::filesystem::path(path).parent_path().string();
+  return directory.empty() ? "." : directory;
 }
 
 RunResult RuntimeImpl::run_file_as(std::string run_id, const std::atomic<bool>* cancel,
@@ -87,28 +99,37 @@ RunResult RuntimeImpl::run_file_as(std::string run_id, const std::atomic<bool>* 
     result.error = source.error();
     return result;
   }
-  // require() finds modules beside the plan file.
-  std::string directory = std::filesystem::path(path).parent_path().string();
-  return run(std::move(run_id), cancel, *source, path, directory.empty() ? "." : directory,
-             options, depth);
+  return run(std::move(run_id), cancel, *source, path, plan_directory(path), options, depth);
 }
 
 RunResult RuntimeImpl::run(std::string run_id, const std::atomic<bool>* cancel,
                            std::string_view source, std::string_view chunk_name,
                            const std::string& script_directory, const RunOptions& options,
                            int depth) {
-  RunResult result;
+  RunFrame frame;
+  frame.options = options;
+  std::optional<lua::PlanOutcome> outcome;
+  if (open_run(frame, std::move(run_id), cancel, source, chunk_name, script_directory, depth)) {
+    outcome = lua::run_plan(source, chunk_name, frame.options.args, frame.limits, frame.host);
+  }
+  close_run(frame, std::move(outcome));
+  return std::move(frame.result);
+}
+
+bool RuntimeImpl::open_run(RunFrame& frame, std::string run_id, const std::atomic<bool>* cancel,
+                           std::string_view source, std::string_view chunk_name,
+                           const std::string& script_directory, int depth) {
+  RunResult& result = frame.result;
+  const RunOptions& options = frame.options;
   result.run_id = std::move(run_id);
-  std::vector<std::shared_future<Result<wallet::Settlement>>> run_settlements;
-  Nanos children_cost = 0;
   if (options.agent_day_budget && options.agent.empty()) {
     result.error = make_error(ErrorKind::invalid_argument,
                               "agent_day_budget needs an agent name (RunOptions::agent, "
                               "--agent) to count the day's spending against");
-    return result;
+    return false;
   }
   try {
-    Run run{result, budgets_for(result.run_id, options), run_settlements};
+    Run& run = frame.run.emplace(result, budgets_for(result.run_id, options), frame.settlements);
     run.max_steps = options.max_steps;
     run.cancel = cancel;
     run.options = &options;
@@ -116,18 +137,14 @@ RunResult RuntimeImpl::run(std::string run_id, const std::atomic<bool>* cancel,
     if (options.timeout.count() > 0) {
       run.deadline = std::chrono::steady_clock::now() + options.timeout;
     }
-    // However run_plan ends, no sub-agent outlives this run (they use this runtime).
-    struct ChildrenEnder {
-      Run& run;
-      ~ChildrenEnder() { end_children(run); }
-    } children_ender{run};
     Result<std::unique_ptr<sdk::RunTools>> run_tools = tools_->for_run(options, memory_->store());
     if (!run_tools) {
       result.error = run_tools.error();
-      return result;
+      return false;
     }
     run.tools = std::move(*run_tools);
-    lua::PlanHost host = host_for(run);
+    frame.host = host_for(run);
+    lua::PlanHost& host = frame.host;
     host.script_directory = script_directory;
     host.module_paths = module_paths_;
     host.cancel = cancel;
@@ -140,24 +157,38 @@ RunResult RuntimeImpl::run(std::string run_id, const std::atomic<bool>* cancel,
             ? std::string(chunk_name)
             : std::filesystem::absolute(std::string(chunk_name)).lexically_normal().string(),
         source, options);
-    lua::PlanLimits limits;
-    limits.memory_limit_bytes = options.memory_limit_bytes;
-    limits.instruction_limit = options.instruction_limit;
-    limits.deadline = options.timeout;
-    lua::PlanOutcome outcome = lua::run_plan(source, chunk_name, options.args, limits, host);
-    end_children(run);
-    children_cost = run.children_cost;
-    if (outcome.error) {
-      result.error = std::move(outcome.error);
-    } else {
-      result.text = std::move(outcome.text);
-      result.json = std::move(outcome.json);
+    frame.traced = true;
+    frame.limits.memory_limit_bytes = options.memory_limit_bytes;
+    frame.limits.instruction_limit = options.instruction_limit;
+    frame.limits.deadline = options.timeout;
+    return true;
+  } catch (const std::exception& e) {
+    // Errors are values here; reaching this is a bug, but the host survives.
+    result.error = make_error(ErrorKind::internal, std::string("unexpected failure: ") + e.what());
+    return false;
+  }
+}
+
+void RuntimeImpl::close_run(RunFrame& frame, std::optional<lua::PlanOutcome> outcome) {
+  RunResult& result = frame.result;
+  Nanos children_cost = 0;
+  try {
+    if (frame.run) {
+      // No sub-agent outlives this run (they use this runtime).
+      end_children(*frame.run);
+      children_cost = frame.run->children_cost;
+    }
+    if (outcome && outcome->error) {
+      result.error = std::move(outcome->error);
+    } else if (outcome) {
+      result.text = std::move(outcome->text);
+      result.json = std::move(outcome->json);
     }
   } catch (const std::exception& e) {
-    // run_plan reports errors as values; reaching here is a bug, but the host survives.
     result.error = make_error(ErrorKind::internal, std::string("unexpected failure: ") + e.what());
   }
-  finish_settlements(run_settlements);
+  if (!frame.traced) return;  // refused before anything was traced or spent
+  finish_settlements(frame.settlements);
   // Sub-agents are runs of their own; what they spent is part of this run's cost.
   if (auto spent = wallet_->ledger().spent(result.run_id)) {
     result.usage.cost = *spent + children_cost;
@@ -167,7 +198,6 @@ RunResult RuntimeImpl::run(std::string run_id, const std::atomic<bool>* cancel,
   }
   end_trace(result);
   health_store_.save(health_, options_.on_log);
-  return result;
 }
 
 void RuntimeImpl::begin_trace(const std::string& run_id, std::string_view chunk_name,

@@ -22,7 +22,7 @@
 #include "runtime/metering/meter.hpp"
 #include "runtime/providers/provider_config.hpp"
 #include "runtime/router/router.hpp"
-#include "sdk/src/background_runs.hpp"
+#include "sdk/src/scheduled_runs.hpp"
 #include "sdk/src/health_store.hpp"
 #include "sdk/src/install_paths.hpp"
 #include "sdk/src/provider_pool.hpp"
@@ -70,7 +70,8 @@ class RuntimeImpl final : public Runtime {
         pool_(std::move(pool)),
         wallet_(std::move(wallet)),
         meter_(wallet_->ledger(), wallet_->prices(), meter_options()),
-        health_store_(options_.routing.health_path) {
+        health_store_(options_.routing.health_path),
+        scheduled_(scheduler::SchedulerOptions{options_.scheduler_threads}) {
     health_store_.load(health_, options_.on_log);
     // require "perdiem.react" finds the plan library (installed, or this source tree's).
     if (Result<std::string> scripts = sdk::plan_library_directory()) module_paths_ = {*scripts};
@@ -105,9 +106,34 @@ class RuntimeImpl final : public Runtime {
   RunResult run_file_as(std::string run_id, const std::atomic<bool>* cancel,
                         const std::string& path, const RunOptions& options, int depth = 0);
 
+  // A run on the calling thread, from start to end.
   RunResult run(std::string run_id, const std::atomic<bool>* cancel, std::string_view source,
                 std::string_view chunk_name, const std::string& script_directory,
                 const RunOptions& options, int depth = 0);
+
+  // The directory require() looks in for a plan file's modules.
+  static std::string plan_directory(const std::string& path);
+
+  struct RunFrame;  // below, after Run
+  // Sets `frame` up for the plan `source`: the run's budgets, tools, deadline, the host
+  // its plan sees and the start of its trace. False when the run ended before its plan
+  // could start; frame.result.error says why.
+  bool open_run(RunFrame& frame, std::string run_id, const std::atomic<bool>* cancel,
+                std::string_view source, std::string_view chunk_name,
+                const std::string& script_directory, int depth);
+  // Ends the run `frame` holds with the plan's `outcome` (none when open_run failed):
+  // sub-agents ended, settlements durable, the cost read from the wallet, the trace
+  // closed, health saved. Blocks on the disk: never call it on a loop thread.
+  void close_run(RunFrame& frame, std::optional<lua::PlanOutcome> outcome);
+
+  // A run for the scheduler (scheduled_run.cpp): `handle` receives its result.
+  std::shared_ptr<scheduler::Agent> make_scheduled_run(std::shared_ptr<BackgroundRun> handle,
+                                                       std::string source,
+                                                       std::string chunk_name,
+                                                       std::string script_directory,
+                                                       const RunOptions& options, int depth);
+  class ScheduledRun;
+  friend class ScheduledRun;
 
   // The run's record in memory.db: its script, arguments and the provider and default
   // model it ran with (what `perdiem replay` needs to run it again).
@@ -168,6 +194,18 @@ class RuntimeImpl final : public Runtime {
     Nanos children_cost = 0;  // what finished sub-agents spent
     // When RunOptions::timeout runs out, on the steady clock; empty without one.
     std::optional<std::chrono::steady_clock::time_point> deadline{};
+  };
+  // One run, from its options to its result: what run() keeps on its stack, and a
+  // scheduled run (scheduled_run.cpp) on the heap. `run` refers to `result` and
+  // `settlements`, `host` to `run`.
+  struct RunFrame {
+    RunOptions options;
+    RunResult result{};
+    std::vector<std::shared_future<Result<wallet::Settlement>>> settlements{};
+    std::optional<Run> run{};
+    lua::PlanHost host{};
+    lua::PlanLimits limits{};
+    bool traced = false;  // begin_trace was called: close_run ends the trace
   };
   // agent.spawn: starts request.path as a sub-agent of `parent` with the parent's grants
   // and limits, its budget carved from what the parent has left; returns its run id.
@@ -282,9 +320,9 @@ class RuntimeImpl final : public Runtime {
   router::HealthBook health_;  // shared by every run of this runtime; thread-safe
   sdk::HealthStore health_store_;  // where health_ persists between runs
   std::vector<std::string> module_paths_;  // the plan library, when found
-  // Last, so it is destroyed first: its runs are cancelled and joined while everything
-  // they use still exists.
-  sdk::BackgroundRuns background_;
+  // Last, so it is destroyed first: its runs are cancelled and waited for while
+  // everything they use still exists.
+  sdk::ScheduledRuns scheduled_;
 };
 
 }  // namespace perdiem::sdk

@@ -10,7 +10,7 @@
 //
 // Thread-safety: a Runtime may be shared; run_file/run_script may be called from several
 // threads at once, each run having its own Lua state; start_file/start_script run in the
-// background (RunHandle). RuntimeOptions, RunOptions and
+// background on the runtime's scheduler (RunHandle). RuntimeOptions, RunOptions and
 // RunResult are plain values.
 #pragma once
 
@@ -73,10 +73,13 @@ struct RuntimeOptions {
   // Sent as max_tokens when a call names none, so the reserved worst case bounds the bill.
   int default_max_tokens = 1024;
   // Receives the plans' log lines and the runtime's diagnostics. Called on the thread
-  // that runs the plan. Default: nothing is printed.
+  // that runs the plan (the caller's for run_file/run_script, a scheduler thread for
+  // start_file/start_script), from several threads at once when several runs are going.
+  // Default: nothing is printed.
   std::function<void(LogLevel, std::string_view)> on_log;
   // Receives every run's steps as they start and finish (perdiem/events.hpp): progress,
-  // spend and an audit trail. Called on the thread that runs the plan. May be empty.
+  // spend and an audit trail. Called on the thread that runs the plan, as on_log. May be
+  // empty.
   std::function<void(const StepEvent&)> on_step;
   // Also stream plain model.chat (and model.chat_many) answers to on_step as `delta`
   // events, as model.stream's always are. Off by default: a delta costs a callback per
@@ -95,6 +98,10 @@ struct RuntimeOptions {
   // start now, whose tools join them. A server that does not start fails create().
   std::vector<HostTool> tools;
   std::vector<McpServer> mcp_servers;
+  // Event-loop threads that runs started with start_file/start_script share (the
+  // scheduler): each agent is a coroutine on one of them, and a model call in flight or
+  // a sleep holds no thread. 0: one per core.
+  unsigned scheduler_threads = 0;
 };
 
 // Limits of one run. Every limit has a safe default; money limits are nano-USD (see
@@ -182,7 +189,9 @@ class PERDIEM_API Runtime {
   virtual RunResult run_script(std::string_view source, std::string_view chunk_name,
                                const RunOptions& options) = 0;
 
-  // The same, in the background: returns at once; the run gets its own thread.
+  // The same, in the background: returns at once. The run is an agent on the
+  // runtime's scheduler (RuntimeOptions::scheduler_threads): thousands may run at once,
+  // each waiting on its model calls and sleeps without holding a thread.
   virtual std::shared_ptr<RunHandle> start_file(const std::string& path,
                                                 const RunOptions& options) = 0;
   virtual std::shared_ptr<RunHandle> start_script(std::string source, std::string chunk_name,

@@ -1,0 +1,65 @@
+// Runs started with Runtime::start_file/start_script: agents on the scheduler's
+// event-loop threads (runtime/scheduler), each with a handle to wait on and a flag to
+// cancel it.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "perdiem/perdiem.hpp"
+#include "runtime/scheduler/scheduler.hpp"
+#include "sdk/src/blocking_pool.hpp"
+
+namespace perdiem::sdk {
+
+// The app's handle on a run it started.
+class BackgroundRun final : public RunHandle {
+ public:
+  explicit BackgroundRun(std::string run_id) : run_id_(std::move(run_id)) {}
+
+  const std::string& run_id() const override { return run_id_; }
+  bool done() const override;
+  const RunResult& wait() override;
+  std::optional<RunResult> wait_for(std::chrono::milliseconds timeout) override;
+  void cancel() override { cancel_.store(true); }
+
+  const std::atomic<bool>* cancel_flag() const { return &cancel_; }
+  void finish(RunResult result);
+
+ private:
+  const std::string run_id_;
+  std::atomic<bool> cancel_{false};
+  mutable std::mutex mutex_;
+  std::condition_variable finished_;
+  std::optional<RunResult> result_;
+};
+
+// The background runs of one runtime, the scheduler they run on, and the pool for what
+// they can only do blocking. Destroying it cancels every run still going and waits for
+// each to finish, so no run outlives the runtime it uses. Thread-safety: all members.
+class ScheduledRuns {
+ public:
+  explicit ScheduledRuns(scheduler::SchedulerOptions options);
+  ~ScheduledRuns();
+  ScheduledRuns(const ScheduledRuns&) = delete;
+  ScheduledRuns& operator=(const ScheduledRuns&) = delete;
+
+  // Starts `agent`, whose run `handle` finishes.
+  void start(std::shared_ptr<BackgroundRun> handle, std::shared_ptr<scheduler::Agent> agent);
+  BlockingPool& blocking() { return pool_; }
+  std::size_t threads() const { return scheduler_.threads(); }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::shared_ptr<BackgroundRun>> handles_;  // pruned of finished ones
+  std::size_t prune_at_ = 64;
+  scheduler::Scheduler scheduler_;
+  BlockingPool pool_;  // after scheduler_: destroyed first, its jobs drained
+};
+
+}  // namespace perdiem::sdk
