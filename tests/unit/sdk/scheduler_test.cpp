@@ -1,0 +1,133 @@
+// Background runs on the scheduler: agents share a few event-loop threads, a sleeping
+// agent holds no thread, a busy one is preempted rather than starving the others, and
+// cancellation reaches agents whatever they are waiting on.
+#include <doctest/doctest.h>
+
+#include <dirent.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "perdiem/perdiem.hpp"
+
+using namespace perdiem;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::unique_ptr<Runtime> runtime_with_threads(unsigned threads) {
+  RuntimeOptions options;
+  options.provider.provider = "sim";
+  options.provider.use_environment = false;
+  options.scheduler_threads = threads;
+  auto runtime = Runtime::create(std::move(options));
+  REQUIRE(runtime.ok());
+  return std::move(*runtime);
+}
+
+// Threads this process has now.
+int thread_count() {
+  int count = 0;
+  if (DIR* tasks = ::opendir("/proc/self/task")) {
+    while (const dirent* entry = ::readdir(tasks)) count += entry->d_name[0] != '.' ? 1 : 0;
+    ::closedir(tasks);
+  }
+  return count;
+}
+
+}  // namespace
+
+TEST_CASE("2,000 sleeping agents on one scheduler thread hold no thread each, and all wake") {
+  auto runtime = runtime_with_threads(1);
+  const int before = thread_count();
+  std::vector<std::shared_ptr<RunHandle>> runs;
+  for (int i = 0; i < 2000; ++i) {
+    RunOptions options;
+    options.args = {std::to_string(i)};
+    runs.push_back(runtime->start_script("sleep(0.3) return 'woke ' .. agent.args[1]", "nap.lua",
+                                         options));
+  }
+  std::this_thread::sleep_for(100ms);  // all started and asleep
+  // One loop thread and a few pool threads, not one per agent.
+  CHECK(thread_count() - before < 50);
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 2000; ++i) {
+    const RunResult& result = runs[static_cast<std::size_t>(i)]->wait();
+    REQUIRE_MESSAGE(result.ok(), result.error->describe());
+    CHECK(result.text == "woke " + std::to_string(i));
+  }
+  // Timers, not 2,000 sleeps in a row.
+  CHECK(std::chrono::steady_clock::now() - start < 20s);
+}
+
+TEST_CASE("a busy agent is preempted: another on the same thread finishes meanwhile") {
+  auto runtime = runtime_with_threads(1);
+  RunOptions forever;
+  forever.instruction_limit = 0;  // only cancellation stops it
+  auto spinning = runtime->start_script("while true do end", "spin.lua", forever);
+  auto counting = runtime->start_script(
+      "local n = 0 for i = 1, 200000 do n = n + i end return n", "count.lua", {});
+  const auto counted = counting->wait_for(20s);
+  REQUIRE(counted.has_value());
+  REQUIRE_MESSAGE(counted->ok(), counted->error->describe());
+  CHECK(counted->text == "20000100000");
+  CHECK_FALSE(spinning->done());
+  spinning->cancel();
+  const RunResult& spun = spinning->wait();
+  REQUIRE_FALSE(spun.ok());
+  CHECK(spun.error->kind == ErrorKind::cancelled);
+}
+
+TEST_CASE("agents making model calls and sleeping interleave on two threads") {
+  auto runtime = runtime_with_threads(2);
+  const std::string plan =
+      "local out = {}\n"
+      "for i = 1, 3 do\n"
+      "  local r = model.chat{messages={{role='user', content='reply with exactly: ' .. "
+      "agent.args[1] .. '.' .. i}}}\n"
+      "  out[#out + 1] = r.content\n"
+      "  sleep(0.01)\n"
+      "end\n"
+      "return table.concat(out, ',')\n";
+  std::vector<std::shared_ptr<RunHandle>> runs;
+  for (int i = 0; i < 200; ++i) {
+    RunOptions options;
+    options.args = {std::to_string(i)};
+    runs.push_back(runtime->start_script(plan, "agent.lua", options));
+  }
+  for (int i = 0; i < 200; ++i) {
+    const RunResult& result = runs[static_cast<std::size_t>(i)]->wait();
+    REQUIRE_MESSAGE(result.ok(), result.error->describe());
+    const std::string n = std::to_string(i);
+    CHECK(result.text == n + ".1," + n + ".2," + n + ".3");
+    CHECK(result.usage.model_calls == 3);
+  }
+}
+
+TEST_CASE("a cancelled sleeping agent ends promptly with kind cancelled") {
+  auto runtime = runtime_with_threads(1);
+  auto sleeping = runtime->start_script("sleep(60) return 'woke'", "nap.lua", {});
+  std::this_thread::sleep_for(50ms);
+  const auto cancelled_at = std::chrono::steady_clock::now();
+  sleeping->cancel();
+  const RunResult& result = sleeping->wait();
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error->kind == ErrorKind::cancelled);
+  CHECK(std::chrono::steady_clock::now() - cancelled_at < 5s);
+}
+
+TEST_CASE("destroying the runtime cancels the agents still running and waits for them") {
+  auto runtime = runtime_with_threads(1);
+  auto sleeping = runtime->start_script("sleep(60) return 'woke'", "nap.lua", {});
+  RunOptions forever;
+  forever.instruction_limit = 0;
+  auto spinning = runtime->start_script("while true do end", "spin.lua", forever);
+  std::this_thread::sleep_for(50ms);
+  runtime.reset();
+  REQUIRE(sleeping->done());
+  REQUIRE(spinning->done());
+  CHECK(sleeping->wait().error->kind == ErrorKind::cancelled);
+  CHECK(spinning->wait().error->kind == ErrorKind::cancelled);
+}
