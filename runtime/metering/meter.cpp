@@ -111,6 +111,14 @@ Result<MeteredResponse> Meter::chat(providers::Provider& provider, providers::Ch
                                     const CallContext& context, providers::ChatCall& call) {
   call.charged_nanos = 0;
   call.charged_receipt.clear();
+  Result<OpenCall> open_call = open(provider, std::move(request), context, call);
+  if (!open_call) return open_call.error();
+  Result<providers::ChatResponse> answer = provider.chat_call(open_call->request, call);
+  return close(*open_call, std::move(answer), call);
+}
+
+Result<Meter::OpenCall> Meter::open(providers::Provider& provider, providers::ChatRequest request,
+                                    const CallContext& context) {
   if (!request.max_tokens) request.max_tokens = options_.default_max_tokens;
   Result<wallet::Price> price = price_for(provider.name(), request.model);
   if (!price) return price.error();
@@ -120,44 +128,76 @@ Result<MeteredResponse> Meter::chat(providers::Provider& provider, providers::Ch
   Result<wallet::Reservation> reservation = reserve(provider.name(), *worst_case, context);
   if (!reservation) return reservation.error();
 
-  wallet::CallRecord record = call_record(request.model, context, *price);
-  record.request_hash = request_hash(request);
-  // Counts the text that arrived, so a failure after some of it is never taken for one
+  OpenCall open_call;
+  open_call.provider = provider.name();
+  open_call.reservation = std::move(*reservation);
+  open_call.record = call_record(request.model, context, *price);
+  open_call.record.request_hash = request_hash(request);
+  open_call.request = std::move(request);
+  return open_call;
+}
+
+Result<Meter::OpenCall> Meter::open(providers::Provider& provider, providers::ChatRequest request,
+                                    const CallContext& context, providers::ChatCall& call) {
+  Result<OpenCall> open_call = open(provider, std::move(request), context);
+  if (!open_call) return open_call;
+  // Counts the text that arrives, so a failure after some of it is never taken for one
   // the provider did not bill, even if the adapter forgot to say so.
-  std::size_t output_bytes = 0;
-  providers::TextSink on_text = std::move(call.on_text);
-  if (on_text) {
-    call.on_text = [&on_text, &output_bytes](std::string_view text) {
-      output_bytes += text.size();
-      on_text(text);
+  if (call.on_text) {
+    auto watch = std::make_shared<OpenCall::TextWatch>();
+    watch->sink = std::move(call.on_text);
+    call.on_text = [watch](std::string_view text) {
+      watch->bytes += text.size();
+      watch->sink(text);
     };
+    open_call->watch = std::move(watch);
   }
-  Result<providers::ChatResponse> response = provider.chat_call(request, call);
-  call.on_text = std::move(on_text);
-  if (!response) {
-    Error error = response.error();
+  return open_call;
+}
+Result<MeteredResponse> Meter::close(OpenCall& open_call, Result<providers::ChatResponse> answer,
+                                     providers::ChatCall& call) {
+  call.charged_nanos = 0;
+  call.charged_receipt.clear();
+  std::size_t output_bytes = 0;
+  if (open_call.watch) {
+    output_bytes = open_call.watch->bytes;
+    call.on_text = std::move(open_call.watch->sink);
+    open_call.watch.reset();
+  }
+  if (open_call.closed) {
+    return make_error(ErrorKind::invalid_argument,
+                      "this call (reservation " + std::to_string(open_call.reservation.id) +
+                          ") was already closed",
+                      open_call.provider);
+  }
+  open_call.closed = true;
+  const wallet::Reservation& reservation = open_call.reservation;
+  wallet::CallRecord record = std::move(open_call.record);
+  if (!answer) {
+    Error error = answer.error();
     if (call.partial_output || output_bytes > 0) {
       call.partial_output = true;
       error.retryable = false;  // the provider billed this attempt; a retry is billed again
       call.charged_nanos =
-          settle_partial(*reservation, request, call, output_bytes, std::move(record));
+          settle_partial(reservation, open_call.request, call, output_bytes, std::move(record));
     } else {
-      call.charged_nanos = settle_failure(*reservation, error, record);
+      call.charged_nanos = settle_failure(reservation, error, record);
     }
-    if (call.charged_nanos > 0) call.charged_receipt = wallet::receipt_id_for(*reservation);
+    if (call.charged_nanos > 0) call.charged_receipt = wallet::receipt_id_for(reservation);
     return error;
   }
-  if (!response->model.empty()) record.model = response->model;
-  record.usage.input_tokens = response->usage.input_tokens;
-  record.usage.output_tokens = response->usage.output_tokens;
+  providers::ChatResponse& response = *answer;
+  if (!response.model.empty()) record.model = response.model;
+  record.usage.input_tokens = response.usage.input_tokens;
+  record.usage.output_tokens = response.usage.output_tokens;
   // Part of input_tokens, billed at the cached price. (Cache writes are billed at the
   // input price until price sheets carry a cache-write price.)
-  record.usage.cached_input_tokens = response->usage.cached_input_tokens;
-  record.response_hash = response_hash(*response);
-  Result<Charge> charge = settle_success(*reservation, record);
+  record.usage.cached_input_tokens = response.usage.cached_input_tokens;
+  record.response_hash = response_hash(response);
+  Result<Charge> charge = settle_success(reservation, record);
   if (!charge) return charge.error();
   MeteredResponse metered;
-  metered.response = std::move(*response);
+  metered.response = std::move(response);
   metered.cost = charge->cost;
   metered.receipt_id = std::move(charge->receipt_id);
   metered.settlement = std::move(charge->settlement);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <future>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -90,6 +91,49 @@ class Meter {
   // or not.
   Result<MeteredResponse> chat(providers::Provider& provider, providers::ChatRequest request,
                                const CallContext& context, providers::ChatCall& call);
+
+  // A call the meter has priced and reserved, not yet sent (see open()). Movable; the
+  // caller sends `request` (and nothing else) and hands the answer back to close().
+  struct OpenCall {
+    providers::ChatRequest request;  // as it must be sent (max_tokens filled in)
+
+    // The meter's part; not for callers.
+    std::string provider;
+    wallet::Reservation reservation;
+    wallet::CallRecord record;
+    // When open() was given the ChatCall: the caller's on_text and the bytes that reached
+    // it, shared with the wrapper installed in its place (so the OpenCall may move).
+    struct TextWatch {
+      std::size_t bytes = 0;
+      providers::TextSink sink;
+    };
+    std::shared_ptr<TextWatch> watch;
+    bool closed = false;
+  };
+
+  // The first half of chat(): prices `request` at `provider`, fills in max_tokens and
+  // reserves the worst case under context's idempotency key. Nothing is sent. Errors: as
+  // chat()'s refusals (insufficient_credits, budget_exceeded, config for an unpriced
+  // model, invalid_argument for a replayed attempt). Every OpenCall must be close()d:
+  // until then its hold counts against the run's budgets, and a process that dies first
+  // leaves it to be settled at its hold, unreconciled, when the wallet is next opened.
+  Result<OpenCall> open(providers::Provider& provider, providers::ChatRequest request,
+                        const CallContext& context);
+  // The same, also watching `call` for text that reaches its on_text (the wrapper counts
+  // the bytes and passes them on), so a call that fails after text was delivered is
+  // settled as billed even if the adapter forgot to set call.partial_output. close()
+  // puts the caller's on_text back. `call` must be the ChatCall the request is sent with.
+  Result<OpenCall> open(providers::Provider& provider, providers::ChatRequest request,
+                        const CallContext& context, providers::ChatCall& call);
+  // The second half: settles (or releases) what open() reserved, given the provider's
+  // answer and what the adapter left in `call` (partial output, partial usage, status).
+  // The rules are chat()'s with a ChatCall: call.charged_nanos/charged_receipt are set,
+  // a failure after output arrived returns its error with retryable cleared. Output
+  // that arrived is known from call.partial_output, call.partial_text and, when open()
+  // watched `call`, the bytes counted at on_text. Closing twice is an invalid_argument
+  // error and charges nothing.
+  Result<MeteredResponse> close(OpenCall& open_call, Result<providers::ChatResponse> answer,
+                                providers::ChatCall& call);
 
   // The same for an embeddings call: priced at the input price (and per request), its
   // worst case one token per input byte.

@@ -465,3 +465,57 @@ TEST_CASE("a stream that fails before any text is released and charges nothing")
   CHECK(f.wallet->unreconciled().value().empty());
   f.require_verified();
 }
+
+TEST_CASE("open reserves without sending; close settles what the caller sent") {
+  WalletFixture f;
+  f.fund_usd("1");
+  Meter meter(*f.wallet, venice_prices(), free_sim());
+  StreamingProvider venice;
+  venice.fail = false;
+
+  std::string received;
+  providers::ChatCall call;
+  call.on_text = [&](std::string_view text) { received += text; };
+  auto opened = meter.open(venice, small_request(std::nullopt), CallContext{"r", 1, {}}, call);
+  REQUIRE(opened.ok());
+  CHECK(venice.calls == 0);
+  REQUIRE(opened->request.max_tokens.has_value());  // filled in: the hold bounds the bill
+  CHECK(f.balance().reserved > 0);
+  CHECK(f.wallet->spent("r").value() == f.balance().reserved);
+
+  // The OpenCall may move (a scheduler keeps it until the answer arrives).
+  Meter::OpenCall moved = std::move(*opened);
+  auto answer = venice.chat_call(moved.request, call);
+  auto closed = meter.close(moved, std::move(answer), call);
+  REQUIRE(closed.ok());
+  CHECK(received == "Hello, wor");
+  CHECK(closed->cost == 1000 * 1000 + 500 * 2000 + 1'000'000);
+  CHECK(f.balance().reserved == 0);
+  CHECK(f.wallet->spent("r").value() == closed->cost);
+
+  // Closing twice charges nothing more.
+  auto again = meter.close(moved, closed->response, call);
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().kind == ErrorKind::invalid_argument);
+  CHECK(f.wallet->spent("r").value() == closed->cost);
+  f.require_verified();
+}
+
+TEST_CASE("a call closed after text reached a watched on_text is charged, not released") {
+  WalletFixture f;
+  f.fund_usd("1");
+  Meter meter(*f.wallet, venice_prices(), free_sim());
+  StreamingProvider venice;
+  venice.report_partial = false;  // the adapter forgets; the watched sink saw the text
+  providers::ChatCall call;
+  call.on_text = [](std::string_view) {};
+  auto opened = meter.open(venice, small_request(), CallContext{"r", 1, {}}, call);
+  REQUIRE(opened.ok());
+  auto answer = venice.chat_call(opened->request, call);
+  auto closed = meter.close(*opened, std::move(answer), call);
+  REQUIRE_FALSE(closed.ok());
+  CHECK_FALSE(closed.error().retryable);
+  CHECK(call.partial_output);
+  CHECK(call.charged_nanos == 25 * 1000 + 10 * 2000 + 1'000'000);
+  CHECK(f.wallet->spent("r").value() == call.charged_nanos);
+}
