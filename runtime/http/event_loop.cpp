@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -51,10 +52,21 @@ struct Transfer {
   }
 };
 
+// Either `fn` (post, post_after: dropped at shutdown) or `settle` (run with
+// cancelled = true at shutdown) is set.
 struct Timer {
   Clock::time_point due;
   std::uint64_t order;
   std::function<void()> fn;
+  Settle settle{};
+
+  void run() {
+    if (settle) {
+      settle(false);
+    } else {
+      fn();
+    }
+  }
 };
 
 struct Later {
@@ -78,7 +90,12 @@ struct EventLoop::Impl {
   std::vector<std::unique_ptr<Transfer>> inbox;
   std::vector<Timer> new_timers;
   std::uint64_t next_order = 0;
+  // expect()'s functions awaiting their Handoff::complete(), by id.
+  std::unordered_map<std::uint64_t, Settle> expected;
+  std::uint64_t next_expected = 0;
   bool stopping = false;
+  // The shutdown is over: nothing queued from now on will run.
+  bool finished = false;
   // The loop is in (or about to enter) curl_multi_poll with nothing queued: the next
   // submitter wakes it. Otherwise it looks at the queues before it polls again, and a
   // wake-up (a write and a read on a socket pair) would be wasted.
@@ -136,11 +153,35 @@ struct EventLoop::Impl {
     if (sleeping) wake();
   }
 
-  void enqueue(Clock::time_point due, std::function<void()> fn) {
+  void enqueue(Timer timer) {
     bool sleeping = false;
     {
       std::lock_guard lock(mutex);
-      new_timers.push_back(Timer{due, next_order++, std::move(fn)});
+      if (finished) return;  // only after the EventLoop's destruction began
+      timer.order = next_order++;
+      new_timers.push_back(std::move(timer));
+      sleeping = std::exchange(asleep, false);
+    }
+    if (sleeping) wake();
+  }
+
+  std::uint64_t expect(Settle fn) {
+    std::lock_guard lock(mutex);
+    const std::uint64_t id = next_expected++;
+    expected.emplace(id, std::move(fn));
+    return id;
+  }
+
+  // Handoff::complete(): the expected function becomes a timer due now.
+  // Under one lock, so a shutdown sees the function in one of its two places.
+  void complete(std::uint64_t id) {
+    bool sleeping = false;
+    {
+      std::lock_guard lock(mutex);
+      auto it = expected.find(id);
+      if (it == expected.end()) return;
+      new_timers.push_back(Timer{Clock::now(), next_order++, {}, std::move(it->second)});
+      expected.erase(it);
       sleeping = std::exchange(asleep, false);
     }
     if (sleeping) wake();
@@ -168,6 +209,7 @@ struct EventLoop::Impl {
         asleep = false;
       }
       if (stop) {
+        for (auto& timer : timed) timers.push(std::move(timer));  // settled by shutdown()
         for (auto& transfer : arrived) cancel(std::move(transfer));
         break;
       }
@@ -202,9 +244,9 @@ struct EventLoop::Impl {
     const auto now = Clock::now();
     while (!timers.empty() && timers.top().due <= now) {
       // top() is const: the function is moved out through a copy of the node.
-      std::function<void()> fn = std::move(const_cast<Timer&>(timers.top()).fn);
+      Timer timer = std::move(const_cast<Timer&>(timers.top()));
       timers.pop();
-      fn();
+      timer.run();
     }
   }
 
@@ -245,16 +287,27 @@ struct EventLoop::Impl {
     return wait;
   }
 
-  // Cancels everything, including what completions submit meanwhile.
+  // Cancels everything, including what completions and settles submit meanwhile.
   void shutdown() {
     for (;;) {
       std::vector<std::unique_ptr<Transfer>> arrived;
+      std::vector<Timer> timed;
+      std::unordered_map<std::uint64_t, Settle> unfinished;
+      while (!timers.empty()) {
+        timed.push_back(std::move(const_cast<Timer&>(timers.top())));
+        timers.pop();
+      }
       {
         std::lock_guard lock(mutex);
         arrived.swap(inbox);
+        for (Timer& timer : new_timers) timed.push_back(std::move(timer));
         new_timers.clear();
+        unfinished.swap(expected);
+        if (arrived.empty() && active.empty() && timed.empty() && unfinished.empty()) {
+          finished = true;
+          break;
+        }
       }
-      if (arrived.empty() && active.empty()) break;
       for (auto& transfer : arrived) cancel(std::move(transfer));
       std::vector<Transfer*> running(active.begin(), active.end());
       active.clear();
@@ -262,8 +315,11 @@ struct EventLoop::Impl {
         curl_multi_remove_handle(multi, raw->exchange.handle);
         cancel(std::unique_ptr<Transfer>(raw));
       }
+      for (Timer& timer : timed) {
+        if (timer.settle) timer.settle(true);  // plain posts are dropped unrun
+      }
+      for (auto& [id, fn] : unfinished) fn(true);
     }
-    timers = {};
   }
 
   static void cancel(std::unique_ptr<Transfer> transfer) {
@@ -327,7 +383,19 @@ void EventLoop::post(std::function<void()> fn) {
 }
 
 void EventLoop::post_after(std::chrono::milliseconds delay, std::function<void()> fn) {
-  impl_->enqueue(Clock::now() + delay, std::move(fn));
+  impl_->enqueue(Timer{Clock::now() + delay, 0, std::move(fn)});
+}
+
+void EventLoop::post_after_or_cancel(std::chrono::milliseconds delay, Settle fn) {
+  impl_->enqueue(Timer{Clock::now() + delay, 0, {}, std::move(fn)});
+}
+
+Handoff EventLoop::expect(Settle fn) {
+  return Handoff(impl_, impl_->expect(std::move(fn)));
+}
+
+void Handoff::complete() {
+  if (std::shared_ptr<EventLoop::Impl> loop = std::exchange(loop_, {}).lock()) loop->complete(id_);
 }
 
 bool EventLoop::in_loop_thread() const {

@@ -10,10 +10,12 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
 #include <thread>
+#include <utility>
 
 #include "perdiem/error.hpp"
 #include "runtime/http/transport.hpp"
@@ -48,6 +50,12 @@ struct Outcome {
 // Runs on the loop thread, once per submitted transfer.
 using Completion = std::function<void(Outcome outcome)>;
 
+// Work that must hear its end whatever happens: runs once on the loop thread, with
+// `cancelled` true when the loop shut down before the work was due.
+using Settle = std::function<void(bool cancelled)>;
+
+class Handoff;
+
 // Thread-safety: submit(), post(), post_after() and in_loop_thread() may be called from
 // any thread, the loop thread included (from a completion, a callback or a posted
 // function). Completions, streaming callbacks and posted functions all run on the loop
@@ -61,8 +69,9 @@ class EventLoop {
   // multi handle (out of memory).
   explicit EventLoop(EventLoopOptions options = {});
   // Stops the loop: transfers still queued or in flight complete with `cancelled`
-  // (their completions run, on the loop thread), timers not yet due are dropped
-  // unrun, then the thread is joined. Destroyed from its own thread (the last
+  // (their completions run, on the loop thread), post()/post_after() functions not yet
+  // run are dropped unrun, settles (post_after_or_cancel, expect) still pending run with
+  // cancelled = true, then the thread is joined. Destroyed from its own thread (the last
   // reference dropped in a completion), it lets the thread finish alone instead.
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
@@ -82,13 +91,44 @@ class EventLoop {
   // run in the order they were posted.
   void post_after(std::chrono::milliseconds delay, std::function<void()> fn);
 
+  // As post_after, but `fn` runs once whatever happens: fn(false) when due, or
+  // fn(true) as the loop shuts down if that comes first, also when posted during the
+  // shutdown (from a completion or another settle). For ends that must not be lost: a
+  // model call's completion. 10,000 pending timers cost O(log n) each (a heap).
+  void post_after_or_cancel(std::chrono::milliseconds delay, Settle fn);
+
+  // Registers `fn` for work another thread does: fn(false) runs on the loop thread
+  // after the returned Handoff's complete(), or fn(true) when the loop shuts down
+  // before that. Exactly once either way. A Handoff dropped without complete() keeps
+  // `fn` until the shutdown.
+  Handoff expect(Settle fn);
+
   // True on the loop thread.
   bool in_loop_thread() const;
 
  private:
+  friend class Handoff;
   struct Impl;
   std::shared_ptr<Impl> impl_;  // shared with the loop thread, which may outlive *this
   std::thread thread_;
+};
+
+// The loop's side of work done off the loop (a blocking call on a worker thread) whose
+// end must run on the loop: see EventLoop::expect(). Movable; may outlive the EventLoop.
+class Handoff {
+ public:
+  Handoff() = default;
+  // Runs the expected function, settle(false), on the loop thread soon (after what was
+  // posted before). Does nothing when the loop already ran it as settle(true) (it shut
+  // down first) or is gone, or on a second call. Any thread.
+  void complete();
+
+ private:
+  friend class EventLoop;
+  Handoff(std::weak_ptr<EventLoop::Impl> loop, std::uint64_t id)
+      : loop_(std::move(loop)), id_(id) {}
+  std::weak_ptr<EventLoop::Impl> loop_;
+  std::uint64_t id_ = 0;
 };
 
 // A Transport whose send() submits to `loop` and waits for the outcome, so every

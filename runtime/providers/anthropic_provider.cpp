@@ -25,45 +25,28 @@ class AnthropicProvider final : public Provider {
   }
 
   Result<ChatResponse> chat_call(const ChatRequest& request, ChatCall& call) override {
-    const ChatRequest* sent = &request;
-    ChatRequest with_model;
-    if (request.model.empty() && !config_.default_model.empty()) {
-      with_model = request;
-      with_model.model = config_.default_model;
-      sent = &with_model;
-    }
-    const std::string& provider = config_.name;
-    const WholeDecoder decode = [&provider](long status, std::string_view body) {
-      return decode_anthropic_response(status, body, provider);
+    ChatRequest storage;
+    const ChatRequest& sent = with_model(request, storage);
+    const bool stream = static_cast<bool>(call.on_text);
+    Result<ChatResponse> answer =
+        stream ? http_.call_streamed(http_request(sent, true), stream_decoder(), decoder(), call)
+               : http_.call_whole(http_request(sent, false), decoder(), call);
+    return named(std::move(answer), sent.model);
+  }
+
+  void start_chat(const ChatRequest& request, ChatCall& call, http::EventLoop& loop,
+                  ChatDone done) override {
+    ChatRequest storage;
+    const ChatRequest& sent = with_model(request, storage);
+    ChatDone finish = [model = sent.model, done = std::move(done)](Result<ChatResponse> answer) {
+      done(named(std::move(answer), model));
     };
-    AnthropicEncodeOptions options;
-    options.default_max_tokens = config_.default_max_tokens;
-    options.stream = static_cast<bool>(call.on_text);
-
-    http::Request http_request;
-    http_request.method = "POST";
-    http_request.url = url_;
-    http_request.headers = {{"content-type", "application/json"},
-                            {"anthropic-version", std::string(kAnthropicVersion)},
-                            {"accept", options.stream ? "text/event-stream" : "application/json"}};
-    if (!config_.api_key.empty()) {
-      http_request.bearer_token = &config_.api_key;
-      http_request.key_header = "x-api-key";
+    if (call.on_text) {
+      http_.start_streamed(loop, http_request(sent, true), stream_decoder(), decoder(), call,
+                           std::move(finish));
+    } else {
+      http_.start_whole(loop, http_request(sent, false), decoder(), call, std::move(finish));
     }
-    http_request.timeout = config_.timeout;
-    http_request.max_response_bytes = config_.max_response_bytes;
-    http_request.body = encode_anthropic_request(*sent, options);
-
-    if (options.stream) {
-      http_request.first_byte_timeout = config_.stream_first_byte_timeout;
-      http_request.idle_timeout = config_.stream_idle_timeout;
-      const StreamDecoderFactory make_decoder = [&provider](TextDeltaFn on_text) {
-        return std::make_unique<AnthropicStreamAccumulator>(provider, std::move(on_text));
-      };
-      return finish(http_.call_streamed(std::move(http_request), make_decoder, decode, call),
-                    *sent);
-    }
-    return finish(http_.call_whole(http_request, decode, call), *sent);
   }
 
  private:
@@ -72,9 +55,53 @@ class AnthropicProvider final : public Provider {
     return std::string(base_url) + "/messages";
   }
 
-  static Result<ChatResponse> finish(Result<ChatResponse> answer, const ChatRequest& sent) {
-    if (answer && answer->model.empty()) answer->model = sent.model;
+  // `request`, or a copy in `storage` naming the default model when it names none.
+  const ChatRequest& with_model(const ChatRequest& request, ChatRequest& storage) const {
+    if (!request.model.empty() || config_.default_model.empty()) return request;
+    storage = request;
+    storage.model = config_.default_model;
+    return storage;
+  }
+
+  static Result<ChatResponse> named(Result<ChatResponse> answer, const std::string& model) {
+    if (answer && answer->model.empty()) answer->model = model;
     return answer;
+  }
+
+  WholeDecoder decoder() const {
+    return [this](long status, std::string_view body) {
+      return decode_anthropic_response(status, body, config_.name);
+    };
+  }
+
+  StreamDecoderFactory stream_decoder() const {
+    return [this](TextDeltaFn on_text) {
+      return std::make_unique<AnthropicStreamAccumulator>(config_.name, std::move(on_text));
+    };
+  }
+
+  http::Request http_request(const ChatRequest& sent, bool stream) const {
+    AnthropicEncodeOptions options;
+    options.default_max_tokens = config_.default_max_tokens;
+    options.stream = stream;
+    http::Request request;
+    request.method = "POST";
+    request.url = url_;
+    request.headers = {{"content-type", "application/json"},
+                       {"anthropic-version", std::string(kAnthropicVersion)},
+                       {"accept", stream ? "text/event-stream" : "application/json"}};
+    if (!config_.api_key.empty()) {
+      request.bearer_token = &config_.api_key;
+      request.key_header = "x-api-key";
+    }
+    request.timeout = config_.timeout;
+    request.max_response_bytes = config_.max_response_bytes;
+    request.body = encode_anthropic_request(sent, options);
+    if (stream) {
+      request.first_byte_timeout = config_.stream_first_byte_timeout;
+      request.idle_timeout = config_.stream_idle_timeout;
+    }
+    return request;
   }
 
   const AnthropicProviderConfig config_;

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <exception>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -73,17 +75,18 @@ Error HttpChat::polished(Error error) const {
   return error;
 }
 
-Result<http::Response> HttpChat::send(const http::Request& request) const {
-  Result<http::Response> answer = transport_->send(request);
+Result<http::Response> HttpChat::redacted(Result<http::Response> answer) const {
   if (!answer) return polished(answer.error());
   text::redact(answer->body, api_key_.view());
   return answer;
 }
 
-Result<ChatResponse> HttpChat::call_whole(const http::Request& request, const WholeDecoder& decode,
-                                          ChatCall& call) const {
-  clear_findings(call);
-  Result<http::Response> answer = send(request);
+Result<http::Response> HttpChat::send(const http::Request& request) const {
+  return redacted(transport_->send(request));
+}
+
+Result<ChatResponse> HttpChat::finish_whole(Result<http::Response> answer,
+                                            const WholeDecoder& decode, ChatCall& call) const {
   if (!answer) return answer.error();
   call.http_status = static_cast<int>(answer->status);
   call.retry_after = http::retry_after(*answer);
@@ -93,104 +96,194 @@ Result<ChatResponse> HttpChat::call_whole(const http::Request& request, const Wh
   return decoded;
 }
 
-Result<ChatResponse> HttpChat::call_streamed(http::Request request,
-                                             const StreamDecoderFactory& make_decoder,
-                                             const WholeDecoder& decode_error,
-                                             ChatCall& call) const {
-  using Body = StreamExchange::Body;
+Result<ChatResponse> HttpChat::call_whole(const http::Request& request, const WholeDecoder& decode,
+                                          ChatCall& call) const {
   clear_findings(call);
-  const auto started = std::chrono::steady_clock::now();
-  StreamExchange exchange;
-  exchange.decoder = make_decoder([&call, started](std::string_view text) {
-    if (!call.ttft_us) {
-      call.ttft_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                         std::chrono::steady_clock::now() - started)
-                         .count();
-    }
-    if (call.on_text) call.on_text(text);
-  });
+  return finish_whole(send(request), decode, call);
+}
 
-  request.on_head = [&](const http::Response& head) {
-    exchange.status = head.status;
-    exchange.headers = head.headers;
-    call.http_status = static_cast<int>(head.status);
-    call.retry_after = http::retry_after(head);
-    exchange.content_type = head.header("content-type");
+// One streamed exchange: hook() gives the request the callbacks that fill it, finish()
+// turns what they gathered and the transfer's end into the call's result. The blocking
+// path keeps it on the stack; the asynchronous one in its completion.
+class HttpChat::Streamed {
+ public:
+  Streamed(const HttpChat& chat, const StreamDecoderFactory& make_decoder,
+           WholeDecoder decode_error, ChatCall& call)
+      : chat_(chat),
+        decode_error_(std::move(decode_error)),
+        call_(call),
+        started_(std::chrono::steady_clock::now()) {
+    clear_findings(call);
+    exchange_.decoder = make_decoder([this](std::string_view text) {
+      if (!call_.ttft_us) {
+        call_.ttft_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::steady_clock::now() - started_)
+                            .count();
+      }
+      if (call_.on_text) call_.on_text(text);
+    });
+  }
+  Streamed(const Streamed&) = delete;
+  Streamed& operator=(const Streamed&) = delete;
+
+  // The callbacks refer to *this, which must outlive the transfer.
+  void hook(http::Request& request) {
+    request.on_head = [this](const http::Response& head) { return on_head(head); };
+    request.on_body_chunk = [this](std::string_view chunk) { return on_chunk(chunk); };
+  }
+
+  Result<ChatResponse> finish(const Result<http::Response>& sent);
+
+ private:
+  using Body = StreamExchange::Body;
+
+  bool on_head(const http::Response& head) {
+    exchange_.status = head.status;
+    exchange_.headers = head.headers;
+    call_.http_status = static_cast<int>(head.status);
+    call_.retry_after = http::retry_after(head);
+    exchange_.content_type = head.header("content-type");
     if (!is_success(head.status)) {
-      exchange.body = Body::error;
-    } else if (is_event_stream(exchange.content_type)) {
-      exchange.body = Body::events;
+      exchange_.body = Body::error;
+    } else if (is_event_stream(exchange_.content_type)) {
+      exchange_.body = Body::events;
     } else {
-      exchange.body = Body::not_events;
+      exchange_.body = Body::not_events;
       return false;
     }
     return true;
-  };
-  request.on_body_chunk = [&](std::string_view chunk) {
-    if (exchange.body == Body::error) {
-      exchange.error_body.append(chunk);
+  }
+
+  bool on_chunk(std::string_view chunk) {
+    if (exchange_.body == Body::error) {
+      exchange_.error_body.append(chunk);
       return true;
     }
-    exchange.events.clear();
-    const Status framed = exchange.parser.feed(chunk, exchange.events);
-    for (http::SseEvent& event : exchange.events) {
-      text::redact(event.data, api_key_.view());
-      if (!exchange.decoder->feed(event.data).ok()) {
-        exchange.decoder_failed = true;
+    exchange_.events.clear();
+    const Status framed = exchange_.parser.feed(chunk, exchange_.events);
+    for (http::SseEvent& event : exchange_.events) {
+      text::redact(event.data, chat_.api_key_.view());
+      if (!exchange_.decoder->feed(event.data).ok()) {
+        exchange_.decoder_failed = true;
+        return false;
+      }
+      if (call_.stop_requested) {
+        stopped_by_reader_ = true;
         return false;
       }
     }
     if (!framed.ok()) {
-      exchange.sse_error = framed.error();
+      exchange_.sse_error = framed.error();
       return false;
     }
     return true;
-  };
+  }
 
-  Result<http::Response> sent = transport_->send(request);
-  switch (exchange.body) {
+  const HttpChat& chat_;
+  const WholeDecoder decode_error_;
+  ChatCall& call_;
+  const std::chrono::steady_clock::time_point started_;
+  StreamExchange exchange_;
+  bool stopped_by_reader_ = false;  // call.stop_requested ended the transfer
+};
+
+Result<ChatResponse> HttpChat::Streamed::finish(const Result<http::Response>& sent) {
+  const std::string& provider = chat_.provider_;
+  switch (exchange_.body) {
     case Body::none_yet:
-      if (!sent) return polished(sent.error());
-      return polished(
-          wire::bad_response("the answer to a streamed request has no head", provider_));
+      if (!sent) return chat_.polished(sent.error());
+      return chat_.polished(
+          wire::bad_response("the answer to a streamed request has no head", provider));
     case Body::not_events:
-      return polished(wire::bad_response(
+      return chat_.polished(wire::bad_response(
           "the provider answered a streamed request with content type '" +
-              text::excerpt(exchange.content_type, 64) +
+              text::excerpt(exchange_.content_type, 64) +
               "' instead of an event stream (text/event-stream); check the base URL",
-          provider_));
+          provider));
     case Body::error: {
-      text::redact(exchange.error_body, api_key_.view());
-      Result<ChatResponse> decoded = decode_error(exchange.status, exchange.error_body);
-      if (!decoded) return polished(decoded.error());
-      return polished(wire::http_error(exchange.status, {}, provider_));
+      text::redact(exchange_.error_body, chat_.api_key_.view());
+      Result<ChatResponse> decoded = decode_error_(exchange_.status, exchange_.error_body);
+      if (!decoded) return chat_.polished(decoded.error());
+      return chat_.polished(wire::http_error(exchange_.status, {}, provider));
     }
     case Body::events:
       break;
   }
 
-  StreamOutcome outcome = exchange.decoder->finish();
+  StreamOutcome outcome = exchange_.decoder->finish();
   if (outcome.ok()) {
-    outcome.response.provider_headers = kept_response_headers(exchange.headers);
+    outcome.response.provider_headers = kept_response_headers(exchange_.headers);
     return std::move(outcome.response);
   }
   Error error = *outcome.error;
-  if (!exchange.decoder_failed) {
+  if (stopped_by_reader_) {
+    error = make_error(ErrorKind::cancelled,
+                       "the stream was stopped by its reader after " +
+                           std::to_string(outcome.response.content.size()) + " bytes of text",
+                       provider);
+  } else if (!exchange_.decoder_failed) {
     // The decoder only saw the stream end early; the transport knows why.
-    if (exchange.sse_error) {
-      error = *exchange.sse_error;
+    if (exchange_.sse_error) {
+      error = *exchange_.sse_error;
     } else if (!sent && sent.error().kind != ErrorKind::cancelled) {
       error = sent.error();
       if (outcome.output_received) error.message += ", after part of the answer had arrived";
     }
-    if (outcome.output_received) error.retryable = false;
   }
-  call.partial_output = outcome.output_received;
-  if (outcome.output_received) call.partial_text = outcome.response.content;
+  if (!exchange_.decoder_failed && outcome.output_received) error.retryable = false;
+  call_.partial_output = outcome.output_received;
+  if (outcome.output_received) call_.partial_text = outcome.response.content;
   if (outcome.output_received && outcome.input_reported) {
-    call.partial_usage = outcome.response.usage;
+    call_.partial_usage = outcome.response.usage;
   }
-  return polished(std::move(error));
+  return chat_.polished(std::move(error));
+}
+
+Result<ChatResponse> HttpChat::call_streamed(http::Request request,
+                                             const StreamDecoderFactory& make_decoder,
+                                             const WholeDecoder& decode_error,
+                                             ChatCall& call) const {
+  Streamed streamed(*this, make_decoder, decode_error, call);
+  streamed.hook(request);
+  return streamed.finish(transport_->send(request));
+}
+
+namespace {
+
+// The outcome of an asynchronous transfer; a callback's exception becomes an error
+// rather than escaping the completion (which would end the process).
+Result<http::Response> settled(http::Outcome outcome, const std::string& provider) {
+  if (!outcome.thrown) return std::move(outcome.result);
+  try {
+    std::rethrow_exception(outcome.thrown);
+  } catch (const std::exception& e) {
+    return make_error(ErrorKind::internal, std::string("a streaming callback threw: ") + e.what(),
+                      provider);
+  } catch (...) {
+    return make_error(ErrorKind::internal, "a streaming callback threw", provider);
+  }
+}
+
+}  // namespace
+
+void HttpChat::start_whole(http::EventLoop& loop, http::Request request, WholeDecoder decode,
+                           ChatCall& call, ChatDone done) const {
+  clear_findings(call);
+  loop.submit(std::move(request), [this, decode = std::move(decode), &call,
+                                   done = std::move(done)](http::Outcome outcome) {
+    done(finish_whole(redacted(settled(std::move(outcome), provider_)), decode, call));
+  });
+}
+
+void HttpChat::start_streamed(http::EventLoop& loop, http::Request request,
+                              const StreamDecoderFactory& make_decoder, WholeDecoder decode_error,
+                              ChatCall& call, ChatDone done) const {
+  auto streamed = std::make_shared<Streamed>(*this, make_decoder, std::move(decode_error), call);
+  streamed->hook(request);
+  loop.submit(std::move(request), [this, streamed, done = std::move(done)](http::Outcome outcome) {
+    Result<http::Response> sent = settled(std::move(outcome), provider_);
+    done(streamed->finish(sent));
+  });
 }
 
 }  // namespace perdiem::providers

@@ -11,6 +11,7 @@
 
 #include "base/secure_buffer.hpp"
 #include "perdiem/error.hpp"
+#include "runtime/http/event_loop.hpp"
 #include "runtime/http/transport.hpp"
 #include "runtime/providers/provider.hpp"
 #include "runtime/providers/stream.hpp"
@@ -23,7 +24,10 @@ using WholeDecoder = std::function<Result<ChatResponse>(long http_status, std::s
 using StreamDecoderFactory = std::function<std::unique_ptr<StreamAccumulator>(TextDeltaFn on_text)>;
 
 // Thread-safe: holds only immutable settings and the (thread-safe) transport. `api_key`
-// must outlive it; it is only read, to take it out of answers and errors.
+// must outlive it; it is only read, to take it out of answers and errors. Each call comes
+// blocking (call_whole, call_streamed: over the transport) or asynchronous (start_whole,
+// start_streamed: over an EventLoop's submit()); both run the same code around the
+// exchange, so they encode, decode, stream, redact and map errors alike.
 class HttpChat {
  public:
   HttpChat(std::string provider, const base::SecureBuffer& api_key, std::string key_env,
@@ -42,7 +46,9 @@ class HttpChat {
   Result<ChatResponse> call_whole(const http::Request& request, const WholeDecoder& decode,
                                   ChatCall& call) const;
 
-  // A streamed call (`request` asks for a stream; call.on_text receives the text):
+  // A streamed call (`request` asks for a stream; call.on_text receives the text, and
+  // may set call.stop_requested: the transfer then stops and the call fails with kind
+  // `cancelled`, partial output filled, unless the answer had already ended):
   //  - 2xx with content type text/event-stream: the events go through an SseParser and
   //    the decoder `make_decoder` builds; the key is redacted from each event's data;
   //  - 2xx with another content type: bad_response, nothing decoded;
@@ -57,11 +63,30 @@ class HttpChat {
                                      const StreamDecoderFactory& make_decoder,
                                      const WholeDecoder& decode_error, ChatCall& call) const;
 
+  // call_whole and call_streamed without blocking: the request goes to loop.submit()
+  // (at once, from any thread, the loop's included), on_text runs on the loop thread and
+  // `done` receives what the blocking call would have returned, once, on the loop
+  // thread and never inside these functions; `call` must live until then. A loop shut
+  // down first gives `cancelled`. Callbacks must not throw: an exception from on_text
+  // fails the call with kind `internal`.
+  void start_whole(http::EventLoop& loop, http::Request request, WholeDecoder decode,
+                   ChatCall& call, ChatDone done) const;
+  void start_streamed(http::EventLoop& loop, http::Request request,
+                      const StreamDecoderFactory& make_decoder, WholeDecoder decode_error,
+                      ChatCall& call, ChatDone done) const;
+
   // `error` as it may leave the adapter: source = the provider, a hint naming the key's
   // variable on auth errors, and no copy of the key anywhere in it.
   Error polished(Error error) const;
 
  private:
+  class Streamed;  // one streamed exchange's state, shared by both paths
+
+  // The transport's (or loop's) answer with every copy of the key taken out.
+  Result<http::Response> redacted(Result<http::Response> answer) const;
+  Result<ChatResponse> finish_whole(Result<http::Response> answer, const WholeDecoder& decode,
+                                    ChatCall& call) const;
+
   const std::string provider_;
   const base::SecureBuffer& api_key_;
   const std::string key_env_;

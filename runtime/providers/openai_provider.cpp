@@ -33,22 +33,28 @@ class OpenAiProvider final : public Provider {
   }
 
   Result<ChatResponse> chat_call(const ChatRequest& request, ChatCall& call) override {
-    const ChatRequest* sent = &request;
-    ChatRequest with_model;
-    if (request.model.empty() && !config_.default_model.empty()) {
-      with_model = request;
-      with_model.model = config_.default_model;
-      sent = &with_model;
-    }
-    const std::string& provider = config_.name;
-    const WholeDecoder decode = [&provider](long status, std::string_view body) {
-      return decode_chat_response(status, body, provider);
-    };
-
+    ChatRequest storage;
+    const ChatRequest& sent = with_model(request, storage);
     Result<ChatResponse> answer =
-        call.on_text ? streamed(*sent, decode, call) : whole(*sent, decode, call);
-    if (answer && answer->model.empty()) answer->model = sent->model;
-    return answer;
+        call.on_text
+            ? http_.call_streamed(streamed_request(sent), stream_decoder(), decoder(), call)
+            : http_.call_whole(whole_request(sent), decoder(), call);
+    return named(std::move(answer), sent.model);
+  }
+
+  void start_chat(const ChatRequest& request, ChatCall& call, http::EventLoop& loop,
+                  ChatDone done) override {
+    ChatRequest storage;
+    const ChatRequest& sent = with_model(request, storage);
+    ChatDone finish = [model = sent.model, done = std::move(done)](Result<ChatResponse> answer) {
+      done(named(std::move(answer), model));
+    };
+    if (call.on_text) {
+      http_.start_streamed(loop, streamed_request(sent), stream_decoder(), decoder(), call,
+                           std::move(finish));
+    } else {
+      http_.start_whole(loop, whole_request(sent), decoder(), call, std::move(finish));
+    }
   }
 
   Result<EmbedResponse> embed(const EmbedRequest& request) override {
@@ -85,25 +91,44 @@ class OpenAiProvider final : public Provider {
   }
 
  private:
-  Result<ChatResponse> whole(const ChatRequest& request, const WholeDecoder& decode,
-                             ChatCall& call) const {
-    http::Request http_request = post(url_);
-    http_request.body = encode_chat_request(request);
-    return http_.call_whole(http_request, decode, call);
+  // `request`, or a copy in `storage` naming the default model when it names none.
+  const ChatRequest& with_model(const ChatRequest& request, ChatRequest& storage) const {
+    if (!request.model.empty() || config_.default_model.empty()) return request;
+    storage = request;
+    storage.model = config_.default_model;
+    return storage;
   }
 
-  Result<ChatResponse> streamed(const ChatRequest& request, const WholeDecoder& decode,
-                                ChatCall& call) const {
+  static Result<ChatResponse> named(Result<ChatResponse> answer, const std::string& model) {
+    if (answer && answer->model.empty()) answer->model = model;
+    return answer;
+  }
+
+  WholeDecoder decoder() const {
+    return [this](long status, std::string_view body) {
+      return decode_chat_response(status, body, config_.name);
+    };
+  }
+
+  StreamDecoderFactory stream_decoder() const {
+    return [this](TextDeltaFn on_text) {
+      return std::make_unique<OpenAiStreamAccumulator>(config_.name, std::move(on_text));
+    };
+  }
+
+  http::Request whole_request(const ChatRequest& request) const {
+    http::Request http_request = post(url_);
+    http_request.body = encode_chat_request(request);
+    return http_request;
+  }
+
+  http::Request streamed_request(const ChatRequest& request) const {
     http::Request http_request = post(url_);
     http_request.body = encode_chat_stream_request(request);
     http_request.headers = {{"Content-Type", "application/json"}, {"Accept", "text/event-stream"}};
     http_request.first_byte_timeout = config_.stream_first_byte_timeout;
     http_request.idle_timeout = config_.stream_idle_timeout;
-    const std::string& provider = config_.name;
-    const StreamDecoderFactory make_decoder = [&provider](TextDeltaFn on_text) {
-      return std::make_unique<OpenAiStreamAccumulator>(provider, std::move(on_text));
-    };
-    return http_.call_streamed(std::move(http_request), make_decoder, decode, call);
+    return http_request;
   }
 
   http::Request post(const std::string& url) const {

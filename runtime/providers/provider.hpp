@@ -14,6 +14,10 @@
 #include "perdiem/error.hpp"
 #include "runtime/providers/models_codec.hpp"
 
+namespace perdiem::http {
+class EventLoop;
+}
+
 namespace perdiem::providers {
 
 // A model's request to run a tool.
@@ -52,10 +56,10 @@ struct Message {
 struct RoutePreferences {
   std::string prefer{};  // "price", "latency", "reliability"; "" = the runtime's default
   std::optional<std::int64_t> max_price_nanos{};  // cap on the call's worst case
-  std::string privacy{};                 // "local", "no-log", "tee": a tag required
-  std::vector<std::string> providers{};  // only these; empty = any
-  std::vector<std::string> exclude{};    // never these
-  std::optional<bool> fallback{};        // to a local provider when every remote is down
+  std::string privacy{};                          // "local", "no-log", "tee": a tag required
+  std::vector<std::string> providers{};           // only these; empty = any
+  std::vector<std::string> exclude{};             // never these
+  std::optional<bool> fallback{};                 // to a local provider when every remote is down
 };
 
 struct ChatRequest {
@@ -135,7 +139,7 @@ struct ChatCall {
   // For a failed call with partial output: the usage the provider reported before the
   // stream ended, when it did (else the meter estimates from the text received).
   std::optional<Usage> partial_usage{};
-  std::string partial_text{};  // the text received before the failure
+  std::string partial_text{};             // the text received before the failure
   std::optional<std::int64_t> ttft_us{};  // time to the first token, when streamed
 
   // Filled by the meter, not adapters: what a failed call was charged anyway (its output
@@ -151,7 +155,11 @@ struct ChatCall {
   bool stop_requested = false;
 };
 
-// Thread-safety: implementations must allow concurrent chat() and embed() calls.
+// How an asynchronous call ends: exactly once, on the loop's thread.
+using ChatDone = std::function<void(Result<ChatResponse>)>;
+
+// Thread-safety: implementations must allow concurrent chat() and embed() calls, and
+// start_chat() calls from any thread.
 class Provider {
  public:
   virtual ~Provider() = default;
@@ -162,6 +170,21 @@ class Provider {
   // call.on_text is set, delivers the whole answer as one piece: adapters that can
   // stream, or know an HTTP status, override it.
   virtual Result<ChatResponse> chat_call(const ChatRequest& request, ChatCall& call);
+  // Starts `request` and returns at once; `done` runs exactly once on `loop`'s thread,
+  // never inside start_chat itself. `call` must stay alive and untouched by the caller
+  // until then; the adapter fills it as chat_call() does (status, Retry-After, partial
+  // output, ttft) and calls call.on_text on the loop thread; call.stop_requested may be
+  // set from that callback. If the loop is shutting down, done still runs once with a
+  // `cancelled` error. `request` is copied or encoded before start_chat returns. The
+  // provider must outlive the call (for the default below: until its worker returns).
+  // May be called from any thread, the loop thread included.
+  // Default implementation: runs chat_call() on a small shared pool of blocking worker
+  // threads (blocking_pool.hpp) and posts `done` to the loop (for providers with no
+  // asynchronous path, e.g. host-app models); streamed text reaches on_text on the loop
+  // thread in one burst once the answer is complete, and a loop shut down meanwhile
+  // gets `cancelled` at once while the worker's late answer is dropped.
+  virtual void start_chat(const ChatRequest& request, ChatCall& call, http::EventLoop& loop,
+                          ChatDone done);
   // Providers without an embeddings endpoint keep this default: a `provider` error.
   virtual Result<EmbedResponse> embed(const EmbedRequest& request);
   // The models the provider lists (GET /models), with the prices it publishes there.

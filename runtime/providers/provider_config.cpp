@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
+#include <exception>
+#include <string>
 
 #include "runtime/http/curl_transport.hpp"
 #include "runtime/providers/anthropic_provider.hpp"
@@ -83,6 +86,35 @@ Error config_error(std::string message) {
   return make_error(ErrorKind::config, std::move(message), "provider settings");
 }
 
+constexpr std::int64_t kMaxSimDelayMs = 600'000;
+
+// A sim delay: the setting when not 0, else the variable `env_name`, else 0.
+Result<std::chrono::milliseconds> sim_delay_setting(std::int64_t setting, const char* setting_name,
+                                                    const std::string& env_name,
+                                                    const Environment& environment) {
+  std::int64_t ms = setting;
+  std::string from = setting_name;
+  if (ms == 0) {
+    if (std::optional<std::string> text = environment.get(env_name)) {
+      from = env_name;
+      std::size_t used = 0;
+      try {
+        ms = std::stoll(*text, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used == 0 || used != text->size()) {
+        return config_error(env_name + " must be a whole number of milliseconds, such as 50");
+      }
+    }
+  }
+  if (ms < 0 || ms > kMaxSimDelayMs) {
+    return config_error(from + " must be 0 to " + std::to_string(kMaxSimDelayMs) +
+                        " milliseconds, not " + std::to_string(ms));
+  }
+  return std::chrono::milliseconds(ms);
+}
+
 }  // namespace
 
 GetEnv process_environment() {
@@ -115,6 +147,14 @@ Result<ProviderChoice> resolve_provider(const ProviderSettings& settings, const 
 
   if (choice.name == "sim") {
     choice.model = model.value.empty() ? kSimModel : model.value;
+    auto latency = sim_delay_setting(settings.sim_latency_ms, "sim_latency_ms",
+                                     "PERDIEM_SIM_LATENCY_MS", environment);
+    if (!latency) return latency.error();
+    auto jitter = sim_delay_setting(settings.sim_jitter_ms, "sim_jitter_ms",
+                                    "PERDIEM_SIM_JITTER_MS", environment);
+    if (!jitter) return jitter.error();
+    choice.sim.latency = latency.value();
+    choice.sim.jitter = jitter.value();
     return choice;
   }
 
@@ -164,7 +204,7 @@ Result<ProviderChoice> resolve_provider(const ProviderSettings& settings, const 
 
 std::unique_ptr<Provider> make_provider(ProviderChoice choice,
                                         std::shared_ptr<http::Transport> transport) {
-  if (choice.name == "sim") return make_sim_provider(choice.sim_seed);
+  if (choice.name == "sim") return make_sim_provider(choice.sim_seed, choice.sim);
   if (!transport) transport = http::make_curl_transport();
   const Preset* preset = find_preset(choice.name);
   const ApiStyle api = choice.api.value_or(preset != nullptr ? preset->api : ApiStyle::openai);

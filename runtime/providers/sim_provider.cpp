@@ -2,11 +2,16 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <utility>
+
+#include "runtime/http/event_loop.hpp"
 
 #include "runtime/providers/text.hpp"
 
@@ -59,16 +64,52 @@ const Message* last_user_message(const ChatRequest& request) {
   return nullptr;
 }
 
+// splitmix64's finalizer: a well-mixed 64-bit value from any input.
+std::uint64_t mix(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
 class SimProvider final : public Provider {
  public:
-  explicit SimProvider(std::uint64_t seed) : seed_(seed) {}
+  SimProvider(std::uint64_t seed, SimOptions options) : seed_(seed), options_(options) {}
   const std::string& name() const override { return name_; }
   Result<ChatResponse> chat(const ChatRequest& request) override {
+    std::this_thread::sleep_for(next_delay());
     return sim_reply(request, seed_);
   }
   Result<ChatResponse> chat_call(const ChatRequest& request, ChatCall& call) override {
     const auto started = std::chrono::steady_clock::now();
-    ChatResponse response = sim_reply(request, seed_);
+    std::this_thread::sleep_for(next_delay());
+    return answer(sim_reply(request, seed_), call, started);
+  }
+  void start_chat(const ChatRequest& request, ChatCall& call, http::EventLoop& loop,
+                  ChatDone done) override {
+    const auto started = std::chrono::steady_clock::now();
+    loop.post_after_or_cancel(
+        next_delay(), [this, response = sim_reply(request, seed_), &call, started,
+                       done = std::move(done)](bool cancelled) mutable {
+          if (cancelled) {
+            done(make_error(ErrorKind::cancelled,
+                            "the call to sim was cancelled: its event loop shut down", name_));
+            return;
+          }
+          done(answer(std::move(response), call, started));
+        });
+  }
+  Result<EmbedResponse> embed(const EmbedRequest& request) override { return sim_embed(request); }
+
+ private:
+  std::chrono::milliseconds next_delay() {
+    if (options_.latency.count() == 0 && options_.jitter.count() == 0) return {};
+    return sim_delay(options_, seed_, calls_.fetch_add(1, std::memory_order_relaxed));
+  }
+
+  // Streams `response` to call.on_text, when set, as chat_call() documents.
+  Result<ChatResponse> answer(ChatResponse response, ChatCall& call,
+                              std::chrono::steady_clock::time_point started) const {
     if (!call.on_text) return response;
     std::size_t sent = 0;
     for (std::string_view piece : sim_pieces(response.content)) {
@@ -95,11 +136,11 @@ class SimProvider final : public Provider {
     }
     return response;
   }
-  Result<EmbedResponse> embed(const EmbedRequest& request) override { return sim_embed(request); }
 
- private:
   const std::string name_ = "sim";
   const std::uint64_t seed_;
+  const SimOptions options_;
+  std::atomic<std::uint64_t> calls_{0};  // numbers the calls for sim_delay
 };
 
 }  // namespace
@@ -152,8 +193,18 @@ ChatResponse sim_reply(const ChatRequest& request, std::uint64_t /*seed*/) {
   return response;
 }
 
-std::unique_ptr<Provider> make_sim_provider(std::uint64_t seed) {
-  return std::make_unique<SimProvider>(seed);
+std::chrono::milliseconds sim_delay(const SimOptions& options, std::uint64_t seed,
+                                    std::uint64_t call_number) {
+  const auto jitter = std::max<std::int64_t>(options.jitter.count(), 0);
+  const auto latency = std::max<std::int64_t>(options.latency.count(), 0);
+  if (jitter == 0) return std::chrono::milliseconds(latency);
+  const std::uint64_t draw = mix(mix(seed) ^ call_number);
+  return std::chrono::milliseconds(
+      latency + static_cast<std::int64_t>(draw % static_cast<std::uint64_t>(jitter + 1)));
+}
+
+std::unique_ptr<Provider> make_sim_provider(std::uint64_t seed, SimOptions options) {
+  return std::make_unique<SimProvider>(seed, options);
 }
 
 }  // namespace perdiem::providers

@@ -1,7 +1,8 @@
-// The offline provider "sim": answers instantly, costs nothing, and is deterministic, so
-// plans, demos and tests run without a network or a key.
+// The offline provider "sim": answers instantly (or after a simulated latency), costs
+// nothing, and is deterministic, so plans, demos and tests run without a network or a key.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -33,12 +34,28 @@ ChatResponse sim_reply(const ChatRequest& request, std::uint64_t seed);
 // request scripts a tool call or answers tool results.
 bool apply_sim_tool_turn(const ChatRequest& request, ChatResponse& response);
 
+// How long the sim takes to answer, as a remote model would: each call waits `latency`
+// plus a uniform [0, jitter] extra drawn from the seed and the call's number (sim_delay).
+struct SimOptions {
+  std::chrono::milliseconds latency{0};
+  std::chrono::milliseconds jitter{0};
+};
+
+// The wait of the sim's `call_number`-th call (0, 1, ...) with `seed`: latency plus
+// jitter * u, u uniform in [0, 1] and a pure function of (seed, call_number), so a seed
+// gives the same waits in the same order on every run.
+std::chrono::milliseconds sim_delay(const SimOptions& options, std::uint64_t seed,
+                                    std::uint64_t call_number);
+
 // A Provider named "sim" answering with sim_reply. Thread-safe; never fails, except that
 // chat_call() streams the answer to call.on_text in sim_pieces() and, when the reader
 // sets call.stop_requested before the last piece, fails with kind `cancelled` and the
 // partial fields filled (partial_usage: the input, and the output sent so far) as a real
 // provider whose stream is cut would. ttft_us is the time to the first piece.
-std::unique_ptr<Provider> make_sim_provider(std::uint64_t seed);
+// With a latency, chat() and chat_call() sleep sim_delay() first, while start_chat()
+// answers from a loop timer (EventLoop::post_after_or_cancel) and blocks no thread: its
+// pieces reach on_text on the loop thread all at once when the delay is over.
+std::unique_ptr<Provider> make_sim_provider(std::uint64_t seed, SimOptions options = {});
 
 // How the sim streams `text`: word-sized pieces, each a run of non-blank bytes with the
 // blanks that follow it (a leading run of blanks is a piece of its own). They concatenate

@@ -46,6 +46,10 @@ struct ProviderSettings {
   std::string model;     // the model for calls that name none
   bool use_environment = true;
   std::uint64_t sim_seed = 1;  // the sim provider is deterministic for a given seed
+  // The sim answers after this latency plus a uniform [0, jitter] drawn from sim_seed, as a
+  // remote model would; 0 falls back to PERDIEM_SIM_LATENCY_MS / PERDIEM_SIM_JITTER_MS.
+  std::int64_t sim_latency_ms = 0;
+  std::int64_t sim_jitter_ms = 0;
 };
 
 enum class LogLevel { info, warn, error };
