@@ -267,6 +267,14 @@ class RuntimeImpl final : public Runtime {
     return chat_step(request, *step, run, on_delta);
   }
 
+  // model.chat and model.stream on the event loop (runtime_async_chat.cpp): as chat(),
+  // but each attempt is sent with Provider::start_chat and each backoff is a loop timer,
+  // so no thread waits. `done` runs once, on the loop thread (maybe before this returns);
+  // on_delta (may be empty) receives the text there as it arrives.
+  void start_chat(const providers::ChatRequest& request, Run& run, http::EventLoop& loop,
+                  lua::DeltaSink on_delta, providers::ChatDone done);
+  class AsyncChat;
+
   // model.chat_many: steps numbered in request order, then every call at once (at most
   // kMaxConcurrentCalls in flight), each metered and traced like model.chat.
   std::vector<Result<providers::ChatResponse>> chat_many(

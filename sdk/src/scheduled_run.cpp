@@ -1,13 +1,13 @@
 // A run on the scheduler: the plan is a PlanTask on one event-loop thread; what it waits
 // for is answered without holding that thread.
 //
-// Today's answers: sleeps are the scheduler's timers. Model calls, embeddings and a
-// sub-agent's await run on the runtime's blocking pool (BlockingPool) and post their
-// answer back to the loop; the plan's on_delta for model.stream runs on the loop thread,
-// each piece handed over from the pool thread. Closing the run (durable settlements,
-// the trace's end) happens on the pool too, so a loop thread never waits on a disk.
-#include <future>
-
+// Sleeps are the scheduler's timers. Model calls (chat, stream, chat_many and parallel's
+// batches) run on the loop itself (RuntimeImpl::start_chat: Provider::start_chat, the
+// meter around it, backoffs as timers); the plan's on_delta runs on the loop thread as
+// text arrives. What can only block (an embedding, a sub-agent's await) runs on the
+// runtime's blocking pool and posts its answer back. Closing the run (durable
+// settlements, the trace's end) happens on the pool too, so a loop thread never waits on
+// a disk.
 #include "runtime/lua/host_calls.hpp"
 #include "sdk/src/runtime_impl.hpp"
 
@@ -49,23 +49,23 @@ class RuntimeImpl::ScheduledRun final : public scheduler::Agent,
     lua::PlanHost& host = frame_.host;
     switch (task.waiting()) {
       case lua::PlanWait::chat:
-        offload<Result<providers::ChatResponse>>(
-            loop, std::move(resume),
-            [&host, request = task.chat_request()] { return lua::ask_host(host, request); },
-            [&task](Result<providers::ChatResponse> answer) {
-              task.answer_chat(std::move(answer));
-            });
+        runtime_.start_chat(task.chat_request(), *frame_.run, loop, {},
+                            [&task, resume = std::move(resume)](
+                                Result<providers::ChatResponse> answer) {
+                              task.answer_chat(std::move(answer));
+                              resume();
+                            });
         return;
       case lua::PlanWait::stream:
-        serve_stream(task, loop, std::move(resume));
+        runtime_.start_chat(task.chat_request(), *frame_.run, loop, task.delta_sink(),
+                            [&task, resume = std::move(resume)](
+                                Result<providers::ChatResponse> answer) {
+                              task.answer_chat(std::move(answer));
+                              resume();
+                            });
         return;
       case lua::PlanWait::chat_many:
-        offload<std::vector<Result<providers::ChatResponse>>>(
-            loop, std::move(resume),
-            [&host, requests = task.many_requests()] { return lua::ask_host_many(host, requests); },
-            [&task](std::vector<Result<providers::ChatResponse>> answers) {
-              task.answer_many(std::move(answers));
-            });
+        serve_many(task, loop, std::move(resume));
         return;
       case lua::PlanWait::embed:
         offload<Result<providers::EmbedResponse>>(
@@ -119,25 +119,40 @@ class RuntimeImpl::ScheduledRun final : public scheduler::Agent,
     });
   }
 
-  // model.stream: the call runs on the pool; each piece of text is handed to the plan's
-  // on_delta on the loop thread, and the pool thread waits for its verdict (go on or
-  // stop), as a blocking stream would.
-  void serve_stream(lua::PlanTask& task, http::EventLoop& loop, std::function<void()> resume) {
-    lua::DeltaSink on_loop = task.delta_sink();
-    lua::PlanHost& host = frame_.host;
-    offload<Result<providers::ChatResponse>>(
-        loop, std::move(resume),
-        [&host, &loop, on_loop = std::move(on_loop),
-         request = task.chat_request()]() -> Result<providers::ChatResponse> {
-          const lua::DeltaSink handed_over = [&loop, &on_loop](std::string_view text) {
-            std::promise<bool> verdict;
-            std::future<bool> answered = verdict.get_future();
-            loop.post([&verdict, &on_loop, text] { verdict.set_value(on_loop(text)); });
-            return answered.get();
-          };
-          return lua::ask_host_streaming(host, request, handed_over);
-        },
-        [&task](Result<providers::ChatResponse> answer) { task.answer_chat(std::move(answer)); });
+  // model.chat_many (and parallel's batches): every call in flight at once, the answers
+  // in request order once the last is in. Steps are numbered in request order, as each
+  // call takes its number when it starts.
+  void serve_many(lua::PlanTask& task, http::EventLoop& loop, std::function<void()> resume) {
+    struct Gather {
+      std::vector<std::optional<Result<providers::ChatResponse>>> answers;
+      std::size_t left = 0;
+      std::function<void()> resume;
+    };
+    const std::vector<providers::ChatRequest>& requests = task.many_requests();
+    auto gather = std::make_shared<Gather>();
+    gather->answers.resize(requests.size());
+    gather->left = requests.size();
+    gather->resume = std::move(resume);
+    const auto deliver = [&task, gather] {
+      std::vector<Result<providers::ChatResponse>> answers;
+      answers.reserve(gather->answers.size());
+      for (auto& answer : gather->answers) answers.push_back(std::move(*answer));
+      task.answer_many(std::move(answers));
+      gather->resume();
+    };
+    if (requests.empty()) {
+      deliver();
+      return;
+    }
+    // A copy: the task's requests go when it is answered, which may be inside this loop.
+    const std::vector<providers::ChatRequest> sending = requests;
+    for (std::size_t i = 0; i < sending.size(); ++i) {
+      runtime_.start_chat(sending[i], *frame_.run, loop, {},
+                          [gather, deliver, i](Result<providers::ChatResponse> answer) {
+                            gather->answers[i] = std::move(answer);
+                            if (--gather->left == 0) deliver();
+                          });
+    }
   }
 
   RuntimeImpl& runtime_;

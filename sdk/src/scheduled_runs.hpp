@@ -13,7 +13,7 @@
 
 #include "perdiem/perdiem.hpp"
 #include "runtime/scheduler/scheduler.hpp"
-#include "sdk/src/blocking_pool.hpp"
+#include "base/blocking_pool.hpp"
 
 namespace perdiem::sdk {
 
@@ -51,7 +51,7 @@ class ScheduledRuns {
 
   // Starts `agent`, whose run `handle` finishes.
   void start(std::shared_ptr<BackgroundRun> handle, std::shared_ptr<scheduler::Agent> agent);
-  BlockingPool& blocking() { return pool_; }
+  base::BlockingPool& blocking() { return pool_; }
   std::size_t threads() const { return scheduler_.threads(); }
 
  private:
@@ -59,7 +59,7 @@ class ScheduledRuns {
   std::vector<std::shared_ptr<BackgroundRun>> handles_;  // pruned of finished ones
   std::size_t prune_at_ = 64;
   scheduler::Scheduler scheduler_;
-  BlockingPool pool_;  // after scheduler_: destroyed first, its jobs drained
+  base::BlockingPool pool_;  // after scheduler_: destroyed first, its jobs drained
 };
 
 }  // namespace perdiem::sdk

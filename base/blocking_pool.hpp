@@ -1,6 +1,6 @@
 // Threads for work that can only block: a host-app model answering a call, a sub-agent's
-// await, a run's last durable writes. The scheduler's loop threads must never wait on
-// these, so they hand them here and are told when they are done.
+// await, a run's last durable writes. Event-loop threads must never wait on these, so
+// they hand them here and are told when they are done.
 //
 // A job gets a thread at once: an idle one, or a new one (so a job that waits for
 // another job can never starve it). Threads stay for reuse once idle, so the pool is as
@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-namespace perdiem::sdk {
+namespace perdiem::base {
 
 class BlockingPool {
  public:
@@ -40,4 +40,4 @@ class BlockingPool {
   bool stopping_ = false;
 };
 
-}  // namespace perdiem::sdk
+}  // namespace perdiem::base

@@ -1,6 +1,6 @@
-#include "sdk/src/blocking_pool.hpp"
+#include "base/blocking_pool.hpp"
 
-namespace perdiem::sdk {
+namespace perdiem::base {
 
 BlockingPool::~BlockingPool() {
   {
@@ -36,4 +36,4 @@ void BlockingPool::work() {
   }
 }
 
-}  // namespace perdiem::sdk
+}  // namespace perdiem::base
