@@ -3,13 +3,14 @@
 //               latency): every call metered (reserve, settle, receipt) and traced.
 //               Scratch stores live on /dev/shm when it exists ("metering in memory":
 //               the wallet's and memory.db's fsyncs cost nothing there).
-//   fan-out     N agents at once, each making 5 calls that take 50 ms (a host model that
-//               sleeps), against the ideal 250 ms.
+//   fan-out     N agents at once on the scheduler, each making 5 calls to the sim with
+//               50 ms of simulated latency, against the ideal 250 ms.
 //   idle        resident memory per agent while N agents sleep inside their plans.
-// Usage: agents_bench [agents=1000] [calls=20000]
+// Usage: agents_bench [agents=10000] [calls=20000]
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -44,32 +45,15 @@ std::size_t resident_bytes() {
   return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
 }
 
-std::unique_ptr<Runtime> make_runtime(std::shared_ptr<HostProvider> host = nullptr) {
+std::unique_ptr<Runtime> make_runtime(std::int64_t sim_latency_ms = 0) {
   RuntimeOptions options;
   options.provider.provider = "sim";
   options.provider.use_environment = false;
-  options.host_provider = std::move(host);
+  options.provider.sim_latency_ms = sim_latency_ms;
   auto runtime = Runtime::create(std::move(options));
   if (!runtime) die("runtime", runtime.error());
   return std::move(*runtime);
 }
-
-// A model that answers after `delay`, as a provider across the network would.
-class DelayedModel final : public HostProvider {
- public:
-  explicit DelayedModel(std::chrono::milliseconds delay) : delay_(delay) {}
-  Result<HostChatReply> chat(const HostChatRequest&) override {
-    std::this_thread::sleep_for(delay_);
-    HostChatReply reply;
-    reply.content = "ok";
-    reply.input_tokens = 5;
-    reply.output_tokens = 1;
-    return reply;
-  }
-
- private:
-  std::chrono::milliseconds delay_;
-};
 
 void calls_per_second(int calls) {
   auto runtime = make_runtime();
@@ -92,7 +76,7 @@ void calls_per_second(int calls) {
 }
 
 void fan_out(int agents) {
-  auto runtime = make_runtime(std::make_shared<DelayedModel>(std::chrono::milliseconds(50)));
+  auto runtime = make_runtime(50);
   const std::string plan =
       "for i = 1, 5 do model.chat{messages={{role='user', content='hi'}}} end\n"
       "return 'done'\n";
@@ -103,9 +87,10 @@ void fan_out(int agents) {
   int failed = 0;
   for (auto& run : runs) failed += run->wait().ok() ? 0 : 1;
   const double wall = seconds_since(start);
-  std::printf("agents_bench fan-out: %d agents x 5 calls of 50 ms: %.0f ms wall (ideal 250 ms, "
-              "%.2fx), %d failed; target within 1.5x: %s\n",
-              agents, wall * 1000, wall / 0.25, failed, wall <= 0.375 ? "met" : "MISSED");
+  std::printf("agents_bench fan-out: %d agents x 5 sim calls of 50 ms on %u scheduler threads: "
+              "%.0f ms wall (ideal 250 ms, %.2fx), %d failed; target within 1.5x: %s\n",
+              agents, std::max(1u, std::thread::hardware_concurrency()), wall * 1000, wall / 0.25,
+              failed, wall <= 0.375 ? "met" : "MISSED");
 }
 
 void idle_memory(int agents) {
@@ -130,7 +115,7 @@ void idle_memory(int agents) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int agents = argc > 1 ? std::atoi(argv[1]) : 1000;
+  const int agents = argc > 1 ? std::atoi(argv[1]) : 10000;
   const int calls = argc > 2 ? std::atoi(argv[2]) : 20000;
   std::error_code ignored;
   if (std::filesystem::is_directory("/dev/shm", ignored)) ::setenv("TMPDIR", "/dev/shm", 1);

@@ -57,7 +57,7 @@ TEST_CASE("local fallback when every remote provider is unreachable") {
   request.constraints.allowed = {"groq", "venice"};
   request.local_fallback = true;
   w.script["groq"] = {unreachable(), unreachable()};
-  w.script["venice"] = {http(503), unreachable()};
+  w.script["venice"] = {http_failure(503), unreachable()};
   const RouteResult r = w.run(candidates, request);
   REQUIRE(r.response.ok());
   CHECK(r.response.value().provider == "ollama");
@@ -91,7 +91,7 @@ TEST_CASE("no local fallback when a remote was reachable, or when the plan forbi
   World w;
   w.retry.retries_per_candidate = 0;
   w.script["groq"] = {unreachable()};
-  w.script["venice"] = {http(401, ErrorKind::auth)};
+  w.script["venice"] = {http_failure(401, ErrorKind::auth)};
   RouteResult r = w.run(candidates, request);
   REQUIRE_FALSE(r.response.ok());
   CHECK(w.called() == V{"groq", "venice"});

@@ -16,7 +16,7 @@ namespace perdiem::router::testing {
 
 using std::chrono::milliseconds;
 
-inline AttemptResult http(int status, ErrorKind kind = ErrorKind::provider) {
+inline AttemptResult http_failure(int status, ErrorKind kind = ErrorKind::provider) {
   AttemptResult r = make_error(kind, "HTTP " + std::to_string(status), "p", status >= 500);
   r.http_status = status;
   return r;

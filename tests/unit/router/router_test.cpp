@@ -31,7 +31,7 @@ TEST_CASE("the first choice answers: one attempt, charged once, traced with its 
 
 TEST_CASE("a retryable failure is retried at the same provider after a bounded backoff") {
   World w;
-  w.script["groq"] = {http(503), unreachable()};
+  w.script["groq"] = {http_failure(503), unreachable()};
   const RouteResult r = w.run(three(), call());
   REQUIRE(r.response.ok());
   CHECK(w.called() == V{"groq", "groq", "groq"});
@@ -49,7 +49,7 @@ TEST_CASE("a retryable failure is retried at the same provider after a bounded b
 
 TEST_CASE("retries exhausted: fall back to the next candidate") {
   World w;
-  w.script["groq"] = {http(500), http(502), http(503)};
+  w.script["groq"] = {http_failure(500), http_failure(502), http_failure(503)};
   const RouteResult r = w.run(three(), call());
   REQUIRE(r.response.ok());
   CHECK(r.response.value().provider == "together");
@@ -66,7 +66,7 @@ TEST_CASE("retries exhausted: fall back to the next candidate") {
 
 TEST_CASE("a final error is not retried and ends the call") {
   World w;
-  w.script["groq"] = {http(400)};
+  w.script["groq"] = {http_failure(400)};
   const RouteResult r = w.run(three(), call());
   REQUIRE_FALSE(r.response.ok());
   CHECK(r.response.error().message == "HTTP 400");
@@ -78,7 +78,7 @@ TEST_CASE("a final error is not retried and ends the call") {
 
 TEST_CASE("credentials refused: no retry, straight to the next candidate") {
   World w;
-  w.script["groq"] = {http(401, ErrorKind::auth)};
+  w.script["groq"] = {http_failure(401, ErrorKind::auth)};
   const RouteResult r = w.run(three(), call());
   REQUIRE(r.response.ok());
   CHECK(w.called() == V{"groq", "together"});
@@ -109,7 +109,7 @@ TEST_CASE("an attempt that had streamed part of its answer is never retried") {
 
 TEST_CASE("Retry-After is honoured, or the call moves on when it is too long") {
   World w;
-  AttemptResult slow_down = http(429, ErrorKind::rate_limited);
+  AttemptResult slow_down = http_failure(429, ErrorKind::rate_limited);
   slow_down.retry_after = milliseconds(7'000);
   w.script["groq"] = {slow_down};
   RouteResult r = w.run(three(), call());
@@ -130,7 +130,7 @@ TEST_CASE("every candidate failing gives one error naming each failure") {
   World w;
   w.retry.retries_per_candidate = 0;
   w.script["groq"] = {unreachable()};
-  w.script["together"] = {http(503)};
+  w.script["together"] = {http_failure(503)};
   w.script["venice"] = {unreachable()};
   const RouteResult r = w.run(three(), call());
   REQUIRE_FALSE(r.response.ok());
@@ -160,7 +160,7 @@ TEST_CASE("the plan explains itself") {
 TEST_CASE("the same seed and script give the same trace") {
   auto once = [] {
     World w;
-    w.script["groq"] = {http(503), http(503), http(503)};
+    w.script["groq"] = {http_failure(503), http_failure(503), http_failure(503)};
     w.script["together"] = {unreachable()};
     const RouteResult r = w.run(three(), call());
     std::vector<std::string> lines;
