@@ -331,3 +331,73 @@ TEST_CASE("start_chat: a loop shut down mid-call ends each call once with cancel
     gate.release();
   }
 }
+
+TEST_CASE("start_chat from inside done: a chain of calls, each started by the last one's end") {
+  auto server = start_mock();
+  for (const Adapter& adapter : adapters()) {
+    CAPTURE(adapter.name);
+    auto provider = adapter.make(server->base_url());
+    http::EventLoop loop;
+    constexpr std::size_t kChain = 6;
+    Ends ends(kChain, loop);
+    std::vector<ChatCall> calls(kChain);
+    std::vector<Collected> texts(kChain);
+    std::function<void(std::size_t)> start_at = [&](std::size_t i) {
+      if (i % 2 == 1) calls[i] = streaming_into(texts[i], loop);
+      ChatDone record = ends.slot(i);
+      start_marked(*provider, user_says("link " + std::to_string(i)), calls[i], loop,
+                   [&, i, record](Result<ChatResponse> result) {
+                     record(std::move(result));
+                     if (i + 1 < kChain) start_at(i + 1);  // a submit from a completion
+                   });
+    };
+    start_at(0);
+    REQUIRE(ends.wait_all(20s));
+    ends.check_once_on_loop();
+    for (std::size_t i = 0; i < kChain; ++i) {
+      CAPTURE(i);
+      REQUIRE_MESSAGE(ends[i].ok(), ends[i].error().message);
+      CHECK(ends[i].value().content.find("link " + std::to_string(i)) != std::string::npos);
+      if (i % 2 == 1) CHECK(texts[i].text == ends[i].value().content);
+    }
+  }
+}
+
+TEST_CASE("start_chat: a key the server echoes never reaches the answer, errors or on_text") {
+  for (const Adapter& adapter : adapters()) {
+    CAPTURE(adapter.name);
+    LoopbackServer server([&](httplib::Server& s) {
+      s.Post(adapter.path, [&](const httplib::Request& req, httplib::Response& res) {
+        if (req.body.find("\"stream\":true") != std::string::npos) {
+          // A 401 whose JSON error quotes the key, for the streamed request.
+          res.status = 401;
+          res.set_content(std::string(R"({"error":{"type":"authentication_error",)") +
+                              R"("message":"bad key )" + kKey + R"("}})",
+                          "application/json");
+        } else {
+          std::string answer = adapter.answer;
+          answer.replace(answer.find("held"), 4, std::string("held ") + kKey);
+          res.set_content(answer, "application/json");
+        }
+      });
+    });
+    auto provider = adapter.make(server.base_url());
+    http::EventLoop loop;
+    Ends ends(2, loop);
+    ChatCall whole;
+    Collected text;
+    ChatCall streamed = streaming_into(text, loop);
+    start_marked(*provider, user_says("leak?"), whole, loop, ends.slot(0));
+    start_marked(*provider, user_says("leak?"), streamed, loop, ends.slot(1));
+    REQUIRE(ends.wait_all(20s));
+    ends.check_once_on_loop();
+    REQUIRE(ends[0].ok());
+    CHECK(ends[0].value().content.find(kKey) == std::string::npos);
+    CHECK(ends[0].value().content.find("[redacted]") != std::string::npos);
+    REQUIRE_FALSE(ends[1].ok());
+    CHECK(ends[1].error().kind == ErrorKind::auth);
+    CHECK(ends[1].error().message.find(kKey) == std::string::npos);
+    CHECK(streamed.http_status == 401);
+    CHECK(text.text.empty());
+  }
+}
