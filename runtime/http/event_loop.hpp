@@ -56,11 +56,11 @@ using Settle = std::function<void(bool cancelled)>;
 
 class Handoff;
 
-// Thread-safety: submit(), post(), post_after() and in_loop_thread() may be called from
-// any thread, the loop thread included (from a completion, a callback or a posted
-// function). Completions, streaming callbacks and posted functions all run on the loop
-// thread, one at a time: they must not block, and an exception escaping a completion
-// or a posted function ends the process, as it would escaping any thread.
+// Thread-safety: every member function may be called from any thread, the loop thread
+// included (from a completion, a callback, a posted function or a settle), except the
+// destructor (see there). Completions, streaming callbacks, posted functions and settles
+// all run on the loop thread, one at a time: they must not block, and an exception escaping a
+// completion or a posted function ends the process, as it would escaping any thread.
 class EventLoop {
  public:
   using Clock = std::chrono::steady_clock;

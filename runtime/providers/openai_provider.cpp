@@ -139,6 +139,7 @@ class OpenAiProvider final : public Provider {
     if (!config_.api_key.empty()) http_request.bearer_token = &config_.api_key;
     http_request.timeout = config_.timeout;
     http_request.max_response_bytes = config_.max_response_bytes;
+    http_request.reuse_connection = config_.reuse_connection;
     return http_request;
   }
 

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "base/secure_buffer.hpp"
@@ -27,6 +28,10 @@ struct OpenAiProviderConfig {
   // idle timeout. Servers that think before answering send SSE comments meanwhile.
   std::chrono::milliseconds stream_first_byte_timeout{60'000};
   std::chrono::milliseconds stream_idle_timeout{30'000};
+  // http::Request::reuse_connection for every request; unset: its default (keep the
+  // connection, except to loopback). Benchmarks keep loopback connections as a remote
+  // provider's would be kept.
+  std::optional<bool> reuse_connection{};
 };
 
 // Takes ownership of the key. `transport` must not be null. Thread-safe: concurrent

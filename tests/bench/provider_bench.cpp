@@ -9,6 +9,10 @@
 //      against the same server holding each ~200 ms; the server counts the peak it held
 //      at once. Reports that peak, the wall time against the ideal (one hold), and the
 //      loop thread's CPU.
+//  (c) Provider::start_chat, the call the agent scheduler makes: the OpenAI adapter's
+//      calls chained on the loop thread (CPU per call, no thread waiting), the same N
+//      calls in flight through start_chat, and 10,000 sim calls with 50 ms latency on
+//      one loop (wall time against the ideal 50 ms; no thread sleeps).
 //
 // Usage: provider_bench [sequential_calls] [calls_per_concurrent_caller] [in_flight...]
 #include <arpa/inet.h>
@@ -36,6 +40,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -47,6 +52,7 @@
 #include "runtime/http/event_loop.hpp"
 #include "runtime/providers/openai_codec.hpp"
 #include "runtime/providers/openai_provider.hpp"
+#include "runtime/providers/sim_provider.hpp"
 #include "runtime/router/router.hpp"
 
 using namespace perdiem;
@@ -355,8 +361,10 @@ class Canned final : public http::Transport {
 };
 
 std::unique_ptr<providers::Provider> openai(const std::string& base_url,
-                                            std::shared_ptr<http::Transport> transport) {
+                                            std::shared_ptr<http::Transport> transport,
+                                            std::optional<bool> reuse_connection = {}) {
   providers::OpenAiProviderConfig config;
+  config.reuse_connection = reuse_connection;
   config.name = "bench";
   config.base_url = base_url;
   config.api_key = base::SecureBuffer::from_string("sk-bench-00000000000000000000000000000000");
@@ -517,6 +525,117 @@ CpuRun run_on_loop(http::EventLoop& loop, const std::string& url, std::size_t ca
           (cpu_after.user_us - cpu_before.user_us) / n, loop_cpu / n, n / seconds, failures};
 }
 
+long server_stat(const std::string& origin, const char* path, const char* field);
+
+// Calls chained through Provider::start_chat from the loop thread, each done starting the
+// next: LoopChain's path through the OpenAI adapter (without the router).
+class StartChatChain {
+ public:
+  StartChatChain(http::EventLoop& loop, providers::Provider& provider, std::size_t calls)
+      : loop_(loop), provider_(provider), left_(calls), request_(question()) {}
+
+  std::size_t run() {
+    auto finished = done_.get_future();
+    loop_.post([this] { step(); });
+    finished.wait();
+    return failures_;
+  }
+
+ private:
+  void step() {
+    if (left_-- == 0) {
+      done_.set_value();
+      return;
+    }
+    call_ = providers::ChatCall{};
+    provider_.start_chat(request_, call_, loop_, [this](Result<providers::ChatResponse> answer) {
+      if (!answer.ok()) ++failures_;
+      step();
+    });
+  }
+
+  http::EventLoop& loop_;
+  providers::Provider& provider_;
+  std::size_t left_;
+  providers::ChatRequest request_;
+  providers::ChatCall call_;
+  std::promise<void> done_;
+  std::size_t failures_ = 0;
+};
+
+CpuRun run_start_chat_chain(http::EventLoop& loop, providers::Provider& provider,
+                            std::size_t calls) {
+  (void)StartChatChain(loop, provider, 50).run();  // warm up
+  const Cpu cpu_before = process_cpu();
+  const double loop_before = loop_cpu_us(loop);
+  const auto start = Clock::now();
+  const std::size_t failures = StartChatChain(loop, provider, calls).run();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  const double loop_cpu = loop_cpu_us(loop) - loop_before;
+  const Cpu cpu_after = process_cpu();
+  const double n = static_cast<double>(calls);
+  return {(cpu_after.total() - cpu_before.total()) / n,
+          (cpu_after.user_us - cpu_before.user_us) / n, loop_cpu / n, n / seconds, failures};
+}
+
+// `calls` start_chat calls at once on one loop; returns the wall time in ms and fills
+// the failures and the loop thread's CPU in ms.
+double start_chat_burst(http::EventLoop& loop, providers::Provider& provider, std::size_t calls,
+                        std::size_t& failures, double& loop_ms) {
+  std::vector<providers::ChatCall> chat_calls(calls);
+  std::atomic<std::size_t> done{0}, failed{0};
+  std::promise<void> all_done;
+  const auto request = question();
+  const double loop_before = loop_cpu_us(loop);
+  const auto start = Clock::now();
+  for (std::size_t i = 0; i < calls; ++i) {
+    provider.start_chat(request, chat_calls[i], loop, [&](Result<providers::ChatResponse> answer) {
+      if (!answer.ok() && failed++ == 0) {
+        std::fprintf(stderr, "provider_bench: %s\n", answer.error().message.c_str());
+      }
+      if (++done == calls) all_done.set_value();
+    });
+  }
+  all_done.get_future().wait();
+  const double wall_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  loop_ms = (loop_cpu_us(loop) - loop_before) / 1000.0;
+  failures = failed.load();
+  return wall_ms;
+}
+
+void run_start_chat_in_flight(const std::string& origin, std::size_t calls, int hold_ms) {
+  http::EventLoop loop;
+  (void)server_stat(origin, "/reset", "peak");
+  auto provider = openai(origin + "/hold/" + std::to_string(hold_ms) + "/v1",
+                         std::make_shared<Canned>());  // start_chat never uses the transport
+  std::size_t failures = 0;
+  double loop_ms = 0;
+  const double wall_ms = start_chat_burst(loop, *provider, calls, failures, loop_ms);
+  const long peak = server_stat(origin, "/stats", "peak");
+  std::printf(
+      "start_chat %5zu at once, one loop: peak at server %5ld  wall %6.0f ms (ideal %d)  "
+      "loop CPU %6.1f ms (%4.1f us/call)  fail %zu\n",
+      calls, peak, wall_ms, hold_ms, loop_ms, loop_ms * 1000.0 / static_cast<double>(calls),
+      failures);
+  std::fflush(stdout);
+}
+
+void run_sim_latency(std::size_t calls, int latency_ms) {
+  http::EventLoop loop;
+  auto sim = providers::make_sim_provider(
+      1,
+      providers::SimOptions{std::chrono::milliseconds(latency_ms), std::chrono::milliseconds(0)});
+  std::size_t failures = 0;
+  double loop_ms = 0;
+  const double wall_ms = start_chat_burst(loop, *sim, calls, failures, loop_ms);
+  std::printf(
+      "sim start_chat %6zu at once, %d ms latency, one loop: wall %6.0f ms (ideal %d)  "
+      "loop CPU %6.1f ms (%4.1f us/call)  fail %zu\n",
+      calls, latency_ms, wall_ms, latency_ms, loop_ms,
+      loop_ms * 1000.0 / static_cast<double>(calls), failures);
+  std::fflush(stdout);
+}
+
 // Runs a scenario `rounds` times: CPU time is noisy on a shared machine (other work
 // evicts caches; a VM's steal time can count as ours), so the best round is the cost,
 // and the median shows the spread.
@@ -658,6 +777,19 @@ int main(int argc, char** argv) {
       "provider_bench: calls in flight on one EventLoop, the server holding each "
       "200 ms (HTTP/1.1, a connection each)\n");
   for (std::size_t n : in_flight) run_in_flight(origin, n, 200);
+
+  std::printf("provider_bench: Provider::start_chat (the scheduler's call)\n");
+  {
+    http::EventLoop loop;
+    // Kept alive as LoopChain keeps its connection: the two differ only by the adapter.
+    auto provider = openai(origin + "/v1", std::make_shared<Canned>(), true);
+    report_cpu(
+        "start_chat chained on the loop thread, kept-alive",
+        rounds_of(kRounds, [&] { return run_start_chat_chain(loop, *provider, sequential); }),
+        true);
+  }
+  for (std::size_t n : in_flight) run_start_chat_in_flight(origin, n, 200);
+  run_sim_latency(10'000, 50);
   std::printf("load average after: %s\n", load_average().c_str());
 
   kill(child, SIGTERM);
