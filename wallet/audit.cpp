@@ -1,9 +1,11 @@
 #include "wallet/audit.hpp"
 
 #include <map>
+#include <set>
 
 #include "wallet/book.hpp"
 #include "wallet/credits.hpp"
+#include "wallet/receipts.hpp"
 
 namespace perdiem::wallet {
 namespace {
@@ -97,6 +99,55 @@ Result<VerifyReport> check_budgets(sql::Db& db, VerifyReport report) {
   return report;
 }
 
+// Every receipt of a tab is signed (its batch's signature, checked once per batch), and
+// a tab's receipts add up to what the tab was charged.
+Result<VerifyReport> check_tab_receipts(sql::Db& db, VerifyReport report) {
+  auto stmt = db.prepare(
+      "SELECT t.reservation, t.seq, t.cost, t.receipt, r.cost, r.state FROM tab_receipts t "
+      "LEFT JOIN reservations r ON r.id = t.reservation ORDER BY t.reservation, t.seq");
+  if (!stmt) return stmt.error();
+  std::set<std::pair<Hash32, Signature>> signed_batches;
+  std::int64_t tab = 0;
+  Nanos sum = 0, charged = 0;
+  auto tab_adds_up = [&]() { return tab == 0 || sum == charged; };
+  for (;;) {
+    auto row = stmt->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    const std::int64_t id = stmt->column_int(0);
+    if (id != tab) {
+      if (!tab_adds_up()) break;
+      tab = id;
+      sum = 0;
+      charged = stmt->column_int(4);
+      const std::string state = stmt->column_text(5);
+      if (state != "settled" && state != "unreconciled")
+        return failed(report, 0, "tab " + std::to_string(id) + " has receipts but is " +
+                                     (state.empty() ? std::string("missing") : state));
+    }
+    const std::string what = "receipt " + tab_receipt_id(id, stmt->column_int(1));
+    auto receipt = parse_receipt(stmt->column_text(3));
+    if (!receipt) return failed(report, 0, what + " is corrupt: " + receipt.error().message);
+    if (receipt->id != tab_receipt_id(id, stmt->column_int(1)) ||
+        receipt->cost != stmt->column_int(2) || !receipt->batch)
+      return failed(report, 0, what + " does not match its row");
+    Hash32 root{};
+    if (!merkle_fold(receipt_leaf(*receipt), receipt->batch->index, receipt->batch->size,
+                     receipt->batch->proof, root) ||
+        root != receipt->batch->root)
+      return failed(report, 0, what + " is not part of the batch it names (altered)");
+    if (signed_batches.insert({root, receipt->signature}).second &&
+        !verify_message(receipt->wallet, batch_message(receipt->wallet, root, receipt->batch->size),
+                        receipt->signature))
+      return failed(report, 0, what + "'s batch is not signed by its wallet (altered)");
+    sum += receipt->cost;
+  }
+  if (!tab_adds_up())
+    return failed(report, 0, "the receipts of tab " + std::to_string(tab) + " add up to " +
+                                 format_usd(sum) + ", but it was charged " + format_usd(charged));
+  return report;
+}
+
 Result<VerifyReport> check_stakes(sql::Db& db, VerifyReport report) {
   auto stmt = db.prepare(
       "SELECT g.id, g.amount, g.revoked_ms, COALESCE(b.amount, 0) FROM grants g "
@@ -129,6 +180,8 @@ Result<VerifyReport> verify_wallet(sql::Db& db) {
   report = check_reservations(db, *report);
   if (!report || !report->ok) return report;
   report = check_budgets(db, *report);
+  if (!report || !report->ok) return report;
+  report = check_tab_receipts(db, *report);
   if (!report || !report->ok) return report;
   return check_stakes(db, *report);
 }
