@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/metering/call_hashes.hpp"
 #include "wallet/keys.hpp"
 
 namespace perdiem::metering {
@@ -12,26 +13,6 @@ namespace {
 
 constexpr std::int64_t kTemplateTokensPerMessage = 8;
 constexpr std::int64_t kTemplateTokensPerRequest = 8;
-
-// The request as the receipt commits to it: keccak256 of canonical JSON.
-wallet::Hash32 request_hash(const providers::ChatRequest& request) {
-  nlohmann::json messages = nlohmann::json::array();
-  for (const auto& m : request.messages) {
-    messages.push_back({{"role", m.role}, {"content", m.content}});
-  }
-  nlohmann::json doc = {{"model", request.model}, {"messages", messages}};
-  if (request.max_tokens) doc["max_tokens"] = *request.max_tokens;
-  if (request.temperature) doc["temperature"] = *request.temperature;
-  return wallet::keccak256(doc.dump());
-}
-
-wallet::Hash32 response_hash(const providers::ChatResponse& response) {
-  nlohmann::json doc = {{"content", response.content},
-                        {"model", response.model},
-                        {"provider", response.provider},
-                        {"finish_reason", response.finish_reason}};
-  return wallet::keccak256(doc.dump());
-}
 
 // Whether a failed call may still be billed: the request reached the provider and it may
 // have generated output before the failure.

@@ -26,6 +26,7 @@ struct Tabs::Slot {
 Tabs::Tabs(wallet::Wallet& wallet, TabOptions options) : wallet_(wallet), options_(options) {
   options_.holds = std::max(1, options_.holds);
   options_.max_calls = std::max(1, options_.max_calls);
+  closer_ = std::thread([this] { closer_loop(); });
 }
 
 Tabs::~Tabs() {
@@ -35,7 +36,28 @@ Tabs::~Tabs() {
     for (const auto& [key, slot] : slots_) runs.push_back(slot->run);
   }
   for (const auto& run : runs) (void)close_run(run);
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    stopping_ = true;
+  }
+  work_.notify_all();
+  closer_.join();
   (void)wallet_.sync();
+}
+
+void Tabs::closer_loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    work_.wait(lock, [this] { return stopping_ || !to_close_.empty(); });
+    if (to_close_.empty()) return;  // stopping, and nothing left to close
+    std::vector<std::shared_ptr<Tab>> tabs = std::move(to_close_);
+    to_close_.clear();
+    lock.unlock();
+    for (const auto& tab : tabs) close_now(tab);
+    lock.lock();
+    for (const auto& tab : tabs) --closing_[tab->reservation.run];
+    closed_.notify_all();
+  }
 }
 
 std::shared_ptr<Tabs::Slot> Tabs::slot_for(const std::string& key, const std::string& run) {
@@ -84,17 +106,30 @@ Result<Tabs::Seat> Tabs::admit(const std::string& provider, wallet::Nanos hold,
       return Seat{slot->tab, tab.reservation.id, tab.next_seq++, hold, key};
     }
     tab_guard.unlock();
-    detach(*slot);
   }
 
-  // A new tab: as many worst cases as the budgets and funds allow, at least this one.
-  // Closing the old tab was queued first, so its unused hold is back before this reserve.
-  wallet::ReserveRequest request;
-  request.provider = provider;
-  request.worst_case = hold > 0 ? hold * options_.holds : 0;
-  request.at_least = hold;
-  request.budgets = budgets;
-  Result<wallet::Reservation> reservation = wallet_.reserve(request);
+  // A new tab. Opened before the old one is closed, so this call waits for its own
+  // reserve only; near a budget or the end of the funds, where the old tab's unused hold
+  // matters, the old tab is closed first and the reserve tried again: exact as without
+  // tabs, except while calls in flight keep the old tab open (then the refusal stands).
+  std::shared_ptr<Tab> old = slot->tab;
+  Result<wallet::Reservation> reservation = open_tab(provider, hold, budgets);
+  if (old) {
+    detach(*slot);
+    if (!reservation && (reservation.error().kind == ErrorKind::budget_exceeded ||
+                         reservation.error().kind == ErrorKind::insufficient_credits)) {
+      close_now(old);  // no-op if calls are in flight or the closer has it
+      {
+        // Whatever the closer took of this run is queued in the wallet before the retry.
+        std::unique_lock<std::mutex> lock(mu_);
+        closed_.wait(lock, [&] {
+          auto it = closing_.find(budgets.run);
+          return it == closing_.end() || it->second == 0;
+        });
+      }
+      reservation = open_tab(provider, hold, budgets);
+    }
+  }
   if (!reservation) {
     unkey();
     return reservation.error();
@@ -106,7 +141,19 @@ Result<Tabs::Seat> Tabs::admit(const std::string& provider, wallet::Nanos hold,
   tab->open_calls = 1;
   tab->next_seq = 1;
   slot->tab = tab;
-  return Seat{std::move(tab), slot->tab->reservation.id, 0, hold, key};
+  const std::int64_t id = tab->reservation.id;
+  return Seat{std::move(tab), id, 0, hold, key};
+}
+
+Result<wallet::Reservation> Tabs::open_tab(const std::string& provider, wallet::Nanos hold,
+                                           const wallet::Budgets& budgets) {
+  // As many worst cases as the budgets and funds allow, at least this call's.
+  wallet::ReserveRequest request;
+  request.provider = provider;
+  request.worst_case = hold > 0 ? hold * options_.holds : 0;
+  request.at_least = hold;
+  request.budgets = budgets;
+  return wallet_.reserve(request);
 }
 
 std::string Tabs::charge(Seat& seat, wallet::Nanos cost, bool final, wallet::CallRecord record) {
@@ -121,7 +168,7 @@ std::string Tabs::charge(Seat& seat, wallet::Nanos cost, bool final, wallet::Cal
     tab.calls.push_back(wallet::TabCall{seat.seq, cost, final, now, std::move(record)});
     close = !tab.accepting && tab.open_calls == 0;
   }
-  if (close) close_tab(seat.tab);
+  if (close) queue_close(seat.tab);
   return wallet::tab_receipt_id(seat.tab_id, seat.seq);
 }
 
@@ -137,26 +184,36 @@ void Tabs::release(Seat& seat) {
     std::lock_guard<std::mutex> guard(mu_);
     charged_keys_[seat.tab->reservation.run].erase(seat.key);
   }
-  if (close) close_tab(seat.tab);
+  if (close) queue_close(seat.tab);
 }
 
-void Tabs::detach(Slot& slot) {
+std::shared_ptr<Tabs::Tab> Tabs::detach(Slot& slot) {
   std::shared_ptr<Tab> tab = std::move(slot.tab);
-  if (!tab) return;
+  if (!tab) return tab;
   bool idle = false;
   {
     std::lock_guard<std::mutex> guard(tab->mu);
     tab->accepting = false;
     idle = tab->open_calls == 0;
   }
-  if (idle) close_tab(tab);
+  if (idle) queue_close(tab);
+  return tab;
 }
 
-void Tabs::close_tab(const std::shared_ptr<Tab>& tab) {
+void Tabs::queue_close(const std::shared_ptr<Tab>& tab) {
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    to_close_.push_back(tab);
+    ++closing_[tab->reservation.run];
+  }
+  work_.notify_one();
+}
+
+void Tabs::close_now(const std::shared_ptr<Tab>& tab) {
   std::vector<wallet::TabCall> calls;
   {
     std::lock_guard<std::mutex> guard(tab->mu);
-    if (tab->closed) return;
+    if (tab->closed || tab->accepting || tab->open_calls > 0) return;
     tab->closed = true;
     calls = std::move(tab->calls);
   }
@@ -197,7 +254,13 @@ Status Tabs::close_run(const std::string& run) {
   }
   std::vector<Settling> pending;
   {
-    std::lock_guard<std::mutex> guard(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
+    // The closer is done with the run's tabs once none is queued or being closed.
+    closed_.wait(lock, [&] {
+      auto it = closing_.find(run);
+      return it == closing_.end() || it->second == 0;
+    });
+    closing_.erase(run);
     auto it = settling_.find(run);
     if (it != settling_.end()) {
       pending = std::move(it->second);

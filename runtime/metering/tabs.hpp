@@ -19,11 +19,13 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <future>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -53,6 +55,8 @@ class Tabs {
     std::string key;         // the call's idempotency key ("" = none)
   };
 
+  // Starts the closer thread, which signs and queues the settlement of tabs no call can
+  // enter any more, so that a call that fills a tab does not pay for closing it.
   Tabs(wallet::Wallet& wallet, TabOptions options);
   ~Tabs();  // closes every tab (best effort) and waits until that is durable
   Tabs(const Tabs&) = delete;
@@ -80,11 +84,19 @@ class Tabs {
  private:
   struct Slot;
   using Settling = std::shared_future<Result<wallet::Settlement>>;
-  // Detaches the slot's tab; closes it if no call is in flight. Slot lock held.
-  void detach(Slot& slot);
-  // Settles (or, charged nothing, releases) a tab no call can enter any more.
-  void close_tab(const std::shared_ptr<Tab>& tab);
+  // Detaches the slot's tab; hands it to the closer if no call is in flight (else the
+  // last call to finish does). Returns the tab. Slot lock held.
+  std::shared_ptr<Tab> detach(Slot& slot);
+  // Queues a tab no call can enter any more for the closer.
+  void queue_close(const std::shared_ptr<Tab>& tab);
+  // Settles (or, charged nothing, releases) such a tab: signs its receipts and queues the
+  // settlement in the wallet, on the calling thread. Closing twice does nothing.
+  void close_now(const std::shared_ptr<Tab>& tab);
+  void closer_loop();
   std::shared_ptr<Slot> slot_for(const std::string& key, const std::string& run);
+  // Opens a tab at `provider` for a call of worst case `hold`. Slot lock held.
+  Result<wallet::Reservation> open_tab(const std::string& provider, wallet::Nanos hold,
+                                       const wallet::Budgets& budgets);
 
   wallet::Wallet& wallet_;
   TabOptions options_;
@@ -92,6 +104,12 @@ class Tabs {
   std::unordered_map<std::string, std::shared_ptr<Slot>> slots_;
   std::unordered_map<std::string, std::unordered_set<std::string>> charged_keys_;  // by run
   std::unordered_map<std::string, std::vector<Settling>> settling_;              // by run
+  // The closer's queue, and how many tabs of each run are queued or being closed.
+  std::vector<std::shared_ptr<Tab>> to_close_;
+  std::unordered_map<std::string, int> closing_;
+  std::condition_variable work_, closed_;
+  bool stopping_ = false;
+  std::thread closer_;  // last: started once the rest exists
 };
 
 }  // namespace perdiem::metering

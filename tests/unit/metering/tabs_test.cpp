@@ -10,6 +10,9 @@
 
 #include <doctest/doctest.h>
 
+#include <nlohmann/json.hpp>
+
+#include "runtime/metering/call_hashes.hpp"
 #include "runtime/metering/meter.hpp"
 #include "wallet/receipt_batch.hpp"
 #include "wallet/sqlite.hpp"
@@ -400,4 +403,31 @@ TEST_CASE("threads sharing one tab never overspend a budget, and each call is ch
   }
   CHECK(f.balance().reserved == 0);
   f.require_verified();
+}
+
+TEST_CASE("the call hashes are keccak256 of the canonical JSON nlohmann::json dumps") {
+  providers::ChatRequest request = small_request();
+  request.messages.push_back({"assistant", "quote \" slash \\ tab \t bell \b feed \f nul "
+                                           + std::string(1, '\0') + " \x1f caf\xc3\xa9"});
+  SUBCASE("without temperature") {}
+  SUBCASE("with temperature") { request.temperature = 0.7; }
+  SUBCASE("without max_tokens") { request.max_tokens.reset(); }
+  nlohmann::json messages = nlohmann::json::array();
+  for (const auto& m : request.messages)
+    messages.push_back({{"role", m.role}, {"content", m.content}});
+  nlohmann::json doc = {{"model", request.model}, {"messages", messages}};
+  if (request.max_tokens) doc["max_tokens"] = *request.max_tokens;
+  if (request.temperature) doc["temperature"] = *request.temperature;
+  CHECK(metering::request_hash(request) == wallet::keccak256(doc.dump()));
+
+  providers::ChatResponse response;
+  response.content = request.messages.back().content;
+  response.model = "llama";
+  response.provider = "venice";
+  response.finish_reason = "stop";
+  nlohmann::json answer = {{"content", response.content},
+                           {"model", response.model},
+                           {"provider", response.provider},
+                           {"finish_reason", response.finish_reason}};
+  CHECK(metering::response_hash(response) == wallet::keccak256(answer.dump()));
 }
