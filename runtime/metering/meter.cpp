@@ -69,6 +69,11 @@ Status Meter::close_run(const std::string& run) {
   return tabs_->close_run(run);
 }
 
+Status Meter::flush_run(const std::string& run) {
+  if (!tabs_) return {};
+  return tabs_->flush_run(run);
+}
+
 Result<wallet::Price> Meter::price_for(const std::string& provider,
                                        const std::string& model) const {
   Result<wallet::Price> price = prices_.find(provider, model);

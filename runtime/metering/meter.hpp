@@ -150,6 +150,9 @@ class Meter {
   // and wallet.receipts(run) are exact and complete. Call it when a run ends (and before
   // reading what it spent); the run's next call opens a new tab. No-op without tabs.
   [[nodiscard]] Status close_run(const std::string& run);
+  // close_run() for a run that goes on (before reading what it spent, or changing its
+  // budgets): replayed attempts of the run are still refused afterwards.
+  [[nodiscard]] Status flush_run(const std::string& run);
 
   // The same for an embeddings call: priced at the input price (and per request), its
   // worst case one token per input byte.

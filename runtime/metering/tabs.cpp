@@ -234,7 +234,7 @@ void Tabs::close_now(const std::shared_ptr<Tab>& tab) {
   pending.push_back(std::move(settling));
 }
 
-Status Tabs::close_run(const std::string& run) {
+Status Tabs::close_tabs(const std::string& run, bool run_ended) {
   std::vector<std::shared_ptr<Slot>> slots;
   {
     std::lock_guard<std::mutex> guard(mu_);
@@ -246,7 +246,7 @@ Status Tabs::close_run(const std::string& run) {
         ++it;
       }
     }
-    charged_keys_.erase(run);
+    if (run_ended) charged_keys_.erase(run);
   }
   for (const auto& slot : slots) {
     std::lock_guard<std::mutex> guard(slot->mu);

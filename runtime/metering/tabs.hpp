@@ -79,10 +79,15 @@ class Tabs {
   // and waits until every tab of the run closed so far is durable. An error names a tab
   // that did not commit; its reservation then stays open and is settled at its hold when
   // the wallet is next opened. After it, wallet.spent(run) is exact.
-  [[nodiscard]] Status close_run(const std::string& run);
+  // The run has ended: its idempotency keys are forgotten too.
+  [[nodiscard]] Status close_run(const std::string& run) { return close_tabs(run, true); }
+  // The same while the run goes on (to read what it spent, or before its budgets
+  // change): its next call opens a new tab, and a replayed attempt is still refused.
+  [[nodiscard]] Status flush_run(const std::string& run) { return close_tabs(run, false); }
 
  private:
   struct Slot;
+  [[nodiscard]] Status close_tabs(const std::string& run, bool run_ended);
   using Settling = std::shared_future<Result<wallet::Settlement>>;
   // Detaches the slot's tab; hands it to the closer if no call is in flight (else the
   // last call to finish does). Returns the tab. Slot lock held.

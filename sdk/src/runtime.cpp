@@ -158,8 +158,10 @@ RunResult RuntimeImpl::run(std::string run_id, const std::atomic<bool>* cancel,
     result.error = make_error(ErrorKind::internal, std::string("unexpected failure: ") + e.what());
   }
   finish_settlements(run_settlements);
-  Status tabs_closed = meter_.close_run(result.run_id);  // metering tabs: exact spent, receipts
-  if (!tabs_closed.ok() && options_.on_log) options_.on_log(LogLevel::warn, tabs_closed.error().describe());
+  // The run's metering tabs: closed, so its cost and receipts are exact and durable.
+  Status tabs_closed = meter_.close_run(result.run_id);
+  if (!tabs_closed.ok() && options_.on_log)
+    options_.on_log(LogLevel::warn, tabs_closed.error().describe());
   // Sub-agents are runs of their own; what they spent is part of this run's cost.
   if (auto spent = wallet_->ledger().spent(result.run_id)) {
     result.usage.cost = *spent + children_cost;
@@ -285,7 +287,7 @@ lua::PlanHost RuntimeImpl::host_for(Run& run) {
   };
   host.wallet_spent = [this, &run]() -> Result<wallet::Nanos> {
     // Pipelined settlements and open metering tabs count at their hold; close and wait.
-    Status synced = meter_.close_run(run.result.run_id);
+    Status synced = meter_.flush_run(run.result.run_id);
     if (synced.ok()) synced = wallet_->ledger().sync();
     if (!synced.ok()) return synced.error();
     return wallet_->ledger().spent(run.result.run_id);

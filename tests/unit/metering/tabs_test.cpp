@@ -216,6 +216,11 @@ TEST_CASE("failures in a tab: released ones cost nothing, possibly billed ones t
   REQUIRE_FALSE(replay.ok());
   CHECK(replay.error().kind == ErrorKind::invalid_argument);
   CHECK(venice.calls == 4);
+  // Flushing the run's tabs (to read what it spent) keeps refusing replays.
+  REQUIRE(meter.flush_run("r").ok());
+  CHECK(f.wallet->spent("r").value() == 2 * kCost + kHold);
+  REQUIRE_FALSE(meter.chat(venice, small_request(), call("r", 2)).ok());
+  CHECK(venice.calls == 4);
   REQUIRE(meter.close_run("r").ok());
 
   CHECK(f.wallet->spent("r").value() == 2 * kCost + kHold);
