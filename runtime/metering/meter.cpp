@@ -13,6 +13,8 @@ namespace {
 
 constexpr std::int64_t kTemplateTokensPerMessage = 8;
 constexpr std::int64_t kTemplateTokensPerRequest = 8;
+// Requests and answers up to this size are hashed by a tab's closer (see open()).
+constexpr std::int64_t kDeferredHashBytes = 16 * 1024;
 
 // Whether a failed call may still be billed: the request reached the provider and it may
 // have generated output before the failure.
@@ -121,7 +123,11 @@ Result<Meter::OpenCall> Meter::open(providers::Provider& provider, providers::Ch
   Result<OpenCall> open_call = hold(provider.name(), *worst_case, context);
   if (!open_call) return open_call;
   open_call->record = call_record(request.model, context, *price);
-  open_call->record.request_hash = request_hash(request);
+  // In a tab, a small call's hashes are left to the closer; a large one is hashed now
+  // rather than held in memory until its tab closes.
+  const bool defer_hashes = tabs_ && max_input_tokens(request) <= kDeferredHashBytes;
+  if (defer_hashes) open_call->unhashed.request = request;
+  else open_call->record.request_hash = request_hash(request);
   open_call->request = std::move(request);
   return open_call;
 }
@@ -180,7 +186,16 @@ Result<MeteredResponse> Meter::close(OpenCall& open_call, Result<providers::Chat
   // Part of input_tokens, billed at the cached price. (Cache writes are billed at the
   // input price until price sheets carry a cache-write price.)
   record.usage.cached_input_tokens = response.usage.cached_input_tokens;
-  record.response_hash = response_hash(response);
+  if (open_call.unhashed.request &&
+      static_cast<std::int64_t>(response.content.size()) <= kDeferredHashBytes) {
+    providers::ChatResponse& hashed = open_call.unhashed.response.emplace();
+    hashed.content = response.content;
+    hashed.model = response.model;
+    hashed.provider = response.provider;
+    hashed.finish_reason = response.finish_reason;
+  } else {
+    record.response_hash = response_hash(response);
+  }
   Result<Charge> charge = settle_success(open_call, record);
   if (!charge) return charge.error();
   MeteredResponse metered;
@@ -284,7 +299,8 @@ Result<Meter::Charge> Meter::charge(OpenCall& held, wallet::Nanos cost, bool fin
       // The batch could not sign it: charge the hold, unnamed, and say why.
       wallet::CallRecord unnamed = record;
       unnamed.model.clear();
-      tabs_->charge(*held.seat, held.reservation.hold, /*final=*/false, std::move(unnamed));
+      tabs_->charge(*held.seat, held.reservation.hold, /*final=*/false, std::move(unnamed),
+                    std::move(held.unhashed));
       held.seat.reset();
       return make_error(ErrorKind::invalid_argument, "model id '" + record.model +
                                                          "' has characters outside "
@@ -292,7 +308,7 @@ Result<Meter::Charge> Meter::charge(OpenCall& held, wallet::Nanos cost, bool fin
                         held.provider);
     }
     charge.cost = cost;
-    charge.receipt_id = tabs_->charge(*held.seat, cost, final, record);
+    charge.receipt_id = tabs_->charge(*held.seat, cost, final, record, std::move(held.unhashed));
     held.seat.reset();
     return charge;
   }
@@ -342,6 +358,7 @@ wallet::Nanos Meter::settle_partial(OpenCall& held, const providers::ChatCall& c
   partial.model = record.model;
   partial.finish_reason = "error";
   record.response_hash = response_hash(partial);
+  held.unhashed.response.reset();
   const bool usage_reported =
       call.partial_usage && (call.partial_usage->input_tokens != 0 ||
                              call.partial_usage->output_tokens != 0 ||

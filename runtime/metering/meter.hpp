@@ -111,6 +111,7 @@ class Meter {
     wallet::Reservation reservation;  // the call's own, or (with tabs) its share of a tab
     std::optional<Tabs::Seat> seat;   // with tabs: its place in the tab
     std::string receipt_id;           // the receipt a charge will sign
+    Unhashed unhashed;                // in a tab: hashed when the tab closes
     wallet::CallRecord record;
     // When open() was given the ChatCall: the caller's on_text and the bytes that reached
     // it, shared with the wrapper installed in its place (so the OpenCall may move).

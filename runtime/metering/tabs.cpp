@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "runtime/metering/call_hashes.hpp"
+
 namespace perdiem::metering {
 
 struct Tabs::Tab {
@@ -13,6 +15,7 @@ struct Tabs::Tab {
   int open_calls = 0;
   std::int64_t next_seq = 0;
   std::vector<wallet::TabCall> calls;
+  std::vector<Unhashed> unhashed;  // beside calls, same order
   bool accepting = true;  // false once detached: the last call to finish closes it
   bool closed = false;
 };
@@ -156,7 +159,8 @@ Result<wallet::Reservation> Tabs::open_tab(const std::string& provider, wallet::
   return wallet_.reserve(request);
 }
 
-std::string Tabs::charge(Seat& seat, wallet::Nanos cost, bool final, wallet::CallRecord record) {
+std::string Tabs::charge(Seat& seat, wallet::Nanos cost, bool final, wallet::CallRecord record,
+                         Unhashed unhashed) {
   const std::int64_t now = wallet_.now_ms();
   bool close = false;
   {
@@ -166,6 +170,7 @@ std::string Tabs::charge(Seat& seat, wallet::Nanos cost, bool final, wallet::Cal
     tab.consumed += cost;
     --tab.open_calls;
     tab.calls.push_back(wallet::TabCall{seat.seq, cost, final, now, std::move(record)});
+    tab.unhashed.push_back(std::move(unhashed));
     close = !tab.accepting && tab.open_calls == 0;
   }
   if (close) queue_close(seat.tab);
@@ -211,11 +216,17 @@ void Tabs::queue_close(const std::shared_ptr<Tab>& tab) {
 
 void Tabs::close_now(const std::shared_ptr<Tab>& tab) {
   std::vector<wallet::TabCall> calls;
+  std::vector<Unhashed> unhashed;
   {
     std::lock_guard<std::mutex> guard(tab->mu);
     if (tab->closed || tab->accepting || tab->open_calls > 0) return;
     tab->closed = true;
     calls = std::move(tab->calls);
+    unhashed = std::move(tab->unhashed);
+  }
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    if (unhashed[i].request) calls[i].record.request_hash = request_hash(*unhashed[i].request);
+    if (unhashed[i].response) calls[i].record.response_hash = response_hash(*unhashed[i].response);
   }
   const std::string& run = tab->reservation.run;
   if (calls.empty()) {

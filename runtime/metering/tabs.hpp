@@ -24,6 +24,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -31,6 +32,7 @@
 #include <vector>
 
 #include "perdiem/error.hpp"
+#include "runtime/providers/provider.hpp"
 #include "wallet/wallet.hpp"
 
 namespace perdiem::metering {
@@ -41,6 +43,13 @@ struct TabOptions {
   int holds = 16;
   int max_calls = 1000;                           // a full tab closes
   std::chrono::milliseconds max_age{2000};        // an older tab closes at its next call
+};
+
+// What a small call's receipt commits to, hashed by the closer rather than the caller
+// (call_hashes.hpp): the caller then pays for a copy, not for keccak.
+struct Unhashed {
+  std::optional<providers::ChatRequest> request;
+  std::optional<providers::ChatResponse> response;
 };
 
 class Tabs {
@@ -70,7 +79,9 @@ class Tabs {
                      const wallet::Budgets& budgets, const std::string& key);
   // The call cost `cost` (final, or an estimate when it failed and may have been billed):
   // recorded in the tab, its receipt signed when the tab closes. Returns the receipt id.
-  std::string charge(Seat& seat, wallet::Nanos cost, bool final, wallet::CallRecord record);
+  // `unhashed`: the request and answer whose hashes `record` still lacks.
+  std::string charge(Seat& seat, wallet::Nanos cost, bool final, wallet::CallRecord record,
+                     Unhashed unhashed = {});
   // The call failed without being billed: its worst case is no longer held, its key may
   // be used again.
   void release(Seat& seat);

@@ -115,7 +115,14 @@ TEST_CASE("calls in a tab are charged once each; closing settles the sum, releas
   REQUIRE(receipts->size() == kCalls);
   wallet::Nanos total = 0;
   std::set<std::string> stored;
+  // The closer hashed what the receipts commit to, exactly as the caller would have.
+  providers::ChatResponse answer;
+  answer.content = "ok";
+  answer.model = "llama";
+  answer.provider = "venice";
   for (const auto& r : *receipts) {
+    CHECK(r.request_hash == metering::request_hash(small_request()));
+    CHECK(r.response_hash == metering::response_hash(answer));
     CHECK(wallet::verify_receipt(r).ok());
     CHECK(r.batch.has_value());
     CHECK(r.final);
@@ -139,6 +146,24 @@ TEST_CASE("calls in a tab are charged once each; closing settles the sum, releas
   REQUIRE(meter.close_run("r").ok());
   CHECK(f.wallet->spent("r").value() == (kCalls + 1) * kCost);
   f.require_verified();
+}
+
+TEST_CASE("a large request and answer are hashed at once, a small one by the closer: same hashes") {
+  WalletFixture f;
+  f.fund_usd("10");
+  Meter meter(*f.wallet, venice_prices(), with_tabs());
+  CountingProvider venice("venice");
+  providers::ChatRequest large = small_request();
+  large.messages.push_back({"user", std::string(40 * 1024, 'x')});
+  REQUIRE(meter.chat(venice, large, call("r", 1)).ok());
+  REQUIRE(meter.chat(venice, small_request(), call("r", 2)).ok());
+  REQUIRE(meter.close_run("r").ok());
+  auto receipts = f.wallet->receipts("r").value();
+  REQUIRE(receipts.size() == 2);
+  CHECK(receipts[0].request_hash == metering::request_hash(large));
+  CHECK(receipts[1].request_hash == metering::request_hash(small_request()));
+  CHECK(receipts[0].response_hash == receipts[1].response_hash);  // both answered "ok"
+  CHECK(receipts[0].response_hash != wallet::Hash32{});
 }
 
 TEST_CASE("a budget that fits 3.5 calls allows exactly 3, with or without tabs") {
