@@ -1,7 +1,8 @@
 #include "wallet/audit.hpp"
 
 #include <map>
-#include <set>
+#include <optional>
+#include <vector>
 
 #include "wallet/book.hpp"
 #include "wallet/credits.hpp"
@@ -99,52 +100,74 @@ Result<VerifyReport> check_budgets(sql::Db& db, VerifyReport report) {
   return report;
 }
 
-// Every receipt of a tab is signed (its batch's signature, checked once per batch), and
-// a tab's receipts add up to what the tab was charged.
+// Every receipt of a tab belongs to its batch, the batch is whole and signed by the
+// wallet (its root recomputed from the receipts, the signature checked once), and a tab's
+// receipts add up to what the tab was charged.
 Result<VerifyReport> check_tab_receipts(sql::Db& db, VerifyReport report) {
   auto stmt = db.prepare(
       "SELECT t.reservation, t.seq, t.cost, t.receipt, r.cost, r.state FROM tab_receipts t "
       "LEFT JOIN reservations r ON r.id = t.reservation ORDER BY t.reservation, t.seq");
   if (!stmt) return stmt.error();
-  std::set<std::pair<Hash32, Signature>> signed_batches;
-  std::int64_t tab = 0;
-  Nanos sum = 0, charged = 0;
-  auto tab_adds_up = [&]() { return tab == 0 || sum == charged; };
+  struct Tab {
+    std::int64_t id = 0;
+    Nanos charged = 0, sum = 0;
+    std::vector<Receipt> receipts;
+  };
+  auto check = [&report](Tab& tab) -> std::optional<VerifyReport> {
+    const std::string name = "tab " + std::to_string(tab.id);
+    if (tab.sum != tab.charged)
+      return failed(report, 0, "the receipts of " + name + " add up to " + format_usd(tab.sum) +
+                                   ", but it was charged " + format_usd(tab.charged));
+    const Receipt& first = tab.receipts.front();
+    const std::uint32_t size = first.batch->size;
+    std::vector<Hash32> leaves(size);
+    std::vector<bool> seen(size, false);
+    for (const Receipt& r : tab.receipts) {
+      if (r.batch->root != first.batch->root || r.batch->size != size ||
+          r.batch->index >= size || seen[r.batch->index] || r.signature != first.signature ||
+          !(r.wallet == first.wallet))
+        return failed(report, 0, "receipt " + r.id + " does not fit the batch of " + name);
+      seen[r.batch->index] = true;
+      leaves[r.batch->index] = receipt_leaf(r);
+    }
+    if (tab.receipts.size() != size)
+      return failed(report, 0, name + " holds " + std::to_string(tab.receipts.size()) +
+                                   " receipts of a batch of " + std::to_string(size));
+    if (merkle_root(std::move(leaves)) != first.batch->root)
+      return failed(report, 0, "a receipt of " + name + " was altered (its batch root differs)");
+    if (!verify_message(first.wallet, batch_message(first.wallet, first.batch->root, size),
+                        first.signature))
+      return failed(report, 0, "the receipts of " + name + " are not signed by their wallet");
+    return std::nullopt;
+  };
+  Tab tab;
   for (;;) {
     auto row = stmt->step();
     if (!row) return row.error();
     if (!*row) break;
     const std::int64_t id = stmt->column_int(0);
-    if (id != tab) {
-      if (!tab_adds_up()) break;
-      tab = id;
-      sum = 0;
-      charged = stmt->column_int(4);
+    if (id != tab.id) {
+      if (tab.id != 0)
+        if (auto bad = check(tab)) return *bad;
+      tab = Tab{};
+      tab.id = id;
+      tab.charged = stmt->column_int(4);
       const std::string state = stmt->column_text(5);
       if (state != "settled" && state != "unreconciled")
         return failed(report, 0, "tab " + std::to_string(id) + " has receipts but is " +
                                      (state.empty() ? std::string("missing") : state));
     }
-    const std::string what = "receipt " + tab_receipt_id(id, stmt->column_int(1));
+    const std::string id_text = tab_receipt_id(id, stmt->column_int(1));
     auto receipt = parse_receipt(stmt->column_text(3));
-    if (!receipt) return failed(report, 0, what + " is corrupt: " + receipt.error().message);
-    if (receipt->id != tab_receipt_id(id, stmt->column_int(1)) ||
-        receipt->cost != stmt->column_int(2) || !receipt->batch)
-      return failed(report, 0, what + " does not match its row");
-    Hash32 root{};
-    if (!merkle_fold(receipt_leaf(*receipt), receipt->batch->index, receipt->batch->size,
-                     receipt->batch->proof, root) ||
-        root != receipt->batch->root)
-      return failed(report, 0, what + " is not part of the batch it names (altered)");
-    if (signed_batches.insert({root, receipt->signature}).second &&
-        !verify_message(receipt->wallet, batch_message(receipt->wallet, root, receipt->batch->size),
-                        receipt->signature))
-      return failed(report, 0, what + "'s batch is not signed by its wallet (altered)");
-    sum += receipt->cost;
+    if (!receipt) return failed(report, 0, "receipt " + id_text + " is corrupt: " +
+                                               receipt.error().message);
+    if (receipt->id != id_text || receipt->cost != stmt->column_int(2) || !receipt->batch)
+      return failed(report, 0, "receipt " + id_text + " does not match its row");
+    tab.sum += receipt->cost;
+    tab.receipts.push_back(std::move(*receipt));
   }
-  if (!tab_adds_up())
-    return failed(report, 0, "the receipts of tab " + std::to_string(tab) + " add up to " +
-                                 format_usd(sum) + ", but it was charged " + format_usd(charged));
+  if (tab.id != 0)
+    if (auto bad = check(tab)) return *bad;
   return report;
 }
 

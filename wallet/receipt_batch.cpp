@@ -1,6 +1,8 @@
 #include "wallet/receipt_batch.hpp"
 
 #include <cstring>
+#include <map>
+#include <utility>
 
 #include "wallet/doc_json.hpp"
 #include "wallet/receipts.hpp"
@@ -24,6 +26,26 @@ void climb(std::vector<Hash32>& level) {
   level.resize(out);
 }
 
+// Every level of the tree, leaves first, root last.
+std::vector<std::vector<Hash32>> levels_of(std::vector<Hash32> leaves) {
+  std::vector<std::vector<Hash32>> levels{std::move(leaves)};
+  while (levels.back().size() > 1) {
+    std::vector<Hash32> up = levels.back();
+    climb(up);
+    levels.push_back(std::move(up));
+  }
+  return levels;
+}
+
+std::vector<Hash32> proof_from(const std::vector<std::vector<Hash32>>& levels, std::size_t at) {
+  std::vector<Hash32> proof;
+  for (std::size_t l = 0; l + 1 < levels.size(); ++l, at /= 2) {
+    const std::size_t sibling = at ^ 1;
+    if (sibling < levels[l].size()) proof.push_back(levels[l][sibling]);
+  }
+  return proof;
+}
+
 }  // namespace
 
 Hash32 receipt_leaf(const Receipt& receipt) {
@@ -39,16 +61,7 @@ Hash32 merkle_root(std::vector<Hash32> leaves) {
 }
 
 std::vector<Hash32> merkle_proof(const std::vector<Hash32>& leaves, std::uint32_t index) {
-  std::vector<Hash32> proof;
-  std::vector<Hash32> level = leaves;
-  std::size_t at = index;
-  while (level.size() > 1) {
-    std::size_t sibling = at ^ 1;
-    if (sibling < level.size()) proof.push_back(level[sibling]);
-    climb(level);
-    at /= 2;
-  }
-  return proof;
+  return proof_from(levels_of(leaves), index);
 }
 
 bool merkle_fold(Hash32 leaf, std::uint32_t index, std::uint32_t size,
@@ -76,7 +89,8 @@ std::string batch_message(const Address& wallet, const Hash32& root, std::uint32
          "\nroot: " + doc_json::hash_to_hex(root) + "\nsize: " + std::to_string(size);
 }
 
-void sign_receipt_batch(std::vector<Receipt>& receipts, const PrivateKey& key) {
+void sign_receipt_batch(std::vector<Receipt>& receipts, const PrivateKey& key,
+                        bool with_proofs) {
   if (receipts.empty()) return;
   const Address address = key.address();
   std::vector<Hash32> leaves;
@@ -87,12 +101,7 @@ void sign_receipt_batch(std::vector<Receipt>& receipts, const PrivateKey& key) {
   }
   const auto size = static_cast<std::uint32_t>(receipts.size());
   // Every level of the tree, so each proof is read off rather than rebuilt.
-  std::vector<std::vector<Hash32>> levels{leaves};
-  while (levels.back().size() > 1) {
-    std::vector<Hash32> up = levels.back();
-    climb(up);
-    levels.push_back(std::move(up));
-  }
+  const std::vector<std::vector<Hash32>> levels = levels_of(std::move(leaves));
   const Hash32 root = levels.back().front();
   const Signature signature = key.sign_message(batch_message(address, root, size));
   for (std::uint32_t i = 0; i < size; ++i) {
@@ -100,13 +109,38 @@ void sign_receipt_batch(std::vector<Receipt>& receipts, const PrivateKey& key) {
     batch.root = root;
     batch.index = i;
     batch.size = size;
-    std::size_t at = i;
-    for (std::size_t l = 0; l + 1 < levels.size(); ++l, at /= 2) {
-      std::size_t sibling = at ^ 1;
-      if (sibling < levels[l].size()) batch.proof.push_back(levels[l][sibling]);
-    }
+    if (with_proofs) batch.proof = proof_from(levels, i);
     receipts[i].batch = std::move(batch);
     receipts[i].signature = signature;
+  }
+}
+
+}  // namespace perdiem::wallet
+
+namespace perdiem::wallet {
+
+void fill_batch_proofs(std::vector<Receipt>& receipts) {
+  // Receipts missing their proof, by batch (root and signature).
+  std::map<std::pair<Hash32, Signature>, std::vector<Receipt*>> batches;
+  for (Receipt& r : receipts)
+    if (r.batch && r.batch->proof.empty() && r.batch->size > 1)
+      batches[{r.batch->root, r.signature}].push_back(&r);
+  for (auto& [key, members] : batches) {
+    const std::uint32_t size = members.front()->batch->size;
+    std::vector<Hash32> leaves(size);
+    std::vector<bool> seen(size, false);
+    bool complete = members.size() == size;
+    for (Receipt* r : members) {
+      if (!complete || r->batch->size != size || r->batch->index >= size || seen[r->batch->index]) {
+        complete = false;
+        break;
+      }
+      seen[r->batch->index] = true;
+      leaves[r->batch->index] = receipt_leaf(*r);
+    }
+    if (!complete) continue;
+    const auto levels = levels_of(std::move(leaves));
+    for (Receipt* r : members) r->batch->proof = proof_from(levels, r->batch->index);
   }
 }
 

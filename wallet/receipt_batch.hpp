@@ -38,6 +38,12 @@ std::string batch_message(const Address& wallet, const Hash32& root, std::uint32
 
 // Signs `receipts` as one batch: sets each one's wallet, batch (root, index, size, proof)
 // and signature (the batch's). One signature whatever the count; empty input is a no-op.
-void sign_receipt_batch(std::vector<Receipt>& receipts, const PrivateKey& key);
+// Without proofs, each batch.proof is left empty: wallet.db stores batches that way
+// (half the bytes) and fill_batch_proofs() puts the proofs back when they are read.
+void sign_receipt_batch(std::vector<Receipt>& receipts, const PrivateKey& key,
+                        bool with_proofs = true);
+// Gives every batched receipt without a proof its proof, from the other receipts of its
+// batch in `receipts` (a batch not all there is left as it is, and will not verify).
+void fill_batch_proofs(std::vector<Receipt>& receipts);
 
 }  // namespace perdiem::wallet

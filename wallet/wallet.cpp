@@ -288,7 +288,7 @@ std::future<Result<Settlement>> Wallet::settle_tab_async(const Reservation& tab,
     final = final && call.final;
   }
   // One signature for the whole tab; the writer only writes.
-  sign_receipt_batch(receipts, *impl_->options.signer);
+  sign_receipt_batch(receipts, *impl_->options.signer, /*with_proofs=*/false);
   std::vector<Book::TabReceipt> stored;
   stored.reserve(receipts.size());
   for (std::size_t i = 0; i < receipts.size(); ++i) {
@@ -487,6 +487,8 @@ Result<std::vector<Receipt>> Wallet::receipts(std::string_view run) {
                         "a stored receipt is corrupt: " + receipt.error().message);
     out.push_back(std::move(*receipt));
   }
+  // A tab's receipts are stored without their proofs; they are rebuilt from the batch.
+  fill_batch_proofs(out);
   return out;
 }
 

@@ -339,7 +339,41 @@ TEST_CASE("every batched receipt verifies alone; a tampered one does not") {
     auto report = f.wallet->verify();
     REQUIRE(report.ok());
     CHECK_FALSE(report->ok);
-    CHECK(report->problem.find(victim.id) != std::string::npos);
+    // It names the receipt, or the tab whose batch no longer reaches its signed root.
+    const std::string tab = "tab " + victim.id.substr(0, victim.id.find('.'));
+    CHECK_MESSAGE((report->problem.find(victim.id) != std::string::npos ||
+                   report->problem.find(tab) != std::string::npos),
+                  report->problem);
+  }
+  SUBCASE("in wallet.db, consistently with its row: the batch root gives it away") {
+    wallet::Receipt t = victim;
+    t.usage.output_tokens += 1;  // a field no column repeats
+    t.batch->proof.clear();      // stored as the wallet stores them
+    f.close();
+    {
+      auto db = wallet::sql::Db::open(f.db_path, 1000);
+      REQUIRE(db.ok());
+      auto update = db->prepare("UPDATE tab_receipts SET receipt = ? WHERE receipt LIKE ?");
+      REQUIRE(update.ok());
+      update->bind(1, wallet::receipt_to_json(t));
+      update->bind(2, "%\"id\":\"" + victim.id + "\"%");
+      REQUIRE(update->run().ok());
+      CHECK(db->changes() == 1);
+    }
+    f.open();
+    auto report = f.wallet->verify();
+    REQUIRE(report.ok());
+    CHECK_FALSE(report->ok);
+    CHECK_MESSAGE(report->problem.find("altered") != std::string::npos, report->problem);
+    // Read back, it no longer verifies on its own either.
+    bool found = false;
+    const std::vector<wallet::Receipt> stored = f.wallet->receipts("r").value();
+    for (const auto& r : stored) {
+      if (r.id != victim.id) continue;
+      found = true;
+      CHECK_FALSE(wallet::verify_receipt(r).ok());
+    }
+    CHECK(found);
   }
 }
 
