@@ -1,9 +1,12 @@
 #include "wallet/audit.hpp"
 
 #include <map>
+#include <optional>
+#include <vector>
 
 #include "wallet/book.hpp"
 #include "wallet/credits.hpp"
+#include "wallet/receipts.hpp"
 
 namespace perdiem::wallet {
 namespace {
@@ -97,6 +100,77 @@ Result<VerifyReport> check_budgets(sql::Db& db, VerifyReport report) {
   return report;
 }
 
+// Every receipt of a tab belongs to its batch, the batch is whole and signed by the
+// wallet (its root recomputed from the receipts, the signature checked once), and a tab's
+// receipts add up to what the tab was charged.
+Result<VerifyReport> check_tab_receipts(sql::Db& db, VerifyReport report) {
+  auto stmt = db.prepare(
+      "SELECT t.reservation, t.seq, t.cost, t.receipt, r.cost, r.state FROM tab_receipts t "
+      "LEFT JOIN reservations r ON r.id = t.reservation ORDER BY t.reservation, t.seq");
+  if (!stmt) return stmt.error();
+  struct Tab {
+    std::int64_t id = 0;
+    Nanos charged = 0, sum = 0;
+    std::vector<Receipt> receipts;
+  };
+  auto check = [&report](Tab& tab) -> std::optional<VerifyReport> {
+    const std::string name = "tab " + std::to_string(tab.id);
+    if (tab.sum != tab.charged)
+      return failed(report, 0, "the receipts of " + name + " add up to " + format_usd(tab.sum) +
+                                   ", but it was charged " + format_usd(tab.charged));
+    const Receipt& first = tab.receipts.front();
+    const std::uint32_t size = first.batch->size;
+    std::vector<Hash32> leaves(size);
+    std::vector<bool> seen(size, false);
+    for (const Receipt& r : tab.receipts) {
+      if (r.batch->root != first.batch->root || r.batch->size != size ||
+          r.batch->index >= size || seen[r.batch->index] || r.signature != first.signature ||
+          !(r.wallet == first.wallet))
+        return failed(report, 0, "receipt " + r.id + " does not fit the batch of " + name);
+      seen[r.batch->index] = true;
+      leaves[r.batch->index] = receipt_leaf(r);
+    }
+    if (tab.receipts.size() != size)
+      return failed(report, 0, name + " holds " + std::to_string(tab.receipts.size()) +
+                                   " receipts of a batch of " + std::to_string(size));
+    if (merkle_root(std::move(leaves)) != first.batch->root)
+      return failed(report, 0, "a receipt of " + name + " was altered (its batch root differs)");
+    if (!verify_message(first.wallet, batch_message(first.wallet, first.batch->root, size),
+                        first.signature))
+      return failed(report, 0, "the receipts of " + name + " are not signed by their wallet");
+    return std::nullopt;
+  };
+  Tab tab;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    const std::int64_t id = stmt->column_int(0);
+    if (id != tab.id) {
+      if (tab.id != 0)
+        if (auto bad = check(tab)) return *bad;
+      tab = Tab{};
+      tab.id = id;
+      tab.charged = stmt->column_int(4);
+      const std::string state = stmt->column_text(5);
+      if (state != "settled" && state != "unreconciled")
+        return failed(report, 0, "tab " + std::to_string(id) + " has receipts but is " +
+                                     (state.empty() ? std::string("missing") : state));
+    }
+    const std::string id_text = tab_receipt_id(id, stmt->column_int(1));
+    auto receipt = parse_receipt(stmt->column_text(3));
+    if (!receipt) return failed(report, 0, "receipt " + id_text + " is corrupt: " +
+                                               receipt.error().message);
+    if (receipt->id != id_text || receipt->cost != stmt->column_int(2) || !receipt->batch)
+      return failed(report, 0, "receipt " + id_text + " does not match its row");
+    tab.sum += receipt->cost;
+    tab.receipts.push_back(std::move(*receipt));
+  }
+  if (tab.id != 0)
+    if (auto bad = check(tab)) return *bad;
+  return report;
+}
+
 Result<VerifyReport> check_stakes(sql::Db& db, VerifyReport report) {
   auto stmt = db.prepare(
       "SELECT g.id, g.amount, g.revoked_ms, COALESCE(b.amount, 0) FROM grants g "
@@ -129,6 +203,8 @@ Result<VerifyReport> verify_wallet(sql::Db& db) {
   report = check_reservations(db, *report);
   if (!report || !report->ok) return report;
   report = check_budgets(db, *report);
+  if (!report || !report->ok) return report;
+  report = check_tab_receipts(db, *report);
   if (!report || !report->ok) return report;
   return check_stakes(db, *report);
 }

@@ -89,6 +89,8 @@ Status Book::prepare_all() {
        "INSERT INTO budget_spend(scope, amount) VALUES(?, ?) "
        "ON CONFLICT(scope) DO UPDATE SET amount = excluded.amount"},
       {&get_receipt_, "SELECT receipt FROM reservations WHERE id = ? AND receipt IS NOT NULL"},
+      {&insert_tab_receipt_,
+       "INSERT INTO tab_receipts(reservation, seq, run, cost, receipt) VALUES(?, ?, ?, ?, ?)"},
       {&open_of_owner_, "SELECT id FROM reservations WHERE owner = ? AND state = 'open'"},
       {&data_version_, "PRAGMA data_version"},
       {&stake_grants_, kStakeGrantsQuery},

@@ -72,6 +72,15 @@ class Book {
   // the settlement.
   Result<Settlement> settle(std::int64_t id, Nanos cost, bool final,
                             const std::optional<SignedReceipt>& receipt);
+  // Settles a tab (a reservation held for many calls) at the sum of its calls' costs and
+  // stores their receipts, signed as one batch: final when every call's is. Each receipt's
+  // id is "<id>.<seq>", its run and provider the reservation's.
+  struct TabReceipt {
+    std::int64_t seq = 0;
+    SignedReceipt signed_receipt;
+  };
+  Result<Settlement> settle_tab(std::int64_t id, Nanos cost, bool final,
+                                const std::vector<TabReceipt>& receipts);
   Result<Reservation> release(std::int64_t id);
   Result<Settlement> reconcile(std::int64_t id, Nanos cost,
                                const std::optional<SignedReceipt>& receipt);
@@ -117,7 +126,7 @@ class Book {
   std::optional<LedgerWriter> ledger_;
   sql::Stmt begin_, commit_, rollback_;
   sql::Stmt by_key_, by_id_, insert_row_, update_row_, free_key_;
-  sql::Stmt get_budget_, put_budget_, get_receipt_;
+  sql::Stmt get_budget_, put_budget_, get_receipt_, insert_tab_receipt_;
   sql::Stmt open_of_owner_, data_version_, stake_grants_;
   std::uint64_t writes_ = 0;
   bool in_transaction_ = false;

@@ -35,10 +35,13 @@ Result<Reservation> Book::reserve(const ReserveRequest& req) {
     }
   }
 
-  const Nanos need = req.worst_case;
-  if (b.per_call_limit && need > *b.per_call_limit)
+  // A tab (at_least set) takes what fits between at_least and worst_case.
+  Nanos need = req.worst_case;
+  const Nanos floor =
+      req.at_least > 0 && req.at_least < req.worst_case ? req.at_least : req.worst_case;
+  if (b.per_call_limit && floor > *b.per_call_limit)
     return make_error(ErrorKind::budget_exceeded,
-                      "this call may cost up to " + format_usd_display(need) +
+                      "this call may cost up to " + format_usd_display(floor) +
                           ", more than the per-call limit of " +
                           format_usd_display(*b.per_call_limit));
   std::vector<std::string> scopes;
@@ -46,30 +49,31 @@ Result<Reservation> Book::reserve(const ReserveRequest& req) {
     std::string scope = run_scope(b.run);
     auto spent = budget(scope);
     if (!spent) return spent.error();
-    if (b.run_limit && *spent + need > *b.run_limit)
+    if (b.run_limit && *spent + floor > *b.run_limit)
       return make_error(ErrorKind::budget_exceeded,
-                        "run " + b.run + " budget exceeded: needed " + format_usd_display(need) +
+                        "run " + b.run + " budget exceeded: needed " + format_usd_display(floor) +
                             ", available " +
                             format_usd_display(std::max<Nanos>(0, *b.run_limit - *spent)) +
                             " of " + format_usd_display(*b.run_limit));
+    if (b.run_limit) need = std::min(need, *b.run_limit - *spent);
     scopes.push_back(std::move(scope));
   }
   if (!b.agent.empty()) {
     std::string scope = agent_day_scope(b.agent, today_);
     auto spent = budget(scope);
     if (!spent) return spent.error();
-    if (b.agent_day_limit && *spent + need > *b.agent_day_limit)
+    if (b.agent_day_limit && *spent + floor > *b.agent_day_limit)
       return make_error(ErrorKind::budget_exceeded,
                         "agent " + b.agent + " daily budget exceeded: needed " +
-                            format_usd_display(need) + ", available " +
+                            format_usd_display(floor) + ", available " +
                             format_usd_display(std::max<Nanos>(0, *b.agent_day_limit - *spent)) +
                             " of " + format_usd_display(*b.agent_day_limit) + " for " + today_);
+    if (b.agent_day_limit) need = std::min(need, *b.agent_day_limit - *spent);
     scopes.push_back(std::move(scope));
   }
 
   // Today's allowance for this provider first, then USD.
-  Funding funding;
-  Nanos missing = need;
+  std::vector<std::pair<std::string, Nanos>> sources;
   Nanos allowance = 0;
   for (std::size_t i : spending_order(buckets_, req.provider)) {
     std::string account = allowance_account(today_, buckets_[i].id);
@@ -77,23 +81,27 @@ Result<Reservation> Book::reserve(const ReserveRequest& req) {
     if (!balance) return balance.error();
     Nanos available = std::max<Nanos>(0, *balance);
     allowance += available;
-    Nanos take = std::min(available, missing);
-    if (take > 0) funding.push_back(FundingPart{std::move(account), take, 0});
-    missing -= take;
+    sources.emplace_back(std::move(account), available);
   }
   auto usd = ledger_->balance("usd");
   if (!usd) return usd.error();
   Nanos usd_available = std::max<Nanos>(0, *usd);
-  Nanos take = std::min(usd_available, missing);
-  if (take > 0) funding.push_back(FundingPart{"usd", take, 0});
-  missing -= take;
-  if (missing > 0)
+  sources.emplace_back("usd", usd_available);
+  if (allowance + usd_available < floor)
     return make_error(ErrorKind::insufficient_credits,
                       "insufficient credits for a call at " + req.provider + ": needed " +
-                          format_usd_display(need) + ", available " +
+                          format_usd_display(floor) + ", available " +
                           format_usd_display(allowance + usd_available) + " (" +
                           format_usd_display(allowance) + " of today's allowance, " +
                           format_usd_display(usd_available) + " USD)");
+  need = std::min(need, allowance + usd_available);
+  Funding funding;
+  Nanos missing = need;
+  for (auto& [account, available] : sources) {
+    Nanos take = std::min(available, missing);
+    if (take > 0) funding.push_back(FundingPart{std::move(account), take, 0});
+    missing -= take;
+  }
 
   // Checks passed: write.
   ++writes_;
@@ -177,6 +185,37 @@ Result<Settlement> Book::settle(std::int64_t id, Nanos cost, bool final,
   std::optional<Receipt> stored;
   if (receipt) stored = receipt->receipt;
   return Settlement{id, row.state, cost, std::move(stored), /*replayed=*/false};
+}
+
+Result<Settlement> Book::settle_tab(std::int64_t id, Nanos cost, bool final,
+                                    const std::vector<TabReceipt>& receipts) {
+  Nanos total = 0;
+  for (const auto& r : receipts) total += r.signed_receipt.receipt.cost;
+  if (total != cost)
+    return invalid("the receipts of tab " + std::to_string(id) + " add up to " +
+                   format_usd_display(total) + ", not " + format_usd_display(cost));
+  auto loaded = load_row(id);
+  if (!loaded) return loaded.error();
+  if (*loaded) {
+    const Row& row = **loaded;
+    for (const auto& r : receipts) {
+      const Receipt& receipt = r.signed_receipt.receipt;
+      if (receipt.provider != row.provider || receipt.run != row.run ||
+          receipt.id != tab_receipt_id(id, r.seq))
+        return invalid("receipt " + receipt.id + " does not belong to tab " + std::to_string(id));
+    }
+  }
+  auto settled = settle(id, cost, final, std::nullopt);
+  if (!settled || settled->replayed) return settled;
+  for (const auto& r : receipts) {
+    ++writes_;
+    const Receipt& receipt = r.signed_receipt.receipt;
+    insert_tab_receipt_.bind(1, id).bind(2, r.seq).bind(3, receipt.run).bind(4, receipt.cost);
+    insert_tab_receipt_.bind(5, r.signed_receipt.json);
+    Status st = insert_tab_receipt_.run();
+    if (!st.ok()) return st.error();
+  }
+  return settled;
 }
 
 Result<Reservation> Book::release(std::int64_t id) {

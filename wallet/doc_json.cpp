@@ -67,7 +67,15 @@ Result<Hash32> hash_field(const json& doc, const char* name, std::string_view wh
 }
 
 std::string hash_to_hex(const Hash32& hash) {
-  return "0x" + hex_encode(hash);
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(2 + 2 * hash.size(), '\0');
+  out[0] = '0';
+  out[1] = 'x';
+  for (std::size_t i = 0; i < hash.size(); ++i) {
+    out[2 + 2 * i] = kDigits[hash[i] >> 4];
+    out[3 + 2 * i] = kDigits[hash[i] & 0x0f];
+  }
+  return out;
 }
 
 Result<Hash32> hash_from_hex(std::string_view text) {

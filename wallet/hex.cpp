@@ -22,11 +22,12 @@ unsigned nibble(unsigned char c) {
 
 std::string hex_encode(std::span<const std::uint8_t> bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
+  // Sized once and written by index: receipts hex-encode several hashes per call.
+  std::string out(bytes.size() * 2, '\0');
+  char* at = out.data();
   for (std::uint8_t b : bytes) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 0x0f]);
+    *at++ = kDigits[b >> 4];
+    *at++ = kDigits[b & 0x0f];
   }
   return out;
 }

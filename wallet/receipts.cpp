@@ -92,6 +92,32 @@ Result<Receipt> parse_receipt(std::string_view text) {
   auto response_hash = doc_json::hash_field(j, "response_hash", "receipt");
   if (!response_hash) return response_hash.error();
   r.response_hash = *response_hash;
+  auto batch = j.find("batch");
+  if (batch != j.end()) {
+    if (!batch->is_object()) return bad("\"batch\" must be an object");
+    ReceiptBatch b;
+    auto root = doc_json::hash_field(*batch, "root", "receipt batch");
+    if (!root) return root.error();
+    b.root = *root;
+    auto index = count_field(*batch, "index");
+    if (!index) return index.error();
+    auto size = count_field(*batch, "size");
+    if (!size) return size.error();
+    if (*size == 0 || *size > 0xffffffffLL || *index >= *size)
+      return bad("\"batch\" index must be below its size");
+    b.index = static_cast<std::uint32_t>(*index);
+    b.size = static_cast<std::uint32_t>(*size);
+    auto proof = batch->find("proof");
+    if (proof == batch->end() || !proof->is_array() || proof->size() > 32)
+      return bad("\"batch\".\"proof\" must be an array of at most 32 hashes");
+    for (const auto& item : *proof) {
+      if (!item.is_string()) return bad("\"batch\".\"proof\" must hold hex hashes");
+      auto hash = doc_json::hash_from_hex(item.get<std::string>());
+      if (!hash) return bad("\"batch\".\"proof\": " + hash.error().message);
+      b.proof.push_back(*hash);
+    }
+    r.batch = std::move(b);
+  }
   auto sig = doc_json::signature_field(j, "receipt");
   if (!sig) return sig.error();
   r.signature = *sig;
@@ -161,6 +187,18 @@ std::string receipt_to_json(const Receipt& r) {
   number("time", r.time_ms);
   text("request_hash", doc_json::hash_to_hex(r.request_hash));
   text("response_hash", doc_json::hash_to_hex(r.response_hash));
+  if (r.batch) {
+    j += ",\"batch\":{\"root\":\"" + doc_json::hash_to_hex(r.batch->root) +
+         "\",\"index\":" + std::to_string(r.batch->index) +
+         ",\"size\":" + std::to_string(r.batch->size) + ",\"proof\":[";
+    for (std::size_t i = 0; i < r.batch->proof.size(); ++i) {
+      if (i > 0) j += ',';
+      j += '"';
+      j += doc_json::hash_to_hex(r.batch->proof[i]);
+      j += '"';
+    }
+    j += "]}";
+  }
   text("signature", signature_to_hex(r.signature));
   j += '}';
   return j;
@@ -173,6 +211,18 @@ Receipt sign_receipt(Receipt r, const PrivateKey& key) {
 }
 
 Status verify_receipt(const Receipt& r) {
+  if (r.batch) {
+    Hash32 root{};
+    if (!merkle_fold(receipt_leaf(r), r.batch->index, r.batch->size, r.batch->proof, root) ||
+        root != r.batch->root)
+      return make_error(ErrorKind::auth, "receipt " + r.id +
+                                             " is not part of the batch it names (altered or "
+                                             "forged)");
+    if (!verify_message(r.wallet, batch_message(r.wallet, root, r.batch->size), r.signature))
+      return make_error(ErrorKind::auth, "receipt " + r.id + "'s batch is not signed by wallet " +
+                                             r.wallet.to_string() + " (altered or forged)");
+    return {};
+  }
   if (!verify_message(r.wallet, receipt_message(r), r.signature))
     return make_error(ErrorKind::auth, "receipt " + r.id + " is not signed by wallet " +
                                            r.wallet.to_string() + " (altered or forged)");

@@ -7,7 +7,11 @@
 //    "input_tokens": 1200, "output_tokens": 300, "cached_input_tokens": 0,
 //    "prices": {"input": "0.7", "output": "2.8", "cached_input": "0.35", "request": "0"},
 //    "cost": "0.00168", "time": 1735689600123,
-//    "request_hash": "0x<64 hex>", "response_hash": "0x<64 hex>", "signature": "0x<130 hex>"}
+//    "request_hash": "0x<64 hex>", "response_hash": "0x<64 hex>",
+//    "batch": {"root": "0x<64 hex>", "index": 3, "size": 200, "proof": ["0x<64 hex>", ..]},
+//    "signature": "0x<130 hex>"}
+// "batch" is present only on a receipt signed in a batch (see receipt_batch.hpp); its
+// signature is then over the batch's root, which the receipt reaches through its proof.
 // Money fields are decimal USD strings (prices per million tokens), time is Unix ms.
 // The signed canonical text is receipt_message(): one "name: value" line per field in the
 // fixed order above, money in nano-USD integers, beginning "perdiem receipt v1".
@@ -16,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -23,6 +28,7 @@
 #include "wallet/keys.hpp"
 #include "wallet/money.hpp"
 #include "wallet/prices.hpp"
+#include "wallet/receipt_batch.hpp"
 
 namespace perdiem::wallet {
 
@@ -40,6 +46,9 @@ struct Receipt {
   std::int64_t time_ms = 0;
   Hash32 request_hash{};
   Hash32 response_hash{};
+  // Set for a receipt signed in a batch (receipt_batch.hpp): `signature` is then the
+  // batch's, over its root, and the proof ties this receipt to that root.
+  std::optional<ReceiptBatch> batch;
   Signature signature{};
 };
 
@@ -51,7 +60,8 @@ std::string receipt_to_json(const Receipt& receipt);
 std::string receipt_message(const Receipt& receipt);
 // Sets receipt.wallet to the key's address and signs.
 Receipt sign_receipt(Receipt receipt, const PrivateKey& key);
-// auth error unless the signature recovers to receipt.wallet.
+// auth error unless the signature recovers to receipt.wallet (for a batched receipt: the
+// proof leads to the root and the batch signature over it recovers to receipt.wallet).
 [[nodiscard]] Status verify_receipt(const Receipt& receipt);
 // True for the text allowed in run and model fields: empty or valid_identifier().
 bool valid_receipt_text(std::string_view text);

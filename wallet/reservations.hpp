@@ -43,6 +43,10 @@ struct ReserveRequest {
   std::string provider;  // who will be paid; decides which allowance can pay
   Nanos worst_case = 0;
   Budgets budgets;
+  // 0: hold worst_case or refuse. Otherwise (a metering tab, see docs/wallet.md): hold as
+  // much of worst_case as every budget and the funds allow, but at least this much;
+  // refusals then name at_least as what was needed, and per_call_limit applies to it.
+  Nanos at_least = 0;
 };
 
 // Where a hold came from, in spending order, and what was finally charged to each part.
@@ -80,6 +84,20 @@ struct CallRecord {
   Hash32 request_hash{};
   Hash32 response_hash{};
 };
+
+// One call charged inside a metering tab (a reservation held for many calls, see
+// docs/wallet.md): its receipt is signed with the others when the tab is settled.
+struct TabCall {
+  std::int64_t seq = 0;  // its place in the tab: the receipt id is "<tab id>.<seq>"
+  Nanos cost = 0;
+  bool final = true;     // false: an estimate (the call failed after it may have been billed)
+  std::int64_t time_ms = 0;
+  CallRecord record;
+};
+
+inline std::string tab_receipt_id(std::int64_t tab, std::int64_t seq) {
+  return std::to_string(tab) + "." + std::to_string(seq);
+}
 
 struct Settlement {
   std::int64_t reservation = 0;

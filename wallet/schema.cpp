@@ -40,6 +40,14 @@ CREATE TABLE IF NOT EXISTS reservations(
   live_key TEXT);
 CREATE INDEX IF NOT EXISTS reservations_open ON reservations(owner) WHERE state = 'open';
 CREATE INDEX IF NOT EXISTS reservations_run ON reservations(run);
+CREATE TABLE IF NOT EXISTS tab_receipts(
+  reservation INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  run TEXT NOT NULL,
+  cost INTEGER NOT NULL,
+  receipt TEXT NOT NULL,
+  PRIMARY KEY(reservation, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tab_receipts_run ON tab_receipts(run);
 CREATE TABLE IF NOT EXISTS budget_spend(
   scope TEXT PRIMARY KEY,
   amount INTEGER NOT NULL) WITHOUT ROWID;

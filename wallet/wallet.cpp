@@ -252,6 +252,55 @@ std::future<Result<Settlement>> Wallet::settle_impl(const Reservation& reservati
       });
 }
 
+std::int64_t Wallet::now_ms() const { return impl_->clock->now_unix_ms(); }
+
+std::future<Result<Settlement>> Wallet::settle_tab_async(const Reservation& tab,
+                                                         std::vector<TabCall> calls) {
+  if (!impl_->options.signer)
+    return ready<Settlement>(make_error(
+        ErrorKind::auth, "the wallet was opened without its key; cannot sign receipts"));
+  Nanos total = 0;
+  bool final = true;
+  std::vector<Receipt> receipts;
+  receipts.reserve(calls.size());
+  for (TabCall& call : calls) {
+    if (call.cost < 0)
+      return ready<Settlement>(make_error(ErrorKind::invalid_argument, "cost must not be negative"));
+    if (!valid_receipt_text(call.record.model))
+      return ready<Settlement>(make_error(
+          ErrorKind::invalid_argument,
+          "model id '" + call.record.model + "' has characters outside [A-Za-z0-9._:/@+-]"));
+    Receipt receipt;
+    receipt.id = tab_receipt_id(tab.id, call.seq);
+    receipt.provider = tab.provider;
+    receipt.run = tab.run;
+    receipt.final = call.final;
+    receipt.step = call.record.step;
+    receipt.model = std::move(call.record.model);
+    receipt.usage = call.record.usage;
+    receipt.prices = call.record.prices;
+    receipt.cost = call.cost;
+    receipt.time_ms = call.time_ms;
+    receipt.request_hash = call.record.request_hash;
+    receipt.response_hash = call.record.response_hash;
+    receipts.push_back(std::move(receipt));
+    total += call.cost;
+    final = final && call.final;
+  }
+  // One signature for the whole tab; the writer only writes.
+  sign_receipt_batch(receipts, *impl_->options.signer, /*with_proofs=*/false);
+  std::vector<Book::TabReceipt> stored;
+  stored.reserve(receipts.size());
+  for (std::size_t i = 0; i < receipts.size(); ++i) {
+    std::string json = receipt_to_json(receipts[i]);
+    stored.push_back(Book::TabReceipt{calls[i].seq, {std::move(receipts[i]), std::move(json)}});
+  }
+  return impl_->writer->submit<Settlement>(
+      [id = tab.id, total, final, r = std::move(stored)](Book& book) {
+        return book.settle_tab(id, total, final, r);
+      });
+}
+
 std::future<Result<Settlement>> Wallet::settle_async(const Reservation& reservation, Nanos cost,
                                                      const CallRecord& call) {
   return settle_impl(reservation, cost, /*final=*/true, call);
@@ -419,9 +468,12 @@ Result<std::vector<LedgerEntry>> Wallet::history(std::int64_t after_seq, std::in
 Result<std::vector<Receipt>> Wallet::receipts(std::string_view run) {
   std::lock_guard<std::mutex> guard(impl_->read_mu);
   auto stmt = impl_->reader->prepare(
-      run.empty() ? "SELECT receipt FROM reservations WHERE receipt IS NOT NULL ORDER BY id"
-                  : "SELECT receipt FROM reservations WHERE run = ? AND receipt IS NOT NULL "
-                    "ORDER BY id");
+      run.empty()
+          ? "SELECT receipt, id, 0 FROM reservations WHERE receipt IS NOT NULL "
+            "UNION ALL SELECT receipt, reservation, seq FROM tab_receipts ORDER BY 2, 3"
+          : "SELECT receipt, id, 0 FROM reservations WHERE run = ?1 AND receipt IS NOT NULL "
+            "UNION ALL SELECT receipt, reservation, seq FROM tab_receipts WHERE run = ?1 "
+            "ORDER BY 2, 3");
   if (!stmt) return stmt.error();
   if (!run.empty()) stmt->bind(1, run);
   std::vector<Receipt> out;
@@ -435,6 +487,8 @@ Result<std::vector<Receipt>> Wallet::receipts(std::string_view run) {
                         "a stored receipt is corrupt: " + receipt.error().message);
     out.push_back(std::move(*receipt));
   }
+  // A tab's receipts are stored without their proofs; they are rebuilt from the batch.
+  fill_batch_proofs(out);
   return out;
 }
 

@@ -92,6 +92,16 @@ class Wallet {
   // waits for that.
   std::future<Result<Settlement>> settle_async(const Reservation& reservation, Nanos cost,
                                                const CallRecord& call);
+  // Settles a metering tab: `tab` was reserve()d for many calls (ReserveRequest::at_least)
+  // and `calls` are what was charged inside it. Charges their sum (unreconciled if any
+  // is an estimate), releases the rest of the hold and stores one receipt per call, all
+  // signed in one batch (receipt_batch.hpp) on this thread; the future resolves once that
+  // is durable, as settle_async()'s. Empty `calls` releases nothing early: the tab is
+  // settled at 0 (it stays a record that the hold existed).
+  std::future<Result<Settlement>> settle_tab_async(const Reservation& tab,
+                                                   std::vector<TabCall> calls);
+  // The wallet's clock, for stamping receipts made later (tab calls).
+  std::int64_t now_ms() const;
   // For a stream that broke after tokens arrived: charges an estimate now and marks the
   // reservation unreconciled (receipt status "estimate").
   Result<Settlement> settle_estimate(std::int64_t id, Nanos estimate, const CallRecord& call);
@@ -120,7 +130,8 @@ class Wallet {
   Result<Nanos> spent(std::string_view run);
   Result<VerifyReport> verify();
   Result<std::vector<LedgerEntry>> history(std::int64_t after_seq = 0, std::int64_t limit = 1000);
-  // Receipts of a run ("" = all), oldest first.
+  // Receipts of a run ("" = all), oldest first: a tab's receipts (ids "<tab>.<seq>") in
+  // the tab's place.
   Result<std::vector<Receipt>> receipts(std::string_view run = {});
   Result<std::vector<Reservation>> unreconciled();
 

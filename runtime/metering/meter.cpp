@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/metering/call_hashes.hpp"
 #include "wallet/keys.hpp"
 
 namespace perdiem::metering {
@@ -12,26 +13,8 @@ namespace {
 
 constexpr std::int64_t kTemplateTokensPerMessage = 8;
 constexpr std::int64_t kTemplateTokensPerRequest = 8;
-
-// The request as the receipt commits to it: keccak256 of canonical JSON.
-wallet::Hash32 request_hash(const providers::ChatRequest& request) {
-  nlohmann::json messages = nlohmann::json::array();
-  for (const auto& m : request.messages) {
-    messages.push_back({{"role", m.role}, {"content", m.content}});
-  }
-  nlohmann::json doc = {{"model", request.model}, {"messages", messages}};
-  if (request.max_tokens) doc["max_tokens"] = *request.max_tokens;
-  if (request.temperature) doc["temperature"] = *request.temperature;
-  return wallet::keccak256(doc.dump());
-}
-
-wallet::Hash32 response_hash(const providers::ChatResponse& response) {
-  nlohmann::json doc = {{"content", response.content},
-                        {"model", response.model},
-                        {"provider", response.provider},
-                        {"finish_reason", response.finish_reason}};
-  return wallet::keccak256(doc.dump());
-}
+// Requests and answers up to this size are hashed by a tab's closer (see open()).
+constexpr std::int64_t kDeferredHashBytes = 16 * 1024;
 
 // Whether a failed call may still be billed: the request reached the provider and it may
 // have generated output before the failure.
@@ -79,7 +62,19 @@ std::int64_t max_input_tokens(const providers::ChatRequest& request) {
 }
 
 Meter::Meter(wallet::Wallet& wallet, wallet::PriceSheet prices, MeterOptions options)
-    : wallet_(wallet), prices_(std::move(prices)), options_(std::move(options)) {}
+    : wallet_(wallet), prices_(std::move(prices)), options_(std::move(options)) {
+  if (options_.tabs) tabs_ = std::make_unique<Tabs>(wallet_, options_.tab);
+}
+
+Status Meter::close_run(const std::string& run) {
+  if (!tabs_) return {};
+  return tabs_->close_run(run);
+}
+
+Status Meter::flush_run(const std::string& run) {
+  if (!tabs_) return {};
+  return tabs_->flush_run(run);
+}
 
 Result<wallet::Price> Meter::price_for(const std::string& provider,
                                        const std::string& model) const {
@@ -125,15 +120,15 @@ Result<Meter::OpenCall> Meter::open(providers::Provider& provider, providers::Ch
   Result<wallet::Nanos> worst_case =
       wallet::worst_case_cost(*price, max_input_tokens(request), *request.max_tokens);
   if (!worst_case) return worst_case.error();
-  Result<wallet::Reservation> reservation = reserve(provider.name(), *worst_case, context);
-  if (!reservation) return reservation.error();
-
-  OpenCall open_call;
-  open_call.provider = provider.name();
-  open_call.reservation = std::move(*reservation);
-  open_call.record = call_record(request.model, context, *price);
-  open_call.record.request_hash = request_hash(request);
-  open_call.request = std::move(request);
+  Result<OpenCall> open_call = hold(provider.name(), *worst_case, context);
+  if (!open_call) return open_call;
+  open_call->record = call_record(request.model, context, *price);
+  // In a tab, a small call's hashes are left to the closer; a large one is hashed now
+  // rather than held in memory until its tab closes.
+  const bool defer_hashes = tabs_ && max_input_tokens(request) <= kDeferredHashBytes;
+  if (defer_hashes) open_call->unhashed.request = request;
+  else open_call->record.request_hash = request_hash(request);
+  open_call->request = std::move(request);
   return open_call;
 }
 
@@ -171,19 +166,17 @@ Result<MeteredResponse> Meter::close(OpenCall& open_call, Result<providers::Chat
                       open_call.provider);
   }
   open_call.closed = true;
-  const wallet::Reservation& reservation = open_call.reservation;
   wallet::CallRecord record = std::move(open_call.record);
   if (!answer) {
     Error error = answer.error();
     if (call.partial_output || output_bytes > 0) {
       call.partial_output = true;
       error.retryable = false;  // the provider billed this attempt; a retry is billed again
-      call.charged_nanos =
-          settle_partial(reservation, open_call.request, call, output_bytes, std::move(record));
+      call.charged_nanos = settle_partial(open_call, call, output_bytes, std::move(record));
     } else {
-      call.charged_nanos = settle_failure(reservation, error, record);
+      call.charged_nanos = settle_failure(open_call, error, record);
     }
-    if (call.charged_nanos > 0) call.charged_receipt = wallet::receipt_id_for(reservation);
+    if (call.charged_nanos > 0) call.charged_receipt = open_call.receipt_id;
     return error;
   }
   providers::ChatResponse& response = *answer;
@@ -193,8 +186,17 @@ Result<MeteredResponse> Meter::close(OpenCall& open_call, Result<providers::Chat
   // Part of input_tokens, billed at the cached price. (Cache writes are billed at the
   // input price until price sheets carry a cache-write price.)
   record.usage.cached_input_tokens = response.usage.cached_input_tokens;
-  record.response_hash = response_hash(response);
-  Result<Charge> charge = settle_success(reservation, record);
+  if (open_call.unhashed.request &&
+      static_cast<std::int64_t>(response.content.size()) <= kDeferredHashBytes) {
+    providers::ChatResponse& hashed = open_call.unhashed.response.emplace();
+    hashed.content = response.content;
+    hashed.model = response.model;
+    hashed.provider = response.provider;
+    hashed.finish_reason = response.finish_reason;
+  } else {
+    record.response_hash = response_hash(response);
+  }
+  Result<Charge> charge = settle_success(open_call, record);
   if (!charge) return charge.error();
   MeteredResponse metered;
   metered.response = std::move(response);
@@ -212,15 +214,15 @@ Result<MeteredEmbedding> Meter::embed(providers::Provider& provider,
   Result<wallet::Nanos> worst_case =
       wallet::worst_case_cost(*price, max_input_tokens(request), /*max_output_tokens=*/0);
   if (!worst_case) return worst_case.error();
-  Result<wallet::Reservation> reservation = reserve(provider.name(), *worst_case, context);
-  if (!reservation) return reservation.error();
+  Result<OpenCall> held = hold(provider.name(), *worst_case, context);
+  if (!held) return held.error();
 
   wallet::CallRecord record = call_record(request.model, context, *price);
   record.request_hash =
       wallet::keccak256(nlohmann::json{{"model", request.model}, {"input", request.inputs}}.dump());
   Result<providers::EmbedResponse> response = provider.embed(request);
   if (!response) {
-    settle_failure(*reservation, response.error(), record);
+    settle_failure(*held, response.error(), record);
     return response.error();
   }
   if (!response->model.empty()) record.model = response->model;
@@ -231,7 +233,7 @@ Result<MeteredEmbedding> Meter::embed(providers::Provider& provider,
                           vector.size() * sizeof(float));
   }
   record.response_hash = wallet::keccak256(vectors_digest);
-  Result<Charge> charge = settle_success(*reservation, record);
+  Result<Charge> charge = settle_success(*held, record);
   if (!charge) return charge.error();
   MeteredEmbedding metered;
   metered.response = std::move(*response);
@@ -241,25 +243,43 @@ Result<MeteredEmbedding> Meter::embed(providers::Provider& provider,
   return metered;
 }
 
-Result<wallet::Reservation> Meter::reserve(const std::string& provider, wallet::Nanos worst_case,
-                                           const CallContext& context) {
-  wallet::ReserveRequest hold;
-  hold.idempotency_key = context.run.empty() ? std::string()
-                                             : context.run + ":" + std::to_string(context.step) +
-                                                   ":" + std::to_string(context.attempt);
-  hold.provider = provider;
-  hold.worst_case = worst_case;
-  hold.budgets = context.budgets;
-  hold.budgets.run = context.run;
-  Result<wallet::Reservation> reservation = wallet_.reserve(hold);
+Result<Meter::OpenCall> Meter::hold(const std::string& provider, wallet::Nanos worst_case,
+                                    const CallContext& context) {
+  const std::string key = context.run.empty()
+                              ? std::string()
+                              : context.run + ":" + std::to_string(context.step) + ":" +
+                                    std::to_string(context.attempt);
+  wallet::Budgets budgets = context.budgets;
+  budgets.run = context.run;
+  OpenCall held;
+  held.provider = provider;
+  if (tabs_) {
+    Result<Tabs::Seat> seat = tabs_->admit(provider, worst_case, budgets, key);
+    if (!seat) return seat.error();
+    held.reservation.id = seat->tab_id;
+    held.reservation.provider = provider;
+    held.reservation.run = context.run;
+    held.reservation.hold = worst_case;
+    held.receipt_id = wallet::tab_receipt_id(seat->tab_id, seat->seq);
+    held.seat = std::move(*seat);
+    return held;
+  }
+  wallet::ReserveRequest request;
+  request.idempotency_key = key;
+  request.provider = provider;
+  request.worst_case = worst_case;
+  request.budgets = std::move(budgets);
+  Result<wallet::Reservation> reservation = wallet_.reserve(request);
   if (!reservation) return reservation.error();
   if (reservation->replayed && reservation->state != wallet::ReservationState::open) {
     // This exact attempt was already made and accounted for; sending it again would be a
     // second, uncharged call.
     return make_error(ErrorKind::invalid_argument,
-                      "this call (" + hold.idempotency_key + ") was already made", provider);
+                      "this call (" + request.idempotency_key + ") was already made", provider);
   }
-  return reservation;
+  held.reservation = std::move(*reservation);
+  held.receipt_id = wallet::receipt_id_for(held.reservation);
+  return held;
 }
 
 wallet::CallRecord Meter::call_record(const std::string& model, const CallContext& context,
@@ -271,42 +291,90 @@ wallet::CallRecord Meter::call_record(const std::string& model, const CallContex
   return record;
 }
 
-wallet::Nanos Meter::settle_failure(const wallet::Reservation& reservation, const Error& error,
+Result<Meter::Charge> Meter::charge(OpenCall& held, wallet::Nanos cost, bool final,
+                                    const wallet::CallRecord& record, bool pipelined) {
+  Charge charge;
+  if (held.seat) {
+    if (!wallet::valid_receipt_text(record.model)) {
+      // The batch could not sign it: charge the hold, unnamed, and say why.
+      wallet::CallRecord unnamed = record;
+      unnamed.model.clear();
+      tabs_->charge(*held.seat, held.reservation.hold, /*final=*/false, std::move(unnamed),
+                    std::move(held.unhashed));
+      held.seat.reset();
+      return make_error(ErrorKind::invalid_argument, "model id '" + record.model +
+                                                         "' has characters outside "
+                                                         "[A-Za-z0-9._:/@+-]",
+                        held.provider);
+    }
+    charge.cost = cost;
+    charge.receipt_id = tabs_->charge(*held.seat, cost, final, record, std::move(held.unhashed));
+    held.seat.reset();
+    return charge;
+  }
+  if (final && pipelined && options_.pipelined_settle) {
+    charge.settlement = wallet_.settle_async(held.reservation, cost, record).share();
+    charge.cost = cost;
+    charge.receipt_id = wallet::receipt_id_for(held.reservation);
+    return charge;
+  }
+  Result<wallet::Settlement> settlement =
+      final ? wallet_.settle(held.reservation, cost, record)
+            : wallet_.settle_estimate(held.reservation.id, cost, record);
+  if (!settlement) return settlement.error();
+  charge.cost = settlement->cost;
+  if (settlement->receipt) charge.receipt_id = settlement->receipt->id;
+  return charge;
+}
+
+void Meter::release(OpenCall& held) {
+  if (held.seat) {
+    tabs_->release(*held.seat);
+    held.seat.reset();
+    return;
+  }
+  // If the release itself fails, the reservation stays open and the next open settles it
+  // at the hold, which never exceeds a budget.
+  (void)wallet_.release(held.reservation.id);
+}
+
+wallet::Nanos Meter::settle_failure(OpenCall& held, const Error& error,
                                     const wallet::CallRecord& record) {
   if (may_have_been_billed(error)) {
     // The hold is the most the provider can bill; reconcile() corrects it later.
-    Result<wallet::Settlement> settled =
-        wallet_.settle_estimate(reservation.id, reservation.hold, record);
-    return settled ? settled->cost : 0;
+    Result<Charge> charged = charge(held, held.reservation.hold, /*final=*/false, record);
+    return charged ? charged->cost : 0;
   }
-  // Refused or unreachable: nothing was generated, so nothing is charged. If the
-  // release itself fails, the reservation stays open and the next open settles it at
-  // the hold, which never exceeds a budget.
-  (void)wallet_.release(reservation.id);
+  // Refused or unreachable: nothing was generated, so nothing is charged.
+  release(held);
   return 0;
 }
 
-wallet::Nanos Meter::settle_partial(const wallet::Reservation& reservation,
-                                    const providers::ChatRequest& request,
-                                    const providers::ChatCall& call, std::size_t output_bytes,
-                                    wallet::CallRecord record) {
+wallet::Nanos Meter::settle_partial(OpenCall& held, const providers::ChatCall& call,
+                                    std::size_t output_bytes, wallet::CallRecord record) {
+  const providers::ChatRequest& request = held.request;
   providers::ChatResponse partial;
   partial.content = call.partial_text;
   partial.model = record.model;
   partial.finish_reason = "error";
   record.response_hash = response_hash(partial);
+  held.unhashed.response.reset();
   const bool usage_reported =
       call.partial_usage && (call.partial_usage->input_tokens != 0 ||
                              call.partial_usage->output_tokens != 0 ||
                              !price_charges_tokens(record.prices));
   if (usage_reported) {
-    record.usage.input_tokens = call.partial_usage->input_tokens;
-    record.usage.output_tokens = call.partial_usage->output_tokens;
-    record.usage.cached_input_tokens = call.partial_usage->cached_input_tokens;
-    Result<wallet::Nanos> cost = wallet::cost_of(record.prices, record.usage);
+    wallet::CallRecord reported = record;
+    reported.usage.input_tokens = call.partial_usage->input_tokens;
+    reported.usage.output_tokens = call.partial_usage->output_tokens;
+    reported.usage.cached_input_tokens = call.partial_usage->cached_input_tokens;
+    Result<wallet::Nanos> cost = wallet::cost_of(reported.prices, reported.usage);
     // What the provider reported is what it bills: a final settlement, like a success's.
     // If it cannot be priced or recorded, the estimate below still charges the call.
-    if (cost && wallet_.settle(reservation, *cost, record).ok()) return *cost;
+    if (cost) {
+      Result<Charge> charged = charge(held, *cost, /*final=*/true, reported);
+      if (charged) return charged->cost;
+    }
   }
   // No usage reported: bound it. Every input token of the worst case, and at most one
   // output token per byte received (a byte-level tokenizer cannot emit more), never
@@ -318,35 +386,23 @@ wallet::Nanos Meter::settle_partial(const wallet::Reservation& reservation,
   record.usage.output_tokens =
       std::min<std::int64_t>(received, request.max_tokens.value_or(options_.default_max_tokens));
   Result<wallet::Nanos> estimate = wallet::cost_of(record.prices, record.usage);
-  const wallet::Nanos charge =
-      estimate ? std::min(*estimate, reservation.hold) : reservation.hold;
+  const wallet::Nanos amount =
+      estimate ? std::min(*estimate, held.reservation.hold) : held.reservation.hold;
   // If this fails, the reservation stays open and the next open settles it at the hold.
-  Result<wallet::Settlement> settled = wallet_.settle_estimate(reservation.id, charge, record);
-  return settled ? settled->cost : 0;
+  Result<Charge> charged = charge(held, amount, /*final=*/false, record);
+  return charged ? charged->cost : 0;
 }
 
-Result<Meter::Charge> Meter::settle_success(const wallet::Reservation& reservation,
-                                            const wallet::CallRecord& record) {
+Result<Meter::Charge> Meter::settle_success(OpenCall& held, const wallet::CallRecord& record) {
   Result<wallet::Nanos> cost = wallet::cost_of(record.prices, record.usage);
   const bool usage_missing = record.usage.input_tokens == 0 && record.usage.output_tokens == 0 &&
                              price_charges_tokens(record.prices);
-  Charge charge;
-  if (cost && !usage_missing && options_.pipelined_settle) {
-    charge.settlement = wallet_.settle_async(reservation, *cost, record).share();
-    charge.cost = *cost;
-    charge.receipt_id = wallet::receipt_id_for(reservation);
-    return charge;
+  if (!cost || usage_missing) {
+    // Usage the wallet cannot price, or none reported: charge the hold, never less, and
+    // leave it for reconciliation.
+    return charge(held, held.reservation.hold, /*final=*/false, record);
   }
-  Result<wallet::Settlement> settlement =
-      (!cost || usage_missing)
-          // Usage the wallet cannot price, or none reported: charge the hold, never less,
-          // and leave it for reconciliation.
-          ? wallet_.settle_estimate(reservation.id, reservation.hold, record)
-          : wallet_.settle(reservation, *cost, record);
-  if (!settlement) return settlement.error();
-  charge.cost = settlement->cost;
-  if (settlement->receipt) charge.receipt_id = settlement->receipt->id;
-  return charge;
+  return charge(held, *cost, /*final=*/true, record, /*pipelined=*/true);
 }
 
 }  // namespace perdiem::metering

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "perdiem/error.hpp"
+#include "runtime/metering/tabs.hpp"
 #include "runtime/providers/provider.hpp"
 #include "wallet/prices.hpp"
 #include "wallet/wallet.hpp"
@@ -28,6 +29,13 @@ struct MeterOptions {
   // call waits for its reservation only, which is what must be on disk before a request
   // is sent. The caller must Wallet::sync() before reading what a run spent.
   bool pipelined_settle = false;
+  // Metering in memory (tabs.hpp, docs/wallet.md "Metering in memory"): calls reserve and
+  // settle inside a tab, a durable reservation held for many calls of a (run, provider),
+  // and their receipts are signed in batches when the tab closes. Nothing waits for the
+  // disk or another thread except opening and closing tabs. The runtime must close_run()
+  // when a run ends. pipelined_settle does not apply to calls charged in a tab.
+  bool tabs = false;
+  TabOptions tab;
 };
 
 // One attempt at one logical call within a run. (run, step, attempt) is the idempotency
@@ -48,6 +56,7 @@ struct MeteredResponse {
   // Pipelined: resolves once the settlement is durable, or with the error that kept it
   // from committing (the reservation then stays open and the wallet settles it at its
   // hold when next opened). Invalid when the settlement was already durable on return.
+  // Invalid for a call charged in a tab: the tab's settlement is awaited by close_run().
   std::shared_future<Result<wallet::Settlement>> settlement;
 };
 
@@ -99,7 +108,10 @@ class Meter {
 
     // The meter's part; not for callers.
     std::string provider;
-    wallet::Reservation reservation;
+    wallet::Reservation reservation;  // the call's own, or (with tabs) its share of a tab
+    std::optional<Tabs::Seat> seat;   // with tabs: its place in the tab
+    std::string receipt_id;           // the receipt a charge will sign
+    Unhashed unhashed;                // in a tab: hashed when the tab closes
     wallet::CallRecord record;
     // When open() was given the ChatCall: the caller's on_text and the bytes that reached
     // it, shared with the wrapper installed in its place (so the OpenCall may move).
@@ -135,6 +147,14 @@ class Meter {
   Result<MeteredResponse> close(OpenCall& open_call, Result<providers::ChatResponse> answer,
                                 providers::ChatCall& call);
 
+  // With tabs: closes the run's tabs and waits until they are durable, so wallet.spent(run)
+  // and wallet.receipts(run) are exact and complete. Call it when a run ends (and before
+  // reading what it spent); the run's next call opens a new tab. No-op without tabs.
+  [[nodiscard]] Status close_run(const std::string& run);
+  // close_run() for a run that goes on (before reading what it spent, or changing its
+  // budgets): replayed attempts of the run are still refused afterwards.
+  [[nodiscard]] Status flush_run(const std::string& run);
+
   // The same for an embeddings call: priced at the input price (and per request), its
   // worst case one token per input byte.
   Result<MeteredEmbedding> embed(providers::Provider& provider,
@@ -147,29 +167,34 @@ class Meter {
     std::string receipt_id;
     std::shared_future<Result<wallet::Settlement>> settlement;
   };
-  // Holds the worst case under the call's idempotency key; refuses a replayed attempt.
-  Result<wallet::Reservation> reserve(const std::string& provider, wallet::Nanos worst_case,
-                                      const CallContext& context);
+  // Holds the worst case under the call's idempotency key (in a tab, or its own
+  // reservation); refuses a replayed attempt.
+  Result<OpenCall> hold(const std::string& provider, wallet::Nanos worst_case,
+                        const CallContext& context);
   static wallet::CallRecord call_record(const std::string& model, const CallContext& context,
                                         const wallet::Price& price);
+  // Charges `cost` for the held call: final, or an estimate to reconcile. `pipelined`:
+  // a final charge may be settled without waiting (MeterOptions::pipelined_settle).
+  Result<Charge> charge(OpenCall& held, wallet::Nanos cost, bool final,
+                        const wallet::CallRecord& record, bool pipelined = false);
+  // The call failed and was not billed: nothing is charged.
+  void release(OpenCall& held);
   // The call failed: charge the hold as an estimate if the provider may have billed,
   // release it otherwise. Returns what was charged (0 when released or not recorded).
-  wallet::Nanos settle_failure(const wallet::Reservation& reservation, const Error& error,
+  wallet::Nanos settle_failure(OpenCall& held, const Error& error,
                                const wallet::CallRecord& record);
   // The call failed after `output_bytes` of its answer arrived: settle what the provider
   // billed (call.partial_usage) or an estimate bounded by the hold. Returns the charge.
-  wallet::Nanos settle_partial(const wallet::Reservation& reservation,
-                               const providers::ChatRequest& request,
-                               const providers::ChatCall& call, std::size_t output_bytes,
-                               wallet::CallRecord record);
+  wallet::Nanos settle_partial(OpenCall& held, const providers::ChatCall& call,
+                               std::size_t output_bytes, wallet::CallRecord record);
   // The call answered with record.usage: settle its cost (pipelined when configured), or
   // the hold as an estimate when the usage is missing or cannot be priced.
-  Result<Charge> settle_success(const wallet::Reservation& reservation,
-                                const wallet::CallRecord& record);
+  Result<Charge> settle_success(OpenCall& held, const wallet::CallRecord& record);
 
   wallet::Wallet& wallet_;
   wallet::PriceSheet prices_;
   MeterOptions options_;
+  std::unique_ptr<Tabs> tabs_;  // with MeterOptions::tabs
 };
 
 // An upper bound on the input tokens of `request`: byte-level tokenizers emit at most one

@@ -189,6 +189,11 @@ void RuntimeImpl::close_run(RunFrame& frame, std::optional<lua::PlanOutcome> out
   }
   if (!frame.traced) return;  // refused before anything was traced or spent
   finish_settlements(frame.settlements);
+  // The run's metering tabs: closed, so its cost and receipts are exact and durable.
+  Status tabs_closed = meter_.close_run(result.run_id);
+  if (!tabs_closed.ok() && options_.on_log) {
+    options_.on_log(LogLevel::warn, tabs_closed.error().describe());
+  }
   // Sub-agents are runs of their own; what they spent is part of this run's cost.
   if (auto spent = wallet_->ledger().spent(result.run_id)) {
     result.usage.cost = *spent + children_cost;
@@ -234,6 +239,7 @@ metering::MeterOptions RuntimeImpl::meter_options() const {
   options.default_max_tokens = options_.default_max_tokens;
   // A call waits for its reservation to be durable, not its settlement; run() syncs.
   options.pipelined_settle = true;
+  options.tabs = true;  // metering in memory: calls reserve and settle inside tabs
   // pool_ is built before meter_ (member order), and never changes.
   options.is_free = [this](std::string_view provider) {
     const sdk::PoolMember* member = pool_.find(provider);
@@ -311,8 +317,9 @@ lua::PlanHost RuntimeImpl::host_for(Run& run) {
     return meter_.quote(first.front().candidate.provider, routed);
   };
   host.wallet_spent = [this, &run]() -> Result<wallet::Nanos> {
-    // Pipelined settlements count at their hold until they commit; wait for them.
-    Status synced = wallet_->ledger().sync();
+    // Pipelined settlements and open metering tabs count at their hold; close and wait.
+    Status synced = meter_.flush_run(run.result.run_id);
+    if (synced.ok()) synced = wallet_->ledger().sync();
     if (!synced.ok()) return synced.error();
     return wallet_->ledger().spent(run.result.run_id);
   };

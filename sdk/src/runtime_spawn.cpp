@@ -65,6 +65,8 @@ Result<std::string> RuntimeImpl::spawn(Run& parent, const lua::SpawnRequest& req
                                               std::to_string(kMaxChildren) + " sub-agents");
     }
     if (parent.budgets.run_limit) {
+      // The parent's tab was admitted under the budget about to shrink: close it first.
+      (void)meter_.flush_run(parent.result.run_id);
       Result<Nanos> spent = wallet_->ledger().spent(parent.result.run_id);
       if (!spent) return spent.error();
       const Nanos left = std::max<Nanos>(0, *parent.budgets.run_limit - *spent);

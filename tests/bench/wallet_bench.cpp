@@ -16,6 +16,11 @@
 // sleep between reserve and settle, uniformly N/2..3N/2 ms, like a model call.
 // All rows share one wallet, in the order printed, so later rows meet a larger wallet.db.
 //
+// tabs       (last) metering in memory through metering::Meter with MeterOptions::tabs, one
+//            caller, against a provider that answers at once: the meter's time per call
+//            (call time minus the provider's own), with the tab closes it triggers on the
+//            caller's thread, and close_run's wait at the end, amortized.
+//
 // Usage: wallet_bench [calls_per_caller_for_64=400] [calls_for_1=2000] [only=SUBSTRING]
 // (only: run just the scenarios whose name contains SUBSTRING, e.g. for a profiler)
 // The database lives in $PERDIEM_BENCH_DIR (default /tmp), on the disk being measured.
@@ -38,6 +43,7 @@
 
 #include "base/clock.hpp"
 #include "disk_probe.hpp"
+#include "runtime/metering/meter.hpp"
 #include "wallet/grants.hpp"
 #include "wallet/keys.hpp"
 #include "wallet/wallet.hpp"
@@ -190,6 +196,66 @@ void report(const Scenario& s, Outcome& o) {
 
 }  // namespace
 
+// Answers at once with fixed usage, as the in-process sim does.
+class InstantProvider final : public providers::Provider {
+ public:
+  const std::string& name() const override { return name_; }
+  Result<providers::ChatResponse> chat(const providers::ChatRequest& request) override {
+    providers::ChatResponse r;
+    r.content = "ok";
+    r.model = request.model;
+    r.provider = name_;
+    r.usage = {20, 50};
+    return r;
+  }
+  Result<providers::EmbedResponse> embed(const providers::EmbedRequest&) override {
+    return make_error(ErrorKind::internal, "not used");
+  }
+
+ private:
+  std::string name_ = "venice";
+};
+
+void tab_calls(Wallet& wallet, std::size_t calls, bool one_tab) {
+  auto prices = PriceSheet::from_json_text(
+      R"({"prices":[{"provider":"venice","model":"llama","input":"0.7","output":"2.8"}]})");
+  if (!prices) die("prices", prices.error());
+  metering::MeterOptions options;
+  options.tabs = true;
+  if (one_tab) {
+    options.tab.max_calls = 1 << 30;
+    options.tab.max_age = std::chrono::hours(1);
+  }
+  metering::Meter meter(wallet, *prices, options);
+  InstantProvider provider;
+  providers::ChatRequest request;
+  request.model = "llama";
+  request.messages = {{"user", "hello"}};
+  request.max_tokens = 100;
+  const std::string run = one_tab ? "one-tab" : "tabs";
+  auto provider_start = Clock::now();
+  for (std::size_t i = 0; i < calls; ++i) (void)provider.chat(request);
+  const double provider_us = micros(Clock::now() - provider_start) / static_cast<double>(calls);
+  const double cpu_before = process_cpu_seconds();
+  auto start = Clock::now();
+  for (std::size_t i = 0; i < calls; ++i) {
+    auto metered = meter.chat(provider, request,
+                              metering::CallContext{run, static_cast<std::int64_t>(i) + 1, {}});
+    if (!metered) die("tab call", metered.error());
+  }
+  const double calls_us = micros(Clock::now() - start);
+  Status closed = meter.close_run(run);
+  if (!closed.ok()) die("close_run", closed.error());
+  const double total_us = micros(Clock::now() - start);
+  const double cpu_us = (process_cpu_seconds() - cpu_before) * 1e6;
+  const double n = static_cast<double>(calls);
+  std::printf("tabs       1 caller, %s, %zu calls: %.0f calls/s; meter %.2f us per call on the "
+              "caller's thread (%.2f with close_run's wait), provider %.2f us; process cpu "
+              "%.2f us per call\n",
+              one_tab ? "one tab closed at the end" : "default tabs", calls, n / (total_us / 1e6), calls_us / n - provider_us, total_us / n - provider_us,
+              provider_us, cpu_us / n);
+}
+
 int main(int argc, char** argv) {
   std::size_t calls_64 = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 400;
   std::size_t calls_1 = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 2000;
@@ -257,6 +323,10 @@ int main(int argc, char** argv) {
     if (s.calls_each == 0 || std::string(s.name).find(only) == std::string::npos) continue;
     Outcome o = run(wallet, s, index++);
     report(s, o);
+  }
+  if (std::string("tabs").find(only) != std::string::npos || only.empty()) {
+    tab_calls(wallet, calls_1 * 50, false);
+    tab_calls(wallet, calls_1 * 50, true);
   }
   std::printf(
       "batches: group commits; ops/b: operations per commit; pages: WAL pages per commit;\n"

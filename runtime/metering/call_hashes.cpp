@@ -1,0 +1,91 @@
+#include "runtime/metering/call_hashes.hpp"
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace perdiem::metering {
+namespace {
+
+// As nlohmann::json::dump escapes a string (ensure_ascii off): UTF-8 passes through.
+void quote(std::string& out, std::string_view text) {
+  static const char* kHex = "0123456789abcdef";
+  out += '"';
+  std::size_t plain = 0;  // start of the run of characters copied as they are
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(text.data() + plain, i - plain);
+    plain = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+    }
+  }
+  out.append(text.data() + plain, text.size() - plain);
+  out += '"';
+}
+
+// One buffer per thread: the documents are hashed, never kept.
+std::string& scratch() {
+  thread_local std::string buffer;
+  buffer.clear();
+  return buffer;
+}
+
+}  // namespace
+
+wallet::Hash32 request_hash(const providers::ChatRequest& request) {
+  std::string& doc = scratch();
+  doc += '{';
+  if (request.max_tokens) {
+    doc += "\"max_tokens\":";
+    doc += std::to_string(*request.max_tokens);
+    doc += ',';
+  }
+  doc += "\"messages\":[";
+  bool first = true;
+  for (const auto& m : request.messages) {
+    if (!first) doc += ',';
+    first = false;
+    doc += "{\"content\":";
+    quote(doc, m.content);
+    doc += ",\"role\":";
+    quote(doc, m.role);
+    doc += '}';
+  }
+  doc += "],\"model\":";
+  quote(doc, request.model);
+  if (request.temperature) {
+    // nlohmann's shortest round-trip form of a double.
+    doc += ",\"temperature\":";
+    doc += nlohmann::json(*request.temperature).dump();
+  }
+  doc += '}';
+  return wallet::keccak256(doc);
+}
+
+wallet::Hash32 response_hash(const providers::ChatResponse& response) {
+  std::string& doc = scratch();
+  doc += "{\"content\":";
+  quote(doc, response.content);
+  doc += ",\"finish_reason\":";
+  quote(doc, response.finish_reason);
+  doc += ",\"model\":";
+  quote(doc, response.model);
+  doc += ",\"provider\":";
+  quote(doc, response.provider);
+  doc += '}';
+  return wallet::keccak256(doc);
+}
+
+}  // namespace perdiem::metering

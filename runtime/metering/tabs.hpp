@@ -1,0 +1,131 @@
+// Metering tabs: charging many calls against one durable reservation, in memory.
+//
+// A tab is a wallet reservation (ReserveRequest::at_least) held for the calls of one
+// (run, agent, provider). It is admitted by the wallet within every budget and funded
+// like any hold, so whatever is charged inside it is too. Each call then reserves its
+// worst case and settles its cost inside the tab under a mutex, with no disk and no other
+// thread: consumed + the worst cases of calls in flight never exceed the tab's hold. A
+// call that does not fit detaches the tab (it closes once its calls have finished) and
+// opens a new one, or meets the wallet's own refusal (needed / available).
+//
+// A tab is closed durably, at the sum of its calls' costs with the rest released and one
+// receipt per call signed as one batch (Wallet::settle_tab_async), when its run ends
+// (close_run), when it is full (max_calls), when it is old (max_age) and a call arrives,
+// and when the Tabs are destroyed. A process that dies with a tab open leaves its
+// reservation open: the next open of the wallet settles it at its hold, unreconciled,
+// never below what was spent, and the calls' receipts are lost with the process.
+//
+// Thread-safety: every method may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "perdiem/error.hpp"
+#include "runtime/providers/provider.hpp"
+#include "wallet/wallet.hpp"
+
+namespace perdiem::metering {
+
+struct TabOptions {
+  // A new tab holds this many of the worst case of the call that opens it (capped by the
+  // budgets and the funds, never below that one call's worst case).
+  int holds = 16;
+  int max_calls = 1000;                           // a full tab closes
+  std::chrono::milliseconds max_age{2000};        // an older tab closes at its next call
+};
+
+// What a small call's receipt commits to, hashed by the closer rather than the caller
+// (call_hashes.hpp): the caller then pays for a copy, not for keccak.
+struct Unhashed {
+  std::optional<providers::ChatRequest> request;
+  std::optional<providers::ChatResponse> response;
+};
+
+class Tabs {
+ public:
+  struct Tab;
+  // A call's place in a tab, between admit() and charge()/release().
+  struct Seat {
+    std::shared_ptr<Tab> tab;
+    std::int64_t tab_id = 0;
+    std::int64_t seq = 0;
+    wallet::Nanos hold = 0;  // the call's worst case, counted in flight
+    std::string key;         // the call's idempotency key ("" = none)
+  };
+
+  // Starts the closer thread, which signs and queues the settlement of tabs no call can
+  // enter any more, so that a call that fills a tab does not pay for closing it.
+  Tabs(wallet::Wallet& wallet, TabOptions options);
+  ~Tabs();  // closes every tab (best effort) and waits until that is durable
+  Tabs(const Tabs&) = delete;
+  Tabs& operator=(const Tabs&) = delete;
+
+  // Admits a call that may cost up to `hold` under `budgets` (budgets.run names the run)
+  // at `provider`, opening a tab when needed. `key` is the call's idempotency key: one
+  // already charged in this process is refused (invalid_argument), as the wallet refuses
+  // a replayed attempt. Errors otherwise are the wallet's refusals.
+  Result<Seat> admit(const std::string& provider, wallet::Nanos hold,
+                     const wallet::Budgets& budgets, const std::string& key);
+  // The call cost `cost` (final, or an estimate when it failed and may have been billed):
+  // recorded in the tab, its receipt signed when the tab closes. Returns the receipt id.
+  // `unhashed`: the request and answer whose hashes `record` still lacks.
+  std::string charge(Seat& seat, wallet::Nanos cost, bool final, wallet::CallRecord record,
+                     Unhashed unhashed = {});
+  // The call failed without being billed: its worst case is no longer held, its key may
+  // be used again.
+  void release(Seat& seat);
+
+  // Closes the run's tabs (those with calls in flight close when the last one finishes)
+  // and waits until every tab of the run closed so far is durable. An error names a tab
+  // that did not commit; its reservation then stays open and is settled at its hold when
+  // the wallet is next opened. After it, wallet.spent(run) is exact.
+  // The run has ended: its idempotency keys are forgotten too.
+  [[nodiscard]] Status close_run(const std::string& run) { return close_tabs(run, true); }
+  // The same while the run goes on (to read what it spent, or before its budgets
+  // change): its next call opens a new tab, and a replayed attempt is still refused.
+  [[nodiscard]] Status flush_run(const std::string& run) { return close_tabs(run, false); }
+
+ private:
+  struct Slot;
+  [[nodiscard]] Status close_tabs(const std::string& run, bool run_ended);
+  using Settling = std::shared_future<Result<wallet::Settlement>>;
+  // Detaches the slot's tab; hands it to the closer if no call is in flight (else the
+  // last call to finish does). Returns the tab. Slot lock held.
+  std::shared_ptr<Tab> detach(Slot& slot);
+  // Queues a tab no call can enter any more for the closer.
+  void queue_close(const std::shared_ptr<Tab>& tab);
+  // Settles (or, charged nothing, releases) such a tab: signs its receipts and queues the
+  // settlement in the wallet, on the calling thread. Closing twice does nothing.
+  void close_now(const std::shared_ptr<Tab>& tab);
+  void closer_loop();
+  std::shared_ptr<Slot> slot_for(const std::string& key, const std::string& run);
+  // Opens a tab at `provider` for a call of worst case `hold`. Slot lock held.
+  Result<wallet::Reservation> open_tab(const std::string& provider, wallet::Nanos hold,
+                                       const wallet::Budgets& budgets);
+
+  wallet::Wallet& wallet_;
+  TabOptions options_;
+  std::mutex mu_;  // guards the maps below, never held across wallet calls
+  std::unordered_map<std::string, std::shared_ptr<Slot>> slots_;
+  std::unordered_map<std::string, std::unordered_set<std::string>> charged_keys_;  // by run
+  std::unordered_map<std::string, std::vector<Settling>> settling_;              // by run
+  // The closer's queue, and how many tabs of each run are queued or being closed.
+  std::vector<std::shared_ptr<Tab>> to_close_;
+  std::unordered_map<std::string, int> closing_;
+  std::condition_variable work_, closed_;
+  bool stopping_ = false;
+  std::thread closer_;  // last: started once the rest exists
+};
+
+}  // namespace perdiem::metering

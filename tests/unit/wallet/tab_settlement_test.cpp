@@ -1,0 +1,163 @@
+// The wallet's side of metering tabs: a hold that takes what fits (ReserveRequest::
+// at_least), a tab settled at its calls' sum with their receipts signed in one batch, and
+// the Merkle proofs that let each receipt verify alone.
+#include <doctest/doctest.h>
+
+#include "wallet/receipt_batch.hpp"
+#include "wallet_fixture.hpp"
+
+using namespace perdiem;
+using namespace perdiem::wallet;
+using namespace perdiem::wallet::testing;
+
+namespace {
+
+ReserveRequest tab_request(Nanos target, Nanos at_least, Budgets budgets = {}) {
+  ReserveRequest r;
+  r.provider = "venice";
+  r.worst_case = target;
+  r.at_least = at_least;
+  r.budgets = std::move(budgets);
+  return r;
+}
+
+TabCall tab_call(std::int64_t seq, Nanos cost, bool final = true) {
+  TabCall call;
+  call.seq = seq;
+  call.cost = cost;
+  call.final = final;
+  call.time_ms = kDay0Ms + seq;
+  call.record.model = "llama";
+  call.record.step = seq + 1;
+  call.record.usage = {100, 10};
+  return call;
+}
+
+}  // namespace
+
+TEST_CASE("at_least: a tab holds what the budgets and funds allow, never less") {
+  WalletFixture f;
+  f.fund_usd("1");
+  Budgets budgets;
+  budgets.run = "r";
+  budgets.run_limit = usd("0.3");
+  SUBCASE("capped by the run budget") {
+    auto tab = f.wallet->reserve(tab_request(usd("0.5"), usd("0.01"), budgets));
+    REQUIRE(tab.ok());
+    CHECK(tab->hold == usd("0.3"));
+  }
+  SUBCASE("capped by the funds") {
+    auto tab = f.wallet->reserve(tab_request(usd("5"), usd("0.01")));
+    REQUIRE(tab.ok());
+    CHECK(tab->hold == usd("1"));
+  }
+  SUBCASE("the whole target when it fits") {
+    auto tab = f.wallet->reserve(tab_request(usd("0.2"), usd("0.01"), budgets));
+    REQUIRE(tab.ok());
+    CHECK(tab->hold == usd("0.2"));
+  }
+  SUBCASE("refused when not even at_least fits, naming it as needed") {
+    (void)f.reserve(usd("0.295"), "venice", budgets);
+    auto tab = f.wallet->reserve(tab_request(usd("0.5"), usd("0.01"), budgets));
+    REQUIRE_FALSE(tab.ok());
+    CHECK(tab.error().kind == ErrorKind::budget_exceeded);
+    CHECK(tab.error().message.find("needed $0.01") != std::string::npos);
+  }
+  SUBCASE("the per-call limit applies to at_least, not to the tab") {
+    budgets.per_call_limit = usd("0.02");
+    CHECK(f.wallet->reserve(tab_request(usd("0.2"), usd("0.01"), budgets)).ok());
+    CHECK(f.wallet->reserve(tab_request(usd("0.2"), usd("0.03"), budgets)).error().kind ==
+          ErrorKind::budget_exceeded);
+  }
+  f.require_verified();
+}
+
+TEST_CASE("a tab settles at its calls' sum, with one batch-signed receipt per call") {
+  WalletFixture f;
+  f.fund_usd("1");
+  Budgets budgets;
+  budgets.run = "r";
+  auto tab = f.wallet->reserve(tab_request(usd("0.1"), usd("0.01"), budgets));
+  REQUIRE(tab.ok());
+  std::vector<TabCall> calls;
+  for (int i = 0; i < 5; ++i) calls.push_back(tab_call(i, usd("0.002")));
+  auto settled = f.wallet->settle_tab_async(*tab, calls).get();
+  REQUIRE(settled.ok());
+  CHECK(settled->cost == usd("0.01"));
+  CHECK(settled->state == ReservationState::settled);
+  CHECK(f.balance().reserved == 0);
+  CHECK(f.wallet->spent("r").value() == usd("0.01"));
+  auto receipts = f.wallet->receipts("r").value();
+  REQUIRE(receipts.size() == 5);
+  for (std::size_t i = 0; i < receipts.size(); ++i) {
+    CHECK(receipts[i].id == tab_receipt_id(tab->id, static_cast<std::int64_t>(i)));
+    CHECK(receipts[i].signature == receipts[0].signature);  // one signature for all
+    CHECK(verify_receipt(receipts[i]).ok());
+  }
+  // Settling the same tab again charges nothing and stores no receipt twice.
+  auto again = f.wallet->settle_tab_async(*tab, calls).get();
+  REQUIRE(again.ok());
+  CHECK(again->replayed);
+  CHECK(f.wallet->receipts("r").value().size() == 5);
+  CHECK(f.wallet->spent("r").value() == usd("0.01"));
+  f.require_verified();
+}
+
+TEST_CASE("a tab holding an estimate is settled unreconciled, as a whole") {
+  WalletFixture f;
+  f.fund_usd("1");
+  Budgets budgets;
+  budgets.run = "r";
+  auto tab = f.wallet->reserve(tab_request(usd("0.1"), usd("0.01"), budgets));
+  REQUIRE(tab.ok());
+  auto settled =
+      f.wallet->settle_tab_async(*tab, {tab_call(0, usd("0.002")), tab_call(1, usd("0.01"), false)})
+          .get();
+  REQUIRE(settled.ok());
+  CHECK(settled->state == ReservationState::unreconciled);
+  CHECK(f.wallet->unreconciled().value().size() == 1);
+  auto receipts = f.wallet->receipts("r").value();
+  REQUIRE(receipts.size() == 2);
+  CHECK(receipts[0].final);
+  CHECK_FALSE(receipts[1].final);
+  f.require_verified();
+}
+
+TEST_CASE("a model id the receipt cannot carry refuses the batch and charges nothing yet") {
+  WalletFixture f;
+  f.fund_usd("1");
+  auto tab = f.wallet->reserve(tab_request(usd("0.1"), usd("0.01")));
+  REQUIRE(tab.ok());
+  TabCall bad = tab_call(0, usd("0.002"));
+  bad.record.model = "line\nbreak";
+  auto settled = f.wallet->settle_tab_async(*tab, {bad}).get();
+  REQUIRE_FALSE(settled.ok());
+  CHECK(settled.error().kind == ErrorKind::invalid_argument);
+  CHECK(f.balance().reserved == usd("0.1"));  // still open: recovered at its hold if abandoned
+}
+
+TEST_CASE("Merkle proofs lead every leaf to the root, for every batch size") {
+  for (std::uint32_t size = 1; size <= 17; ++size) {
+    CAPTURE(size);
+    std::vector<Hash32> leaves;
+    for (std::uint32_t i = 0; i < size; ++i) leaves.push_back(keccak256(std::to_string(i)));
+    const Hash32 root = merkle_root(leaves);
+    for (std::uint32_t i = 0; i < size; ++i) {
+      Hash32 reached{};
+      REQUIRE(merkle_fold(leaves[i], i, size, merkle_proof(leaves, i), reached));
+      CHECK(reached == root);
+      // The wrong place, or a proof cut short, does not reach it.
+      if (size > 1) {
+        Hash32 elsewhere{};
+        const std::uint32_t other = (i + 1) % size;
+        if (merkle_fold(leaves[i], other, size, merkle_proof(leaves, i), elsewhere))
+          CHECK(elsewhere != root);
+        auto cut = merkle_proof(leaves, i);
+        if (!cut.empty()) {
+          cut.pop_back();
+          CHECK_FALSE(merkle_fold(leaves[i], i, size, cut, elsewhere));
+        }
+      }
+    }
+  }
+}
