@@ -1,5 +1,7 @@
 #include "base/blocking_pool.hpp"
 
+#include <pthread.h>
+
 namespace perdiem::base {
 
 BlockingPool::~BlockingPool() {
@@ -22,6 +24,7 @@ void BlockingPool::run(std::function<void()> job) {
 }
 
 void BlockingPool::work() {
+  ::pthread_setname_np(::pthread_self(), "perdiem-pool");  // for top, perf and gdb
   std::unique_lock lock(mutex_);
   for (;;) {
     ++idle_;

@@ -69,6 +69,7 @@ std::shared_ptr<Tabs::Slot> Tabs::slot_for(const std::string& key, const std::st
   if (!slot) {
     slot = std::make_shared<Slot>();
     slot->run = run;
+    keys_by_run_[run].push_back(key);
   }
   return slot;
 }
@@ -249,13 +250,15 @@ Status Tabs::close_tabs(const std::string& run, bool run_ended) {
   std::vector<std::shared_ptr<Slot>> slots;
   {
     std::lock_guard<std::mutex> guard(mu_);
-    for (auto it = slots_.begin(); it != slots_.end();) {
-      if (it->second->run == run) {
-        slots.push_back(it->second);
-        it = slots_.erase(it);
-      } else {
-        ++it;
+    // By the run's own keys: closing a run costs its tabs, not every run's.
+    if (auto keys = keys_by_run_.find(run); keys != keys_by_run_.end()) {
+      for (const std::string& key : keys->second) {
+        if (auto found = slots_.find(key); found != slots_.end()) {
+          slots.push_back(std::move(found->second));
+          slots_.erase(found);
+        }
       }
+      keys_by_run_.erase(keys);
     }
     if (run_ended) charged_keys_.erase(run);
   }

@@ -118,6 +118,7 @@ class Tabs {
   TabOptions options_;
   std::mutex mu_;  // guards the maps below, never held across wallet calls
   std::unordered_map<std::string, std::shared_ptr<Slot>> slots_;
+  std::unordered_map<std::string, std::vector<std::string>> keys_by_run_;  // slots_' keys
   std::unordered_map<std::string, std::unordered_set<std::string>> charged_keys_;  // by run
   std::unordered_map<std::string, std::vector<Settling>> settling_;              // by run
   // The closer's queue, and how many tabs of each run are queued or being closed.

@@ -8,6 +8,7 @@
 //   idle        resident memory per agent while N agents sleep inside their plans.
 // Usage: agents_bench [agents=10000] [calls=20000]
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -35,6 +36,14 @@ double seconds_since(Clock::time_point start) {
 [[noreturn]] void die(const char* what, const Error& error) {
   std::fprintf(stderr, "agents_bench: %s: %s\n", what, error.describe().c_str());
   std::exit(1);
+}
+
+// CPU seconds this process has used, every thread together.
+double cpu_seconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
 std::size_t resident_bytes() {
@@ -83,14 +92,35 @@ void fan_out(int agents) {
   std::vector<std::shared_ptr<RunHandle>> runs;
   runs.reserve(static_cast<std::size_t>(agents));
   const auto start = Clock::now();
+  const double cpu_before = cpu_seconds();
   for (int i = 0; i < agents; ++i) runs.push_back(runtime->start_script(plan, "agent.lua", {}));
   int failed = 0;
   for (auto& run : runs) failed += run->wait().ok() ? 0 : 1;
   const double wall = seconds_since(start);
+  const double cpu = cpu_seconds() - cpu_before;
   std::printf("agents_bench fan-out: %d agents x 5 sim calls of 50 ms on %u scheduler threads: "
-              "%.0f ms wall (ideal 250 ms, %.2fx), %d failed; target within 1.5x: %s\n",
+              "%.0f ms wall (ideal 250 ms, %.2fx), %.0f us of CPU per agent, %d failed; target "
+              "within 1.5x: %s\n",
               agents, std::max(1u, std::thread::hardware_concurrency()), wall * 1000, wall / 0.25,
-              failed, wall <= 0.375 ? "met" : "MISSED");
+              cpu * 1e6 / agents, failed, wall <= 0.375 ? "met" : "MISSED");
+}
+
+// What an agent costs to start and finish, with no model call: its run record, sandbox,
+// trace and settlement, through the scheduler.
+void start_and_finish(int agents) {
+  auto runtime = make_runtime();
+  std::vector<std::shared_ptr<RunHandle>> runs;
+  runs.reserve(static_cast<std::size_t>(agents));
+  const auto start = Clock::now();
+  const double cpu_before = cpu_seconds();
+  for (int i = 0; i < agents; ++i) runs.push_back(runtime->start_script("return 1", "a.lua", {}));
+  const double started = seconds_since(start);
+  for (auto& run : runs) run->wait();
+  const double wall = seconds_since(start);
+  const double cpu = cpu_seconds() - cpu_before;
+  std::printf("agents_bench start: %d agents that return at once: started in %.0f ms, all "
+              "finished in %.0f ms (%.0f us of CPU per agent)\n",
+              agents, started * 1000, wall * 1000, cpu * 1e6 / agents);
 }
 
 void idle_memory(int agents) {
@@ -120,6 +150,7 @@ int main(int argc, char** argv) {
   std::error_code ignored;
   if (std::filesystem::is_directory("/dev/shm", ignored)) ::setenv("TMPDIR", "/dev/shm", 1);
   calls_per_second(calls);
+  start_and_finish(agents);
   fan_out(agents);
   idle_memory(agents);
   return 0;
