@@ -5,12 +5,13 @@
 #include "runtime/providers/anthropic_codec.hpp"
 #include "runtime/providers/anthropic_stream.hpp"
 #include "runtime/providers/http_chat.hpp"
+#include "runtime/providers/http_chat_provider.hpp"
 
 namespace perdiem::providers {
 
 namespace {
 
-class AnthropicProvider final : public Provider {
+class AnthropicProvider final : public HttpChatProvider {
  public:
   AnthropicProvider(AnthropicProviderConfig config, std::shared_ptr<http::Transport> transport)
       : config_(std::move(config)),
@@ -19,68 +20,28 @@ class AnthropicProvider final : public Provider {
 
   const std::string& name() const override { return config_.name; }
 
-  Result<ChatResponse> chat(const ChatRequest& request) override {
-    ChatCall call;
-    return chat_call(request, call);
-  }
-
-  Result<ChatResponse> chat_call(const ChatRequest& request, ChatCall& call) override {
-    ChatRequest storage;
-    const ChatRequest& sent = with_model(request, storage);
-    const bool stream = static_cast<bool>(call.on_text);
-    Result<ChatResponse> answer =
-        stream ? http_.call_streamed(http_request(sent, true), stream_decoder(), decoder(), call)
-               : http_.call_whole(http_request(sent, false), decoder(), call);
-    return named(std::move(answer), sent.model);
-  }
-
-  void start_chat(const ChatRequest& request, ChatCall& call, http::EventLoop& loop,
-                  ChatDone done) override {
-    ChatRequest storage;
-    const ChatRequest& sent = with_model(request, storage);
-    ChatDone finish = [model = sent.model, done = std::move(done)](Result<ChatResponse> answer) {
-      done(named(std::move(answer), model));
-    };
-    if (call.on_text) {
-      http_.start_streamed(loop, http_request(sent, true), stream_decoder(), decoder(), call,
-                           std::move(finish));
-    } else {
-      http_.start_whole(loop, http_request(sent, false), decoder(), call, std::move(finish));
-    }
-  }
-
  private:
   static std::string messages_url(std::string_view base_url) {
     while (base_url.ends_with('/')) base_url.remove_suffix(1);
     return std::string(base_url) + "/messages";
   }
 
-  // `request`, or a copy in `storage` naming the default model when it names none.
-  const ChatRequest& with_model(const ChatRequest& request, ChatRequest& storage) const {
-    if (!request.model.empty() || config_.default_model.empty()) return request;
-    storage = request;
-    storage.model = config_.default_model;
-    return storage;
-  }
+  const HttpChat& http() const override { return http_; }
+  const std::string& default_model() const override { return config_.default_model; }
 
-  static Result<ChatResponse> named(Result<ChatResponse> answer, const std::string& model) {
-    if (answer && answer->model.empty()) answer->model = model;
-    return answer;
-  }
-
-  WholeDecoder decoder() const {
+  WholeDecoder decoder() const override {
     return [this](long status, std::string_view body) {
       return decode_anthropic_response(status, body, config_.name);
     };
   }
 
-  StreamDecoderFactory stream_decoder() const {
+  StreamDecoderFactory stream_decoder() const override {
     return [this](TextDeltaFn on_text) {
       return std::make_unique<AnthropicStreamAccumulator>(config_.name, std::move(on_text));
     };
   }
 
-  http::Request http_request(const ChatRequest& sent, bool stream) const {
+  http::Request chat_request(const ChatRequest& sent, bool stream) const override {
     AnthropicEncodeOptions options;
     options.default_max_tokens = config_.default_max_tokens;
     options.stream = stream;

@@ -4,6 +4,7 @@
 
 #include "runtime/providers/embeddings_codec.hpp"
 #include "runtime/providers/http_chat.hpp"
+#include "runtime/providers/http_chat_provider.hpp"
 #include "runtime/providers/openai_codec.hpp"
 #include "runtime/providers/openai_stream.hpp"
 
@@ -16,7 +17,7 @@ std::string endpoint_url(std::string_view base_url, std::string_view path) {
   return std::string(base_url) + std::string(path);
 }
 
-class OpenAiProvider final : public Provider {
+class OpenAiProvider final : public HttpChatProvider {
  public:
   OpenAiProvider(OpenAiProviderConfig config, std::shared_ptr<http::Transport> transport)
       : config_(std::move(config)),
@@ -26,36 +27,6 @@ class OpenAiProvider final : public Provider {
         http_(config_.name, config_.api_key, config_.key_env, std::move(transport)) {}
 
   const std::string& name() const override { return config_.name; }
-
-  Result<ChatResponse> chat(const ChatRequest& request) override {
-    ChatCall call;
-    return chat_call(request, call);
-  }
-
-  Result<ChatResponse> chat_call(const ChatRequest& request, ChatCall& call) override {
-    ChatRequest storage;
-    const ChatRequest& sent = with_model(request, storage);
-    Result<ChatResponse> answer =
-        call.on_text
-            ? http_.call_streamed(streamed_request(sent), stream_decoder(), decoder(), call)
-            : http_.call_whole(whole_request(sent), decoder(), call);
-    return named(std::move(answer), sent.model);
-  }
-
-  void start_chat(const ChatRequest& request, ChatCall& call, http::EventLoop& loop,
-                  ChatDone done) override {
-    ChatRequest storage;
-    const ChatRequest& sent = with_model(request, storage);
-    ChatDone finish = [model = sent.model, done = std::move(done)](Result<ChatResponse> answer) {
-      done(named(std::move(answer), model));
-    };
-    if (call.on_text) {
-      http_.start_streamed(loop, streamed_request(sent), stream_decoder(), decoder(), call,
-                           std::move(finish));
-    } else {
-      http_.start_whole(loop, whole_request(sent), decoder(), call, std::move(finish));
-    }
-  }
 
   Result<EmbedResponse> embed(const EmbedRequest& request) override {
     if (request.inputs.empty() || request.inputs.size() > kMaxEmbedInputs) {
@@ -91,39 +62,27 @@ class OpenAiProvider final : public Provider {
   }
 
  private:
-  // `request`, or a copy in `storage` naming the default model when it names none.
-  const ChatRequest& with_model(const ChatRequest& request, ChatRequest& storage) const {
-    if (!request.model.empty() || config_.default_model.empty()) return request;
-    storage = request;
-    storage.model = config_.default_model;
-    return storage;
-  }
+  const HttpChat& http() const override { return http_; }
+  const std::string& default_model() const override { return config_.default_model; }
 
-  static Result<ChatResponse> named(Result<ChatResponse> answer, const std::string& model) {
-    if (answer && answer->model.empty()) answer->model = model;
-    return answer;
-  }
-
-  WholeDecoder decoder() const {
+  WholeDecoder decoder() const override {
     return [this](long status, std::string_view body) {
       return decode_chat_response(status, body, config_.name);
     };
   }
 
-  StreamDecoderFactory stream_decoder() const {
+  StreamDecoderFactory stream_decoder() const override {
     return [this](TextDeltaFn on_text) {
       return std::make_unique<OpenAiStreamAccumulator>(config_.name, std::move(on_text));
     };
   }
 
-  http::Request whole_request(const ChatRequest& request) const {
+  http::Request chat_request(const ChatRequest& request, bool stream) const override {
     http::Request http_request = post(url_);
-    http_request.body = encode_chat_request(request);
-    return http_request;
-  }
-
-  http::Request streamed_request(const ChatRequest& request) const {
-    http::Request http_request = post(url_);
+    if (!stream) {
+      http_request.body = encode_chat_request(request);
+      return http_request;
+    }
     http_request.body = encode_chat_stream_request(request);
     http_request.headers = {{"Content-Type", "application/json"}, {"Accept", "text/event-stream"}};
     http_request.first_byte_timeout = config_.stream_first_byte_timeout;

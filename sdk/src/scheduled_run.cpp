@@ -49,21 +49,18 @@ class RuntimeImpl::ScheduledRun final : public scheduler::Agent,
     lua::PlanHost& host = frame_.host;
     switch (task.waiting()) {
       case lua::PlanWait::chat:
-        runtime_.start_chat(task.chat_request(), *frame_.run, loop, {},
+      case lua::PlanWait::stream: {
+        // model.stream's on_delta runs on this loop thread as the text arrives.
+        lua::DeltaSink on_delta;
+        if (task.waiting() == lua::PlanWait::stream) on_delta = task.delta_sink();
+        runtime_.start_chat(task.chat_request(), *frame_.run, loop, std::move(on_delta),
                             [&task, resume = std::move(resume)](
                                 Result<providers::ChatResponse> answer) {
                               task.answer_chat(std::move(answer));
                               resume();
                             });
         return;
-      case lua::PlanWait::stream:
-        runtime_.start_chat(task.chat_request(), *frame_.run, loop, task.delta_sink(),
-                            [&task, resume = std::move(resume)](
-                                Result<providers::ChatResponse> answer) {
-                              task.answer_chat(std::move(answer));
-                              resume();
-                            });
-        return;
+      }
       case lua::PlanWait::chat_many:
         serve_many(task, loop, std::move(resume));
         return;
