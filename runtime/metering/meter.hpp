@@ -31,9 +31,9 @@ struct MeterOptions {
   bool pipelined_settle = false;
   // Metering in memory (tabs.hpp, docs/wallet.md "Metering in memory"): calls reserve and
   // settle inside a tab, a durable reservation held for many calls of a (run, provider),
-  // and their receipts are signed in batches when the tab closes. Nothing waits for the
-  // disk or another thread except opening and closing tabs. The runtime must close_run()
-  // when a run ends. pipelined_settle does not apply to calls charged in a tab.
+  // and their receipts are signed in batches when the tab closes, on a closer thread. A
+  // call waits for the disk only when it opens a tab (one durable reserve per tab). The
+  // runtime must close_run() when a run ends. pipelined_settle does not apply to tabs.
   bool tabs = false;
   TabOptions tab;
 };
