@@ -134,26 +134,10 @@ PlanOutcome error_outcome(lua_State* L, lua_State* plan, int status, const Sandb
   return failed(std::move(error));
 }
 
-
 }  // namespace
 
-const char* to_string(PlanWait wait) {
-  switch (wait) {
-    case PlanWait::finished: return "finished";
-    case PlanWait::chat: return "chat";
-    case PlanWait::stream: return "stream";
-    case PlanWait::chat_many: return "chat_many";
-    case PlanWait::embed: return "embed";
-    case PlanWait::sleep: return "sleep";
-    case PlanWait::child: return "child";
-    case PlanWait::preempted: return "preempted";
-  }
-  return "unknown";
-}
-
 PlanTask::PlanTask(std::string_view source, std::string_view chunk_name,
-                   const std::vector<std::string>& args, const PlanLimits& limits,
-                   PlanHost& host)
+                   const std::vector<std::string>& args, const PlanLimits& limits, PlanHost& host)
     : context_(std::make_unique<PlanContext>()) {
   PlanContext& context = *context_;
   context.host = &host;

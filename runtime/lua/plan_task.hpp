@@ -20,7 +20,12 @@
 
 #include "runtime/lua/plan.hpp"
 
+struct lua_State;
+
 namespace perdiem::lua {
+
+struct PlanContext;
+class Sandbox;
 
 // What a suspended plan waits for.
 enum class PlanWait {
@@ -33,16 +38,6 @@ enum class PlanWait {
   child,      // child:await(): child_run_id(), then answer_child()
   preempted,  // the plan used up its time slice: resume it again, after others
 };
-
-const char* to_string(PlanWait wait);
-
-struct PlanContext;
-class Sandbox;
-}  // namespace perdiem::lua
-
-struct lua_State;
-
-namespace perdiem::lua {
 
 class PlanTask {
  public:
@@ -61,7 +56,7 @@ class PlanTask {
   PlanWait waiting() const { return waiting_; }
 
   // The current wait's request. Valid until it is answered.
-  const providers::ChatRequest& chat_request() const;                 // chat, stream
+  const providers::ChatRequest& chat_request() const;                // chat, stream
   const std::vector<providers::ChatRequest>& many_requests() const;  // chat_many
   const providers::EmbedRequest& embed_request() const;              // embed
   const std::string& child_run_id() const;                           // child

@@ -40,7 +40,7 @@ class HttpChatProvider : public Provider {
     };
     if (call.on_text) {
       http().start_streamed(loop, chat_request(sent, true), stream_decoder(), decoder(), call,
-                           std::move(finish));
+                            std::move(finish));
     } else {
       http().start_whole(loop, chat_request(sent, false), decoder(), call, std::move(finish));
     }

@@ -42,8 +42,9 @@ class Agent {
   virtual ~Agent() = default;
   // Once, first: sets up the run and returns the task to drive, owned by the agent and
   // alive until finished(). The task should be made with PlanLimits::time_slice
-  // (kTimeSlice), or one busy plan holds its loop until it waits. Null when the run ended before its plan could start (its
-  // result is already known); finished() is still called, with no outcome.
+  // (kTimeSlice), or one busy plan holds its loop until it waits. Null when the run ended before
+  // its plan could start (its result is already known); finished() is still called, with no
+  // outcome.
   virtual lua::PlanTask* start(http::EventLoop& loop) = 0;
   // Answers the task's current wait (any but `sleep`, `preempted` and `finished`), then calls
   // `resume` exactly once, on the loop thread: before returning, or later (from a

@@ -44,7 +44,6 @@ nlohmann::json describe_route(const std::string& model, const router::RouteReque
           {"attempts", std::move(tried)}};
 }
 
-
 router::AttemptResult attempt_outcome(const Result<metering::MeteredResponse>& result,
                                       const providers::ChatCall& call) {
   router::AttemptResult outcome = result ? router::AttemptResult(result.value().response)

@@ -76,8 +76,8 @@ class RuntimeImpl::AsyncChat final : public std::enable_shared_from_this<AsyncCh
       send();
       return;
     }
-    const auto slice = std::min<std::chrono::steady_clock::duration>(
-        until - now, std::chrono::milliseconds(20));
+    const auto slice =
+        std::min<std::chrono::steady_clock::duration>(until - now, std::chrono::milliseconds(20));
     std::shared_ptr<AsyncChat> self = shared_from_this();
     loop_.post_after(std::chrono::ceil<std::chrono::milliseconds>(slice),
                      [self, until] { self->wait_until(until); });
@@ -112,10 +112,9 @@ class RuntimeImpl::AsyncChat final : public std::enable_shared_from_this<AsyncCh
     }
     open_ = std::move(*opened);
     std::shared_ptr<AsyncChat> self = shared_from_this();
-    member->provider->start_chat(open_->request, *call_, loop_,
-                                 [self](Result<providers::ChatResponse> answer) {
-                                   self->answered(std::move(answer));
-                                 });
+    member->provider->start_chat(
+        open_->request, *call_, loop_,
+        [self](Result<providers::ChatResponse> answer) { self->answered(std::move(answer)); });
   }
 
   void answered(Result<providers::ChatResponse> answer) {
@@ -185,9 +184,8 @@ class RuntimeImpl::AsyncChat final : public std::enable_shared_from_this<AsyncCh
   nlohmann::json charged_failures_ = nlohmann::json::array();
 };
 
-void RuntimeImpl::start_chat(const providers::ChatRequest& request, Run& run,
-                             http::EventLoop& loop, lua::DeltaSink on_delta,
-                             providers::ChatDone done) {
+void RuntimeImpl::start_chat(const providers::ChatRequest& request, Run& run, http::EventLoop& loop,
+                             lua::DeltaSink on_delta, providers::ChatDone done) {
   Result<std::int64_t> step = next_step(run);
   if (!step) {
     done(step.error());

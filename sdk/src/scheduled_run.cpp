@@ -29,8 +29,8 @@ class RuntimeImpl::ScheduledRun final : public scheduler::Agent,
   }
 
   lua::PlanTask* start(http::EventLoop&) override {
-    if (!runtime_.open_run(frame_, handle_->run_id(), handle_->cancel_flag(), source_,
-                           chunk_name_, script_directory_, depth_)) {
+    if (!runtime_.open_run(frame_, handle_->run_id(), handle_->cancel_flag(), source_, chunk_name_,
+                           script_directory_, depth_)) {
       return nullptr;
     }
     frame_.limits.time_slice = scheduler::kTimeSlice;
@@ -53,12 +53,12 @@ class RuntimeImpl::ScheduledRun final : public scheduler::Agent,
         // model.stream's on_delta runs on this loop thread as the text arrives.
         lua::DeltaSink on_delta;
         if (task.waiting() == lua::PlanWait::stream) on_delta = task.delta_sink();
-        runtime_.start_chat(task.chat_request(), *frame_.run, loop, std::move(on_delta),
-                            [&task, resume = std::move(resume)](
-                                Result<providers::ChatResponse> answer) {
-                              task.answer_chat(std::move(answer));
-                              resume();
-                            });
+        runtime_.start_chat(
+            task.chat_request(), *frame_.run, loop, std::move(on_delta),
+            [&task, resume = std::move(resume)](Result<providers::ChatResponse> answer) {
+              task.answer_chat(std::move(answer));
+              resume();
+            });
         return;
       }
       case lua::PlanWait::chat_many:
@@ -166,8 +166,8 @@ std::shared_ptr<scheduler::Agent> RuntimeImpl::make_scheduled_run(
     std::shared_ptr<BackgroundRun> handle, std::string source, std::string chunk_name,
     std::string script_directory, const RunOptions& options, int depth) {
   return std::make_shared<ScheduledRun>(*this, std::move(handle), std::move(source),
-                                        std::move(chunk_name), std::move(script_directory),
-                                        options, depth);
+                                        std::move(chunk_name), std::move(script_directory), options,
+                                        depth);
 }
 
 }  // namespace perdiem::sdk

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "base/blocking_pool.hpp"
 #include "perdiem/perdiem.hpp"
 #include "runtime/scheduler/scheduler.hpp"
-#include "base/blocking_pool.hpp"
 
 namespace perdiem::sdk {
 

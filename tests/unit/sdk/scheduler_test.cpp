@@ -46,8 +46,8 @@ TEST_CASE("2,000 sleeping agents on one scheduler thread hold no thread each, an
   for (int i = 0; i < 2000; ++i) {
     RunOptions options;
     options.args = {std::to_string(i)};
-    runs.push_back(runtime->start_script("sleep(0.3) return 'woke ' .. agent.args[1]", "nap.lua",
-                                         options));
+    runs.push_back(
+        runtime->start_script("sleep(0.3) return 'woke ' .. agent.args[1]", "nap.lua", options));
   }
   std::this_thread::sleep_for(100ms);  // all started and asleep
   // One loop thread and a few pool threads, not one per agent.
@@ -67,8 +67,8 @@ TEST_CASE("a busy agent is preempted: another on the same thread finishes meanwh
   RunOptions forever;
   forever.instruction_limit = 0;  // only cancellation stops it
   auto spinning = runtime->start_script("while true do end", "spin.lua", forever);
-  auto counting = runtime->start_script(
-      "local n = 0 for i = 1, 200000 do n = n + i end return n", "count.lua", {});
+  auto counting = runtime->start_script("local n = 0 for i = 1, 200000 do n = n + i end return n",
+                                        "count.lua", {});
   const auto counted = counting->wait_for(20s);
   REQUIRE(counted.has_value());
   REQUIRE_MESSAGE(counted->ok(), counted->error->describe());
