@@ -68,7 +68,8 @@ struct Scheduler::Loop {
         return;
       }
       // serve() may answer before it returns (then the loop goes on here, without
-      // growing the stack) or later (then the answer posts the next drive).
+      // growing the stack) or later, from a completion on this loop thread (then the
+      // plan is driven on from there).
       struct Served {
         bool returned = false;
         bool answered = false;

@@ -10,7 +10,9 @@
 #include <thread>
 #include <vector>
 
+#include "perdiem/mock_provider.hpp"
 #include "perdiem/perdiem.hpp"
+#include "perdiem/routing.hpp"
 
 using namespace perdiem;
 using namespace std::chrono_literals;
@@ -130,4 +132,49 @@ TEST_CASE("destroying the runtime cancels the agents still running and waits for
   REQUIRE(spinning->done());
   CHECK(sleeping->wait().error->kind == ErrorKind::cancelled);
   CHECK(spinning->wait().error->kind == ErrorKind::cancelled);
+}
+
+TEST_CASE("a 429 is retried after its Retry-After on a timer: the loop's other agents go on") {
+  MockProviderOptions flaky;
+  flaky.fail_first = 1;
+  flaky.fail_status = 429;
+  flaky.retry_after_seconds = 1;
+  auto server = MockProvider::start(flaky);
+  REQUIRE_MESSAGE(server.ok(), (server.ok() ? "" : server.error().describe()));
+  RuntimeOptions options;
+  options.provider.provider = "sim";
+  options.provider.use_environment = false;
+  options.scheduler_threads = 1;  // the caller and the sleeper share one loop thread
+  ProviderEndpoint endpoint;
+  endpoint.name = "flaky";
+  endpoint.base_url = (*server)->base_url();
+  options.routing.providers = {endpoint};
+  ModelRoute route;
+  route.name = "m";
+  route.targets = {{"flaky", "sim-1"}};
+  options.routing.models = {route};
+  options.routing.retries = 1;
+  auto runtime = Runtime::create(std::move(options));
+  REQUIRE(runtime.ok());
+
+  const auto start = std::chrono::steady_clock::now();
+  auto caller = (*runtime)->start_script(
+      "return model.chat{model='m', messages={{role='user', content='hi'}}}.provider",
+      "caller.lua", {});
+  auto sleeper = (*runtime)->start_script("for i = 1, 3 do sleep(0.05) end return 'rested'",
+                                          "sleeper.lua", {});
+  const RunResult& rested = sleeper->wait();
+  const auto sleeper_done = std::chrono::steady_clock::now() - start;
+  const RunResult& answered = caller->wait();
+  const auto caller_done = std::chrono::steady_clock::now() - start;
+  REQUIRE_MESSAGE(answered.ok(), answered.error->describe());
+  CHECK(answered.text == "flaky");
+  CHECK(answered.usage.model_calls == 1);
+  CHECK((*server)->requests_served() == 2);  // the 429, then the answer
+  CHECK((*server)->requests_with_status(429) == 1);
+  CHECK(caller_done >= 1s);  // the Retry-After was honoured
+  REQUIRE(rested.ok());
+  CHECK(rested.text == "rested");
+  // The sleeper was not stuck behind the backoff on their shared thread.
+  CHECK(sleeper_done < caller_done);
 }
