@@ -107,6 +107,13 @@ perdiem_code perdiem_config_set_stream_chat(perdiem_config* config, int stream_c
   });
 }
 
+perdiem_code perdiem_config_set_scheduler_threads(perdiem_config* config, unsigned threads) {
+  return update(config, [&](perdiem::RuntimeOptions& o) {
+    o.scheduler_threads = threads;
+    return PERDIEM_CODE_OK;
+  });
+}
+
 perdiem_code perdiem_config_set_host_provider(perdiem_config* config, const char* name,
                                               perdiem_host_chat_fn chat, void* user_data) {
   return update(config, [&](perdiem::RuntimeOptions& o) {

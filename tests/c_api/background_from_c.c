@@ -296,6 +296,9 @@ int main(void) {
         PERDIEM_CODE_INVALID_ARGUMENT);
   CHECK(perdiem_config_set_step_callback(config, on_step, &steps) == PERDIEM_CODE_OK);
   CHECK(perdiem_config_set_default_max_tokens(config, 0) == PERDIEM_CODE_INVALID_ARGUMENT);
+  /* One scheduler thread: every run below shares it, the spinning ones preempted. */
+  CHECK(perdiem_config_set_scheduler_threads(config, 1) == PERDIEM_CODE_OK);
+  CHECK(perdiem_config_set_scheduler_threads(NULL, 1) == PERDIEM_CODE_INVALID_ARGUMENT);
   perdiem_runtime* runtime = NULL;
   char* error = NULL;
   CHECK(perdiem_runtime_create_with(config, &runtime, &error) == PERDIEM_CODE_OK);

@@ -169,6 +169,11 @@ PERDIEM_API perdiem_code perdiem_config_set_step_callback(perdiem_config* config
 /* Nonzero: plain model.chat answers are streamed to the step callback too, as "delta"
  * events (model.stream's always are). Default 0. */
 PERDIEM_API perdiem_code perdiem_config_set_stream_chat(perdiem_config* config, int stream_chat);
+/* Event-loop threads that background runs (perdiem_run_start_*) share: each run is an
+ * agent on one of them, and a model call in flight or a sleep holds no thread. 0 (the
+ * default): one per core. */
+PERDIEM_API perdiem_code perdiem_config_set_scheduler_threads(perdiem_config* config,
+                                                              unsigned threads);
 /* Every model.chat goes to `chat` under the provider name `name` (NULL: "host"), metered
  * like any provider and free; the config's provider is then ignored except for its model,
  * the default for calls that name none. NULL `chat`: back to an HTTP or sim provider.
