@@ -6,7 +6,8 @@
 //   fan-out     N agents at once on the scheduler, each making 5 calls to the sim with
 //               50 ms of simulated latency, against the ideal 250 ms.
 //   idle        resident memory per agent while N agents sleep inside their plans.
-// Usage: agents_bench [agents=10000] [calls=20000] [calls_per_agent=5]
+// Usage: agents_bench [agents=10000] [calls=20000] [calls_per_agent=5] [only=calls|start|fan-out|idle]
+//   `only` runs one measure, for a profiler.
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -158,9 +159,11 @@ int main(int argc, char** argv) {
   const int calls_each = argc > 3 ? std::atoi(argv[3]) : 5;
   std::error_code ignored;
   if (std::filesystem::is_directory("/dev/shm", ignored)) ::setenv("TMPDIR", "/dev/shm", 1);
-  calls_per_second(calls);
-  start_and_finish(agents);
-  fan_out(agents, calls_each);
-  idle_memory(agents);
+  const std::string only = argc > 4 ? argv[4] : "";
+  const auto wanted = [&](const char* measure) { return only.empty() || only == measure; };
+  if (wanted("calls")) calls_per_second(calls);
+  if (wanted("start")) start_and_finish(agents);
+  if (wanted("fan-out")) fan_out(agents, calls_each);
+  if (wanted("idle")) idle_memory(agents);
   return 0;
 }
