@@ -2,6 +2,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "wallet/book.hpp"
@@ -100,9 +101,11 @@ Result<VerifyReport> check_budgets(sql::Db& db, VerifyReport report) {
   return report;
 }
 
-// Every receipt of a tab belongs to its batch, the batch is whole and signed by the
-// wallet (its root recomputed from the receipts, the signature checked once), and a tab's
-// receipts add up to what the tab was charged.
+// A tab's receipts add up to what the tab was charged, and every one is signed by the
+// wallet. A batch of one tab is stored without proofs: it must be whole, its root is
+// recomputed from its receipts and its signature checked once. A batch across tabs
+// (Wallet::settle_tabs_async) stores each receipt's proof: each must fold to its batch's
+// root, whose signature is checked once per batch.
 Result<VerifyReport> check_tab_receipts(sql::Db& db, VerifyReport report) {
   auto stmt = db.prepare(
       "SELECT t.reservation, t.seq, t.cost, t.receipt, r.cost, r.state FROM tab_receipts t "
@@ -113,12 +116,28 @@ Result<VerifyReport> check_tab_receipts(sql::Db& db, VerifyReport report) {
     Nanos charged = 0, sum = 0;
     std::vector<Receipt> receipts;
   };
-  auto check = [&report](Tab& tab) -> std::optional<VerifyReport> {
+  std::set<std::pair<Hash32, Signature>> signed_roots;  // batches across tabs, checked
+  auto check_proven = [&](const Tab& tab, const std::string& name) -> std::optional<VerifyReport> {
+    for (const Receipt& r : tab.receipts) {
+      Hash32 root{};
+      if (!merkle_fold(receipt_leaf(r), r.batch->index, r.batch->size, r.batch->proof, root) ||
+          root != r.batch->root)
+        return failed(report, 0, "receipt " + r.id + " of " + name +
+                                     " was altered (its proof does not reach its batch root)");
+      if (signed_roots.count({root, r.signature}) != 0) continue;
+      if (!verify_message(r.wallet, batch_message(r.wallet, root, r.batch->size), r.signature))
+        return failed(report, 0, "the receipts of " + name + " are not signed by their wallet");
+      signed_roots.insert({root, r.signature});
+    }
+    return std::nullopt;
+  };
+  auto check = [&](Tab& tab) -> std::optional<VerifyReport> {
     const std::string name = "tab " + std::to_string(tab.id);
     if (tab.sum != tab.charged)
       return failed(report, 0, "the receipts of " + name + " add up to " + format_usd(tab.sum) +
                                    ", but it was charged " + format_usd(tab.charged));
     const Receipt& first = tab.receipts.front();
+    if (!first.batch->proof.empty()) return check_proven(tab, name);
     const std::uint32_t size = first.batch->size;
     std::vector<Hash32> leaves(size);
     std::vector<bool> seen(size, false);

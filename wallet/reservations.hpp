@@ -95,6 +95,12 @@ struct TabCall {
   CallRecord record;
 };
 
+// A tab and the calls charged inside it, to settle (Wallet::settle_tabs_async).
+struct TabToSettle {
+  Reservation tab;
+  std::vector<TabCall> calls;
+};
+
 inline std::string tab_receipt_id(std::int64_t tab, std::int64_t seq) {
   return std::to_string(tab) + "." + std::to_string(seq);
 }

@@ -23,15 +23,20 @@ Result<Db> Db::open(const std::string& path, int busy_timeout_ms, const char* vf
 
 Db& Db::operator=(Db&& other) noexcept {
   if (this != &other) {
-    if (db_) sqlite3_close_v2(db_);
+    close();
     db_ = other.db_;
+    cache_ = std::move(other.cache_);
     other.db_ = nullptr;
   }
   return *this;
 }
 
-Db::~Db() {
+Db::~Db() { close(); }
+
+void Db::close() {
+  cache_.reset();
   if (db_) sqlite3_close_v2(db_);
+  db_ = nullptr;
 }
 
 Error Db::error(std::string_view what) const {
@@ -60,6 +65,15 @@ Result<Stmt> Db::prepare(std::string_view sql) {
                               SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
   if (rc != SQLITE_OK) return error("cannot prepare '" + std::string(sql) + "'");
   return Stmt(stmt, db_);
+}
+
+Result<Stmt*> Db::cached(std::string_view sql) {
+  if (!cache_) cache_ = std::make_unique<std::unordered_map<std::string, Stmt>>();
+  auto found = cache_->find(std::string(sql));
+  if (found != cache_->end()) return &found->second;
+  auto stmt = prepare(sql);
+  if (!stmt) return stmt.error();
+  return &cache_->emplace(std::string(sql), std::move(*stmt)).first->second;
 }
 
 int Db::changes() const { return sqlite3_changes(db_); }

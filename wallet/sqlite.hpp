@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "perdiem/error.hpp"
 
@@ -26,7 +27,9 @@ class Db {
   // VFS named `vfs` (nullptr: SQLite's default).
   static Result<Db> open(const std::string& path, int busy_timeout_ms, const char* vfs = nullptr);
 
-  Db(Db&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
+  Db(Db&& other) noexcept : db_(other.db_), cache_(std::move(other.cache_)) {
+    other.db_ = nullptr;
+  }
   Db& operator=(Db&& other) noexcept;
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;
@@ -35,6 +38,10 @@ class Db {
   // Runs one or more statements that return no rows.
   [[nodiscard]] Status exec(std::string_view sql);
   [[nodiscard]] Result<Stmt> prepare(std::string_view sql);
+  // The statement for `sql`, prepared on first use and kept for the connection's life:
+  // for queries a hot path runs again and again, where parsing the SQL each time would
+  // cost more than running it. The caller resets it (ResetGuard) when done.
+  [[nodiscard]] Result<Stmt*> cached(std::string_view sql);
   // Rows changed by the last INSERT/UPDATE/DELETE.
   int changes() const;
   std::int64_t last_insert_rowid() const;
@@ -44,7 +51,10 @@ class Db {
 
  private:
   explicit Db(sqlite3* db) : db_(db) {}
+  void close();
   sqlite3* db_ = nullptr;
+  // cached()'s statements by SQL text; finalized before the connection closes.
+  std::unique_ptr<std::unordered_map<std::string, Stmt>> cache_;
 };
 
 // A prepared statement. bind_* are 1-based like SQLite's; column_* 0-based.

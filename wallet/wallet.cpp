@@ -1,6 +1,7 @@
 #include "wallet/wallet.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 #include "wallet/audit.hpp"
 #include "wallet/book.hpp"
@@ -256,20 +257,23 @@ std::int64_t Wallet::now_ms() const { return impl_->clock->now_unix_ms(); }
 
 std::future<Result<Settlement>> Wallet::settle_tab_async(const Reservation& tab,
                                                          std::vector<TabCall> calls) {
-  if (!impl_->options.signer)
-    return ready<Settlement>(make_error(
-        ErrorKind::auth, "the wallet was opened without its key; cannot sign receipts"));
-  Nanos total = 0;
-  bool final = true;
+  std::vector<TabToSettle> one;
+  one.push_back(TabToSettle{tab, std::move(calls)});
+  return std::move(settle_tabs_async(std::move(one)).front());
+}
+
+namespace {
+
+// The receipts of one tab's calls, unsigned; an error for a call no receipt may hold.
+Result<std::vector<Receipt>> tab_receipts(const Reservation& tab, std::vector<TabCall>& calls) {
   std::vector<Receipt> receipts;
   receipts.reserve(calls.size());
   for (TabCall& call : calls) {
-    if (call.cost < 0)
-      return ready<Settlement>(make_error(ErrorKind::invalid_argument, "cost must not be negative"));
+    if (call.cost < 0) return make_error(ErrorKind::invalid_argument, "cost must not be negative");
     if (!valid_receipt_text(call.record.model))
-      return ready<Settlement>(make_error(
-          ErrorKind::invalid_argument,
-          "model id '" + call.record.model + "' has characters outside [A-Za-z0-9._:/@+-]"));
+      return make_error(ErrorKind::invalid_argument,
+                        "model id '" + call.record.model +
+                            "' has characters outside [A-Za-z0-9._:/@+-]");
     Receipt receipt;
     receipt.id = tab_receipt_id(tab.id, call.seq);
     receipt.provider = tab.provider;
@@ -284,21 +288,58 @@ std::future<Result<Settlement>> Wallet::settle_tab_async(const Reservation& tab,
     receipt.request_hash = call.record.request_hash;
     receipt.response_hash = call.record.response_hash;
     receipts.push_back(std::move(receipt));
-    total += call.cost;
-    final = final && call.final;
   }
-  // One signature for the whole tab; the writer only writes.
-  sign_receipt_batch(receipts, *impl_->options.signer, /*with_proofs=*/false);
-  std::vector<Book::TabReceipt> stored;
-  stored.reserve(receipts.size());
-  for (std::size_t i = 0; i < receipts.size(); ++i) {
-    std::string json = receipt_to_json(receipts[i]);
-    stored.push_back(Book::TabReceipt{calls[i].seq, {std::move(receipts[i]), std::move(json)}});
+  return receipts;
+}
+
+}  // namespace
+
+std::vector<std::future<Result<Settlement>>> Wallet::settle_tabs_async(
+    std::vector<TabToSettle> tabs) {
+  std::vector<std::future<Result<Settlement>>> settled(tabs.size());
+  if (!impl_->options.signer) {
+    for (auto& future : settled)
+      future = ready<Settlement>(make_error(
+          ErrorKind::auth, "the wallet was opened without its key; cannot sign receipts"));
+    return settled;
   }
-  return impl_->writer->submit<Settlement>(
-      [id = tab.id, total, final, r = std::move(stored)](Book& book) {
-        return book.settle_tab(id, total, final, r);
-      });
+  // Every accepted tab's receipts, one after the other, for one signature.
+  std::vector<Receipt> receipts;
+  std::vector<std::size_t> accepted;  // indexes into `tabs`
+  std::vector<std::size_t> first;     // where each accepted tab's receipts start
+  for (std::size_t i = 0; i < tabs.size(); ++i) {
+    Result<std::vector<Receipt>> made = tab_receipts(tabs[i].tab, tabs[i].calls);
+    if (!made) {
+      settled[i] = ready<Settlement>(made.error());
+      continue;
+    }
+    accepted.push_back(i);
+    first.push_back(receipts.size());
+    std::move(made->begin(), made->end(), std::back_inserter(receipts));
+  }
+  // One tab's batch is stored without proofs (its receipts are read together); a batch
+  // across tabs keeps them, since a run's receipts are read without the other tabs'.
+  sign_receipt_batch(receipts, *impl_->options.signer, /*with_proofs=*/accepted.size() > 1);
+  first.push_back(receipts.size());
+  for (std::size_t a = 0; a < accepted.size(); ++a) {
+    const TabToSettle& tab = tabs[accepted[a]];
+    Nanos total = 0;
+    bool final = true;
+    std::vector<Book::TabReceipt> stored;
+    stored.reserve(first[a + 1] - first[a]);
+    for (std::size_t r = first[a]; r < first[a + 1]; ++r) {
+      const TabCall& call = tab.calls[r - first[a]];
+      total += call.cost;
+      final = final && call.final;
+      std::string json = receipt_to_json(receipts[r]);
+      stored.push_back(Book::TabReceipt{call.seq, {std::move(receipts[r]), std::move(json)}});
+    }
+    settled[accepted[a]] = impl_->writer->submit<Settlement>(
+        [id = tab.tab.id, total, final, r = std::move(stored)](Book& book) {
+          return book.settle_tab(id, total, final, r);
+        });
+  }
+  return settled;
 }
 
 std::future<Result<Settlement>> Wallet::settle_async(const Reservation& reservation, Nanos cost,
@@ -445,14 +486,15 @@ Result<Coverage> Wallet::coverage(std::string_view provider, Nanos amount) {
 
 Result<Nanos> Wallet::spent(std::string_view run) {
   std::lock_guard<std::mutex> guard(impl_->read_mu);
-  auto stmt = impl_->reader->prepare(
+  auto stmt = impl_->reader->cached(
       "SELECT COALESCE(SUM(CASE state WHEN 'open' THEN hold WHEN 'released' THEN 0 ELSE cost "
       "END), 0) FROM reservations WHERE run = ?");
   if (!stmt) return stmt.error();
-  stmt->bind(1, run);
-  auto row = stmt->step();
+  sql::ResetGuard reset(**stmt);
+  (*stmt)->bind(1, run);
+  auto row = (*stmt)->step();
   if (!row) return row.error();
-  return stmt->column_int(0);
+  return (*stmt)->column_int(0);
 }
 
 Result<VerifyReport> Wallet::verify() {

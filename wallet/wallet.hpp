@@ -100,6 +100,12 @@ class Wallet {
   // settled at 0 (it stays a record that the hold existed).
   std::future<Result<Settlement>> settle_tab_async(const Reservation& tab,
                                                    std::vector<TabCall> calls);
+  // settle_tab_async() for many tabs at once, with one signature over all of their
+  // receipts: when thousands of short runs end together, signing each one's tab would
+  // cost more than settling it. A batch that spans tabs stores each receipt's Merkle
+  // proof, so a receipt read with its run's alone still verifies on its own. A tab
+  // refused (a negative cost, a bad model id) fails alone. Futures in `tabs`' order.
+  std::vector<std::future<Result<Settlement>>> settle_tabs_async(std::vector<TabToSettle> tabs);
   // The wallet's clock, for stamping receipts made later (tab calls).
   std::int64_t now_ms() const;
   // For a stream that broke after tokens arrived: charges an estimate now and marks the

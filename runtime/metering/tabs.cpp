@@ -56,7 +56,7 @@ void Tabs::closer_loop() {
     std::vector<std::shared_ptr<Tab>> tabs = std::move(to_close_);
     to_close_.clear();
     lock.unlock();
-    for (const auto& tab : tabs) close_now(tab);
+    close_together(tabs);
     lock.lock();
     for (const auto& tab : tabs) --closing_[tab->reservation.run];
     closed_.notify_all();
@@ -215,35 +215,48 @@ void Tabs::queue_close(const std::shared_ptr<Tab>& tab) {
   work_.notify_one();
 }
 
-void Tabs::close_now(const std::shared_ptr<Tab>& tab) {
-  std::vector<wallet::TabCall> calls;
-  std::vector<Unhashed> unhashed;
-  {
-    std::lock_guard<std::mutex> guard(tab->mu);
-    if (tab->closed || tab->accepting || tab->open_calls > 0) return;
-    tab->closed = true;
-    calls = std::move(tab->calls);
-    unhashed = std::move(tab->unhashed);
+void Tabs::close_now(const std::shared_ptr<Tab>& tab) { close_together({tab}); }
+
+void Tabs::close_together(const std::vector<std::shared_ptr<Tab>>& tabs) {
+  std::vector<wallet::TabToSettle> settle;
+  std::vector<const std::string*> runs;  // beside `settle`
+  for (const auto& tab : tabs) {
+    std::vector<wallet::TabCall> calls;
+    std::vector<Unhashed> unhashed;
+    {
+      std::lock_guard<std::mutex> guard(tab->mu);
+      if (tab->closed || tab->accepting || tab->open_calls > 0) continue;
+      tab->closed = true;
+      calls = std::move(tab->calls);
+      unhashed = std::move(tab->unhashed);
+    }
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+      if (unhashed[i].request) calls[i].record.request_hash = request_hash(*unhashed[i].request);
+      if (unhashed[i].response)
+        calls[i].record.response_hash = response_hash(*unhashed[i].response);
+    }
+    if (calls.empty()) {
+      // Nothing was charged: give the whole hold back. If this fails, the reservation
+      // stays open and the next open of the wallet settles it at its hold.
+      (void)wallet_.release(tab->reservation.id);
+      continue;
+    }
+    settle.push_back(wallet::TabToSettle{tab->reservation, std::move(calls)});
+    runs.push_back(&tab->reservation.run);
   }
-  for (std::size_t i = 0; i < calls.size(); ++i) {
-    if (unhashed[i].request) calls[i].record.request_hash = request_hash(*unhashed[i].request);
-    if (unhashed[i].response) calls[i].record.response_hash = response_hash(*unhashed[i].response);
-  }
-  const std::string& run = tab->reservation.run;
-  if (calls.empty()) {
-    // Nothing was charged: give the whole hold back. If this fails, the reservation stays
-    // open and the next open of the wallet settles it at its hold.
-    (void)wallet_.release(tab->reservation.id);
-    return;
-  }
-  Settling settling = wallet_.settle_tab_async(tab->reservation, std::move(calls)).share();
+  if (settle.empty()) return;
+  // One signature for every tab closed together (many runs that end at once).
+  std::vector<std::future<Result<wallet::Settlement>>> settled =
+      wallet_.settle_tabs_async(std::move(settle));
   std::lock_guard<std::mutex> guard(mu_);
-  auto& pending = settling_[run];
-  // A long run keeps only the settlements it has not seen commit.
-  std::erase_if(pending, [](const Settling& s) {
-    return s.wait_for(std::chrono::seconds(0)) == std::future_status::ready && s.get().ok();
-  });
-  pending.push_back(std::move(settling));
+  for (std::size_t i = 0; i < settled.size(); ++i) {
+    auto& pending = settling_[*runs[i]];
+    // A long run keeps only the settlements it has not seen commit.
+    std::erase_if(pending, [](const Settling& s) {
+      return s.wait_for(std::chrono::seconds(0)) == std::future_status::ready && s.get().ok();
+    });
+    pending.push_back(settled[i].share());
+  }
 }
 
 Status Tabs::close_tabs(const std::string& run, bool run_ended) {

@@ -108,6 +108,8 @@ class Tabs {
   // Settles (or, charged nothing, releases) such a tab: signs its receipts and queues the
   // settlement in the wallet, on the calling thread. Closing twice does nothing.
   void close_now(const std::shared_ptr<Tab>& tab);
+  // close_now() for many tabs, their receipts signed as one batch.
+  void close_together(const std::vector<std::shared_ptr<Tab>>& tabs);
   void closer_loop();
   std::shared_ptr<Slot> slot_for(const std::string& key, const std::string& run);
   // Opens a tab at `provider` for a call of worst case `hold`. Slot lock held.

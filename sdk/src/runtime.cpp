@@ -137,12 +137,12 @@ bool RuntimeImpl::open_run(RunFrame& frame, std::string run_id, const std::atomi
     if (options.timeout.count() > 0) {
       run.deadline = std::chrono::steady_clock::now() + options.timeout;
     }
-    Result<std::unique_ptr<sdk::RunTools>> run_tools = tools_->for_run(options, memory_->store());
-    if (!run_tools) {
-      result.error = run_tools.error();
+    // The run's tools are built at their first use (run_tools); options they would
+    // refuse, such as a workspace that cannot be opened, are refused now.
+    if (Status usable = tools_->check(options); !usable.ok()) {
+      result.error = usable.error();
       return false;
     }
-    run.tools = std::move(*run_tools);
     frame.host = host_for(run);
     lua::PlanHost& host = frame.host;
     host.script_directory = script_directory;
@@ -266,11 +266,13 @@ lua::PlanHost RuntimeImpl::host_for(Run& run) {
     return chat(request, run, &on_delta);
   };
   host.tool_definitions =
-      [&run](
+      [this, &run](
           const std::vector<std::string>& names) -> Result<std::vector<providers::ToolDefinition>> {
+    Result<sdk::RunTools*> tools = run_tools(run);
+    if (!tools) return tools.error();
     std::vector<providers::ToolDefinition> definitions;
     for (const std::string& name : names) {
-      auto tool = run.tools->find(name);
+      auto tool = (*tools)->find(name);
       if (!tool) return tool.error();
       definitions.push_back(tools::to_definition(**tool));
     }
@@ -282,9 +284,14 @@ lua::PlanHost RuntimeImpl::host_for(Run& run) {
   host.call_tools = [this, &run](const std::vector<std::pair<std::string, std::string>>& calls) {
     return call_tools(calls, run);
   };
-  host.list_tools = [&run] {
+  host.list_tools = [this, &run] {
     std::vector<providers::ToolDefinition> listed;
-    for (const auto& tool : run.tools->allowed()) listed.push_back({tool->name, tool->description});
+    Result<sdk::RunTools*> tools = run_tools(run);
+    if (!tools && options_.on_log) {
+      options_.on_log(LogLevel::warn, "tool.list(): " + tools.error().describe());
+    }
+    if (!tools) return listed;
+    for (const auto& tool : (*tools)->allowed()) listed.push_back({tool->name, tool->description});
     return listed;
   };
   host.chat_many = [this, &run](const std::vector<providers::ChatRequest>& requests) {

@@ -185,7 +185,10 @@ class RuntimeImpl final : public Runtime {
     std::int64_t steps = 0;
     std::uint64_t max_steps = 0;             // RunOptions::max_steps
     std::mutex mutex{};                      // guards the above and result's figures
-    std::unique_ptr<sdk::RunTools> tools{};  // this run's tools and grants
+    // This run's tools and grants, built by run_tools() on first use: most runs call no
+    // tool, and building them was a good part of what starting a run cost.
+    std::unique_ptr<sdk::RunTools> tools{};
+    std::mutex tools_mutex{};  // guards `tools`
     const std::atomic<bool>* cancel = nullptr;
     const RunOptions* options = nullptr;  // as the run was started
     int depth = 0;                        // agent.spawn levels above this run
@@ -217,6 +220,8 @@ class RuntimeImpl final : public Runtime {
   static void end_children(Run& run);
 
   metering::MeterOptions meter_options() const;
+  // The run's tools, built on first use.
+  Result<sdk::RunTools*> run_tools(Run& run);
 
   static wallet::Budgets budgets_for(const std::string& run_id, const RunOptions& options);
 

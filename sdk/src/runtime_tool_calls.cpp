@@ -9,13 +9,25 @@
 
 namespace perdiem::sdk {
 
+Result<sdk::RunTools*> RuntimeImpl::run_tools(Run& run) {
+  std::lock_guard<std::mutex> guard(run.tools_mutex);
+  if (!run.tools) {
+    Result<std::unique_ptr<sdk::RunTools>> built = tools_->for_run(*run.options, memory_->store());
+    if (!built) return built.error();
+    run.tools = std::move(*built);
+  }
+  return run.tools.get();
+}
+
 Result<std::string> RuntimeImpl::call_tool(const std::string& name,
                                            const std::string& arguments_json, Run& run) {
   nlohmann::json arguments = nlohmann::json::parse(arguments_json, nullptr, false);
   if (arguments.is_discarded()) {
     return make_error(ErrorKind::tool, "the arguments are not valid JSON", name);
   }
-  Result<std::shared_ptr<const tools::Tool>> tool = run.tools->find(name);
+  Result<sdk::RunTools*> run_tools = this->run_tools(run);
+  if (!run_tools) return run_tools.error();
+  Result<std::shared_ptr<const tools::Tool>> tool = (*run_tools)->find(name);
   if (!tool) return tool.error();
   // An invalid call is refused before anything is reserved: it costs nothing.
   if (Status valid = tools::validate_against_schema((*tool)->parameters, arguments); !valid.ok()) {
@@ -42,7 +54,7 @@ Result<std::string> RuntimeImpl::call_tool(const std::string& name,
   tools::ToolContext context;
   context.run_id = run.result.run_id;
   context.cancelled = run.cancel;
-  Result<nlohmann::json> result = run.tools->invoke((*tool)->name, arguments, context);
+  Result<nlohmann::json> result = (*run_tools)->invoke((*tool)->name, arguments, context);
   Result<std::string> text = result ? Result<std::string>(sdk::tool_result_text(*result))
                                     : Result<std::string>(result.error());
   std::int64_t cost = 0;

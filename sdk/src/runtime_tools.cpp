@@ -119,6 +119,13 @@ Result<std::unique_ptr<RuntimeTools>> RuntimeTools::create(const std::vector<Hos
     if (!registered) return registered.error();
     runtime_tools->servers_.push_back(std::move(*client));
   }
+  // Runs build their tools when they first use one; a host or MCP tool whose name
+  // clashes with a built-in would fail there, so it is refused here instead.
+  tools::ToolRegistry clashes;
+  for (const auto& tool : builtin_catalog()) (void)clashes.add(*tool);
+  for (const auto& tool : runtime_tools->shared_.list()) {
+    if (Status added = clashes.add(*tool); !added.ok()) return added.error();
+  }
   return runtime_tools;
 }
 
@@ -141,6 +148,13 @@ Result<std::unique_ptr<RunTools>> RuntimeTools::for_run(const RunOptions& option
   for (const std::string& pattern : options.allowed_tools) run->grants_.allow(pattern);
   run->executor_ = std::make_unique<tools::ToolExecutor>(run->registry_, run->grants_);
   return run;
+}
+
+Status RuntimeTools::check(const RunOptions& options) const {
+  if (options.workspace.empty()) return {};
+  Result<tools::Workspace> workspace = tools::Workspace::open(options.workspace);
+  if (!workspace) return workspace.error();
+  return {};
 }
 
 std::vector<ToolInfo> RuntimeTools::list() const {

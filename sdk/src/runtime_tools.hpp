@@ -42,6 +42,9 @@ class RuntimeTools {
                                                       const std::vector<McpServer>& servers);
   ~RuntimeTools();
 
+  // What for_run would refuse in `options`, checked without building the tools: a
+  // workspace that cannot be opened.
+  [[nodiscard]] Status check(const RunOptions& options) const;
   // The run's tools; `memory` backs the memory.* tools.
   Result<std::unique_ptr<RunTools>> for_run(const RunOptions& options,
                                             memory::MemoryStore& memory) const;

@@ -235,6 +235,41 @@ TEST_CASE("a priced host tool is reserved and settled like a call, and budgets s
   CHECK(receipts->front().cost == 10'000'000);
 }
 
+TEST_CASE("tools are built when a run first uses one; their mistakes are still caught early") {
+  RuntimeOptions options;
+  options.provider.provider = "sim";
+  options.provider.use_environment = false;
+  HostTool clock;
+  clock.name = "clock.now";  // a built-in's name
+  clock.parameters_json = R"({"type":"object"})";
+  clock.handler = [](const std::string&) -> Result<std::string> { return std::string("{}"); };
+  SUBCASE("a host tool named like a built-in is refused when the runtime is created") {
+    options.tools.push_back(clock);
+    auto runtime = Runtime::create(options);
+    REQUIRE_FALSE(runtime.ok());
+    CHECK(runtime.error().message.find("'clock.now' is already registered") != std::string::npos);
+  }
+  SUBCASE("a workspace that cannot be opened is refused when the run starts") {
+    auto runtime = Runtime::create(options);
+    REQUIRE_MESSAGE(runtime.ok(), runtime.error().describe());
+    RunOptions run_options;
+    run_options.workspace = "/nonexistent/perdiem-workspace";
+    RunResult refused = (*runtime)->run_script("return 'ran'", "w.lua", run_options);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.text.empty());  // the plan never ran
+    // The same runtime builds a run's tools on demand: listed, then called.
+    RunOptions granted;
+    granted.allowed_tools = {"clock.now"};
+    RunResult used = (*runtime)->run_script(
+        "local names = {}\n"
+        "for _, t in ipairs(tool.list()) do names[t.name] = true end\n"
+        "return tostring(names['clock.now']) .. ' ' .. type(tool.call('clock.now', {}))",
+        "t.lua", granted);
+    REQUIRE_MESSAGE(used.ok(), used.error->describe());
+    CHECK(used.text == "true table");
+  }
+}
+
 TEST_CASE("prices set in code price a host provider; a bad price is refused") {
   TempHome agent_home, issuer_home;
   auto wallet = funded_agent(agent_home, issuer_home, "1");

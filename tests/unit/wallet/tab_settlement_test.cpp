@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "wallet/receipt_batch.hpp"
+#include "wallet/sqlite.hpp"
 #include "wallet_fixture.hpp"
 
 using namespace perdiem;
@@ -121,6 +122,55 @@ TEST_CASE("a tab holding an estimate is settled unreconciled, as a whole") {
   CHECK(receipts[0].final);
   CHECK_FALSE(receipts[1].final);
   f.require_verified();
+}
+
+TEST_CASE("tabs settled together share one signature, and each run's receipts verify alone") {
+  WalletFixture f;
+  f.fund_usd("1");
+  std::vector<TabToSettle> tabs;
+  for (const char* run : {"r1", "r2", "r3"}) {
+    Budgets budgets;
+    budgets.run = run;
+    auto tab = f.wallet->reserve(tab_request(usd("0.1"), usd("0.01"), budgets));
+    REQUIRE(tab.ok());
+    tabs.push_back(TabToSettle{*tab, {tab_call(0, usd("0.002")), tab_call(1, usd("0.003"))}});
+  }
+  TabToSettle refused = tabs[1];
+  refused.calls[0].record.model = "line\nbreak";
+  tabs[1] = refused;  // fails alone: the other two settle
+  auto settled = f.wallet->settle_tabs_async(tabs);
+  REQUIRE(settled.size() == 3);
+  REQUIRE(settled[0].get().ok());
+  CHECK(settled[1].get().error().kind == ErrorKind::invalid_argument);
+  REQUIRE(settled[2].get().ok());
+  auto first = f.wallet->receipts("r1").value();
+  auto third = f.wallet->receipts("r3").value();
+  REQUIRE(first.size() == 2);
+  REQUIRE(third.size() == 2);
+  CHECK(first[0].signature == third[1].signature);  // one signature for both tabs
+  CHECK(first[0].batch->size == 4);
+  for (const auto& receipt : first) CHECK(verify_receipt(receipt).ok());
+  for (const auto& receipt : third) CHECK(verify_receipt(receipt).ok());
+  CHECK(f.wallet->spent("r1").value() == usd("0.005"));
+  CHECK(f.wallet->receipts("r2").value().empty());
+  CHECK(f.balance().reserved == usd("0.1"));  // r2's tab is still open
+  f.require_verified();
+
+  SUBCASE("the audit finds a receipt altered inside a batch across tabs") {
+    f.close();
+    {
+      auto db = sql::Db::open(f.db_path, 1000);
+      REQUIRE(db.ok());
+      REQUIRE(db->exec("UPDATE tab_receipts SET receipt = replace(receipt, 'llama', 'llamb') "
+                       "WHERE run = 'r3' AND seq = 1")
+                  .ok());
+    }
+    f.open();
+    auto report = f.wallet->verify();
+    REQUIRE(report.ok());
+    CHECK_FALSE(report->ok);
+    CHECK(report->problem.find("was altered") != std::string::npos);
+  }
 }
 
 TEST_CASE("a model id the receipt cannot carry refuses the batch and charges nothing yet") {
