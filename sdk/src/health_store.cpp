@@ -22,7 +22,8 @@ void report(const LogSink& log, const std::string& line) {
 
 }  // namespace
 
-void HealthStore::load(router::HealthBook& book, const LogSink& log) const {
+void HealthStore::load(router::HealthBook& book) const {
+  const LogSink& log = log_;
   if (path_.empty()) return;
   Result<std::string> text = read_small_file(path_, kMaxHealthBytes, "health.json");
   if (!text) {
@@ -41,10 +42,27 @@ void HealthStore::load(router::HealthBook& book, const LogSink& log) const {
   }
 }
 
-void HealthStore::save(const router::HealthBook& book, const LogSink& log) {
-  if (path_.empty()) return;
-  const std::string text = book.to_json().dump(1) + "\n";
+HealthStore::~HealthStore() {
   std::lock_guard lock(save_mutex_);
+  if (deferred_) write();
+}
+
+void HealthStore::save() {
+  if (path_.empty()) return;
+  std::lock_guard lock(save_mutex_);
+  const auto now = std::chrono::steady_clock::now();
+  if (last_write_ && now - *last_write_ < kSaveInterval) {
+    deferred_ = true;
+    return;
+  }
+  write();
+}
+
+void HealthStore::write() {
+  const LogSink& log = log_;
+  last_write_ = std::chrono::steady_clock::now();
+  deferred_ = false;
+  const std::string text = book_.to_json().dump(1) + "\n";
   const std::string temporary = path_ + ".tmp." + std::to_string(::getpid());
   int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {

@@ -2,13 +2,18 @@
 // circuit breakers) read from and written to a JSON file, so a provider that failed a
 // minute ago in another run is not the first one tried again. Internal to sdk/src.
 //
-// The file is rewritten whole (temporary file, then rename) after each run; processes
-// sharing it race harmlessly: the last writer wins, and health is advice, not money.
+// The file is rewritten whole (temporary file, then rename) after a run, at most once a
+// second (kSaveInterval), and once more when the store is destroyed if a run ended since:
+// ten thousand short runs ending together write it a handful of times, not ten thousand.
+// A crash loses at most the last second's health. Processes sharing the file race
+// harmlessly: the last writer wins, and health is advice, not money.
 // Thread-safety: save() may be called from several runs at once.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,17 +26,32 @@ using LogSink = std::function<void(LogLevel, std::string_view)>;
 
 class HealthStore {
  public:
-  explicit HealthStore(std::string path) : path_(std::move(path)) {}
+  static constexpr std::chrono::seconds kSaveInterval{1};
+
+  // `book` is what save() writes; it must outlive the store.
+  HealthStore(std::string path, const router::HealthBook& book, LogSink log)
+      : path_(std::move(path)), book_(book), log_(std::move(log)) {}
+  ~HealthStore();  // writes the book if a save() since the last write was deferred
+  HealthStore(const HealthStore&) = delete;
+  HealthStore& operator=(const HealthStore&) = delete;
 
   // Loads the file into `book`. A missing file is a fresh start; an unreadable or
-  // malformed one is reported through `log` and ignored (then overwritten by save()).
-  void load(router::HealthBook& book, const LogSink& log) const;
-  // Writes `book` to the file; a failure is reported through `log`, never fatal.
-  void save(const router::HealthBook& book, const LogSink& log);
+  // malformed one is reported through the log and ignored (then overwritten by save()).
+  void load(router::HealthBook& book) const;
+  // A run ended: writes the book to the file, now if the last write is older than
+  // kSaveInterval, else at the next save() after that or at destruction. A failure is
+  // reported through the log, never fatal.
+  void save();
 
  private:
+  void write();  // save_mutex_ held
+
   std::string path_;  // "" = nothing persists
-  std::mutex save_mutex_;
+  const router::HealthBook& book_;
+  LogSink log_;
+  std::mutex save_mutex_;  // guards the two below and the file
+  std::optional<std::chrono::steady_clock::time_point> last_write_;
+  bool deferred_ = false;  // a save() came within kSaveInterval of the last write
 };
 
 }  // namespace perdiem::sdk

@@ -202,7 +202,7 @@ void RuntimeImpl::close_run(RunFrame& frame, std::optional<lua::PlanOutcome> out
                                         spent.error().describe() + "); its receipts are exact");
   }
   end_trace(result);
-  health_store_.save(health_, options_.on_log);
+  health_store_.save();
 }
 
 void RuntimeImpl::begin_trace(const std::string& run_id, std::string_view chunk_name,

@@ -70,9 +70,9 @@ class RuntimeImpl final : public Runtime {
         pool_(std::move(pool)),
         wallet_(std::move(wallet)),
         meter_(wallet_->ledger(), wallet_->prices(), meter_options()),
-        health_store_(options_.routing.health_path),
+        health_store_(options_.routing.health_path, health_, options_.on_log),
         scheduled_(scheduler::SchedulerOptions{options_.scheduler_threads}) {
-    health_store_.load(health_, options_.on_log);
+    health_store_.load(health_);
     // require "perdiem.react" finds the plan library (installed, or this source tree's).
     if (Result<std::string> scripts = sdk::plan_library_directory()) module_paths_ = {*scripts};
   }

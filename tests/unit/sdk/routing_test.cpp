@@ -307,6 +307,26 @@ TEST_CASE("provider health persists between runtimes sharing a health file") {
   }
 }
 
+TEST_CASE("runs ending within a second write the health file once, and the runtime's end once more") {
+  Fleet fleet;
+  TempDir dir;
+  RuntimeOptions options = fleet.options();
+  options.routing.health_path = dir.path + "/health.json";
+  {
+    auto runtime = make_runtime(options);
+    CHECK(must_run(*runtime, kWhoAnswers) == "live");
+    REQUIRE(std::filesystem::exists(options.routing.health_path));  // the first run writes
+    std::filesystem::remove(options.routing.health_path);
+    CHECK(must_run(*runtime, kWhoAnswers) == "live");
+    // Within a second of the last write: deferred, not written.
+    CHECK_FALSE(std::filesystem::exists(options.routing.health_path));
+  }
+  // The deferred write happens when the runtime ends, with what both runs learned.
+  REQUIRE(std::filesystem::exists(options.routing.health_path));
+  auto saved = nlohmann::json::parse(std::ifstream(options.routing.health_path));
+  CHECK(saved["providers"]["live"]["recent"] == "11");  // two answers, one per run
+}
+
 TEST_CASE("ProviderPool refuses configurations that cannot work") {
   RuntimeOptions options;
   options.provider.provider = "sim";
