@@ -71,6 +71,15 @@ Status Meter::close_run(const std::string& run) {
   return tabs_->close_run(run);
 }
 
+void Meter::begin_close_run(const std::string& run) {
+  if (tabs_) tabs_->detach_run(run, true);
+}
+
+Status Meter::end_close_run(const std::string& run) {
+  if (!tabs_) return {};
+  return tabs_->await_run(run);
+}
+
 Status Meter::flush_run(const std::string& run) {
   if (!tabs_) return {};
   return tabs_->flush_run(run);

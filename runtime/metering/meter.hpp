@@ -154,6 +154,10 @@ class Meter {
   // close_run() for a run that goes on (before reading what it spent, or changing its
   // budgets): replayed attempts of the run are still refused afterwards.
   [[nodiscard]] Status flush_run(const std::string& run);
+  // close_run() in two halves, for many runs ending together: begin_close_run() never
+  // waits, and their tabs are signed and committed together; end_close_run() waits.
+  void begin_close_run(const std::string& run);
+  [[nodiscard]] Status end_close_run(const std::string& run);
 
   // The same for an embeddings call: priced at the input price (and per request), its
   // worst case one token per input byte.

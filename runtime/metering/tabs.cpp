@@ -259,7 +259,7 @@ void Tabs::close_together(const std::vector<std::shared_ptr<Tab>>& tabs) {
   }
 }
 
-Status Tabs::close_tabs(const std::string& run, bool run_ended) {
+void Tabs::detach_run(const std::string& run, bool run_ended) {
   std::vector<std::shared_ptr<Slot>> slots;
   {
     std::lock_guard<std::mutex> guard(mu_);
@@ -279,6 +279,9 @@ Status Tabs::close_tabs(const std::string& run, bool run_ended) {
     std::lock_guard<std::mutex> guard(slot->mu);
     detach(*slot);
   }
+}
+
+Status Tabs::await_run(const std::string& run) {
   std::vector<Settling> pending;
   {
     std::unique_lock<std::mutex> lock(mu_);

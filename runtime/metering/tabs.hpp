@@ -91,14 +91,24 @@ class Tabs {
   // that did not commit; its reservation then stays open and is settled at its hold when
   // the wallet is next opened. After it, wallet.spent(run) is exact.
   // The run has ended: its idempotency keys are forgotten too.
-  [[nodiscard]] Status close_run(const std::string& run) { return close_tabs(run, true); }
+  [[nodiscard]] Status close_run(const std::string& run) {
+    detach_run(run, true);
+    return await_run(run);
+  }
   // The same while the run goes on (to read what it spent, or before its budgets
   // change): its next call opens a new tab, and a replayed attempt is still refused.
-  [[nodiscard]] Status flush_run(const std::string& run) { return close_tabs(run, false); }
+  [[nodiscard]] Status flush_run(const std::string& run) {
+    detach_run(run, false);
+    return await_run(run);
+  }
+  // close_run() in two halves, so many runs that end together detach their tabs first
+  // (the closer then signs them as one batch and the wallet commits them together) and
+  // wait after: detach_run() never waits; await_run() waits for what was detached.
+  void detach_run(const std::string& run, bool run_ended);
+  [[nodiscard]] Status await_run(const std::string& run);
 
  private:
   struct Slot;
-  [[nodiscard]] Status close_tabs(const std::string& run, bool run_ended);
   using Settling = std::shared_future<Result<wallet::Settlement>>;
   // Detaches the slot's tab; hands it to the closer if no call is in flight (else the
   // last call to finish does). Returns the tab. Slot lock held.

@@ -170,14 +170,16 @@ bool RuntimeImpl::open_run(RunFrame& frame, std::string run_id, const std::atomi
 }
 
 void RuntimeImpl::close_run(RunFrame& frame, std::optional<lua::PlanOutcome> outcome) {
+  if (!begin_close(frame, std::move(outcome))) return;
+  end_close(frame);
+  flush_closed();
+}
+
+bool RuntimeImpl::begin_close(RunFrame& frame, std::optional<lua::PlanOutcome> outcome) {
   RunResult& result = frame.result;
-  Nanos children_cost = 0;
   try {
-    if (frame.run) {
-      // No sub-agent outlives this run (they use this runtime).
-      end_children(*frame.run);
-      children_cost = frame.run->children_cost;
-    }
+    // No sub-agent outlives this run (they use this runtime).
+    if (frame.run) end_children(*frame.run);
     if (outcome && outcome->error) {
       result.error = std::move(outcome->error);
     } else if (outcome) {
@@ -187,14 +189,22 @@ void RuntimeImpl::close_run(RunFrame& frame, std::optional<lua::PlanOutcome> out
   } catch (const std::exception& e) {
     result.error = make_error(ErrorKind::internal, std::string("unexpected failure: ") + e.what());
   }
-  if (!frame.traced) return;  // refused before anything was traced or spent
+  if (!frame.traced) return false;  // refused before anything was traced or spent
   finish_settlements(frame.settlements);
-  // The run's metering tabs: closed, so its cost and receipts are exact and durable.
-  Status tabs_closed = meter_.close_run(result.run_id);
+  // The run's metering tabs: detached now, waited for in end_close().
+  meter_.begin_close_run(result.run_id);
+  return true;
+}
+
+void RuntimeImpl::end_close(RunFrame& frame) {
+  RunResult& result = frame.result;
+  // The run's tabs are durable after this, so its cost and receipts are exact.
+  Status tabs_closed = meter_.end_close_run(result.run_id);
   if (!tabs_closed.ok() && options_.on_log) {
     options_.on_log(LogLevel::warn, tabs_closed.error().describe());
   }
   // Sub-agents are runs of their own; what they spent is part of this run's cost.
+  const Nanos children_cost = frame.run ? frame.run->children_cost : 0;
   if (auto spent = wallet_->ledger().spent(result.run_id)) {
     result.usage.cost = *spent + children_cost;
   } else if (options_.on_log) {
@@ -202,6 +212,14 @@ void RuntimeImpl::close_run(RunFrame& frame, std::optional<lua::PlanOutcome> out
                                         spent.error().describe() + "); its receipts are exact");
   }
   end_trace(result);
+}
+
+void RuntimeImpl::flush_closed() {
+  Status flushed = memory_->store().flush();
+  if (!flushed.ok() && options_.on_log) {
+    options_.on_log(LogLevel::warn, "a run's trace could not be written to memory.db: " +
+                                        flushed.error().describe());
+  }
   health_store_.save();
 }
 
@@ -227,7 +245,6 @@ void RuntimeImpl::end_trace(const RunResult& result) {
     end.error = result.error->describe();
   }
   Status ended = memory_->store().end_run(result.run_id, end);
-  if (ended.ok()) ended = memory_->store().flush();
   if (!ended.ok() && options_.on_log) {
     options_.on_log(LogLevel::warn, "the run's trace could not be written to memory.db: " +
                                         ended.error().describe());

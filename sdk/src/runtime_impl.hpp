@@ -71,7 +71,8 @@ class RuntimeImpl final : public Runtime {
         wallet_(std::move(wallet)),
         meter_(wallet_->ledger(), wallet_->prices(), meter_options()),
         health_store_(options_.routing.health_path, health_, options_.on_log),
-        scheduled_(scheduler::SchedulerOptions{options_.scheduler_threads}) {
+        scheduled_(scheduler::SchedulerOptions{options_.scheduler_threads},
+                   [this] { flush_closed(); }) {
     health_store_.load(health_);
     // require "perdiem.react" finds the plan library (installed, or this source tree's).
     if (Result<std::string> scripts = sdk::plan_library_directory()) module_paths_ = {*scripts};
@@ -125,6 +126,15 @@ class RuntimeImpl final : public Runtime {
   // sub-agents ended, settlements durable, the cost read from the wallet, the trace
   // closed, health saved. Blocks on the disk: never call it on a loop thread.
   void close_run(RunFrame& frame, std::optional<lua::PlanOutcome> outcome);
+  // close_run() in three parts, for runs that end together (ScheduledRuns closes them in
+  // batches): begin_close() for each (sub-agents ended, the result set, the tabs
+  // detached; false when there is nothing more to close), then end_close() for each (the
+  // tabs durable, the cost read, the trace's end queued), then one flush_closed() (the
+  // traces durable, health saved). The tabs of the batch are signed and committed
+  // together, and one memory.db commit covers every trace.
+  bool begin_close(RunFrame& frame, std::optional<lua::PlanOutcome> outcome);
+  void end_close(RunFrame& frame);
+  void flush_closed();
 
   // A run for the scheduler (scheduled_run.cpp): `handle` receives its result.
   std::shared_ptr<scheduler::Agent> make_scheduled_run(std::shared_ptr<BackgroundRun> handle,
@@ -140,6 +150,7 @@ class RuntimeImpl final : public Runtime {
   void begin_trace(const std::string& run_id, std::string_view chunk_name, std::string_view source,
                    const RunOptions& options);
 
+  // Queues the end of the run's trace; flush_closed() makes it durable.
   void end_trace(const RunResult& result);
 
   // Keeps the pending settlement; a long run drops the ones already committed, so it

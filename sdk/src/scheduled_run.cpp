@@ -90,10 +90,13 @@ class RuntimeImpl::ScheduledRun final : public scheduler::Agent,
   void finished(std::optional<lua::PlanOutcome> outcome) override {
     task_.reset();  // the plan's Lua state closes here, on its loop thread
     std::shared_ptr<ScheduledRun> self = shared_from_this();
-    runtime_.scheduled_.blocking().run([self, outcome = std::move(outcome)]() mutable {
-      self->runtime_.close_run(self->frame_, std::move(outcome));
-      self->handle_->finish(std::move(self->frame_.result));
-    });
+    auto plan_outcome = std::make_shared<std::optional<lua::PlanOutcome>>(std::move(outcome));
+    runtime_.scheduled_.close(ScheduledRuns::Closing{
+        [self, plan_outcome] {
+          return self->runtime_.begin_close(self->frame_, std::move(*plan_outcome));
+        },
+        [self] { self->runtime_.end_close(self->frame_); },
+        [self] { self->handle_->finish(std::move(self->frame_.result)); }});
   }
 
   bool cancelled() const override { return handle_->cancel_flag()->load(); }

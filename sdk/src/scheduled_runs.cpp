@@ -1,6 +1,7 @@
 #include "sdk/src/scheduled_runs.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 #include <exception>
 
@@ -37,7 +38,8 @@ void BackgroundRun::finish(RunResult result) {
   finished_.notify_all();
 }
 
-ScheduledRuns::ScheduledRuns(scheduler::SchedulerOptions options) : scheduler_(options) {}
+ScheduledRuns::ScheduledRuns(scheduler::SchedulerOptions options, std::function<void()> flush)
+    : flush_(std::move(flush)), scheduler_(options) {}
 
 ScheduledRuns::~ScheduledRuns() {
   std::vector<std::shared_ptr<BackgroundRun>> handles;
@@ -47,6 +49,40 @@ ScheduledRuns::~ScheduledRuns() {
   }
   for (auto& handle : handles) handle->cancel();
   for (auto& handle : handles) handle->wait();
+}
+
+void ScheduledRuns::close(Closing closing) {
+  {
+    std::lock_guard lock(closing_mutex_);
+    closing_.push_back(std::move(closing));
+    if (closer_running_) return;
+    closer_running_ = true;
+  }
+  pool_.run([this] {
+    // Enough to share the disk's work, few enough that the first run's handle is not
+    // held back long by the last one's.
+    constexpr std::size_t kMaxBatch = 512;
+    for (;;) {
+      std::vector<Closing> batch;
+      {
+        std::lock_guard lock(closing_mutex_);
+        if (closing_.empty()) {
+          closer_running_ = false;
+          return;
+        }
+        const std::size_t taken = std::min(kMaxBatch, closing_.size());
+        batch.assign(std::make_move_iterator(closing_.begin()),
+                     std::make_move_iterator(closing_.begin() + static_cast<long>(taken)));
+        closing_.erase(closing_.begin(), closing_.begin() + static_cast<long>(taken));
+      }
+      std::vector<bool> open(batch.size());
+      for (std::size_t i = 0; i < batch.size(); ++i) open[i] = batch[i].begin();
+      for (std::size_t i = 0; i < batch.size(); ++i)
+        if (open[i]) batch[i].end();
+      flush_();
+      for (Closing& closed : batch) closed.done();
+    }
+  });
 }
 
 void ScheduledRuns::start(std::shared_ptr<BackgroundRun> handle,

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -44,13 +45,26 @@ class BackgroundRun final : public RunHandle {
 // each to finish, so no run outlives the runtime it uses. Thread-safety: all members.
 class ScheduledRuns {
  public:
-  explicit ScheduledRuns(scheduler::SchedulerOptions options);
+  // A finished run's end, in the parts of RuntimeImpl::close_run.
+  struct Closing {
+    std::function<bool()> begin;  // false: nothing more to close before `done`
+    std::function<void()> end;
+    std::function<void()> done;   // after the batch's flush: the run's handle finishes
+  };
+
+  // `flush` runs once per batch of closings, after their ends and before their dones.
+  ScheduledRuns(scheduler::SchedulerOptions options, std::function<void()> flush);
   ~ScheduledRuns();
   ScheduledRuns(const ScheduledRuns&) = delete;
   ScheduledRuns& operator=(const ScheduledRuns&) = delete;
 
   // Starts `agent`, whose run `handle` finishes.
   void start(std::shared_ptr<BackgroundRun> handle, std::shared_ptr<scheduler::Agent> agent);
+  // Closes a finished run on the blocking pool, batched with the runs that finish while
+  // it waits: every begin, then every end, then one flush, then every done. Ten
+  // thousand runs ending together so take a few hundred batches on one pool thread,
+  // where each on its own would block a pool thread on the disk.
+  void close(Closing closing);
   base::BlockingPool& blocking() { return pool_; }
   std::size_t threads() const { return scheduler_.threads(); }
 
@@ -58,6 +72,10 @@ class ScheduledRuns {
   std::mutex mutex_;
   std::vector<std::shared_ptr<BackgroundRun>> handles_;  // pruned of finished ones
   std::size_t prune_at_ = 64;
+  const std::function<void()> flush_;
+  std::mutex closing_mutex_;
+  std::vector<Closing> closing_;  // waiting for the closer
+  bool closer_running_ = false;   // a pool job is draining closing_
   scheduler::Scheduler scheduler_;
   base::BlockingPool pool_;  // after scheduler_: destroyed first, its jobs drained
 };

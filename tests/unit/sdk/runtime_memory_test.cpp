@@ -4,11 +4,14 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -205,4 +208,48 @@ TEST_CASE("memory.* as tools for the model, behind the memory.* grant") {
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error->kind == ErrorKind::tool);
   CHECK(refused.error->message.find("--allow-tool memory.set") != std::string::npos);
+}
+
+TEST_CASE("runs that end together are closed in batches: few threads, and each is durable "
+          "when its handle says it finished") {
+  TempDir dir;
+  auto runtime = sim_runtime(dir.path + "/memory.db");
+  auto threads_now = [] {
+    std::size_t count = 0;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) {
+      (void)entry;
+      ++count;
+    }
+    return count;
+  };
+  const std::size_t before = threads_now();
+  std::atomic<bool> sampling{true};
+  std::atomic<std::size_t> most{0};
+  std::thread sampler([&] {
+    while (sampling) {
+      most = std::max(most.load(), threads_now());
+      std::this_thread::sleep_for(1ms);
+    }
+  });
+  std::vector<std::shared_ptr<RunHandle>> runs;
+  for (int i = 0; i < 600; ++i) {
+    runs.push_back(runtime->start_script(
+        "return model.chat{messages = {{role = 'user', content = 'hi'}}}.content", "end.lua", {}));
+  }
+  auto store = memory::MemoryStore::open(dir.path + "/memory.db");
+  REQUIRE(store.ok());
+  for (auto& run : runs) {
+    const RunResult& result = run->wait();
+    REQUIRE_MESSAGE(result.ok(), result.error->describe());
+    // Another connection sees the run's end as soon as its handle has finished.
+    auto detail = (*store)->get_run(result.run_id);
+    REQUIRE_MESSAGE(detail.ok(), detail.error().describe());
+    CHECK(detail->run.status == "ok");
+    CHECK(detail->run.cost_nanos == result.usage.cost);
+    CHECK(detail->steps.size() == 1);
+  }
+  sampling = false;
+  sampler.join();
+  // Closing blocks on the disk, but in batches on one pool thread, not a thread per run.
+  CHECK(most.load() - before < 30);
 }
