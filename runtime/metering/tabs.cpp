@@ -53,6 +53,9 @@ void Tabs::closer_loop() {
   for (;;) {
     work_.wait(lock, [this] { return stopping_ || !to_close_.empty(); });
     if (to_close_.empty()) return;  // stopping, and nothing left to close
+    // Tabs come one at a time (a run's end, an old tab replaced), and each batch costs a
+    // signature: a moment's wait lets the tabs of many runs share one.
+    work_.wait_for(lock, options_.gather, [this] { return stopping_; });
     std::vector<std::shared_ptr<Tab>> tabs = std::move(to_close_);
     to_close_.clear();
     lock.unlock();

@@ -43,6 +43,9 @@ struct TabOptions {
   int holds = 16;
   int max_calls = 1000;                           // a full tab closes
   std::chrono::milliseconds max_age{2000};        // an older tab closes at its next call
+  // How long the closer waits after a tab arrives for others to sign with it: what a
+  // run's end waits more, against a signature per tab when runs end one after another.
+  std::chrono::milliseconds gather{2};
 };
 
 // What a small call's receipt commits to, hashed by the closer rather than the caller

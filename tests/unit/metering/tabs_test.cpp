@@ -148,6 +148,34 @@ TEST_CASE("calls in a tab are charged once each; closing settles the sum, releas
   f.require_verified();
 }
 
+TEST_CASE("runs that end together have their tabs signed as one batch, each run exact") {
+  WalletFixture f;
+  f.fund_usd("1");
+  MeterOptions options = with_tabs();
+  options.tab.gather = std::chrono::milliseconds(300);  // ample, however loaded the machine
+  Meter meter(*f.wallet, venice_prices(), options);
+  CountingProvider venice("venice");
+  const std::vector<std::string> runs = {"r1", "r2", "r3", "r4"};
+  for (const auto& run : runs)
+    for (int i = 1; i <= 3; ++i) REQUIRE(meter.chat(venice, small_request(), call(run, i)).ok());
+  // As ScheduledRuns closes a batch: every run's tabs detached, then each awaited.
+  for (const auto& run : runs) meter.begin_close_run(run);
+  for (const auto& run : runs) REQUIRE(meter.end_close_run(run).ok());
+  std::set<wallet::Signature> signatures;
+  for (const auto& run : runs) {
+    CHECK(f.wallet->spent(run).value() == 3 * kCost);
+    auto receipts = f.wallet->receipts(run).value();
+    REQUIRE(receipts.size() == 3);
+    for (const auto& r : receipts) {
+      CHECK(wallet::verify_receipt(r).ok());  // alone, with its stored proof
+      signatures.insert(r.signature);
+    }
+  }
+  CHECK(signatures.size() == 1);  // the closer gathered the four tabs
+  CHECK(f.balance().reserved == 0);
+  f.require_verified();
+}
+
 TEST_CASE("a large request and answer are hashed at once, a small one by the closer: same hashes") {
   WalletFixture f;
   f.fund_usd("10");
