@@ -24,6 +24,11 @@ std::uint64_t SeededRandom::next_u64() {
   return z ^ (z >> 31);
 }
 
+SeededRandom& LazilySeededRandom::seeded() {
+  if (!seeded_) seeded_ = std::make_unique<SeededRandom>(secure_random().next_u64());
+  return *seeded_;
+}
+
 void SeededRandom::fill(std::span<std::uint8_t> out) {
   for (std::size_t i = 0; i < out.size(); i += 8) {
     const std::uint64_t word = next_u64();

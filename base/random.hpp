@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 
 namespace perdiem::base {
@@ -27,6 +28,19 @@ class SeededRandom final : public Random {
 
  private:
   std::uint64_t state_;
+};
+
+// A SeededRandom seeded from secure_random() when first used: for jitter that most
+// users never draw (a model call's backoff), so the common case costs no syscall.
+class LazilySeededRandom final : public Random {
+ public:
+  std::uint64_t next_u64() override { return seeded().next_u64(); }
+  void fill(std::span<std::uint8_t> out) override { seeded().fill(out); }
+  bool seeded_yet() const { return seeded_ != nullptr; }
+
+ private:
+  SeededRandom& seeded();
+  std::unique_ptr<SeededRandom> seeded_;
 };
 
 // libsodium's randombytes. Thread-safe.

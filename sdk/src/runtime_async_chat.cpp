@@ -25,8 +25,7 @@ class RuntimeImpl::AsyncChat final : public std::enable_shared_from_this<AsyncCh
         on_delta_(std::move(on_delta)),
         // The step's deltas go to on_step for a stream, or for every call with stream_chat.
         stream_(on_delta_ || (runtime.options_.stream_chat && runtime.options_.on_step)),
-        done_(std::move(done)),
-        jitter_(base::secure_random().next_u64()) {}
+        done_(std::move(done)) {}
 
   // Plans the route and sends the first attempt.
   void begin() {
@@ -173,7 +172,7 @@ class RuntimeImpl::AsyncChat final : public std::enable_shared_from_this<AsyncCh
   const lua::DeltaSink on_delta_;  // the plan's (model.stream); may be empty
   const bool stream_;
   providers::ChatDone done_;
-  base::SeededRandom jitter_;
+  base::LazilySeededRandom jitter_;  // seeded at the first backoff, if any
   router::Plan plan_;
   std::optional<router::RouteSession> session_;
   router::RouteSession::Step step_{};
