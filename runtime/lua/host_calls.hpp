@@ -48,6 +48,11 @@ std::vector<Result<providers::ChatResponse>> ask_host_many(
 Result<providers::EmbedResponse> ask_host_embed(PlanHost& host,
                                                 const providers::EmbedRequest& request);
 
+// host.call_tools(calls), or host.call_tool for each in turn when the host has none; a
+// result or an Error per call, in call order.
+std::vector<Result<std::string>> ask_host_tools(
+    PlanHost& host, const std::vector<std::pair<std::string, std::string>>& calls);
+
 // host.await_spawn(run_id).
 Result<SpawnResult> ask_host_child(PlanHost& host, const std::string& run_id);
 

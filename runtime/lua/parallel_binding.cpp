@@ -218,6 +218,12 @@ void run_branch(lua_State* L, PlanContext& context, int n, int i, Batch& batch) 
       context.embed_answer = answer;
       continue;
     }
+    if (context.pending_tools) {
+      const auto calls = std::move(*context.pending_tools);
+      context.pending_tools.reset();
+      context.tool_answers = ask_host_tools(*context.host, calls);
+      continue;
+    }
     if (context.pending_sleep) {
       const std::chrono::nanoseconds duration = *context.pending_sleep;
       context.pending_sleep.reset();

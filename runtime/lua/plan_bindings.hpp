@@ -61,6 +61,11 @@ struct PlanContext {
   // sleep parks its duration the same way; the driver sleeps and parks how it went.
   std::optional<std::chrono::nanoseconds> pending_sleep;
   std::optional<SleepResult> slept;
+  // tool.call and tool.run park their host, built-in and MCP tool calls (name, JSON
+  // arguments) the same way: a tool may take seconds (http.fetch, an MCP server), and a
+  // scheduler runs it off the loop thread meanwhile. Results in call order.
+  std::optional<std::vector<std::pair<std::string, std::string>>> pending_tools;
+  std::optional<std::vector<Result<std::string>>> tool_answers;
   // child:await() parks the sub-agent's run id the same way.
   std::optional<std::string> pending_child;
   std::optional<Result<SpawnResult>> child_answer;

@@ -232,6 +232,8 @@ PlanWait PlanTask::resume() {
     waiting_ = PlanWait::sleep;
   } else if (context.pending_child) {
     waiting_ = PlanWait::child;
+  } else if (context.pending_tools) {
+    waiting_ = PlanWait::tools;
   } else {
     return finish(failed(make_error(ErrorKind::script,
                                     "coroutine.yield was called outside any coroutine the plan "
@@ -273,6 +275,10 @@ const std::string& PlanTask::child_run_id() const {
   return *context_->pending_child;
 }
 
+const std::vector<std::pair<std::string, std::string>>& PlanTask::tool_calls() const {
+  return *context_->pending_tools;
+}
+
 std::chrono::nanoseconds PlanTask::sleep_duration() const {
   return sleep_for_;
 }
@@ -310,6 +316,11 @@ void PlanTask::answer_child(Result<SpawnResult> answer) {
   context_->child_answer = std::move(answer);
 }
 
+void PlanTask::answer_tools(std::vector<Result<std::string>> answers) {
+  context_->pending_tools.reset();
+  context_->tool_answers = std::move(answers);
+}
+
 void PlanTask::answer_from_host() {
   PlanContext& context = *context_;
   PlanHost& host = *context.host;
@@ -334,6 +345,9 @@ void PlanTask::answer_from_host() {
       break;
     case PlanWait::child:
       answer_child(ask_host_child(host, *context.pending_child));
+      break;
+    case PlanWait::tools:
+      answer_tools(ask_host_tools(host, *context.pending_tools));
       break;
     case PlanWait::preempted:
     case PlanWait::finished:

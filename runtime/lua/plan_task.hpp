@@ -2,7 +2,7 @@
 // can hold thousands of them and answer what each waits for whenever the answer comes.
 //
 // resume() runs the plan until it waits for the host (a model call, an embedding, a
-// sleep, a sub-agent) or ends. The driver then takes the request, answers it (now, or
+// tool, a sleep, a sub-agent) or ends. The driver then takes the request, answers it (now, or
 // later from a timer or an I/O completion) with the matching answer_*(), and resumes
 // again. answer_from_host() answers the current wait synchronously through PlanHost, as
 // run_plan does.
@@ -36,6 +36,7 @@ enum class PlanWait {
   embed,      // model.embed: embed_request(), then answer_embed()
   sleep,      // sleep(): sleep_duration(), then answer_sleep()
   child,      // child:await(): child_run_id(), then answer_child()
+  tools,      // tool.call, tool.run: tool_calls(), then answer_tools()
   preempted,  // the plan used up its time slice: resume it again, after others
 };
 
@@ -60,6 +61,8 @@ class PlanTask {
   const std::vector<providers::ChatRequest>& many_requests() const;  // chat_many
   const providers::EmbedRequest& embed_request() const;              // embed
   const std::string& child_run_id() const;                           // child
+  // tools: (name, JSON arguments) of each host tool call, in order.
+  const std::vector<std::pair<std::string, std::string>>& tool_calls() const;
   // sleep: how long to wait, already cut at the deadline.
   std::chrono::nanoseconds sleep_duration() const;
 
@@ -74,6 +77,7 @@ class PlanTask {
   // sleep: how the wait went (a host error reaches the plan as an error table).
   void answer_sleep(Status status = {});
   void answer_child(Result<SpawnResult> answer);
+  void answer_tools(std::vector<Result<std::string>> answers);
 
   // Answers the current wait through the host, blocking this thread meanwhile.
   void answer_from_host();

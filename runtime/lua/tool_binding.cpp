@@ -8,7 +8,9 @@
 // Lua tools run on the plan's own thread (a Lua state is single-threaded); host, built-in
 // and MCP tools go to the host, which checks grants, validates arguments and pays for
 // priced tools. Lua tools' arguments are validated here against their params schema.
+#include <new>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -130,6 +132,19 @@ int tool_define(lua_State* L) {
   return 0;
 }
 
+// Pushes a host tool's result: JSON becomes a Lua value, plain text stays a string. An
+// error is raised as its error table.
+void push_host_result(lua_State* L, const Result<std::string>& result) {
+  if (!result) raise(L, result.error());
+  const std::string& text = result.value();
+  nlohmann::json parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded() || parsed.is_string()) {
+    lua_pushlstring(L, text.data(), text.size());
+  } else {
+    json_codec::decode(L, text, json_limits(L));
+  }
+}
+
 // Calls the tool `name` with the JSON arguments `arguments`; pushes its result (a Lua
 // value) or raises a `tool` error table.
 void call_named(lua_State* L, const std::string& name, const nlohmann::json& arguments) {
@@ -155,14 +170,32 @@ void call_named(lua_State* L, const std::string& name, const nlohmann::json& arg
   }
   Result<std::string> result = context.host->call_tool(name, arguments.dump());
   context.sandbox->check(L);
-  if (!result) raise(L, result.error());
-  // A JSON result becomes a Lua value; plain text stays a string.
-  nlohmann::json parsed = nlohmann::json::parse(*result, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded() || parsed.is_string()) {
-    lua_pushlstring(L, result->data(), result->size());
-  } else {
-    json_codec::decode(L, *result, json_limits(L));
+  push_host_result(L, result);
+}
+
+// Whether this call may park its host tool calls for the driver (a scheduler runs them
+// off its loop thread) rather than make them here.
+bool may_park_tools(lua_State* L, const PlanContext& context) {
+  return L == context.plan_thread && lua_isyieldable(L);
+}
+
+// The parked calls' results, taken from the context; a perdiem bug if missing.
+std::vector<Result<std::string>> take_tool_answers(lua_State* L, PlanContext& context,
+                                                   std::size_t expected, const char* what) {
+  context.sandbox->check(L);
+  if (!context.tool_answers || context.tool_answers->size() != expected) {
+    luaL_error(L, "%s: the plan was resumed without its tools' results (a perdiem bug)", what);
   }
+  std::vector<Result<std::string>> answers = std::move(*context.tool_answers);
+  context.tool_answers.reset();
+  return answers;
+}
+
+int tool_call_continue(lua_State* L, int, lua_KContext) {
+  PlanContext& context = context_of(L);
+  std::vector<Result<std::string>> answers = take_tool_answers(L, context, 1, "tool.call");
+  push_host_result(L, answers.front());
+  return 1;
 }
 
 int tool_call(lua_State* L) {
@@ -174,6 +207,16 @@ int tool_call(lua_State* L) {
     arguments = std::move(*converted);
   }
   lua_settop(L, 2);
+  PlanContext& context = context_of(L);
+  push_lua_tool(L, name);
+  const bool lua_tool = !lua_isnil(L, -1);
+  lua_pop(L, 1);
+  if (!lua_tool && context.host->call_tool && may_park_tools(L, context)) {
+    context.pending_tools.emplace();
+    context.pending_tools->emplace_back(name, arguments.dump());
+    context.tool_answers.reset();
+    return lua_yieldk(L, 0, 0, tool_call_continue);
+  }
   call_named(L, name, arguments);
   return 1;
 }
@@ -208,52 +251,40 @@ struct PendingCall {
   std::string content;  // what the model reads back
 };
 
-// tool.run(calls): returns the tool messages to append to the conversation, in call
-// order. Host, built-in and MCP tools run at once (host.call_tools); the plan's own Lua
-// tools run one after another on the plan's thread. A call that fails (unknown tool,
-// invalid JSON or arguments, the tool's own error) answers "error: ..." so the model can
-// correct it; running out of memory or time still ends the plan.
-int tool_run(lua_State* L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
+// tool.run's calls, in a userdata on its stack so they survive its yield.
+using PendingCalls = std::vector<PendingCall>;
+const char kPendingCallsType[] = "perdiem.tool_run";
+
+int pending_calls_gc(lua_State* L) {
+  static_cast<PendingCalls*>(lua_touserdata(L, 1))->~PendingCalls();
+  return 0;
+}
+
+PendingCalls& push_pending_calls(lua_State* L) {
+  void* memory = lua_newuserdatauv(L, sizeof(PendingCalls), 0);
+  auto* calls = new (memory) PendingCalls();
+  if (luaL_newmetatable(L, kPendingCallsType)) {
+    lua_pushcfunction(L, pending_calls_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  return *calls;
+}
+
+// The host calls' results into their calls' content, in order.
+void take_results(PendingCalls& calls, const std::vector<Result<std::string>>& results) {
+  std::size_t next = 0;
+  for (PendingCall& call : calls) {
+    if (!call.host) continue;
+    const Result<std::string>& result = results.at(next++);
+    call.content = result ? result.value() : "error: " + result.error().message;
+  }
+}
+
+// tool.run once the host calls have their results: the plan's own Lua tools, one after
+// another, then the tool messages.
+int finish_tool_run(lua_State* L, PendingCalls& calls) {
   PlanContext& context = context_of(L);
-  const lua_Unsigned count = lua_rawlen(L, 1);
-  std::vector<PendingCall> calls;
-  for (lua_Unsigned i = 1; i <= count; ++i) {
-    lua_rawgeti(L, 1, static_cast<lua_Integer>(i));
-    const int call = lua_gettop(L);
-    if (!lua_istable(L, call)) luaL_error(L, "tool.run: expected the reply's tool_calls");
-    PendingCall pending;
-    pending.id = string_field(L, call, "id");
-    pending.name = string_field(L, call, "name");
-    const std::string raw = string_field(L, call, "arguments");
-    pending.arguments =
-        raw.empty() ? nlohmann::json::object() : nlohmann::json::parse(raw, nullptr, false);
-    if (pending.arguments.is_discarded()) {
-      pending.content = "error: the arguments are not valid JSON; send a JSON object";
-    } else {
-      push_lua_tool(L, pending.name);
-      pending.host = lua_isnil(L, -1) && context.host->call_tools;
-      lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
-    calls.push_back(std::move(pending));
-  }
-
-  std::vector<std::pair<std::string, std::string>> batch;
-  for (const PendingCall& call : calls) {
-    if (call.host) batch.emplace_back(call.name, call.arguments.dump());
-  }
-  if (!batch.empty()) {
-    std::vector<Result<std::string>> results = context.host->call_tools(batch);
-    context.sandbox->check(L);
-    std::size_t next = 0;
-    for (PendingCall& call : calls) {
-      if (!call.host) continue;
-      const Result<std::string>& result = results.at(next++);
-      call.content = result ? result.value() : "error: " + result.error().message;
-    }
-  }
-
   for (PendingCall& call : calls) {
     if (call.host || !call.content.empty()) continue;
     lua_pushvalue(L, lua_upvalueindex(1));  // protected_call needs the context too
@@ -280,6 +311,65 @@ int tool_run(lua_State* L) {
   return 1;
 }
 
+int tool_run_continue(lua_State* L, int, lua_KContext batched) {
+  PlanContext& context = context_of(L);
+  auto& calls = *static_cast<PendingCalls*>(luaL_checkudata(L, 2, kPendingCallsType));
+  take_results(calls, take_tool_answers(L, context, static_cast<std::size_t>(batched),
+                                        "tool.run"));
+  return finish_tool_run(L, calls);
+}
+
+// tool.run(calls): returns the tool messages to append to the conversation, in call
+// order. Host, built-in and MCP tools run at once (host.call_tools; under a scheduler,
+// off its loop thread while the plan waits); the plan's own Lua tools then run one after
+// another on the plan's thread. A call that fails (unknown tool, invalid JSON or
+// arguments, the tool's own error) answers "error: ..." so the model can correct it;
+// running out of memory or time still ends the plan.
+int tool_run(lua_State* L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  PlanContext& context = context_of(L);
+  PendingCalls& calls = push_pending_calls(L);  // at 2, kept across the yield
+  const lua_Unsigned count = lua_rawlen(L, 1);
+  for (lua_Unsigned i = 1; i <= count; ++i) {
+    lua_rawgeti(L, 1, static_cast<lua_Integer>(i));
+    const int call = lua_gettop(L);
+    if (!lua_istable(L, call)) luaL_error(L, "tool.run: expected the reply's tool_calls");
+    PendingCall pending;
+    pending.id = string_field(L, call, "id");
+    pending.name = string_field(L, call, "name");
+    const std::string raw = string_field(L, call, "arguments");
+    pending.arguments =
+        raw.empty() ? nlohmann::json::object() : nlohmann::json::parse(raw, nullptr, false);
+    if (pending.arguments.is_discarded()) {
+      pending.content = "error: the arguments are not valid JSON; send a JSON object";
+    } else {
+      push_lua_tool(L, pending.name);
+      pending.host = lua_isnil(L, -1) && context.host->call_tools;
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    calls.push_back(std::move(pending));
+  }
+
+  std::vector<std::pair<std::string, std::string>> batch;
+  for (const PendingCall& call : calls) {
+    if (call.host) batch.emplace_back(call.name, call.arguments.dump());
+  }
+  if (!batch.empty()) {
+    if (may_park_tools(L, context)) {
+      const auto batched = static_cast<lua_KContext>(batch.size());
+      context.pending_tools = std::move(batch);
+      context.tool_answers.reset();
+      return lua_yieldk(L, 0, batched, tool_run_continue);
+    }
+    std::vector<Result<std::string>> results = context.host->call_tools(batch);
+    context.sandbox->check(L);
+    take_results(calls, results);
+  }
+  return finish_tool_run(L, calls);
+}
+
 int tool_list(lua_State* L) {
   PlanContext& context = context_of(L);
   std::vector<providers::ToolDefinition> listed;
@@ -304,6 +394,28 @@ int tool_list(lua_State* L) {
 }
 
 }  // namespace
+
+std::vector<Result<std::string>> ask_host_tools(
+    PlanHost& host, const std::vector<std::pair<std::string, std::string>>& calls) {
+  try {
+    if (host.call_tools && (calls.size() > 1 || !host.call_tool)) return host.call_tools(calls);
+    std::vector<Result<std::string>> results;
+    results.reserve(calls.size());
+    for (const auto& [name, arguments] : calls) {
+      if (host.call_tool) {
+        results.push_back(host.call_tool(name, arguments));
+      } else {
+        results.push_back(
+            make_error(ErrorKind::tool, "no tool named '" + name + "' is defined", name));
+      }
+    }
+    return results;
+  } catch (const std::exception& e) {
+    return std::vector<Result<std::string>>(
+        calls.size(),
+        make_error(ErrorKind::internal, std::string("the tool host failed: ") + e.what()));
+  }
+}
 
 void fill_tool_definitions(lua_State* L, PlanContext& context, providers::ChatRequest& request) {
   if (request.tools.empty()) return;

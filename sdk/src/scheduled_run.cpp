@@ -78,6 +78,15 @@ class RuntimeImpl::ScheduledRun final : public scheduler::Agent,
             [&host, run_id = task.child_run_id()] { return lua::ask_host_child(host, run_id); },
             [&task](Result<lua::SpawnResult> answer) { task.answer_child(std::move(answer)); });
         return;
+      case lua::PlanWait::tools:
+        // A tool may take seconds (http.fetch, an MCP server): never on the loop thread.
+        offload<std::vector<Result<std::string>>>(
+            loop, std::move(resume),
+            [&host, calls = task.tool_calls()] { return lua::ask_host_tools(host, calls); },
+            [&task](std::vector<Result<std::string>> answers) {
+              task.answer_tools(std::move(answers));
+            });
+        return;
       case lua::PlanWait::sleep:
       case lua::PlanWait::preempted:
       case lua::PlanWait::finished:

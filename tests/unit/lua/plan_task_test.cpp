@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/lua/plan_task.hpp"
 
 using perdiem::ErrorKind;
@@ -179,4 +181,61 @@ TEST_CASE("answer_from_host answers each wait as run_plan does") {
   while (task.resume() != PlanWait::finished) task.answer_from_host();
   CHECK(task.take_outcome().text == "re: hi");
   CHECK(chats == 1);
+}
+
+TEST_CASE("host tool calls are a wait of their own: tool.call and tool.run park them") {
+  PlanHost host;
+  int called_inline = 0;  // the task must leave host tools to its driver
+  host.call_tool = [&called_inline](const std::string&, const std::string&) -> Result<std::string> {
+    ++called_inline;
+    return std::string("inline");
+  };
+  host.call_tools = [&called_inline](const std::vector<std::pair<std::string, std::string>>& calls) {
+    ++called_inline;
+    return std::vector<Result<std::string>>(calls.size(), std::string("inline"));
+  };
+  SUBCASE("tool.call: the result as a Lua value, an error as a catchable table") {
+    PlanTask task(
+        "local found = tool.call('orders.lookup', {order = 7})\n"
+        "local ok, err = pcall(tool.call, 'orders.lookup', {order = 8})\n"
+        "return found.status .. ' ' .. err.kind .. ' ' .. err.message\n",
+        "call.lua", {}, PlanLimits{}, host);
+    REQUIRE(task.resume() == PlanWait::tools);
+    REQUIRE(task.tool_calls().size() == 1);
+    CHECK(task.tool_calls()[0].first == "orders.lookup");
+    CHECK(nlohmann::json::parse(task.tool_calls()[0].second) == nlohmann::json{{"order", 7}});
+    std::vector<Result<std::string>> first;
+    first.emplace_back(std::string(R"({"status":"shipped"})"));
+    task.answer_tools(std::move(first));
+    REQUIRE(task.resume() == PlanWait::tools);
+    std::vector<Result<std::string>> second;
+    second.emplace_back(perdiem::make_error(ErrorKind::tool, "no such order", "orders.lookup"));
+    task.answer_tools(std::move(second));
+    REQUIRE(task.resume() == PlanWait::finished);
+    CHECK(task.take_outcome().text == "shipped tool no such order");
+  }
+  SUBCASE("tool.run: host calls parked together, the plan's Lua tools run after, in order") {
+    PlanTask task(
+        "tool.define{name = 'local.twice', fn = function(a) return a.n * 2 end}\n"
+        "local messages = tool.run{\n"
+        "  {id = 'a', name = 'clock.now', arguments = '{}'},\n"
+        "  {id = 'b', name = 'local.twice', arguments = '{\"n\": 21}'},\n"
+        "  {id = 'c', name = 'http.fetch', arguments = '{\"url\": \"http://x\"}'},\n"
+        "}\n"
+        "local out = {}\n"
+        "for _, m in ipairs(messages) do out[#out + 1] = m.tool_call_id .. '=' .. m.content end\n"
+        "return table.concat(out, ' ')\n",
+        "run.lua", {}, PlanLimits{}, host);
+    REQUIRE(task.resume() == PlanWait::tools);
+    REQUIRE(task.tool_calls().size() == 2);
+    CHECK(task.tool_calls()[0].first == "clock.now");
+    CHECK(task.tool_calls()[1].first == "http.fetch");
+    std::vector<Result<std::string>> answers;
+    answers.emplace_back(std::string("noon"));
+    answers.emplace_back(perdiem::make_error(ErrorKind::tool, "host not allowed", "http.fetch"));
+    task.answer_tools(std::move(answers));
+    REQUIRE(task.resume() == PlanWait::finished);
+    CHECK(task.take_outcome().text == "a=noon b=42 c=error: host not allowed");
+  }
+  CHECK(called_inline == 0);
 }
