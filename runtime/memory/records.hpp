@@ -115,6 +115,12 @@ struct StepRecord {
   std::int64_t ts_ms = 0;    // 0 = now
   nlohmann::json request;    // null = none
   nlohmann::json response;   // null = none
+  // The same as JSON text, already serialized as stored (compact, keys sorted, as
+  // dump() writes): when not empty, recorded instead of `request`/`response`, so a
+  // caller that writes the text directly (the runtime, on every model call) skips the
+  // document. record_step only; reads fill request/response.
+  std::string request_text;
+  std::string response_text;
   std::string request_hash;  // "" = MemoryStore::request_hash(request)
   std::string provider;
   std::string model;

@@ -58,7 +58,7 @@ Result<std::string> MemoryStore::begin_run(const RunRecord& record) {
   return id;
 }
 
-Result<std::int64_t> MemoryStore::record_step(const StepRecord& step) {
+Result<std::int64_t> MemoryStore::record_step(StepRecord step) {
   if (step.run_id.empty())
     return make_error(ErrorKind::invalid_argument, "a step needs its run's id");
   if (!one_of(step.kind, kStepKinds))
@@ -100,11 +100,11 @@ Result<std::int64_t> MemoryStore::record_step(const StepRecord& step) {
     std::string run_id, kind, request, response, hash, provider, model, receipt, error;
     std::int64_t seq, ts, latency, in, out, cost;
   };
-  Row row{step.run_id,
-          step.kind,
-          impl_->stored_json(step.request),
-          impl_->stored_json(step.response),
-          step.request_hash,
+  Row row{std::move(step.run_id),
+          std::move(step.kind),
+          impl_->stored_json(step.request, std::move(step.request_text)),
+          impl_->stored_json(step.response, std::move(step.response_text)),
+          std::move(step.request_hash),
           impl_->redact(step.provider),
           impl_->redact(step.model),
           impl_->redact(step.receipt_id),

@@ -140,11 +140,11 @@ class RuntimeImpl::AsyncChat final : public std::enable_shared_from_this<AsyncCh
 
   void finish() {
     router::RouteResult routed = session_->finish();
-    nlohmann::json trace = describe_route(
+    RouteTrace trace = describe_route(
         request_.model,
         route_request(request_, runtime_.options_.routing, runtime_.options_.default_max_tokens),
-        plan_, routed.trace);
-    if (!charged_failures_.empty()) trace["charged_failures"] = std::move(charged_failures_);
+        plan_.reason, std::move(routed.trace));
+    trace.charged_failures = std::move(charged_failures_);
     report_.route(std::move(trace));
     if (!routed.response) {
       end(routed.response.error());
@@ -181,7 +181,7 @@ class RuntimeImpl::AsyncChat final : public std::enable_shared_from_this<AsyncCh
   std::unique_ptr<providers::ChatCall> call_;  // the attempt in flight's
   std::optional<metering::Meter::OpenCall> open_;
   std::optional<metering::MeteredResponse> metered_;
-  nlohmann::json charged_failures_ = nlohmann::json::array();
+  std::vector<ChargedFailure> charged_failures_;
 };
 
 void RuntimeImpl::start_chat(const providers::ChatRequest& request, Run& run, http::EventLoop& loop,

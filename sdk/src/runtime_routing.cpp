@@ -82,7 +82,7 @@ Result<router::Plan> RuntimeImpl::plan_for(const providers::ChatRequest& request
 Result<metering::MeteredResponse> RuntimeImpl::routed_call(const providers::ChatRequest& request,
                                                            const metering::CallContext& context,
                                                            const Run& run,
-                                                           nlohmann::json& route_trace,
+                                                           sdk::RouteTrace& route_trace,
                                                            const lua::DeltaSink* on_delta) {
   const auto stopped = [&run] {
     return (run.cancel != nullptr && run.cancel->load()) ||
@@ -93,7 +93,7 @@ Result<metering::MeteredResponse> RuntimeImpl::routed_call(const providers::Chat
 
   std::optional<metering::MeteredResponse> metered;
   // Failed attempts the wallet charged anyway (partial output, or possibly billed).
-  nlohmann::json charged_failures = nlohmann::json::array();
+  std::vector<ChargedFailure> charged_failures;
   router::AttemptFn attempt = [&](const router::Candidate& candidate,
                                   int number) -> router::AttemptResult {
     if (stopped()) {
@@ -121,7 +121,9 @@ Result<metering::MeteredResponse> RuntimeImpl::routed_call(const providers::Chat
     return outcome;
   };
   const base::Clock& clock = base::system_clock();
-  base::SeededRandom jitter(base::secure_random().next_u64());
+  // Backoff jitter needs no secrecy: one sequence per thread, seeded once, rather than
+  // a system call on every model call.
+  thread_local base::SeededRandom jitter(base::secure_random().next_u64());
   router::RetryOptions retry;
   retry.retries_per_candidate = options_.routing.retries;
   router::RouterEnv env{health_, clock, jitter,
@@ -141,10 +143,10 @@ Result<metering::MeteredResponse> RuntimeImpl::routed_call(const providers::Chat
                         },
                         retry};
   router::RouteResult routed = router::route_call(*plan, attempt, env);
-  route_trace = describe_route(
-      request.model, route_request(request, options_.routing, options_.default_max_tokens), *plan,
-      routed.trace);
-  if (!charged_failures.empty()) route_trace["charged_failures"] = std::move(charged_failures);
+  route_trace = describe_route(request.model,
+                               route_request(request, options_.routing, options_.default_max_tokens),
+                               std::move(plan->reason), std::move(routed.trace));
+  route_trace.charged_failures = std::move(charged_failures);
   if (!routed.response) return routed.response.error();
   return std::move(*metered);
 }
