@@ -104,10 +104,9 @@ std::string route_json(const RouteTrace& route) {
   return out;
 }
 
-router::AttemptResult attempt_outcome(const Result<metering::MeteredResponse>& result,
+router::AttemptResult attempt_outcome(Result<providers::ChatResponse> answer,
                                       const providers::ChatCall& call) {
-  router::AttemptResult outcome = result ? router::AttemptResult(result.value().response)
-                                         : router::AttemptResult(result.error());
+  router::AttemptResult outcome(std::move(answer));
   outcome.http_status = call.http_status;
   outcome.retry_after = call.retry_after;
   outcome.partial_output = call.partial_output;

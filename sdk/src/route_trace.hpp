@@ -46,9 +46,10 @@ RouteTrace describe_route(std::string model, const router::RouteRequest& request
 // "charged_failures": [...] (only when there are any), "decision", "model", "policy"}.
 std::string route_json(const RouteTrace& route);
 
-// One metered attempt as the router reads it: the answer or error, with what the adapter
-// learned (status, Retry-After, partial output, time to first token).
-router::AttemptResult attempt_outcome(const Result<metering::MeteredResponse>& result,
+// One metered attempt as the router reads it: the answer (moved in: the router hands it
+// back in its RouteResult) or error, with what the adapter learned (status, Retry-After,
+// partial output, time to first token).
+router::AttemptResult attempt_outcome(Result<providers::ChatResponse> answer,
                                       const providers::ChatCall& call);
 
 // A failed attempt the wallet charged anyway, for the trace's charged_failures.

@@ -125,9 +125,13 @@ class RuntimeImpl::AsyncChat final : public std::enable_shared_from_this<AsyncCh
       charged_failures_.push_back(
           charged_failure(step_.candidate->candidate.provider, step_.attempt, *call_));
     }
-    const router::AttemptResult outcome = attempt_outcome(metered, *call_);
+    // The answer goes to the router and comes back in finish()'s routed.response.
     if (metered) metered_ = std::move(*metered);
-    session_->record(outcome, clock().monotonic_us() - sent_at_us_, clock().now_unix_ms());
+    router::AttemptResult outcome =
+        metered ? attempt_outcome(std::move(metered_->response), *call_)
+                : attempt_outcome(metered.error(), *call_);
+    session_->record(std::move(outcome), clock().monotonic_us() - sent_at_us_,
+                     clock().now_unix_ms());
     next();
   }
 
@@ -150,6 +154,7 @@ class RuntimeImpl::AsyncChat final : public std::enable_shared_from_this<AsyncCh
       end(routed.response.error());
       return;
     }
+    metered_->response = std::move(*routed.response);
     record_call(run_, std::move(metered_->settlement), metered_->response.provider,
                 metered_->response.usage);
     providers::ChatResponse response = std::move(metered_->response);

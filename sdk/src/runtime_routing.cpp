@@ -101,8 +101,13 @@ Result<metering::MeteredResponse> RuntimeImpl::routed_call(const providers::Chat
                         candidate.provider);
     }
     const sdk::PoolMember* member = pool_.find(candidate.provider);
-    providers::ChatRequest sent = request;
-    sent.model = candidate.model;
+    // The request under the candidate's own model id: a copy only when that differs.
+    std::optional<providers::ChatRequest> renamed;
+    if (candidate.model != request.model) {
+      renamed.emplace(request);
+      renamed->model = candidate.model;
+    }
+    const providers::ChatRequest& sent = renamed ? *renamed : request;
     metering::CallContext this_attempt = context;
     this_attempt.attempt = number;
     providers::ChatCall call;
@@ -113,12 +118,14 @@ Result<metering::MeteredResponse> RuntimeImpl::routed_call(const providers::Chat
     }
     Result<metering::MeteredResponse> result =
         meter_.chat(*member->provider, sent, this_attempt, call);
-    router::AttemptResult outcome = attempt_outcome(result, call);
-    if (result) metered = std::move(*result);
-    if (!result && call.charged_nanos > 0) {
-      charged_failures.push_back(charged_failure(candidate.provider, number, call));
+    if (!result) {
+      if (call.charged_nanos > 0)
+        charged_failures.push_back(charged_failure(candidate.provider, number, call));
+      return attempt_outcome(result.error(), call);
     }
-    return outcome;
+    // The answer goes to the router and comes back in routed.response: moved, not copied.
+    metered = std::move(*result);
+    return attempt_outcome(std::move(metered->response), call);
   };
   const base::Clock& clock = base::system_clock();
   // Backoff jitter needs no secrecy: one sequence per thread, seeded once, rather than
@@ -148,6 +155,7 @@ Result<metering::MeteredResponse> RuntimeImpl::routed_call(const providers::Chat
                                std::move(plan->reason), std::move(routed.trace));
   route_trace.charged_failures = std::move(charged_failures);
   if (!routed.response) return routed.response.error();
+  metered->response = std::move(*routed.response);
   return std::move(*metered);
 }
 
