@@ -121,7 +121,9 @@ struct StepRecord {
   // document. record_step only; reads fill request/response.
   std::string request_text;
   std::string response_text;
-  std::string request_hash;  // "" = MemoryStore::request_hash(request)
+  // "" = MemoryStore::request_hash(request). Reads always fill it; memory.db keeps NULL
+  // when it was not given, since it is the SHA-256 of the stored request column.
+  std::string request_hash;
   std::string provider;
   std::string model;
   std::int64_t latency_ms = 0;

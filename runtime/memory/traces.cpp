@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "base/random.hpp"
-#include "runtime/memory/hash.hpp"
 #include "runtime/memory/impl.hpp"
 
 namespace perdiem::memory {
@@ -115,7 +114,8 @@ Result<std::int64_t> MemoryStore::record_step(StepRecord step) {
           step.input_tokens,
           step.output_tokens,
           step.cost_nanos};
-  if (row.hash.empty() && !row.request.empty()) row.hash = sha256_hex(row.request);
+  // A hash not given is left NULL: it is the stored request's, so reads compute it
+  // (read_steps) rather than every step paying for it while few are ever replayed.
   impl_->writer->post([row = std::move(row)](sql::Db& db) -> Status {
     auto insert = db.cached(
         "INSERT INTO steps(run_id, seq, kind, ts_ms, request, response, request_hash, "
