@@ -51,13 +51,6 @@ struct MemoryStore::Impl {
     redactor.apply_in_place(text);
     return text;
   }
-  // `text` (JSON already serialized) when not empty, else `value` as above.
-  std::string stored_json(const nlohmann::json& value, std::string text) const {
-    if (text.empty()) return stored_json(value);
-    std::shared_lock lock(redact_mu);
-    redactor.apply_in_place(text);
-    return text;
-  }
   VectorIndex& index_for(const std::string& model, std::size_t dim) {
     std::lock_guard lock(index_mu);
     auto& slot = indexes[model + "/" + std::to_string(dim)];

@@ -99,21 +99,31 @@ Result<std::int64_t> MemoryStore::record_step(StepRecord step) {
     std::string run_id, kind, request, response, hash, provider, model, receipt, error;
     std::int64_t seq, ts, latency, in, out, cost;
   };
+  if (step.request_text.empty() && !step.request.is_null()) step.request_text = step.request.dump();
+  if (step.response_text.empty() && !step.response.is_null())
+    step.response_text = step.response.dump();
   Row row{std::move(step.run_id),
           std::move(step.kind),
-          impl_->stored_json(step.request, std::move(step.request_text)),
-          impl_->stored_json(step.response, std::move(step.response_text)),
+          std::move(step.request_text),
+          std::move(step.response_text),
           std::move(step.request_hash),
-          impl_->redact(step.provider),
-          impl_->redact(step.model),
-          impl_->redact(step.receipt_id),
-          impl_->redact(step.error),
+          std::move(step.provider),
+          std::move(step.model),
+          std::move(step.receipt_id),
+          std::move(step.error),
           seq,
           step.ts_ms ? step.ts_ms : impl_->now_ms(),
           step.latency_ms,
           step.input_tokens,
           step.output_tokens,
           step.cost_nanos};
+  {
+    // The record is ours (taken by value): redacted in place, under one lock.
+    std::shared_lock lock(impl_->redact_mu);
+    for (std::string* text :
+         {&row.request, &row.response, &row.provider, &row.model, &row.receipt, &row.error})
+      impl_->redactor.apply_in_place(*text);
+  }
   // A hash not given is left NULL: it is the stored request's, so reads compute it
   // (read_steps) rather than every step paying for it while few are ever replayed.
   impl_->writer->post([row = std::move(row)](sql::Db& db) -> Status {

@@ -105,8 +105,14 @@ void StepReport::finish(const Error* error, const std::string& provider, const s
   event_.latency = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - started_at_);
   if (trace_ != nullptr) {
+    // Without a listener the event is never delivered: its strings move into the record.
+    const bool listened = static_cast<bool>(sink_);
+    const auto pass = [listened](std::string& text) -> std::string {
+      if (listened) return text;
+      return std::move(text);
+    };
     memory::StepRecord step;
-    step.run_id = event_.run_id;
+    step.run_id = pass(event_.run_id);
     step.seq = event_.step;
     step.kind = event_.kind == StepKind::chat    ? "model"
                 : event_.kind == StepKind::embed ? "embed"
@@ -114,13 +120,13 @@ void StepReport::finish(const Error* error, const std::string& provider, const s
     // Written once, as text (the route is already inside a chat step's response).
     step.request_text = std::move(request_);
     step.response_text = std::move(response);
-    step.provider = event_.provider;
-    step.model = event_.model;
+    step.provider = pass(event_.provider);
+    step.model = pass(event_.model);
     step.latency_ms = event_.latency.count();
     step.input_tokens = event_.input_tokens;
     step.output_tokens = event_.output_tokens;
     step.cost_nanos = cost;
-    step.receipt_id = receipt;
+    step.receipt_id = pass(event_.receipt_id);
     if (error != nullptr) step.error = error->describe();
     // A trace write that fails is reported when the run ends (MemoryStore::flush); the
     // call itself, already paid, stands.
