@@ -235,7 +235,8 @@ void push_chat_reply(lua_State* L, const Result<ChatResponse>& answer) {
     return;
   }
   const ChatResponse& response = answer.value();
-  lua_createtable(L, 0, 5);
+  // Sized for every field set below, so the table is not rehashed as it fills.
+  lua_createtable(L, 0, response.tool_calls.empty() ? 8 : 9);
   set_string(L, "content", response.content);
   set_string(L, "model", response.model);
   set_string(L, "provider", response.provider);
