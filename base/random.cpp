@@ -24,9 +24,9 @@ std::uint64_t SeededRandom::next_u64() {
   return z ^ (z >> 31);
 }
 
-SeededRandom& LazilySeededRandom::seeded() {
-  if (!seeded_) seeded_ = std::make_unique<SeededRandom>(secure_random().next_u64());
-  return *seeded_;
+Random& thread_jitter() {
+  thread_local SeededRandom jitter(secure_random().next_u64());
+  return jitter;
 }
 
 void SeededRandom::fill(std::span<std::uint8_t> out) {

@@ -4,7 +4,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <span>
 
 namespace perdiem::base {
@@ -30,18 +29,10 @@ class SeededRandom final : public Random {
   std::uint64_t state_;
 };
 
-// A SeededRandom seeded from secure_random() when first used: for jitter that most
-// users never draw (a model call's backoff), so the common case costs no syscall.
-class LazilySeededRandom final : public Random {
- public:
-  std::uint64_t next_u64() override { return seeded().next_u64(); }
-  void fill(std::span<std::uint8_t> out) override { seeded().fill(out); }
-  bool seeded_yet() const { return seeded_ != nullptr; }
-
- private:
-  SeededRandom& seeded();
-  std::unique_ptr<SeededRandom> seeded_;
-};
+// This thread's own SeededRandom, seeded from secure_random() on the thread's first use:
+// for jitter that needs no secrecy (a model call's backoff), without a system call on
+// every model call. Use it only on the calling thread.
+Random& thread_jitter();
 
 // libsodium's randombytes. Thread-safe.
 Random& secure_random();

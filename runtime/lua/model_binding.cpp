@@ -1,10 +1,11 @@
 // model.chat{model=, messages={{role=, content=}, ...}, max_tokens=, temperature=}
 // (model.stream, the same with on_delta=, is in stream_binding.cpp)
 //
-// On the plan's own thread the call yields to run_plan's driver loop, which asks the
-// host and resumes the plan with the answer: the shape an event-loop scheduler needs.
-// Anywhere a yield would not reach the driver (a coroutine the script created, or a C
-// boundary such as table.sort's comparator) the host is asked inline instead.
+// On the plan's own thread the call yields to the driver, which asks the host and
+// resumes the plan with the answer: the shape an event-loop scheduler needs. Anywhere a
+// yield would not reach the driver (a coroutine the script created, or a C boundary such
+// as table.sort's comparator), or when the driver answers at once anyway (run_plan,
+// PlanTask::answer_chat_inline), the host is asked inline instead.
 #include <climits>
 #include <cmath>
 #include <exception>
@@ -234,7 +235,8 @@ void push_chat_reply(lua_State* L, const Result<ChatResponse>& answer) {
     return;
   }
   const ChatResponse& response = answer.value();
-  lua_createtable(L, 0, 5);
+  // Sized for every field set below, so the table is not rehashed as it fills.
+  lua_createtable(L, 0, response.tool_calls.empty() ? 8 : 9);
   set_string(L, "content", response.content);
   set_string(L, "model", response.model);
   set_string(L, "provider", response.provider);
@@ -285,7 +287,9 @@ int model_chat(lua_State* L) {
   ChatRequest request = read_chat_request(L, context.limits.memory_limit_bytes);
   fill_tool_definitions(L, context, request);
   context.sandbox->check(L);  // no call, and no charge, once cancelled or out of time
-  if (L == context.plan_thread && lua_isyieldable(L)) {
+  // A parallel branch always yields: parallel() gathers its branches' calls into one batch.
+  const bool inline_answer = context.answer_inline && context.parallel_branches == 0;
+  if (L == context.plan_thread && lua_isyieldable(L) && !inline_answer) {
     context.pending = std::move(request);
     context.answer.reset();
     return lua_yieldk(L, 0, reinterpret_cast<lua_KContext>(&context), model_chat_continue);

@@ -45,6 +45,11 @@ struct PlanContext {
   lua_State* plan_thread = nullptr;
   int parallel_branches = 0;  // > 0 while parallel() runs a branch (nested ones count)
   bool finished = false;  // once set, model.chat refuses: the run is over
+  // Set for a driver that answers every wait at once on this thread (run_plan): model.chat
+  // then asks the host inline rather than yielding to it, saving the yield (a C++ throw
+  // in this Lua build) and the resume around every call. Not in a parallel branch, whose
+  // calls parallel() gathers into one batch.
+  bool answer_inline = false;
   // model.chat on the plan thread parks its request here and yields; the driver asks
   // the host and parks the answer for model.chat's continuation.
   std::optional<providers::ChatRequest> pending;

@@ -291,6 +291,10 @@ DeltaSink PlanTask::delta_sink() {
   };
 }
 
+void PlanTask::answer_chat_inline() {
+  context_->answer_inline = true;
+}
+
 void PlanTask::answer_chat(Result<providers::ChatResponse> answer) {
   context_->pending.reset();
   context_->answer = std::move(answer);

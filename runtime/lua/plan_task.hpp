@@ -81,6 +81,10 @@ class PlanTask {
 
   // Answers the current wait through the host, blocking this thread meanwhile.
   void answer_from_host();
+  // For a driver that would answer each model.chat through the host at once anyway
+  // (run_plan): the call asks the host inline instead of waiting as PlanWait::chat. Never
+  // for an event loop, whose answers come later.
+  void answer_chat_inline();
 
   // PlanHost's cancel flag is set: the plan stops with kind `cancelled` when resumed.
   bool cancel_requested() const;

@@ -19,7 +19,8 @@
 //     flush() waits for everything enqueued; closing the store (destroying it) flushes.
 //   - Reads use pooled connections of their own and are never blocked by the writer
 //     (WAL). A read sees everything committed; a step enqueued but not yet committed is
-//     not visible until flush() (or its batch commits, typically within a millisecond).
+//     not visible until flush() (or its batch commits: within about a millisecond, the
+//     writer lingering that long so a busy producer's steps share one commit).
 //   - synchronous=NORMAL (default): a commit survives a process crash; a power loss may
 //     lose the last transactions but never corrupts the file. Options::full_sync makes
 //     every commit wait for fsync instead.
@@ -148,7 +149,8 @@ class MemoryStore {
   [[nodiscard]] Result<std::string> begin_run(const RunRecord& record);
   // Records one step (redacted, hashed) and returns its seq. Enqueued: returns without
   // waiting for the disk. invalid_argument for an unknown kind or missing run id.
-  [[nodiscard]] Result<std::int64_t> record_step(const StepRecord& step);
+  // Taken by value: a caller done with its record moves it in and nothing is copied.
+  [[nodiscard]] Result<std::int64_t> record_step(StepRecord step);
   // Records how a run ended. Enqueued.
   [[nodiscard]] Status end_run(std::string_view run_id, const RunEnd& end);
   // Newest first.

@@ -115,7 +115,15 @@ struct StepRecord {
   std::int64_t ts_ms = 0;    // 0 = now
   nlohmann::json request;    // null = none
   nlohmann::json response;   // null = none
-  std::string request_hash;  // "" = MemoryStore::request_hash(request)
+  // The same as JSON text, already serialized as stored (compact, keys sorted, as
+  // dump() writes): when not empty, recorded instead of `request`/`response`, so a
+  // caller that writes the text directly (the runtime, on every model call) skips the
+  // document. record_step only; reads fill request/response.
+  std::string request_text;
+  std::string response_text;
+  // "" = MemoryStore::request_hash(request). Reads always fill it; memory.db keeps NULL
+  // when it was not given, since it is the SHA-256 of the stored request column.
+  std::string request_hash;
   std::string provider;
   std::string model;
   std::int64_t latency_ms = 0;

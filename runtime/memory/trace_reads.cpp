@@ -1,4 +1,5 @@
 // MemoryStore: reading traces back (list, show, replay lookup, JSON Lines export).
+#include "runtime/memory/hash.hpp"
 #include "runtime/memory/impl.hpp"
 
 namespace perdiem::memory {
@@ -50,6 +51,8 @@ Result<std::vector<StepRecord>> read_steps(sql::Db& db, std::string_view run_id)
     r.request = parse_stored_json(s, 4);
     r.response = parse_stored_json(s, 5);
     r.request_hash = s.column_text(6);
+    // record_step leaves it NULL unless given: the hash of the request as stored.
+    if (r.request_hash.empty() && !s.column_is_null(4)) r.request_hash = sha256_hex(s.column_text(4));
     r.provider = s.column_text(7);
     r.model = s.column_text(8);
     r.latency_ms = s.column_int(9);

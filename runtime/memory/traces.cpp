@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "base/random.hpp"
-#include "runtime/memory/hash.hpp"
 #include "runtime/memory/impl.hpp"
 
 namespace perdiem::memory {
@@ -58,7 +57,7 @@ Result<std::string> MemoryStore::begin_run(const RunRecord& record) {
   return id;
 }
 
-Result<std::int64_t> MemoryStore::record_step(const StepRecord& step) {
+Result<std::int64_t> MemoryStore::record_step(StepRecord step) {
   if (step.run_id.empty())
     return make_error(ErrorKind::invalid_argument, "a step needs its run's id");
   if (!one_of(step.kind, kStepKinds))
@@ -100,22 +99,33 @@ Result<std::int64_t> MemoryStore::record_step(const StepRecord& step) {
     std::string run_id, kind, request, response, hash, provider, model, receipt, error;
     std::int64_t seq, ts, latency, in, out, cost;
   };
-  Row row{step.run_id,
-          step.kind,
-          impl_->stored_json(step.request),
-          impl_->stored_json(step.response),
-          step.request_hash,
-          impl_->redact(step.provider),
-          impl_->redact(step.model),
-          impl_->redact(step.receipt_id),
-          impl_->redact(step.error),
+  if (step.request_text.empty() && !step.request.is_null()) step.request_text = step.request.dump();
+  if (step.response_text.empty() && !step.response.is_null())
+    step.response_text = step.response.dump();
+  Row row{std::move(step.run_id),
+          std::move(step.kind),
+          std::move(step.request_text),
+          std::move(step.response_text),
+          std::move(step.request_hash),
+          std::move(step.provider),
+          std::move(step.model),
+          std::move(step.receipt_id),
+          std::move(step.error),
           seq,
           step.ts_ms ? step.ts_ms : impl_->now_ms(),
           step.latency_ms,
           step.input_tokens,
           step.output_tokens,
           step.cost_nanos};
-  if (row.hash.empty() && !row.request.empty()) row.hash = sha256_hex(row.request);
+  {
+    // The record is ours (taken by value): redacted in place, under one lock.
+    std::shared_lock lock(impl_->redact_mu);
+    for (std::string* text :
+         {&row.request, &row.response, &row.provider, &row.model, &row.receipt, &row.error})
+      impl_->redactor.apply_in_place(*text);
+  }
+  // A hash not given is left NULL: it is the stored request's, so reads compute it
+  // (read_steps) rather than every step paying for it while few are ever replayed.
   impl_->writer->post([row = std::move(row)](sql::Db& db) -> Status {
     auto insert = db.cached(
         "INSERT INTO steps(run_id, seq, kind, ts_ms, request, response, request_hash, "

@@ -1,11 +1,15 @@
 #include "runtime/memory/writer.hpp"
 
+#include <algorithm>
+
 namespace perdiem::memory {
 
-Writer::Writer(std::unique_ptr<sql::Db> db, std::size_t max_batch, std::size_t max_queued)
+Writer::Writer(std::unique_ptr<sql::Db> db, std::size_t max_batch, std::size_t max_queued,
+               std::chrono::microseconds linger)
     : db_(std::move(db)),
       max_batch_(max_batch ? max_batch : 1),
       max_queued_(max_queued ? max_queued : 1),
+      linger_(linger),
       thread_([this] { run(); }) {}
 
 Writer::~Writer() {
@@ -20,9 +24,19 @@ Writer::~Writer() {
 void Writer::enqueue(Item item) {
   std::unique_lock lock(mu_);
   space_cv_.wait(lock, [&] { return queue_.size() < max_queued_ || stopping_; });
+  const bool was_empty = queue_.empty();
+  if (item.done) ++waiters_;
   queue_.push_back(std::move(item));
+  // The writer sleeps only on an empty queue, or lingers on a short one: wake it only
+  // for work it cannot know of or to end its linger, so a fast producer's post is not a
+  // futex wake each time.
+  const bool wake = lingering_ ? batch_ready() : was_empty;
   lock.unlock();
-  work_cv_.notify_one();
+  if (wake) work_cv_.notify_one();
+}
+
+bool Writer::batch_ready() const {
+  return stopping_ || waiters_ > 0 || queue_.size() >= std::min(max_batch_, max_queued_);
 }
 
 void Writer::post(Op op) {
@@ -66,6 +80,11 @@ void Writer::run() {
       std::unique_lock lock(mu_);
       work_cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
       if (queue_.empty()) return;  // stopping, and everything is applied
+      if (linger_.count() > 0 && !batch_ready()) {
+        lingering_ = true;
+        work_cv_.wait_for(lock, linger_, [&] { return batch_ready(); });
+        lingering_ = false;
+      }
       // A batch is everything queued, up to max_batch, stopping before an item that must
       // run alone (or holding just that item).
       if (queue_.front().alone) {
@@ -77,6 +96,8 @@ void Writer::run() {
           queue_.pop_front();
         }
       }
+      for (const Item& item : batch)
+        if (item.done) --waiters_;
     }
     space_cv_.notify_all();
     apply(batch);

@@ -139,7 +139,7 @@ std::optional<RouteSession::Step> RouteSession::next(std::int64_t now_ms) {
   return std::nullopt;
 }
 
-void RouteSession::record(const AttemptResult& result, std::int64_t latency_us,
+void RouteSession::record(AttemptResult result, std::int64_t latency_us,
                           std::int64_t now_ms) {
   assert(in_attempt_ && "record() follows a step from next()");
   if (!in_attempt_) return;  // misuse in a release build: ignore rather than misattribute
@@ -157,7 +157,7 @@ void RouteSession::record(const AttemptResult& result, std::int64_t latency_us,
   if (result.response.ok()) {
     health_.record_success(provider, Latency{result.ttft_us, latency_us});
     trace(c, attempts_, TraceOutcome::ok, latency_us, head + "answered");
-    answer_ = result.response.value();
+    answer_ = std::move(result.response).value();
     done_ = true;
     return;
   }
@@ -221,8 +221,9 @@ RouteResult route_call(const Plan& plan, const AttemptFn& attempt, RouterEnv& en
   while (std::optional<RouteSession::Step> step = session.next(env.clock.now_unix_ms())) {
     if (step->delay.count() > 0 && env.sleep) env.sleep(step->delay);
     const std::int64_t start_us = env.clock.monotonic_us();
-    const AttemptResult result = attempt(step->candidate->candidate, step->attempt);
-    session.record(result, env.clock.monotonic_us() - start_us, env.clock.now_unix_ms());
+    AttemptResult result = attempt(step->candidate->candidate, step->attempt);
+    session.record(std::move(result), env.clock.monotonic_us() - start_us,
+                   env.clock.now_unix_ms());
   }
   return session.finish();
 }

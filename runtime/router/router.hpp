@@ -89,8 +89,9 @@ class RouteSession {
   // The next attempt, already admitted by its circuit breaker at `now_ms` (refused
   // candidates are skipped and traced); nullopt when the call is over.
   std::optional<Step> next(std::int64_t now_ms);
-  // The outcome of the attempt next() returned, `latency_us` after sending it.
-  void record(const AttemptResult& result, std::int64_t latency_us, std::int64_t now_ms);
+  // The outcome of the attempt next() returned, `latency_us` after sending it. An answer
+  // is moved into the session (finish() hands it back), so pass the result by move.
+  void record(AttemptResult result, std::int64_t latency_us, std::int64_t now_ms);
   // The answer, or the error that ends the call, and the trace. Call once, when next()
   // has returned nullopt.
   RouteResult finish();

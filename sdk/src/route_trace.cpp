@@ -1,6 +1,7 @@
 #include "sdk/src/route_trace.hpp"
 
 #include "runtime/metering/meter.hpp"
+#include "sdk/src/json_text.hpp"
 
 namespace perdiem::sdk {
 
@@ -25,29 +26,87 @@ router::RouteRequest route_request(const providers::ChatRequest& request,
   return route;
 }
 
-nlohmann::json describe_route(const std::string& model, const router::RouteRequest& request,
-                              const router::Plan& plan,
-                              const std::vector<router::TraceEntry>& attempts) {
-  nlohmann::json tried = nlohmann::json::array();
-  for (const router::TraceEntry& entry : attempts) {
-    tried.push_back({{"provider", entry.provider},
-                     {"model", entry.model},
-                     {"attempt", entry.attempt},
-                     {"outcome", router::to_string(entry.outcome)},
-                     {"latency_ms", entry.latency.count() / 1000},
-                     {"waited_ms", entry.waited.count()},
-                     {"reason", entry.reason}});
-  }
-  return {{"model", model},
-          {"policy", router::to_string(request.policy)},
-          {"decision", plan.reason},
-          {"attempts", std::move(tried)}};
+RouteTrace describe_route(std::string model, const router::RouteRequest& request,
+                          std::string decision, std::vector<router::TraceEntry> attempts) {
+  RouteTrace route;
+  route.model = std::move(model);
+  route.policy = request.policy;
+  route.decision = std::move(decision);
+  route.attempts = std::move(attempts);
+  return route;
 }
 
-router::AttemptResult attempt_outcome(const Result<metering::MeteredResponse>& result,
+std::string route_json(const RouteTrace& route) {
+  using json_text::append_int;
+  using json_text::append_key;
+  using json_text::append_string;
+  std::string out;
+  out.reserve(160 + route.decision.size() + 96 * route.attempts.size());
+  out += '{';
+  append_key(out, "attempts");
+  out += '[';
+  for (const router::TraceEntry& entry : route.attempts) {
+    if (out.back() != '[') out += ',';
+    out += '{';
+    append_key(out, "attempt");
+    append_int(out, entry.attempt);
+    out += ',';
+    append_key(out, "latency_ms");
+    append_int(out, entry.latency.count() / 1000);
+    out += ',';
+    append_key(out, "model");
+    append_string(out, entry.model);
+    out += ',';
+    append_key(out, "outcome");
+    append_string(out, router::to_string(entry.outcome));
+    out += ',';
+    append_key(out, "provider");
+    append_string(out, entry.provider);
+    out += ',';
+    append_key(out, "reason");
+    append_string(out, entry.reason);
+    out += ',';
+    append_key(out, "waited_ms");
+    append_int(out, entry.waited.count());
+    out += '}';
+  }
+  out += "],";
+  if (!route.charged_failures.empty()) {
+    append_key(out, "charged_failures");
+    out += '[';
+    for (const ChargedFailure& failure : route.charged_failures) {
+      if (out.back() != '[') out += ',';
+      out += '{';
+      append_key(out, "attempt");
+      append_int(out, failure.attempt);
+      out += ',';
+      append_key(out, "cost_nanos");
+      append_int(out, failure.cost_nanos);
+      out += ',';
+      append_key(out, "provider");
+      append_string(out, failure.provider);
+      out += ',';
+      append_key(out, "receipt");
+      append_string(out, failure.receipt);
+      out += '}';
+    }
+    out += "],";
+  }
+  append_key(out, "decision");
+  append_string(out, route.decision);
+  out += ',';
+  append_key(out, "model");
+  append_string(out, route.model);
+  out += ',';
+  append_key(out, "policy");
+  append_string(out, router::to_string(route.policy));
+  out += '}';
+  return out;
+}
+
+router::AttemptResult attempt_outcome(Result<providers::ChatResponse> answer,
                                       const providers::ChatCall& call) {
-  router::AttemptResult outcome = result ? router::AttemptResult(result.value().response)
-                                         : router::AttemptResult(result.error());
+  router::AttemptResult outcome(std::move(answer));
   outcome.http_status = call.http_status;
   outcome.retry_after = call.retry_after;
   outcome.partial_output = call.partial_output;
@@ -55,12 +114,9 @@ router::AttemptResult attempt_outcome(const Result<metering::MeteredResponse>& r
   return outcome;
 }
 
-nlohmann::json charged_failure(const std::string& provider, int attempt,
+ChargedFailure charged_failure(const std::string& provider, int attempt,
                                const providers::ChatCall& call) {
-  return {{"provider", provider},
-          {"attempt", attempt},
-          {"cost_nanos", call.charged_nanos},
-          {"receipt", call.charged_receipt}};
+  return {provider, attempt, call.charged_nanos, call.charged_receipt};
 }
 
 }  // namespace perdiem::sdk

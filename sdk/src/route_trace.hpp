@@ -3,10 +3,9 @@
 // router reads it, and the decision as the step's trace keeps it. Internal to sdk/src.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "perdiem/routing.hpp"
 #include "runtime/metering/meter.hpp"
@@ -19,18 +18,42 @@ namespace perdiem::sdk {
 router::RouteRequest route_request(const providers::ChatRequest& request,
                                    const RoutingOptions& routing, int default_max_tokens);
 
-// The decision and every attempt, for the step's trace ("route").
-nlohmann::json describe_route(const std::string& model, const router::RouteRequest& request,
-                              const router::Plan& plan,
-                              const std::vector<router::TraceEntry>& attempts);
+// A failed attempt the wallet charged anyway (partial output, or possibly billed).
+struct ChargedFailure {
+  std::string provider;
+  int attempt = 0;
+  std::int64_t cost_nanos = 0;
+  std::string receipt;
+};
 
-// One metered attempt as the router reads it: the answer or error, with what the adapter
-// learned (status, Retry-After, partial output, time to first token).
-router::AttemptResult attempt_outcome(const Result<metering::MeteredResponse>& result,
+// How the router served one call, kept with the step's trace as its "route": the
+// decision, every attempt and the charged failures. Held as values and written as JSON
+// text once, when the step is recorded (route_json).
+struct RouteTrace {
+  std::string model;
+  router::Policy policy = router::Policy::cheapest;
+  std::string decision;
+  std::vector<router::TraceEntry> attempts;
+  std::vector<ChargedFailure> charged_failures;
+};
+
+// The decision and every attempt, for the step's trace ("route"). Takes the plan's
+// reason and the attempts by value: callers are done with them.
+RouteTrace describe_route(std::string model, const router::RouteRequest& request,
+                          std::string decision, std::vector<router::TraceEntry> attempts);
+
+// The route as the trace stores it: compact JSON with sorted keys, {"attempts": [...],
+// "charged_failures": [...] (only when there are any), "decision", "model", "policy"}.
+std::string route_json(const RouteTrace& route);
+
+// One metered attempt as the router reads it: the answer (moved in: the router hands it
+// back in its RouteResult) or error, with what the adapter learned (status, Retry-After,
+// partial output, time to first token).
+router::AttemptResult attempt_outcome(Result<providers::ChatResponse> answer,
                                       const providers::ChatCall& call);
 
 // A failed attempt the wallet charged anyway, for the trace's charged_failures.
-nlohmann::json charged_failure(const std::string& provider, int attempt,
+ChargedFailure charged_failure(const std::string& provider, int attempt,
                                const providers::ChatCall& call);
 
 }  // namespace perdiem::sdk

@@ -37,7 +37,8 @@ class RuntimeImpl::AsyncChat final : public std::enable_shared_from_this<AsyncCh
     plan_ = std::move(*plan);
     router::RetryOptions retry;
     retry.retries_per_candidate = runtime_.options_.routing.retries;
-    session_.emplace(plan_, runtime_.health_, jitter_, retry);
+    // Backoffs run on this loop thread, as the session does.
+    session_.emplace(plan_, runtime_.health_, base::thread_jitter(), retry);
     next();
   }
 
@@ -124,9 +125,13 @@ class RuntimeImpl::AsyncChat final : public std::enable_shared_from_this<AsyncCh
       charged_failures_.push_back(
           charged_failure(step_.candidate->candidate.provider, step_.attempt, *call_));
     }
-    const router::AttemptResult outcome = attempt_outcome(metered, *call_);
+    // The answer goes to the router and comes back in finish()'s routed.response.
     if (metered) metered_ = std::move(*metered);
-    session_->record(outcome, clock().monotonic_us() - sent_at_us_, clock().now_unix_ms());
+    router::AttemptResult outcome =
+        metered ? attempt_outcome(std::move(metered_->response), *call_)
+                : attempt_outcome(metered.error(), *call_);
+    session_->record(std::move(outcome), clock().monotonic_us() - sent_at_us_,
+                     clock().now_unix_ms());
     next();
   }
 
@@ -139,16 +144,17 @@ class RuntimeImpl::AsyncChat final : public std::enable_shared_from_this<AsyncCh
 
   void finish() {
     router::RouteResult routed = session_->finish();
-    nlohmann::json trace = describe_route(
+    RouteTrace trace = describe_route(
         request_.model,
         route_request(request_, runtime_.options_.routing, runtime_.options_.default_max_tokens),
-        plan_, routed.trace);
-    if (!charged_failures_.empty()) trace["charged_failures"] = std::move(charged_failures_);
+        plan_.reason, std::move(routed.trace));
+    trace.charged_failures = std::move(charged_failures_);
     report_.route(std::move(trace));
     if (!routed.response) {
       end(routed.response.error());
       return;
     }
+    metered_->response = std::move(*routed.response);
     record_call(run_, std::move(metered_->settlement), metered_->response.provider,
                 metered_->response.usage);
     providers::ChatResponse response = std::move(metered_->response);
@@ -172,7 +178,6 @@ class RuntimeImpl::AsyncChat final : public std::enable_shared_from_this<AsyncCh
   const lua::DeltaSink on_delta_;  // the plan's (model.stream); may be empty
   const bool stream_;
   providers::ChatDone done_;
-  base::LazilySeededRandom jitter_;  // seeded at the first backoff, if any
   router::Plan plan_;
   std::optional<router::RouteSession> session_;
   router::RouteSession::Step step_{};
@@ -180,7 +185,7 @@ class RuntimeImpl::AsyncChat final : public std::enable_shared_from_this<AsyncCh
   std::unique_ptr<providers::ChatCall> call_;  // the attempt in flight's
   std::optional<metering::Meter::OpenCall> open_;
   std::optional<metering::MeteredResponse> metered_;
-  nlohmann::json charged_failures_ = nlohmann::json::array();
+  std::vector<ChargedFailure> charged_failures_;
 };
 
 void RuntimeImpl::start_chat(const providers::ChatRequest& request, Run& run, http::EventLoop& loop,

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "runtime/providers/sim_provider.hpp"
+#include "sdk/src/route_trace.hpp"
 #include "sdk/src/step_report.hpp"
 
 namespace perdiem::sdk {
@@ -89,7 +90,7 @@ Result<providers::ChatResponse> RuntimeImpl::chat_step(const providers::ChatRequ
   metering::CallContext context{run.result.run_id, step, run.budgets};
   sdk::StepReport report(options_.on_step, &memory_->store(), run.result.run_id, context.step,
                          provider_name_, routed);
-  nlohmann::json route_trace;
+  sdk::RouteTrace route_trace;
   lua::DeltaSink deltas;
   if (on_delta != nullptr || (options_.stream_chat && options_.on_step)) {
     deltas = [&report, on_delta](std::string_view text) {
@@ -106,7 +107,7 @@ Result<providers::ChatResponse> RuntimeImpl::chat_step(const providers::ChatRequ
 
 Result<providers::ChatResponse> RuntimeImpl::metered_chat(const providers::ChatRequest& routed,
                                                           const metering::CallContext& context,
-                                                          Run& run, nlohmann::json& route_trace,
+                                                          Run& run, sdk::RouteTrace& route_trace,
                                                           const lua::DeltaSink* on_delta) {
   Result<metering::MeteredResponse> metered =
       routed_call(routed, context, run, route_trace, on_delta);

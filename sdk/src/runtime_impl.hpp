@@ -32,6 +32,8 @@
 
 namespace perdiem::sdk {
 
+struct RouteTrace;  // route_trace.hpp
+
 // A new run's id: "run-" and 16 hex digits from the CSPRNG, unique across runs sharing
 // one wallet.db.
 std::string new_run_id();
@@ -311,7 +313,7 @@ class RuntimeImpl final : public Runtime {
 
   Result<providers::ChatResponse> metered_chat(const providers::ChatRequest& routed,
                                                const metering::CallContext& context, Run& run,
-                                               nlohmann::json& route_trace,
+                                               sdk::RouteTrace& route_trace,
                                                const lua::DeltaSink* on_delta = nullptr);
 
   // The call through the router: the candidates that may serve request.model ranked by
@@ -326,7 +328,7 @@ class RuntimeImpl final : public Runtime {
   // past its deadline.
   Result<metering::MeteredResponse> routed_call(const providers::ChatRequest& request,
                                                 const metering::CallContext& context,
-                                                const Run& run, nlohmann::json& route_trace,
+                                                const Run& run, sdk::RouteTrace& route_trace,
                                                 const lua::DeltaSink* on_delta = nullptr);
   // The ranked plan for `request` (what routed_call walks; wallet.quote prices its first).
   Result<router::Plan> plan_for(const providers::ChatRequest& request);

@@ -82,7 +82,7 @@ Result<router::Plan> RuntimeImpl::plan_for(const providers::ChatRequest& request
 Result<metering::MeteredResponse> RuntimeImpl::routed_call(const providers::ChatRequest& request,
                                                            const metering::CallContext& context,
                                                            const Run& run,
-                                                           nlohmann::json& route_trace,
+                                                           sdk::RouteTrace& route_trace,
                                                            const lua::DeltaSink* on_delta) {
   const auto stopped = [&run] {
     return (run.cancel != nullptr && run.cancel->load()) ||
@@ -93,7 +93,7 @@ Result<metering::MeteredResponse> RuntimeImpl::routed_call(const providers::Chat
 
   std::optional<metering::MeteredResponse> metered;
   // Failed attempts the wallet charged anyway (partial output, or possibly billed).
-  nlohmann::json charged_failures = nlohmann::json::array();
+  std::vector<ChargedFailure> charged_failures;
   router::AttemptFn attempt = [&](const router::Candidate& candidate,
                                   int number) -> router::AttemptResult {
     if (stopped()) {
@@ -101,8 +101,13 @@ Result<metering::MeteredResponse> RuntimeImpl::routed_call(const providers::Chat
                         candidate.provider);
     }
     const sdk::PoolMember* member = pool_.find(candidate.provider);
-    providers::ChatRequest sent = request;
-    sent.model = candidate.model;
+    // The request under the candidate's own model id: a copy only when that differs.
+    std::optional<providers::ChatRequest> renamed;
+    if (candidate.model != request.model) {
+      renamed.emplace(request);
+      renamed->model = candidate.model;
+    }
+    const providers::ChatRequest& sent = renamed ? *renamed : request;
     metering::CallContext this_attempt = context;
     this_attempt.attempt = number;
     providers::ChatCall call;
@@ -113,15 +118,17 @@ Result<metering::MeteredResponse> RuntimeImpl::routed_call(const providers::Chat
     }
     Result<metering::MeteredResponse> result =
         meter_.chat(*member->provider, sent, this_attempt, call);
-    router::AttemptResult outcome = attempt_outcome(result, call);
-    if (result) metered = std::move(*result);
-    if (!result && call.charged_nanos > 0) {
-      charged_failures.push_back(charged_failure(candidate.provider, number, call));
+    if (!result) {
+      if (call.charged_nanos > 0)
+        charged_failures.push_back(charged_failure(candidate.provider, number, call));
+      return attempt_outcome(result.error(), call);
     }
-    return outcome;
+    // The answer goes to the router and comes back in routed.response: moved, not copied.
+    metered = std::move(*result);
+    return attempt_outcome(std::move(metered->response), call);
   };
   const base::Clock& clock = base::system_clock();
-  base::SeededRandom jitter(base::secure_random().next_u64());
+  base::Random& jitter = base::thread_jitter();
   router::RetryOptions retry;
   retry.retries_per_candidate = options_.routing.retries;
   router::RouterEnv env{health_, clock, jitter,
@@ -141,11 +148,12 @@ Result<metering::MeteredResponse> RuntimeImpl::routed_call(const providers::Chat
                         },
                         retry};
   router::RouteResult routed = router::route_call(*plan, attempt, env);
-  route_trace = describe_route(
-      request.model, route_request(request, options_.routing, options_.default_max_tokens), *plan,
-      routed.trace);
-  if (!charged_failures.empty()) route_trace["charged_failures"] = std::move(charged_failures);
+  route_trace = describe_route(request.model,
+                               route_request(request, options_.routing, options_.default_max_tokens),
+                               std::move(plan->reason), std::move(routed.trace));
+  route_trace.charged_failures = std::move(charged_failures);
   if (!routed.response) return routed.response.error();
+  metered->response = std::move(*routed.response);
   return std::move(*metered);
 }
 

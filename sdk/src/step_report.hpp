@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -13,6 +14,7 @@
 #include "perdiem/events.hpp"
 #include "runtime/memory/memory_store.hpp"
 #include "runtime/providers/provider.hpp"
+#include "sdk/src/route_trace.hpp"
 
 namespace perdiem::sdk {
 
@@ -33,7 +35,7 @@ class StepReport {
 
   // How the router chose the provider (decision and attempts), kept with the step's
   // trace. Call before finished().
-  void route(nlohmann::json decision) { route_ = std::move(decision); }
+  void route(RouteTrace decision) { route_ = std::move(decision); }
   // One piece of a streamed answer's text: a `delta` event (nothing is traced; the
   // finished step holds the whole text). Call between construction and finished().
   void delta(std::string_view text);
@@ -45,15 +47,18 @@ class StepReport {
  private:
   void start(StepKind kind, const std::string& run_id, std::int64_t step,
              const std::string& provider, const std::string& model);
+  // `response`: the step's answer as the trace stores it (JSON text; "" = none).
   void finish(const Error* error, const std::string& provider, const std::string& model,
               const providers::Usage* usage, std::int64_t cost, const std::string& receipt,
-              nlohmann::json response);
+              std::string response);
   void deliver() const;
 
   const StepSink& sink_;
   memory::MemoryStore* trace_;
-  nlohmann::json request_;
-  nlohmann::json route_;  // null unless route() was called
+  // The request as the trace stores it (JSON text), written once for the event and the
+  // trace; empty when no one listens.
+  std::string request_;
+  std::optional<RouteTrace> route_;  // unless route() was called
   StepEvent event_;
   std::chrono::steady_clock::time_point started_at_;
 };

@@ -3,6 +3,9 @@
 // every field a plan can see, so a replayed run gets exactly what the recorded one got.
 #pragma once
 
+#include <string>
+#include <string_view>
+
 #include <nlohmann/json.hpp>
 
 #include "perdiem/error.hpp"
@@ -12,6 +15,12 @@ namespace perdiem::sdk {
 
 nlohmann::json request_document(const providers::ChatRequest& request);
 nlohmann::json request_document(const providers::EmbedRequest& request);
+
+// The same documents as the JSON text the trace stores (dump() of the above: compact,
+// keys sorted), written directly. request_text(r) == request_document(r).dump().
+std::string request_text(const providers::ChatRequest& request);
+// response_document(r) with, when `route_json` is not empty, "route" set to that JSON.
+std::string response_text(const providers::ChatResponse& response, std::string_view route_json);
 
 nlohmann::json response_document(const providers::ChatResponse& response);
 nlohmann::json response_document(const providers::EmbedResponse& response);

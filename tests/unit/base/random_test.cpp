@@ -1,24 +1,29 @@
-// Randomness sources: the lazily seeded one costs nothing until drawn from, then gives a
-// sequence of its own.
+// Randomness sources: a thread's jitter source is its own, seeded once from the CSPRNG.
 #include <doctest/doctest.h>
 
 #include <set>
+#include <thread>
 
 #include "base/random.hpp"
 
 using namespace perdiem::base;
 
-TEST_CASE("a lazily seeded source is seeded at its first draw, each with its own seed") {
-  LazilySeededRandom first, second;
-  CHECK_FALSE(first.seeded_yet());
-  const std::uint64_t a = first.next_u64();
-  CHECK(first.seeded_yet());
-  CHECK_FALSE(second.seeded_yet());
-  std::set<std::uint64_t> drawn{a};
-  for (int i = 0; i < 99; ++i) drawn.insert(first.next_u64());
+TEST_CASE("each thread has its own jitter source, seeded from the CSPRNG") {
+  Random& mine = thread_jitter();
+  CHECK(&thread_jitter() == &mine);  // the same source for the thread's life
+  std::set<std::uint64_t> drawn;
+  for (int i = 0; i < 100; ++i) drawn.insert(mine.next_u64());
   CHECK(drawn.size() == 100);  // a sequence, not one value repeated
-  CHECK(second.next_u64() != a);  // seeded from the CSPRNG, not a fixed seed
-  for (int i = 0; i < 1000; ++i) CHECK(second.uniform(7) < 7);
+  Random* theirs = nullptr;
+  std::uint64_t their_first = 0;
+  std::thread other([&] {
+    theirs = &thread_jitter();
+    their_first = theirs->next_u64();
+  });
+  other.join();
+  CHECK(theirs != &mine);
+  CHECK(drawn.count(their_first) == 0);  // seeded on its own, not from a fixed seed
+  for (int i = 0; i < 1000; ++i) CHECK(mine.uniform(7) < 7);
 }
 
 TEST_CASE("a seeded source is reproducible") {

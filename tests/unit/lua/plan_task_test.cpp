@@ -239,3 +239,29 @@ TEST_CASE("host tool calls are a wait of their own: tool.call and tool.run park 
   }
   CHECK(called_inline == 0);
 }
+
+TEST_CASE("a task told to answer model.chat inline asks the host without waiting") {
+  int asked = 0;
+  PlanHost host;
+  host.chat = [&asked](const perdiem::providers::ChatRequest& request) -> Result<ChatResponse> {
+    ++asked;
+    return reply("re: " + request.messages.at(0).content);
+  };
+  const char* source =
+      "local a = model.chat{messages={{role='user', content='one'}}}\n"
+      "local ok, e = pcall(model.chat, {messages={{role='user', content=''}}, max_tokens=0})\n"
+      "local b = model.chat{messages={{role='user', content=a.content}}}\n"
+      "return b.content .. '|' .. tostring(ok)\n";
+  PlanTask task(source, "inline.lua", {}, PlanLimits{}, host);
+  task.answer_chat_inline();
+  // Both calls are answered within one resume: no PlanWait::chat reaches the driver.
+  REQUIRE(task.resume() == PlanWait::finished);
+  CHECK(asked == 2);
+  CHECK(task.take_outcome().text == "re: re: one|false");
+
+  // Without it, the same plan waits for its driver at each call.
+  asked = 0;
+  PlanTask waiting(source, "waiting.lua", {}, PlanLimits{}, host);
+  REQUIRE(waiting.resume() == PlanWait::chat);
+  CHECK(asked == 0);
+}

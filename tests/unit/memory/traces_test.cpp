@@ -5,6 +5,7 @@
 
 #include "memory_fixture.hpp"
 #include "runtime/memory/hash.hpp"
+#include "runtime/memory/sql.hpp"
 
 using namespace perdiem;
 using namespace perdiem::memory;
@@ -106,6 +107,43 @@ TEST_CASE("recorded steps carry the request hash replay matches on") {
   auto reordered = nlohmann::json::parse(
       R"({"messages":[{"content":"one","role":"user"}],"model":"llama-3.3-70b"})");
   CHECK(store->request_hash(reordered) == (*steps)[0].request_hash);
+}
+
+TEST_CASE("a step's hash is computed when it is read; one given is kept; text rows hash alike") {
+  TempDir dir;
+  const std::string path = dir.file("memory.db");
+  auto store = open_store(path);
+  auto run = store->begin_run(run_record("a")).value();
+  auto plain = model_step(run, "one");
+  REQUIRE(store->record_step(plain).ok());
+  auto given = model_step(run, "two");
+  given.request_hash = "feedface";
+  REQUIRE(store->record_step(given).ok());
+  // The same request as JSON text already serialized (the runtime's way).
+  auto text = model_step(run, "one");
+  text.request_text = text.request.dump();
+  text.response_text = text.response.dump();
+  text.request = nullptr;
+  text.response = nullptr;
+  REQUIRE(store->record_step(text).ok());
+  REQUIRE(store->flush().ok());
+  {
+    // memory.db keeps no hash it was not given: it is the stored request's.
+    auto db = sql::Db::open(path, "memory.db", 1000);
+    REQUIRE(db.ok());
+    CHECK((*db)->scalar("SELECT count(*) FROM steps WHERE request_hash IS NULL").value() == 2);
+  }
+  auto steps = store->recorded_steps(run);
+  REQUIRE(steps.ok());
+  REQUIRE(steps->size() == 3);
+  CHECK((*steps)[0].request_hash == store->request_hash(plain.request));
+  CHECK((*steps)[1].request_hash == "feedface");
+  CHECK((*steps)[2].request_hash == (*steps)[0].request_hash);
+  CHECK((*steps)[2].request == plain.request);
+  CHECK((*steps)[2].response == plain.response);
+  auto detail = store->get_run(run);
+  REQUIRE(detail.ok());
+  CHECK(detail->steps[0].request_hash == (*steps)[0].request_hash);
 }
 
 TEST_CASE("runs are listed newest first; unknown runs are not_found") {

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "memory_fixture.hpp"
@@ -141,4 +142,34 @@ TEST_CASE("many threads record steps while others read; nothing is lost or reord
   reader.join();
   CHECK(reads > 0);
   CHECK(store->stats().value().steps == kWriters * kSteps);
+}
+
+TEST_CASE("posts wait for company before a commit; a flush or closing ends the wait at once") {
+  TempDir dir;
+  std::string path = dir.file("w.db");
+  const auto started = std::chrono::steady_clock::now();
+  {
+    // A linger far longer than the test may take: waiting it out would show.
+    Writer writer(scratch_db(path), 1024, 100000, std::chrono::seconds(30));
+    for (int i = 0; i < 100; ++i) writer.post(insert(i));
+    REQUIRE(writer.flush().ok());
+    CHECK(count_rows(path) == 100);
+    // The 100 posts and the flush marker: one transaction, not one each.
+    CHECK(writer.stats().batches == 1);
+    for (int i = 100; i < 110; ++i) writer.post(insert(i));
+  }  // closing applies the ten still lingering
+  CHECK(count_rows(path) == 110);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(20));
+}
+
+TEST_CASE("a full batch does not wait out the linger") {
+  TempDir dir;
+  std::string path = dir.file("w.db");
+  Writer writer(scratch_db(path), 16, 100000, std::chrono::seconds(30));
+  for (int i = 0; i < 16; ++i) writer.post(insert(i));
+  // No flush: the batch is full, so the writer takes it without waiting.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (count_rows(path) < 16 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  CHECK(count_rows(path) == 16);
 }

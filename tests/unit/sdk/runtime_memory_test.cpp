@@ -138,6 +138,23 @@ TEST_CASE("every run and model call is traced in memory.db") {
   CHECK(detail->steps[0].response["content"] == "A");
   CHECK(detail->steps[0].provider == "sim");
   CHECK_FALSE(detail->steps[0].receipt_id.empty());
+  // The row holds the request as sent (hashed as replay hashes it), the answer with its
+  // usage, and how the router served it.
+  const memory::StepRecord& chat = detail->steps[0];
+  CHECK(chat.request["model"].is_string());
+  CHECK(chat.request["max_tokens"].is_number_integer());
+  CHECK(chat.request_hash == (*store)->request_hash(chat.request));
+  CHECK(chat.response["usage"]["input_tokens"] == chat.input_tokens);
+  CHECK(chat.response["usage"]["output_tokens"] == chat.output_tokens);
+  CHECK(chat.response["tool_calls"].is_array());
+  const nlohmann::json& route = chat.response["route"];
+  REQUIRE(route["attempts"].size() == 1);
+  CHECK(route["attempts"][0]["provider"] == "sim");
+  CHECK(route["attempts"][0]["outcome"] == "ok");
+  CHECK(route["attempts"][0]["attempt"] == 1);
+  CHECK(route["decision"].is_string());
+  CHECK(route["policy"].is_string());
+  CHECK_FALSE(route.contains("charged_failures"));
   CHECK(detail->steps[1].kind == "embed");
   CHECK(detail->steps[1].response["vectors"][0].size() == 384);
 }

@@ -14,12 +14,10 @@ TEST_CASE("a failed call's finished event carries what its failed attempts were 
   request.messages = {{"user", "hi"}};
   {
     sdk::StepReport report(sink, nullptr, "run-1", 1, "venice", request);
-    report.route({{"model", "m"},
-                  {"charged_failures",
-                   {{{"provider", "venice"}, {"attempt", 1}, {"cost_nanos", 1200},
-                     {"receipt", "41"}},
-                    {{"provider", "groq"}, {"attempt", 2}, {"cost_nanos", 300},
-                     {"receipt", "42"}}}}});
+    sdk::RouteTrace route;
+    route.model = "m";
+    route.charged_failures = {{"venice", 1, 1200, "41"}, {"groq", 2, 300, "42"}};
+    report.route(std::move(route));
     report.finished(Result<providers::ChatResponse>(
         make_error(ErrorKind::transport, "cut off", "groq", false)));
   }
