@@ -135,7 +135,8 @@ Result<Meter::OpenCall> Meter::open(providers::Provider& provider, providers::Ch
   // In a tab, a small call's hashes are left to the closer; a large one is hashed now
   // rather than held in memory until its tab closes.
   const bool defer_hashes = tabs_ && max_input_tokens(request) <= kDeferredHashBytes;
-  if (defer_hashes) open_call->unhashed.request = request;
+  // Deferred, the request is handed to the tab when the call closes (no copy).
+  if (defer_hashes) open_call->hash_request_later = true;
   else open_call->record.request_hash = request_hash(request);
   open_call->request = std::move(request);
   return open_call;
@@ -175,6 +176,7 @@ Result<MeteredResponse> Meter::close(OpenCall& open_call, Result<providers::Chat
                       open_call.provider);
   }
   open_call.closed = true;
+  if (open_call.hash_request_later) open_call.unhashed.request = std::move(open_call.request);
   wallet::CallRecord record = std::move(open_call.record);
   if (!answer) {
     Error error = answer.error();
@@ -361,7 +363,9 @@ wallet::Nanos Meter::settle_failure(OpenCall& held, const Error& error,
 
 wallet::Nanos Meter::settle_partial(OpenCall& held, const providers::ChatCall& call,
                                     std::size_t output_bytes, wallet::CallRecord record) {
-  const providers::ChatRequest& request = held.request;
+  // close() has handed the request to the tab when its hash waits for the closer.
+  const providers::ChatRequest& request = held.unhashed.request ? *held.unhashed.request
+                                                                : held.request;
   providers::ChatResponse partial;
   partial.content = call.partial_text;
   partial.model = record.model;

@@ -104,7 +104,9 @@ class Meter {
   // A call the meter has priced and reserved, not yet sent (see open()). Movable; the
   // caller sends `request` (and nothing else) and hands the answer back to close().
   struct OpenCall {
-    providers::ChatRequest request;  // as it must be sent (max_tokens filled in)
+    // As it must be sent (max_tokens filled in). close() may move it out: keep it only
+    // until then.
+    providers::ChatRequest request;
 
     // The meter's part; not for callers.
     std::string provider;
@@ -112,6 +114,7 @@ class Meter {
     std::optional<Tabs::Seat> seat;   // with tabs: its place in the tab
     std::string receipt_id;           // the receipt a charge will sign
     Unhashed unhashed;                // in a tab: hashed when the tab closes
+    bool hash_request_later = false;  // close() moves `request` into `unhashed`
     wallet::CallRecord record;
     // When open() was given the ChatCall: the caller's on_text and the bytes that reached
     // it, shared with the wrapper installed in its place (so the OpenCall may move).

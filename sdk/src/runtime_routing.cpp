@@ -107,7 +107,8 @@ Result<metering::MeteredResponse> RuntimeImpl::routed_call(const providers::Chat
       renamed.emplace(request);
       renamed->model = candidate.model;
     }
-    const providers::ChatRequest& sent = renamed ? *renamed : request;
+    // Moved into the meter when renamed (this attempt's own copy), else copied there.
+    providers::ChatRequest sent = renamed ? std::move(*renamed) : request;
     metering::CallContext this_attempt = context;
     this_attempt.attempt = number;
     providers::ChatCall call;
@@ -117,7 +118,7 @@ Result<metering::MeteredResponse> RuntimeImpl::routed_call(const providers::Chat
       };
     }
     Result<metering::MeteredResponse> result =
-        meter_.chat(*member->provider, sent, this_attempt, call);
+        meter_.chat(*member->provider, std::move(sent), this_attempt, call);
     if (!result) {
       if (call.charged_nanos > 0)
         charged_failures.push_back(charged_failure(candidate.provider, number, call));

@@ -2,6 +2,7 @@
 // charged, what is released, and that a refused call is never sent.
 #include <doctest/doctest.h>
 
+#include "runtime/metering/call_hashes.hpp"
 #include "runtime/metering/meter.hpp"
 #include "wallet/wallet_fixture.hpp"
 
@@ -441,6 +442,28 @@ TEST_CASE("a stream that breaks after text without usage is charged a bounded es
   auto receipts = f.wallet->receipts("r");
   REQUIRE(receipts.ok());
   CHECK(receipts->size() == 1);
+  f.require_verified();
+}
+
+TEST_CASE("in a tab, a broken stream's estimate still counts the request the tab hashes later") {
+  WalletFixture f;
+  f.fund_usd("1");
+  MeterOptions options = free_sim();
+  options.tabs = true;
+  Meter meter(*f.wallet, venice_prices(), options);
+  StreamingProvider venice;
+  providers::ChatCall call;
+  call.on_text = [](std::string_view) {};
+  REQUIRE_FALSE(meter.chat(venice, small_request(), CallContext{"r", 1, {}}, call).ok());
+  CHECK(call.partial_output);
+  REQUIRE(meter.close_run("r").ok());
+  // Every input token of the request's worst case, as outside a tab.
+  const wallet::Nanos estimate = 25 * 1000 + 10 * 2000 + 1'000'000;
+  CHECK(f.wallet->spent("r").value() == estimate);
+  auto receipts = f.wallet->receipts("r").value();
+  REQUIRE(receipts.size() == 1);
+  CHECK(receipts.front().usage.input_tokens == 25);
+  CHECK(receipts.front().request_hash == metering::request_hash(small_request()));
   f.require_verified();
 }
 
