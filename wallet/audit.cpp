@@ -3,6 +3,8 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <string>
+#include <tuple>
 #include <vector>
 
 #include "wallet/book.hpp"
@@ -116,19 +118,31 @@ Result<VerifyReport> check_tab_receipts(sql::Db& db, VerifyReport report) {
     Nanos charged = 0, sum = 0;
     std::vector<Receipt> receipts;
   };
-  std::set<std::pair<Hash32, Signature>> signed_roots;  // batches across tabs, checked
+  // Batches across tabs whose signature was checked: everything the signed message says.
+  std::set<std::tuple<std::string, Hash32, std::uint32_t, Signature>> signed_batches;
   auto check_proven = [&](const Tab& tab, const std::string& name) -> std::optional<VerifyReport> {
+    const Receipt& first = tab.receipts.front();
+    std::set<std::uint32_t> places;
     for (const Receipt& r : tab.receipts) {
+      // A tab's receipts were signed together: one batch, each in a place of its own.
+      if (r.batch->root != first.batch->root || r.batch->size != first.batch->size ||
+          r.signature != first.signature || !(r.wallet == first.wallet) ||
+          !places.insert(r.batch->index).second)
+        return failed(report, 0, "receipt " + r.id + " does not fit the batch of " + name);
       Hash32 root{};
       if (!merkle_fold(receipt_leaf(r), r.batch->index, r.batch->size, r.batch->proof, root) ||
           root != r.batch->root)
         return failed(report, 0, "receipt " + r.id + " of " + name +
                                      " was altered (its proof does not reach its batch root)");
-      if (signed_roots.count({root, r.signature}) != 0) continue;
-      if (!verify_message(r.wallet, batch_message(r.wallet, root, r.batch->size), r.signature))
-        return failed(report, 0, "the receipts of " + name + " are not signed by their wallet");
-      signed_roots.insert({root, r.signature});
     }
+    const auto batch = std::make_tuple(first.wallet.to_string(), first.batch->root,
+                                       first.batch->size, first.signature);
+    if (signed_batches.count(batch) != 0) return std::nullopt;
+    if (!verify_message(first.wallet, batch_message(first.wallet, first.batch->root,
+                                                    first.batch->size),
+                        first.signature))
+      return failed(report, 0, "the receipts of " + name + " are not signed by their wallet");
+    signed_batches.insert(batch);
     return std::nullopt;
   };
   auto check = [&](Tab& tab) -> std::optional<VerifyReport> {

@@ -38,7 +38,9 @@ Tabs::~Tabs() {
     std::lock_guard<std::mutex> guard(mu_);
     for (const auto& [key, slot] : slots_) runs.push_back(slot->run);
   }
-  for (const auto& run : runs) (void)close_run(run);
+  // Every run's tabs detached first, so the closer signs them together.
+  for (const auto& run : runs) detach_run(run, true);
+  for (const auto& run : runs) (void)await_run(run);
   {
     std::lock_guard<std::mutex> guard(mu_);
     stopping_ = true;
@@ -53,9 +55,6 @@ void Tabs::closer_loop() {
   for (;;) {
     work_.wait(lock, [this] { return stopping_ || !to_close_.empty(); });
     if (to_close_.empty()) return;  // stopping, and nothing left to close
-    // Tabs come one at a time (a run's end, an old tab replaced), and each batch costs a
-    // signature: a moment's wait lets the tabs of many runs share one.
-    work_.wait_for(lock, options_.gather, [this] { return stopping_; });
     std::vector<std::shared_ptr<Tab>> tabs = std::move(to_close_);
     to_close_.clear();
     lock.unlock();
@@ -196,7 +195,7 @@ void Tabs::release(Seat& seat) {
   if (close) queue_close(seat.tab);
 }
 
-std::shared_ptr<Tabs::Tab> Tabs::detach(Slot& slot) {
+std::shared_ptr<Tabs::Tab> Tabs::detach(Slot& slot, bool wake) {
   std::shared_ptr<Tab> tab = std::move(slot.tab);
   if (!tab) return tab;
   bool idle = false;
@@ -205,17 +204,17 @@ std::shared_ptr<Tabs::Tab> Tabs::detach(Slot& slot) {
     tab->accepting = false;
     idle = tab->open_calls == 0;
   }
-  if (idle) queue_close(tab);
+  if (idle) queue_close(tab, wake);
   return tab;
 }
 
-void Tabs::queue_close(const std::shared_ptr<Tab>& tab) {
+void Tabs::queue_close(const std::shared_ptr<Tab>& tab, bool wake) {
   {
     std::lock_guard<std::mutex> guard(mu_);
     to_close_.push_back(tab);
     ++closing_[tab->reservation.run];
   }
-  work_.notify_one();
+  if (wake) work_.notify_one();
 }
 
 void Tabs::close_now(const std::shared_ptr<Tab>& tab) { close_together({tab}); }
@@ -280,11 +279,12 @@ void Tabs::detach_run(const std::string& run, bool run_ended) {
   }
   for (const auto& slot : slots) {
     std::lock_guard<std::mutex> guard(slot->mu);
-    detach(*slot);
+    detach(*slot, /*wake=*/false);
   }
 }
 
 Status Tabs::await_run(const std::string& run) {
+  work_.notify_one();  // the closer takes what detach_run() queued, with whatever else is
   std::vector<Settling> pending;
   {
     std::unique_lock<std::mutex> lock(mu_);

@@ -43,9 +43,6 @@ struct TabOptions {
   int holds = 16;
   int max_calls = 1000;                           // a full tab closes
   std::chrono::milliseconds max_age{2000};        // an older tab closes at its next call
-  // How long the closer waits after a tab arrives for others to sign with it: what a
-  // run's end waits more, against a signature per tab when runs end one after another.
-  std::chrono::milliseconds gather{2};
 };
 
 // What a small call's receipt commits to, hashed by the closer rather than the caller
@@ -105,8 +102,9 @@ class Tabs {
     return await_run(run);
   }
   // close_run() in two halves, so many runs that end together detach their tabs first
-  // (the closer then signs them as one batch and the wallet commits them together) and
-  // wait after: detach_run() never waits; await_run() waits for what was detached.
+  // and wait after: detach_run() queues the run's idle tabs without waking the closer;
+  // await_run() wakes it and waits. The closer then takes every tab detached meanwhile
+  // at once, signs them as one batch, and the wallet commits them together.
   void detach_run(const std::string& run, bool run_ended);
   [[nodiscard]] Status await_run(const std::string& run);
 
@@ -115,9 +113,10 @@ class Tabs {
   using Settling = std::shared_future<Result<wallet::Settlement>>;
   // Detaches the slot's tab; hands it to the closer if no call is in flight (else the
   // last call to finish does). Returns the tab. Slot lock held.
-  std::shared_ptr<Tab> detach(Slot& slot);
-  // Queues a tab no call can enter any more for the closer.
-  void queue_close(const std::shared_ptr<Tab>& tab);
+  std::shared_ptr<Tab> detach(Slot& slot, bool wake = true);
+  // Queues a tab no call can enter any more for the closer, waking it unless `wake` is
+  // false (a batch of detaches, woken by the await that follows).
+  void queue_close(const std::shared_ptr<Tab>& tab, bool wake = true);
   // Settles (or, charged nothing, releases) such a tab: signs its receipts and queues the
   // settlement in the wallet, on the calling thread. Closing twice does nothing.
   void close_now(const std::shared_ptr<Tab>& tab);

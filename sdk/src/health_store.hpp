@@ -3,9 +3,10 @@
 // minute ago in another run is not the first one tried again. Internal to sdk/src.
 //
 // The file is rewritten whole (temporary file, then rename) after a run, at most once a
-// second (kSaveInterval), and once more when the store is destroyed if a run ended since:
-// ten thousand short runs ending together write it a handful of times, not ten thousand.
-// A crash loses at most the last second's health. Processes sharing the file race
+// second (kSaveInterval): a run ending within a second of the last write defers it to the
+// next run ending a second or more later, or to the store's destruction. Ten thousand
+// short runs ending together write it a handful of times, not ten thousand. A crash
+// loses what was learned since the last write. Processes sharing the file race
 // harmlessly: the last writer wins, and health is advice, not money.
 // Thread-safety: save() may be called from several runs at once.
 #pragma once

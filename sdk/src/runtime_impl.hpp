@@ -231,6 +231,8 @@ class RuntimeImpl final : public Runtime {
   Result<lua::SpawnResult> await_child(Run& parent, const std::string& run_id);
   // When a run ends: cancels the sub-agents it did not await and waits for them all.
   static void end_children(Run& run);
+  // Whether end_children() would have sub-agents to stop and wait for.
+  static bool has_unawaited_children(Run& run);
 
   metering::MeterOptions meter_options() const;
   // The run's tools, built on first use.

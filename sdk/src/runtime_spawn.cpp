@@ -134,6 +134,14 @@ Result<lua::SpawnResult> RuntimeImpl::await_child(Run& parent, const std::string
   return lua::SpawnResult{done.run_id, done.json, done.usage.cost};
 }
 
+bool RuntimeImpl::has_unawaited_children(Run& run) {
+  std::lock_guard lock(run.mutex);
+  for (const auto& [id, child] : run.children) {
+    if (!child->result) return true;
+  }
+  return false;
+}
+
 void RuntimeImpl::end_children(Run& run) {
   std::map<std::string, std::shared_ptr<SubAgent>> children;
   {

@@ -4,10 +4,11 @@
 // Sleeps are the scheduler's timers. Model calls (chat, stream, chat_many and parallel's
 // batches) run on the loop itself (RuntimeImpl::start_chat: Provider::start_chat, the
 // meter around it, backoffs as timers); the plan's on_delta runs on the loop thread as
-// text arrives. What can only block (an embedding, a sub-agent's await) runs on the
-// runtime's blocking pool and posts its answer back. Closing the run (durable
-// settlements, the trace's end) happens on the pool too, so a loop thread never waits on
-// a disk.
+// text arrives. What can only block (an embedding, a host/built-in/MCP tool, a
+// sub-agent's await) runs on the runtime's blocking pool and posts its answer back.
+// Closing the run (durable settlements, the trace's end) happens on the pool too, batched
+// with the runs that end meanwhile (ScheduledRuns::close), so a loop thread never waits
+// on a disk.
 #include "runtime/lua/host_calls.hpp"
 #include "sdk/src/runtime_impl.hpp"
 
@@ -100,17 +101,31 @@ class RuntimeImpl::ScheduledRun final : public scheduler::Agent,
     task_.reset();  // the plan's Lua state closes here, on its loop thread
     std::shared_ptr<ScheduledRun> self = shared_from_this();
     auto plan_outcome = std::make_shared<std::optional<lua::PlanOutcome>>(std::move(outcome));
-    runtime_.scheduled_.close(ScheduledRuns::Closing{
+    ScheduledRuns::Closing closing{
         [self, plan_outcome] {
           return self->runtime_.begin_close(self->frame_, std::move(*plan_outcome));
         },
         [self] { self->runtime_.end_close(self->frame_); },
-        [self] { self->handle_->finish(std::move(self->frame_.result)); }});
+        [self] { self->handle_->finish(std::move(self->frame_.result)); }};
+    if (!has_running_children()) {
+      runtime_.scheduled_.close(std::move(closing));
+      return;
+    }
+    // Sub-agents it did not await are stopped first, on a pool thread of their own: that
+    // can take a model call's time, and the batch closing other runs must not wait.
+    runtime_.scheduled_.blocking().run([self, closing = std::move(closing)]() mutable {
+      RuntimeImpl::end_children(*self->frame_.run);
+      self->runtime_.scheduled_.close(std::move(closing));
+    });
   }
 
   bool cancelled() const override { return handle_->cancel_flag()->load(); }
 
  private:
+  bool has_running_children() {
+    return frame_.run && RuntimeImpl::has_unawaited_children(*frame_.run);
+  }
+
   // Runs `work` on the blocking pool; its answer is delivered on the loop thread, then
   // the plan resumes. The run (and so the task and host) outlives the wait: the
   // scheduler holds this agent until finished().

@@ -58,31 +58,49 @@ void ScheduledRuns::close(Closing closing) {
     if (closer_running_) return;
     closer_running_ = true;
   }
-  pool_.run([this] {
-    // Enough to share the disk's work, few enough that the first run's handle is not
-    // held back long by the last one's.
-    constexpr std::size_t kMaxBatch = 512;
-    for (;;) {
-      std::vector<Closing> batch;
-      {
-        std::lock_guard lock(closing_mutex_);
-        if (closing_.empty()) {
-          closer_running_ = false;
-          return;
-        }
-        const std::size_t taken = std::min(kMaxBatch, closing_.size());
-        batch.assign(std::make_move_iterator(closing_.begin()),
-                     std::make_move_iterator(closing_.begin() + static_cast<long>(taken)));
-        closing_.erase(closing_.begin(), closing_.begin() + static_cast<long>(taken));
-      }
-      std::vector<bool> open(batch.size());
-      for (std::size_t i = 0; i < batch.size(); ++i) open[i] = batch[i].begin();
-      for (std::size_t i = 0; i < batch.size(); ++i)
-        if (open[i]) batch[i].end();
-      flush_();
-      for (Closing& closed : batch) closed.done();
+  try {
+    pool_.run([this] { drain_closing(); });
+  } catch (...) {
+    // No thread could start: close here rather than leave every later run waiting.
+    drain_closing();
+  }
+}
+
+void ScheduledRuns::drain_closing() {
+  // Enough to share the disk's work, few enough that the first run's handle is not held
+  // back long by the last one's.
+  constexpr std::size_t kMaxBatch = 512;
+  // A step that throws (a bug, or out of memory) must not keep the other runs' handles
+  // from finishing: each is guarded, and a run whose close failed still finishes.
+  const auto guarded = [](const std::function<void()>& step) {
+    try {
+      step();
+    } catch (...) {
     }
-  });
+  };
+  for (;;) {
+    std::vector<Closing> batch;
+    {
+      std::lock_guard lock(closing_mutex_);
+      if (closing_.empty()) {
+        closer_running_ = false;
+        return;
+      }
+      const std::size_t taken = std::min(kMaxBatch, closing_.size());
+      batch.assign(std::make_move_iterator(closing_.begin()),
+                   std::make_move_iterator(closing_.begin() + static_cast<long>(taken)));
+      closing_.erase(closing_.begin(), closing_.begin() + static_cast<long>(taken));
+    }
+    std::vector<bool> open(batch.size(), false);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      guarded([&] { open[i] = batch[i].begin(); });
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (open[i]) guarded(batch[i].end);
+    }
+    guarded(flush_);
+    for (Closing& closed : batch) guarded(closed.done);
+  }
 }
 
 void ScheduledRuns::start(std::shared_ptr<BackgroundRun> handle,

@@ -69,6 +69,8 @@ class ScheduledRuns {
   std::size_t threads() const { return scheduler_.threads(); }
 
  private:
+  void drain_closing();  // the closer: batches until closing_ is empty
+
   std::mutex mutex_;
   std::vector<std::shared_ptr<BackgroundRun>> handles_;  // pruned of finished ones
   std::size_t prune_at_ = 64;

@@ -32,7 +32,10 @@ void StepReport::finished(const Result<std::string>& outcome, std::int64_t cost,
   if (!outcome) return finish(&outcome.error(), {}, {}, nullptr, cost, receipt, {});
   if (sink_) event_.response_text = outcome.value();
   finish(nullptr, {}, {}, nullptr, cost, receipt,
-         trace_ ? nlohmann::json{{"result", outcome.value()}}.dump() : std::string());
+         // A tool's text may be any bytes (a latin-1 page): replaced, never thrown on.
+         trace_ ? nlohmann::json{{"result", outcome.value()}}.dump(
+                      -1, ' ', false, nlohmann::json::error_handler_t::replace)
+                : std::string());
 }
 
 void StepReport::start(StepKind kind, const std::string& run_id, std::int64_t step,

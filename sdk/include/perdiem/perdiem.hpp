@@ -78,8 +78,9 @@ struct RuntimeOptions {
   int default_max_tokens = 1024;
   // Receives the plans' log lines and the runtime's diagnostics. Called on the thread
   // that runs the plan (the caller's for run_file/run_script, a scheduler thread for
-  // start_file/start_script), from several threads at once when several runs are going.
-  // Default: nothing is printed.
+  // start_file/start_script), or for a scheduled run's tool calls and its end, on a
+  // worker thread of the runtime's; from several threads at once when several runs are
+  // going. Default: nothing is printed.
   std::function<void(LogLevel, std::string_view)> on_log;
   // Receives every run's steps as they start and finish (perdiem/events.hpp): progress,
   // spend and an audit trail. Called on the thread that runs the plan, as on_log. May be

@@ -151,9 +151,7 @@ TEST_CASE("calls in a tab are charged once each; closing settles the sum, releas
 TEST_CASE("runs that end together have their tabs signed as one batch, each run exact") {
   WalletFixture f;
   f.fund_usd("1");
-  MeterOptions options = with_tabs();
-  options.tab.gather = std::chrono::milliseconds(300);  // ample, however loaded the machine
-  Meter meter(*f.wallet, venice_prices(), options);
+  Meter meter(*f.wallet, venice_prices(), with_tabs());
   CountingProvider venice("venice");
   const std::vector<std::string> runs = {"r1", "r2", "r3", "r4"};
   for (const auto& run : runs)
@@ -171,7 +169,7 @@ TEST_CASE("runs that end together have their tabs signed as one batch, each run 
       signatures.insert(r.signature);
     }
   }
-  CHECK(signatures.size() == 1);  // the closer gathered the four tabs
+  CHECK(signatures.size() == 1);  // detached without waking the closer: taken together
   CHECK(f.balance().reserved == 0);
   f.require_verified();
 }

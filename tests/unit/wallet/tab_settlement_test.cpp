@@ -171,6 +171,23 @@ TEST_CASE("tabs settled together share one signature, and each run's receipts ve
     CHECK_FALSE(report->ok);
     CHECK(report->problem.find("was altered") != std::string::npos);
   }
+  SUBCASE("the audit finds a batch size changed on one receipt, its signature checked before") {
+    f.close();
+    {
+      auto db = sql::Db::open(f.db_path, 1000);
+      REQUIRE(db.ok());
+      // The size is part of what the batch signature covers.
+      REQUIRE(db->exec("UPDATE tab_receipts SET receipt = replace(receipt, '\"size\":4', "
+                       "'\"size\":5') WHERE run = 'r3' AND seq = 1")
+                  .ok());
+      CHECK(db->changes() == 1);
+    }
+    f.open();
+    auto report = f.wallet->verify();
+    REQUIRE(report.ok());
+    CHECK_FALSE(report->ok);
+    CHECK(report->problem.find("does not fit the batch") != std::string::npos);
+  }
 }
 
 TEST_CASE("a model id the receipt cannot carry refuses the batch and charges nothing yet") {
