@@ -37,70 +37,38 @@ RouteTrace describe_route(std::string model, const router::RouteRequest& request
 }
 
 std::string route_json(const RouteTrace& route) {
-  using json_text::append_int;
-  using json_text::append_key;
-  using json_text::append_string;
   std::string out;
   out.reserve(160 + route.decision.size() + 96 * route.attempts.size());
-  out += '{';
-  append_key(out, "attempts");
-  out += '[';
+  json_text::Writer json(out);
+  json.begin_object().key("attempts").begin_array();
   for (const router::TraceEntry& entry : route.attempts) {
-    if (out.back() != '[') out += ',';
-    out += '{';
-    append_key(out, "attempt");
-    append_int(out, entry.attempt);
-    out += ',';
-    append_key(out, "latency_ms");
-    append_int(out, entry.latency.count() / 1000);
-    out += ',';
-    append_key(out, "model");
-    append_string(out, entry.model);
-    out += ',';
-    append_key(out, "outcome");
-    append_string(out, router::to_string(entry.outcome));
-    out += ',';
-    append_key(out, "provider");
-    append_string(out, entry.provider);
-    out += ',';
-    append_key(out, "reason");
-    append_string(out, entry.reason);
-    out += ',';
-    append_key(out, "waited_ms");
-    append_int(out, entry.waited.count());
-    out += '}';
+    json.begin_object()
+        .field("attempt", entry.attempt)
+        .field("latency_ms", entry.latency.count() / 1000)
+        .field("model", entry.model)
+        .field("outcome", router::to_string(entry.outcome))
+        .field("provider", entry.provider)
+        .field("reason", entry.reason)
+        .field("waited_ms", entry.waited.count())
+        .end_object();
   }
-  out += "],";
+  json.end_array();
   if (!route.charged_failures.empty()) {
-    append_key(out, "charged_failures");
-    out += '[';
+    json.key("charged_failures").begin_array();
     for (const ChargedFailure& failure : route.charged_failures) {
-      if (out.back() != '[') out += ',';
-      out += '{';
-      append_key(out, "attempt");
-      append_int(out, failure.attempt);
-      out += ',';
-      append_key(out, "cost_nanos");
-      append_int(out, failure.cost_nanos);
-      out += ',';
-      append_key(out, "provider");
-      append_string(out, failure.provider);
-      out += ',';
-      append_key(out, "receipt");
-      append_string(out, failure.receipt);
-      out += '}';
+      json.begin_object()
+          .field("attempt", failure.attempt)
+          .field("cost_nanos", failure.cost_nanos)
+          .field("provider", failure.provider)
+          .field("receipt", failure.receipt)
+          .end_object();
     }
-    out += "],";
+    json.end_array();
   }
-  append_key(out, "decision");
-  append_string(out, route.decision);
-  out += ',';
-  append_key(out, "model");
-  append_string(out, route.model);
-  out += ',';
-  append_key(out, "policy");
-  append_string(out, router::to_string(route.policy));
-  out += '}';
+  json.field("decision", route.decision)
+      .field("model", route.model)
+      .field("policy", router::to_string(route.policy))
+      .end_object();
   return out;
 }
 

@@ -23,141 +23,88 @@ std::string request_text(const providers::ChatRequest& request) {
   // Tool and response schemas are arbitrary JSON whose keys dump() sorts: those requests
   // take the document's way.
   if (!request.tools.empty() || request.response_format) return request_document(request).dump();
-  using json_text::append_int;
-  using json_text::append_key;
-  using json_text::append_string;
   std::size_t size = 96 + request.model.size() + request.tool_choice.size();
   for (const providers::Message& message : request.messages) size += 48 + message.content.size();
   std::string out;
   out.reserve(size);
-  out += '{';
-  if (request.max_tokens) {
-    append_key(out, "max_tokens");
-    append_int(out, *request.max_tokens);
-    out += ',';
-  }
-  append_key(out, "messages");
-  out += '[';
+  json_text::Writer json(out);
+  json.begin_object();
+  if (request.max_tokens) json.field("max_tokens", *request.max_tokens);
+  json.key("messages").begin_array();
   for (const providers::Message& message : request.messages) {
-    if (out.back() != '[') out += ',';
-    out += '{';
-    append_key(out, "content");
+    json.begin_object().key("content");
     // As the wire encoder writes it: an assistant turn that only called tools has null.
     const bool calls = message.role == "assistant" && !message.tool_calls.empty();
     if (calls && message.content.empty()) {
-      out += "null";
+      json.raw("null");
     } else {
-      append_string(out, message.content);
+      json.string(message.content);
     }
-    out += ',';
-    append_key(out, "role");
-    append_string(out, message.role);
+    json.field("role", message.role);
     if (calls) {
-      out += ',';
-      append_key(out, "tool_calls");
-      out += '[';
+      json.key("tool_calls").begin_array();
       for (const providers::ToolCall& call : message.tool_calls) {
-        if (out.back() != '[') out += ',';
-        out += '{';
-        append_key(out, "function");
-        out += '{';
-        append_key(out, "arguments");
-        append_string(out, call.arguments);
-        out += ',';
-        append_key(out, "name");
-        append_string(out, call.name);
-        out += "},";
-        append_key(out, "id");
-        append_string(out, call.id);
-        out += ",\"type\":\"function\"}";
+        json.begin_object()
+            .key("function")
+            .begin_object()
+            .field("arguments", call.arguments)
+            .field("name", call.name)
+            .end_object()
+            .field("id", call.id)
+            .field("type", "function")
+            .end_object();
       }
-      out += ']';
+      json.end_array();
     } else if (message.role == "tool") {
-      out += ',';
-      append_key(out, "tool_call_id");
-      append_string(out, message.tool_call_id);
+      json.field("tool_call_id", message.tool_call_id);
     }
-    out += '}';
+    json.end_object();
   }
-  out += "],";
-  append_key(out, "model");
-  append_string(out, request.model);
-  out += ",\"stream\":false";
-  if (request.temperature) {
-    out += ',';
-    append_key(out, "temperature");
-    out += nlohmann::json(*request.temperature).dump();
-  }
+  json.end_array().field("model", request.model).key("stream").raw("false");
+  if (request.temperature) json.key("temperature").raw(nlohmann::json(*request.temperature).dump());
   const std::string& choice = request.tool_choice;
   if (choice == "auto" || choice == "none" || choice == "required") {
-    out += ',';
-    append_key(out, "tool_choice");
-    append_string(out, choice);
+    json.field("tool_choice", choice);
   } else if (!choice.empty()) {
-    out += ',';
-    append_key(out, "tool_choice");
-    out += '{';
-    append_key(out, "function");
-    out += '{';
-    append_key(out, "name");
-    append_string(out, choice);
-    out += "},\"type\":\"function\"}";
+    json.key("tool_choice")
+        .begin_object()
+        .key("function")
+        .begin_object()
+        .field("name", choice)
+        .end_object()
+        .field("type", "function")
+        .end_object();
   }
-  out += '}';
+  json.end_object();
   return out;
 }
 
 std::string response_text(const providers::ChatResponse& response, std::string_view route_json) {
-  using json_text::append_int;
-  using json_text::append_key;
-  using json_text::append_string;
   std::string out;
   out.reserve(192 + response.content.size() + route_json.size() + response.model.size());
-  out += '{';
-  append_key(out, "content");
-  append_string(out, response.content);
-  out += ',';
-  append_key(out, "finish_reason");
-  append_string(out, response.finish_reason);
-  out += ',';
-  append_key(out, "model");
-  append_string(out, response.model);
-  out += ',';
-  append_key(out, "provider");
-  append_string(out, response.provider);
-  out += ',';
-  if (!route_json.empty()) {
-    append_key(out, "route");
-    out += route_json;
-    out += ',';
-  }
-  append_key(out, "tool_calls");
-  out += '[';
+  json_text::Writer json(out);
+  json.begin_object()
+      .field("content", response.content)
+      .field("finish_reason", response.finish_reason)
+      .field("model", response.model)
+      .field("provider", response.provider);
+  if (!route_json.empty()) json.key("route").raw(route_json);
+  json.key("tool_calls").begin_array();
   for (const providers::ToolCall& call : response.tool_calls) {
-    if (out.back() != '[') out += ',';
-    out += '{';
-    append_key(out, "arguments");
-    append_string(out, call.arguments);
-    out += ',';
-    append_key(out, "id");
-    append_string(out, call.id);
-    out += ',';
-    append_key(out, "name");
-    append_string(out, call.name);
-    out += '}';
+    json.begin_object()
+        .field("arguments", call.arguments)
+        .field("id", call.id)
+        .field("name", call.name)
+        .end_object();
   }
-  out += "],";
-  append_key(out, "usage");
-  out += '{';
-  append_key(out, "cached_input_tokens");
-  append_int(out, response.usage.cached_input_tokens);
-  out += ',';
-  append_key(out, "input_tokens");
-  append_int(out, response.usage.input_tokens);
-  out += ',';
-  append_key(out, "output_tokens");
-  append_int(out, response.usage.output_tokens);
-  out += "}}";
+  json.end_array()
+      .key("usage")
+      .begin_object()
+      .field("cached_input_tokens", response.usage.cached_input_tokens)
+      .field("input_tokens", response.usage.input_tokens)
+      .field("output_tokens", response.usage.output_tokens)
+      .end_object()
+      .end_object();
   return out;
 }
 
