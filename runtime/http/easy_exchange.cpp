@@ -58,6 +58,10 @@ std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user)
 int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   auto* exchange = static_cast<Exchange*>(user);
   const Request& request = *exchange->request;
+  if (request.abandon != nullptr && request.abandon->load()) {
+    exchange->stop = Stop::abandoned;
+    return 1;
+  }
   const auto now = Clock::now();
   if (!exchange->got_body) {
     if (request.first_byte_timeout.count() > 0 &&
@@ -201,6 +205,9 @@ Error exchange_failure(const Exchange& exchange, CURLcode code) {
     case Stop::refused:
       return make_error(ErrorKind::cancelled,
                         "the transfer from " + url + " was stopped by its receiver");
+    case Stop::abandoned:
+      return make_error(ErrorKind::cancelled,
+                        "the request to " + url + " was abandoned: its run was cancelled");
     case Stop::none:
       break;
   }

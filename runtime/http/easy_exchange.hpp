@@ -16,7 +16,7 @@
 namespace perdiem::http {
 
 // Why a transfer was stopped from one of our callbacks rather than by libcurl.
-enum class Stop { none, too_large, first_byte_timeout, idle_timeout, refused };
+enum class Stop { none, too_large, first_byte_timeout, idle_timeout, refused, abandoned };
 
 // The state of one transfer, pointed to by its handle's callbacks. Must stay at one
 // address while the handle runs. `request` must outlive it.

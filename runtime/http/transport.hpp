@@ -2,6 +2,7 @@
 // fault-injecting fakes alike.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -49,6 +50,10 @@ struct Request {
   // second late.
   std::chrono::milliseconds first_byte_timeout{0};
   std::chrono::milliseconds idle_timeout{0};
+  // Set: once it reads true, the exchange is abandoned with `cancelled`, within about a
+  // second (checked as often as the timeouts above). A run's cancel flag, so Ctrl-C does
+  // not wait for a slow provider. Must outlive the exchange.
+  const std::atomic<bool>* abandon = nullptr;
   // Keep the connection open for the next request on this thread. Unset: yes, except
   // to a loopback server, where a connection costs nothing and an idle one would hold
   // one of a small local server's workers (llama-server, the mock provider).
@@ -72,7 +77,7 @@ class Transport {
   //  - transport (retryable): no connection, or it broke, including a body cut off
   //    before its end (a stream that stops half-way);
   //  - bad_response: the body outgrew max_response_bytes;
-  //  - cancelled: on_head or on_body_chunk returned false.
+  //  - cancelled: on_head or on_body_chunk returned false, or `abandon` read true.
   // Error messages name the URL (without credentials), never the key.
   virtual Result<Response> send(const Request& request) = 0;
 };

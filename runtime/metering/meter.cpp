@@ -185,7 +185,10 @@ Result<MeteredResponse> Meter::close(OpenCall& open_call, Result<providers::Chat
       error.retryable = false;  // the provider billed this attempt; a retry is billed again
       call.charged_nanos = settle_partial(open_call, call, output_bytes, std::move(record));
     } else {
-      call.charged_nanos = settle_failure(open_call, error, record);
+      // Abandoned by its run after it was sent: the provider may have billed it.
+      const bool abandoned = error.kind == ErrorKind::cancelled && call.abandon != nullptr &&
+                             call.abandon->load();
+      call.charged_nanos = settle_failure(open_call, error, record, abandoned);
     }
     if (call.charged_nanos > 0) call.charged_receipt = open_call.receipt_id;
     return error;
@@ -350,8 +353,8 @@ void Meter::release(OpenCall& held) {
 }
 
 wallet::Nanos Meter::settle_failure(OpenCall& held, const Error& error,
-                                    const wallet::CallRecord& record) {
-  if (may_have_been_billed(error)) {
+                                    const wallet::CallRecord& record, bool abandoned) {
+  if (abandoned || may_have_been_billed(error)) {
     // The hold is the most the provider can bill; reconcile() corrects it later.
     Result<Charge> charged = charge(held, held.reservation.hold, /*final=*/false, record);
     return charged ? charged->cost : 0;

@@ -186,10 +186,10 @@ class Meter {
                         const wallet::CallRecord& record, bool pipelined = false);
   // The call failed and was not billed: nothing is charged.
   void release(OpenCall& held);
-  // The call failed: charge the hold as an estimate if the provider may have billed,
-  // release it otherwise. Returns what was charged (0 when released or not recorded).
+  // The call failed: charge the hold as an estimate if the provider may have billed (a
+  // timeout, or `abandoned` by its run after it was sent), release it otherwise. Returns what was charged (0 when released or not recorded).
   wallet::Nanos settle_failure(OpenCall& held, const Error& error,
-                               const wallet::CallRecord& record);
+                               const wallet::CallRecord& record, bool abandoned = false);
   // The call failed after `output_bytes` of its answer arrived: settle what the provider
   // billed (call.partial_usage) or an estimate bounded by the hold. Returns the charge.
   wallet::Nanos settle_partial(OpenCall& held, const providers::ChatCall& call,

@@ -26,8 +26,8 @@ class HttpChatProvider : public Provider {
     const ChatRequest& sent = with_model(request, storage);
     Result<ChatResponse> answer =
         call.on_text
-            ? http().call_streamed(chat_request(sent, true), stream_decoder(), decoder(), call)
-            : http().call_whole(chat_request(sent, false), decoder(), call);
+            ? http().call_streamed(request_for(sent, true, call), stream_decoder(), decoder(), call)
+            : http().call_whole(request_for(sent, false, call), decoder(), call);
     return named(std::move(answer), sent.model);
   }
 
@@ -39,10 +39,11 @@ class HttpChatProvider : public Provider {
       done(named(std::move(answer), model));
     };
     if (call.on_text) {
-      http().start_streamed(loop, chat_request(sent, true), stream_decoder(), decoder(), call,
-                            std::move(finish));
+      http().start_streamed(loop, request_for(sent, true, call), stream_decoder(), decoder(),
+                            call, std::move(finish));
     } else {
-      http().start_whole(loop, chat_request(sent, false), decoder(), call, std::move(finish));
+      http().start_whole(loop, request_for(sent, false, call), decoder(), call,
+                         std::move(finish));
     }
   }
 
@@ -57,6 +58,13 @@ class HttpChatProvider : public Provider {
   virtual StreamDecoderFactory stream_decoder() const = 0;
 
  private:
+  // The wire request, abandoned when the call's caller says so.
+  http::Request request_for(const ChatRequest& request, bool stream, const ChatCall& call) const {
+    http::Request wire = chat_request(request, stream);
+    wire.abandon = call.abandon;
+    return wire;
+  }
+
   // `request`, or a copy in `storage` naming the default model when it names none.
   const ChatRequest& with_model(const ChatRequest& request, ChatRequest& storage) const {
     if (!request.model.empty() || default_model().empty()) return request;

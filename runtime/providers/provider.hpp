@@ -2,6 +2,7 @@
 // response types every adapter maps its wire format to and from.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -153,6 +154,11 @@ struct ChatCall {
   // partial_output set and the partial fields filled, as for a broken stream. An adapter
   // that cannot stop early may finish the answer (on_text is then called no more).
   bool stop_requested = false;
+  // Set by the caller (a run's cancel flag): once it reads true, an HTTP adapter abandons
+  // the call within about a second and fails it with kind `cancelled`. The provider may
+  // already have billed it, so the meter charges such a call its hold, as an estimate
+  // for reconcile(). Must outlive the call.
+  const std::atomic<bool>* abandon = nullptr;
 };
 
 // How an asynchronous call ends: exactly once, on the loop's thread.

@@ -97,6 +97,7 @@ class RuntimeImpl::AsyncChat final : public std::enable_shared_from_this<AsyncCh
     metering::CallContext attempt = context_;
     attempt.attempt = step_.attempt;
     call_ = std::make_unique<providers::ChatCall>();
+    call_->abandon = run_.cancel;  // Ctrl-C does not wait for a slow provider
     if (stream_) {
       providers::ChatCall* call = call_.get();
       call->on_text = [this, call](std::string_view text) {

@@ -112,6 +112,7 @@ Result<metering::MeteredResponse> RuntimeImpl::routed_call(const providers::Chat
     metering::CallContext this_attempt = context;
     this_attempt.attempt = number;
     providers::ChatCall call;
+    call.abandon = run.cancel;  // Ctrl-C does not wait for a slow provider
     if (on_delta != nullptr && *on_delta) {
       call.on_text = [&call, on_delta](std::string_view text) {
         if (!(*on_delta)(text)) call.stop_requested = true;

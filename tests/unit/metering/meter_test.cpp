@@ -2,6 +2,8 @@
 // charged, what is released, and that a refused call is never sent.
 #include <doctest/doctest.h>
 
+#include <atomic>
+
 #include "runtime/metering/call_hashes.hpp"
 #include "runtime/metering/meter.hpp"
 #include "wallet/wallet_fixture.hpp"
@@ -486,6 +488,32 @@ TEST_CASE("a stream that fails before any text is released and charges nothing")
   CHECK(f.balance().reserved == 0);
   CHECK(f.wallet->spent("r").value() == 0);
   CHECK(f.wallet->unreconciled().value().empty());
+  f.require_verified();
+}
+
+TEST_CASE("a call its run abandoned in flight is charged its hold, as an estimate") {
+  WalletFixture f;
+  f.fund_usd("1");
+  Meter meter(*f.wallet, venice_prices(), free_sim());
+  ScriptedProvider venice("venice");
+  venice.fail = true;
+  venice.fail_kind = ErrorKind::cancelled;  // what an adapter answers once it abandons
+  std::atomic<bool> cancel{false};
+  providers::ChatCall call;
+  call.abandon = &cancel;
+  SUBCASE("abandoned: the provider may already have billed it") {
+    cancel = true;
+    REQUIRE_FALSE(meter.chat(venice, small_request(), CallContext{"r", 1, {}}, call).ok());
+    CHECK(call.charged_nanos == kSmallHold);
+    CHECK(f.wallet->spent("r").value() == kSmallHold);
+    CHECK(f.wallet->unreconciled().value().size() == 1);  // reconcile() corrects it
+  }
+  SUBCASE("cancelled otherwise (the reader stopped it): released") {
+    REQUIRE_FALSE(meter.chat(venice, small_request(), CallContext{"r", 1, {}}, call).ok());
+    CHECK(call.charged_nanos == 0);
+    CHECK(f.wallet->spent("r").value() == 0);
+  }
+  CHECK(f.balance().reserved == 0);
   f.require_verified();
 }
 

@@ -275,6 +275,40 @@ TEST_CASE("a server slower than the timeout gives a timeout error") {
   CHECK(elapsed < 3s);
 }
 
+TEST_CASE("a call its run abandons ends within about a second with kind cancelled") {
+  std::mutex mutex;
+  std::condition_variable released_cv;
+  bool released = false;
+  TestServer slow([&](httplib::Server& server) {
+    server.Post("/v1/chat/completions", [&](const httplib::Request&, httplib::Response& res) {
+      std::unique_lock lock(mutex);
+      released_cv.wait_for(lock, 20s, [&] { return released; });
+      res.set_content("{}", "application/json");
+    });
+  });
+  std::atomic<bool> abandon{false};
+  std::thread canceller([&abandon] {
+    std::this_thread::sleep_for(200ms);
+    abandon = true;  // as Ctrl-C sets the run's cancel flag
+  });
+  ChatCall call;
+  call.abandon = &abandon;
+  const auto started = std::chrono::steady_clock::now();
+  auto reply = provider_for(slow.base_url(), "", 30s)->chat_call(ask("hi"), call);
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  canceller.join();
+  {
+    std::lock_guard lock(mutex);
+    released = true;
+  }
+  released_cv.notify_all();
+  REQUIRE_FALSE(reply.ok());
+  CHECK(reply.error().kind == ErrorKind::cancelled);
+  CHECK(reply.error().message.find("abandoned") != std::string::npos);
+  CHECK_FALSE(reply.error().retryable);
+  CHECK(elapsed < 10s);  // not the server's 20 s, nor the 30 s timeout
+}
+
 TEST_CASE("an oversized answer is a bad_response") {
   auto huge = fixed_answer(
       200, R"({"choices":[{"message":{"content":")" + std::string(64 * 1024, 'x') + R"("}}]})");

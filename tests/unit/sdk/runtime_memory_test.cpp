@@ -7,6 +7,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <optional>
+#include <mutex>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -269,4 +272,47 @@ TEST_CASE("runs that end together are closed in batches: few threads, and each i
   sampler.join();
   // Closing blocks on the disk, but in batches on one pool thread, not a thread per run.
   CHECK(most.load() - before < 30);
+}
+
+TEST_CASE("cancelling a run abandons its model call in flight: it ends in seconds, not at the "
+          "provider's pace") {
+  std::mutex mutex;
+  std::condition_variable released_cv;
+  bool released = false;
+  httplib::Server server;
+  server.Post("/v1/chat/completions", [&](const httplib::Request&, httplib::Response& res) {
+    std::unique_lock lock(mutex);
+    released_cv.wait_for(lock, 30s, [&] { return released; });
+    res.set_content("{}", "application/json");
+  });
+  const int port = server.bind_to_any_port("127.0.0.1");
+  std::thread serving([&] { server.listen_after_bind(); });
+  while (!server.is_running()) std::this_thread::sleep_for(1ms);
+
+  TempDir dir;
+  RuntimeOptions options;
+  options.provider.base_url = "http://127.0.0.1:" + std::to_string(port) + "/v1";
+  options.provider.use_environment = false;
+  options.memory_path = dir.path + "/memory.db";
+  auto runtime = Runtime::create(std::move(options));
+  REQUIRE_MESSAGE(runtime.ok(), runtime.error().describe());
+  auto run = (*runtime)->start_script(
+      "return model.chat{messages = {{role = 'user', content = 'hi'}}}.content", "slow.lua", {});
+  std::this_thread::sleep_for(300ms);  // the request is at the server
+  const auto cancelled_at = std::chrono::steady_clock::now();
+  run->cancel();
+  std::optional<RunResult> result = run->wait_for(15s);
+  const auto took = std::chrono::steady_clock::now() - cancelled_at;
+  {
+    std::lock_guard lock(mutex);
+    released = true;
+  }
+  released_cv.notify_all();
+  REQUIRE(result.has_value());
+  REQUIRE_FALSE(result->ok());
+  CHECK(result->error->kind == ErrorKind::cancelled);
+  CHECK(took < 10s);  // the server would have held it 30 s
+  runtime->reset();
+  server.stop();
+  serving.join();
 }
