@@ -12,7 +12,7 @@ SANITIZE_DIR := $(BUILD_DIR)/sanitize
 
 DEBIAN_PACKAGES := cmake g++ make pkg-config \
   libcurl4-openssl-dev nlohmann-json3-dev libsecp256k1-dev libsodium-dev \
-  libsqlite3-dev liblua5.4-dev doctest-dev libcpp-httplib-dev libcrypto++-dev \
+  libsqlite3-dev liblua5.4-dev doctest-dev libcpp-httplib-dev libcrypto++-dev libmimalloc-dev \
   libssl-dev zlib1g-dev libbrotli-dev python3
 # libFuzzer needs clang and its runtime (a Recommends of clang, so named explicitly).
 FUZZ_PACKAGES := clang libclang-rt-14-dev

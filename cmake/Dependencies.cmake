@@ -11,6 +11,10 @@ pkg_check_modules(CRYPTOPP REQUIRED IMPORTED_TARGET libcrypto++)
 # binding code run instead of being skipped by longjmp.
 pkg_check_modules(LUA REQUIRED IMPORTED_TARGET lua5.4-c++)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+# mimalloc: the Lua heaps of agents (runtime/lua/sandbox.cpp), and the perdiem command's
+# process allocator. Thousands of agents are thousands of small heaps growing at once,
+# which glibc's arenas serve with a syscall per page of growth.
+find_package(mimalloc 2.0 REQUIRED)
 if(PERDIEM_TESTS)
   find_package(doctest REQUIRED)
 endif()

@@ -13,7 +13,7 @@ include(CMakePackageConfigHelpers)
 # to PERDIEM_LINK_DEPS must be added there too; stop the configure until it is.
 set(PERDIEM_STATIC_DEPS_KNOWN
   CURL::libcurl SQLite::SQLite3 Threads::Threads PkgConfig::SODIUM PkgConfig::SECP256K1
-  PkgConfig::CRYPTOPP PkgConfig::LUA PkgConfig::HTTPLIB
+  PkgConfig::CRYPTOPP PkgConfig::LUA PkgConfig::HTTPLIB mimalloc
   nlohmann_json::nlohmann_json)  # header-only: nothing to link
 foreach(dep IN LISTS PERDIEM_LINK_DEPS)
   if(NOT dep IN_LIST PERDIEM_STATIC_DEPS_KNOWN)

@@ -37,4 +37,4 @@ set_property(SOURCE ${PROJECT_SOURCE_DIR}/sdk/src/install_paths.cpp APPEND PROPE
 set(PERDIEM_STATIC_INSTALL_DEPS
   CURL::libcurl SQLite::SQLite3 Threads::Threads
   PkgConfig::perdiem_sodium PkgConfig::perdiem_secp256k1 PkgConfig::perdiem_cryptopp
-  PkgConfig::perdiem_lua PkgConfig::perdiem_httplib)
+  PkgConfig::perdiem_lua PkgConfig::perdiem_httplib mimalloc)

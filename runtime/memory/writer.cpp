@@ -1,5 +1,7 @@
 #include "runtime/memory/writer.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 
 namespace perdiem::memory {
@@ -74,6 +76,7 @@ Writer::Stats Writer::stats() const {
 }
 
 void Writer::run() {
+  ::pthread_setname_np(::pthread_self(), "perdiem-memory");  // for top, perf and gdb
   std::vector<Item> batch;
   for (;;) {
     {

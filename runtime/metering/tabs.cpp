@@ -1,5 +1,7 @@
 #include "runtime/metering/tabs.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 
 #include "runtime/metering/call_hashes.hpp"
@@ -51,6 +53,7 @@ Tabs::~Tabs() {
 }
 
 void Tabs::closer_loop() {
+  ::pthread_setname_np(::pthread_self(), "perdiem-tabs");  // for top, perf and gdb
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     work_.wait(lock, [this] { return stopping_ || !to_close_.empty(); });
