@@ -111,7 +111,10 @@ class RefsBuilder {
   std::string out_;
 };
 
-// `text` as a JSON string literal (with quotes).
+// `text` as a JSON string literal (with quotes): the canonical form that ledger hashes and
+// receipt documents are made of, so it must not change.
 std::string json_quote(std::string_view text);
+// The same, appended to `out`.
+void append_json_quoted(std::string& out, std::string_view text);
 
 }  // namespace perdiem::wallet

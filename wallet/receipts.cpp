@@ -161,7 +161,7 @@ std::string receipt_to_json(const Receipt& r) {
     j += j.empty() ? "{\"" : ",\"";
     j += name;
     j += "\":";
-    j += json_quote(value);
+    append_json_quoted(j, value);
   };
   auto number = [&j](const char* name, std::int64_t value) {
     j += ",\"";

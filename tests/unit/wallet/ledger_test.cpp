@@ -30,6 +30,22 @@ void make_history(WalletFixture& f) {
 
 }  // namespace
 
+// The canonical string form that ledger hashes and receipts are made of: a change here
+// would break every stored hash, so each escape is pinned.
+TEST_CASE("json_quote: plain runs kept whole, each escape as the canonical form has it") {
+  CHECK(json_quote("") == "\"\"");
+  CHECK(json_quote("run-1.tab:42") == "\"run-1.tab:42\"");
+  CHECK(json_quote("a\"b\\c") == "\"a\\\"b\\\\c\"");
+  CHECK(json_quote("\n\r\t") == "\"\\n\\r\\t\"");
+  // Other control characters as \u00XX (\b and \f too); DEL and UTF-8 bytes as they are.
+  CHECK(json_quote(std::string("x\x01\by\fz\x1f", 7)) == "\"x\\u0001\\u0008y\\u000cz\\u001f\"");
+  CHECK(json_quote("\x7f\xc3\xa9") == "\"\x7f\xc3\xa9\"");
+  CHECK(json_quote(std::string("a\0b", 3)) == "\"a\\u0000b\"");
+  std::string appended = "{";
+  append_json_quoted(appended, "k\"");
+  CHECK(appended == "{\"k\\\"\"");
+}
+
 TEST_CASE("entry hash covers every field and the previous hash") {
   LedgerEntry e{1, 2, "settle", "usd", -5, 7, R"({"run":"r"})", {}, {}};
   Hash32 h = entry_hash(e);
