@@ -200,7 +200,8 @@ Result<Settlement> Book::settle_tab(std::int64_t id, Nanos cost, bool final,
     const Row& row = **loaded;
     for (const auto& r : receipts) {
       const Receipt& receipt = r.signed_receipt.receipt;
-      if (receipt.provider != row.provider || receipt.run != row.run ||
+      // A tab held under no run is shared: its receipts name their calls' runs.
+      if (receipt.provider != row.provider || (!row.run.empty() && receipt.run != row.run) ||
           receipt.id != tab_receipt_id(id, r.seq))
         return invalid("receipt " + receipt.id + " does not belong to tab " + std::to_string(id));
     }

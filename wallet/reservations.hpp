@@ -83,6 +83,8 @@ struct CallRecord {
   Price prices;
   Hash32 request_hash{};
   Hash32 response_hash{};
+  // The call's run, for a metering tab shared by runs ("" = the tab's own run).
+  std::string run{};
 };
 
 // One call charged inside a metering tab (a reservation held for many calls, see

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <set>
 
 #include "wallet/audit.hpp"
 #include "wallet/book.hpp"
@@ -277,7 +278,8 @@ Result<std::vector<Receipt>> tab_receipts(const Reservation& tab, std::vector<Ta
     Receipt receipt;
     receipt.id = tab_receipt_id(tab.id, call.seq);
     receipt.provider = tab.provider;
-    receipt.run = tab.run;
+    // A tab shared by runs (held under no run) names each call's run in its receipt.
+    receipt.run = call.record.run.empty() ? tab.run : std::move(call.record.run);
     receipt.final = call.final;
     receipt.step = call.record.step;
     receipt.model = std::move(call.record.model);
@@ -486,9 +488,13 @@ Result<Coverage> Wallet::coverage(std::string_view provider, Nanos amount) {
 
 Result<Nanos> Wallet::spent(std::string_view run) {
   std::lock_guard<std::mutex> guard(impl_->read_mu);
+  // The run's own reservations, and its calls' receipts in tabs shared by runs (held
+  // under no run), which count once their tab is settled.
   auto stmt = impl_->reader->cached(
-      "SELECT COALESCE(SUM(CASE state WHEN 'open' THEN hold WHEN 'released' THEN 0 ELSE cost "
-      "END), 0) FROM reservations WHERE run = ?");
+      "SELECT (SELECT COALESCE(SUM(CASE state WHEN 'open' THEN hold WHEN 'released' THEN 0 "
+      "ELSE cost END), 0) FROM reservations WHERE run = ?1) + (SELECT COALESCE(SUM(t.cost), 0) "
+      "FROM tab_receipts t JOIN reservations r ON r.id = t.reservation "
+      "WHERE t.run = ?1 AND r.run = '')");
   if (!stmt) return stmt.error();
   sql::ResetGuard reset(**stmt);
   (*stmt)->bind(1, run);
@@ -519,6 +525,7 @@ Result<std::vector<Receipt>> Wallet::receipts(std::string_view run) {
   if (!stmt) return stmt.error();
   if (!run.empty()) stmt->bind(1, run);
   std::vector<Receipt> out;
+  std::set<std::int64_t> tabs;  // the tabs `out` has receipts of
   for (;;) {
     auto row = stmt->step();
     if (!row) return row.error();
@@ -527,10 +534,34 @@ Result<std::vector<Receipt>> Wallet::receipts(std::string_view run) {
     if (!receipt)
       return make_error(ErrorKind::storage,
                         "a stored receipt is corrupt: " + receipt.error().message);
+    if (receipt->batch && receipt->batch->proof.empty()) tabs.insert(stmt->column_int(1));
     out.push_back(std::move(*receipt));
   }
   // A tab's receipts are stored without their proofs; they are rebuilt from the batch.
+  // A tab shared by runs holds other runs' receipts too: read with them, then dropped.
+  const std::size_t own = out.size();
+  if (!run.empty() && !tabs.empty()) {
+    auto others = impl_->reader->prepare(
+        "SELECT t.receipt FROM tab_receipts t JOIN reservations r ON r.id = t.reservation "
+        "WHERE t.reservation = ?1 AND r.run = '' AND t.run != ?2");
+    if (!others) return others.error();
+    for (std::int64_t tab : tabs) {
+      sql::ResetGuard reset(*others);
+      others->bind(1, tab).bind(2, run);
+      for (;;) {
+        auto row = others->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        auto receipt = parse_receipt(others->column_text(0));
+        if (!receipt)
+          return make_error(ErrorKind::storage,
+                            "a stored receipt is corrupt: " + receipt.error().message);
+        out.push_back(std::move(*receipt));
+      }
+    }
+  }
   fill_batch_proofs(out);
+  out.resize(own);
   return out;
 }
 

@@ -132,7 +132,9 @@ class Wallet {
 
   Result<Balance> balance();
   Result<Coverage> coverage(std::string_view provider, Nanos amount);
-  // What a run has committed: settled costs plus open holds.
+  // What a run has committed: settled costs plus open holds, plus the receipts of its
+  // calls in settled metering tabs shared by runs (a shared tab still open counts for no
+  // run: Meter::flush_run first).
   Result<Nanos> spent(std::string_view run);
   Result<VerifyReport> verify();
   Result<std::vector<LedgerEntry>> history(std::int64_t after_seq = 0, std::int64_t limit = 1000);

@@ -18,13 +18,15 @@ struct Tabs::Tab {
   std::int64_t next_seq = 0;
   std::vector<wallet::TabCall> calls;
   std::vector<Unhashed> unhashed;  // beside calls, same order
+  std::unordered_set<std::string> runs;  // of the calls admitted (many when shared)
   bool accepting = true;  // false once detached: the last call to finish closes it
   bool closed = false;
+  bool done = false;  // closed, and its settlement queued in the wallet (under Tabs::mu_)
 };
 
 struct Tabs::Slot {
   std::mutex mu;  // held while a call is admitted, across the wallet when a tab opens
-  std::string run;
+  std::string run;  // "" for a slot shared by runs
   std::shared_ptr<Tab> tab;
 };
 
@@ -35,13 +37,24 @@ Tabs::Tabs(wallet::Wallet& wallet, TabOptions options) : wallet_(wallet), option
 }
 
 Tabs::~Tabs() {
+  std::vector<std::shared_ptr<Slot>> slots;
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    for (auto& [key, slot] : slots_) slots.push_back(std::move(slot));
+    slots_.clear();
+    keys_by_run_.clear();
+    shared_keys_by_run_.clear();
+  }
+  // Every tab detached first, so the closer signs them together.
+  for (const auto& slot : slots) {
+    std::lock_guard<std::mutex> guard(slot->mu);
+    detach(*slot, /*wake=*/false);
+  }
   std::vector<std::string> runs;
   {
     std::lock_guard<std::mutex> guard(mu_);
-    for (const auto& [key, slot] : slots_) runs.push_back(slot->run);
+    for (const auto& [run, count] : closing_) runs.push_back(run);
   }
-  // Every run's tabs detached first, so the closer signs them together.
-  for (const auto& run : runs) detach_run(run, true);
   for (const auto& run : runs) (void)await_run(run);
   {
     std::lock_guard<std::mutex> guard(mu_);
@@ -63,7 +76,12 @@ void Tabs::closer_loop() {
     lock.unlock();
     close_together(tabs);
     lock.lock();
-    for (const auto& tab : tabs) --closing_[tab->reservation.run];
+    for (const auto& tab : tabs) {
+      for (const std::string& run : tab->runs) {
+        auto it = closing_.find(run);
+        if (it != closing_.end() && --it->second <= 0) closing_.erase(it);
+      }
+    }
     closed_.notify_all();
   }
 }
@@ -100,9 +118,20 @@ Result<Tabs::Seat> Tabs::admit(const std::string& provider, wallet::Nanos hold,
     charged_keys_[budgets.run].erase(key);
   };
 
-  std::shared_ptr<Slot> slot = slot_for(budgets.run + '\n' + budgets.agent + '\n' + provider,
-                                        budgets.run);
+  // A run with a budget of its own keeps its own tabs: its limit is checked against its
+  // hold alone. The others share their agent's, held under the agent's budgets only.
+  const bool shared = options_.share && !budgets.run_limit && !budgets.run.empty();
+  wallet::Budgets held_under = budgets;
+  if (shared) held_under.run.clear();
+  std::shared_ptr<Slot> slot =
+      slot_for((shared ? std::string() : budgets.run) + '\n' + budgets.agent + '\n' + provider,
+               shared ? std::string() : budgets.run);
+  if (shared) {
+    std::lock_guard<std::mutex> guard(mu_);
+    shared_keys_by_run_[budgets.run].insert('\n' + budgets.agent + '\n' + provider);
+  }
   std::lock_guard<std::mutex> slot_guard(slot->mu);
+  int concurrent = 1;
   if (slot->tab) {
     Tab& tab = *slot->tab;
     std::unique_lock<std::mutex> tab_guard(tab.mu);
@@ -112,8 +141,10 @@ Result<Tabs::Seat> Tabs::admit(const std::string& provider, wallet::Nanos hold,
     if (fits && fresh) {
       tab.in_flight += hold;
       ++tab.open_calls;
-      return Seat{slot->tab, tab.reservation.id, tab.next_seq++, hold, key};
+      tab.runs.insert(budgets.run);
+      return Seat{slot->tab, tab.reservation.id, tab.next_seq++, hold, key, budgets.run};
     }
+    concurrent += tab.open_calls;  // what the old tab held at once, the new one should too
     tab_guard.unlock();
   }
 
@@ -122,21 +153,23 @@ Result<Tabs::Seat> Tabs::admit(const std::string& provider, wallet::Nanos hold,
   // matters, the old tab is closed first and the reserve tried again: exact as without
   // tabs, except while calls in flight keep the old tab open (then the refusal stands).
   std::shared_ptr<Tab> old = slot->tab;
-  Result<wallet::Reservation> reservation = open_tab(provider, hold, budgets);
+  Result<wallet::Reservation> reservation = open_tab(provider, hold, held_under, concurrent);
   if (old) {
     detach(*slot);
     if (!reservation && (reservation.error().kind == ErrorKind::budget_exceeded ||
                          reservation.error().kind == ErrorKind::insufficient_credits)) {
       close_now(old);  // no-op if calls are in flight or the closer has it
+      bool in_flight = false;
       {
-        // Whatever the closer took of this run is queued in the wallet before the retry.
-        std::unique_lock<std::mutex> lock(mu_);
-        closed_.wait(lock, [&] {
-          auto it = closing_.find(budgets.run);
-          return it == closing_.end() || it->second == 0;
-        });
+        std::lock_guard<std::mutex> guard(old->mu);
+        in_flight = old->open_calls > 0;
       }
-      reservation = open_tab(provider, hold, budgets);
+      if (!in_flight) {
+        // If the closer took it, its settlement is queued in the wallet before the retry.
+        std::unique_lock<std::mutex> lock(mu_);
+        closed_.wait(lock, [&] { return old->done; });
+      }
+      reservation = open_tab(provider, hold, held_under, concurrent);
     }
   }
   if (!reservation) {
@@ -149,17 +182,19 @@ Result<Tabs::Seat> Tabs::admit(const std::string& provider, wallet::Nanos hold,
   tab->in_flight = hold;
   tab->open_calls = 1;
   tab->next_seq = 1;
+  tab->runs.insert(budgets.run);
   slot->tab = tab;
   const std::int64_t id = tab->reservation.id;
-  return Seat{std::move(tab), id, 0, hold, key};
+  return Seat{std::move(tab), id, 0, hold, key, budgets.run};
 }
 
 Result<wallet::Reservation> Tabs::open_tab(const std::string& provider, wallet::Nanos hold,
-                                           const wallet::Budgets& budgets) {
-  // As many worst cases as the budgets and funds allow, at least this call's.
+                                           const wallet::Budgets& budgets, int concurrent) {
+  // As many worst cases as the budgets and funds allow, at least this call's: `holds`,
+  // or twice the calls the last tab held at once (a shared tab serves many runs).
   wallet::ReserveRequest request;
   request.provider = provider;
-  request.worst_case = hold > 0 ? hold * options_.holds : 0;
+  request.worst_case = hold > 0 ? hold * std::max(options_.holds, 2 * concurrent) : 0;
   request.at_least = hold;
   request.budgets = budgets;
   return wallet_.reserve(request);
@@ -175,6 +210,7 @@ std::string Tabs::charge(Seat& seat, wallet::Nanos cost, bool final, wallet::Cal
     tab.in_flight -= seat.hold;
     tab.consumed += cost;
     --tab.open_calls;
+    record.run = seat.run;
     tab.calls.push_back(wallet::TabCall{seat.seq, cost, final, now, std::move(record)});
     tab.unhashed.push_back(std::move(unhashed));
     close = !tab.accepting && tab.open_calls == 0;
@@ -193,7 +229,7 @@ void Tabs::release(Seat& seat) {
   }
   if (!seat.key.empty()) {
     std::lock_guard<std::mutex> guard(mu_);
-    charged_keys_[seat.tab->reservation.run].erase(seat.key);
+    charged_keys_[seat.run].erase(seat.key);
   }
   if (close) queue_close(seat.tab);
 }
@@ -204,8 +240,14 @@ std::shared_ptr<Tabs::Tab> Tabs::detach(Slot& slot, bool wake) {
   bool idle = false;
   {
     std::lock_guard<std::mutex> guard(tab->mu);
-    tab->accepting = false;
+    tab->accepting = false;  // from here on, tab->runs no longer changes
     idle = tab->open_calls == 0;
+  }
+  {
+    // Counted now, not when it is queued: a run that ends while another run's call keeps
+    // their shared tab open must still wait for it.
+    std::lock_guard<std::mutex> guard(mu_);
+    for (const std::string& run : tab->runs) ++closing_[run];
   }
   if (idle) queue_close(tab, wake);
   return tab;
@@ -215,7 +257,6 @@ void Tabs::queue_close(const std::shared_ptr<Tab>& tab, bool wake) {
   {
     std::lock_guard<std::mutex> guard(mu_);
     to_close_.push_back(tab);
-    ++closing_[tab->reservation.run];
   }
   if (wake) work_.notify_one();
 }
@@ -224,7 +265,8 @@ void Tabs::close_now(const std::shared_ptr<Tab>& tab) { close_together({tab}); }
 
 void Tabs::close_together(const std::vector<std::shared_ptr<Tab>>& tabs) {
   std::vector<wallet::TabToSettle> settle;
-  std::vector<const std::string*> runs;  // beside `settle`
+  std::vector<const Tab*> settled_tabs;  // beside `settle`
+  std::vector<Tab*> closed_here;
   for (const auto& tab : tabs) {
     std::vector<wallet::TabCall> calls;
     std::vector<Unhashed> unhashed;
@@ -232,6 +274,7 @@ void Tabs::close_together(const std::vector<std::shared_ptr<Tab>>& tabs) {
       std::lock_guard<std::mutex> guard(tab->mu);
       if (tab->closed || tab->accepting || tab->open_calls > 0) continue;
       tab->closed = true;
+      closed_here.push_back(tab.get());
       calls = std::move(tab->calls);
       unhashed = std::move(tab->unhashed);
     }
@@ -247,25 +290,28 @@ void Tabs::close_together(const std::vector<std::shared_ptr<Tab>>& tabs) {
       continue;
     }
     settle.push_back(wallet::TabToSettle{tab->reservation, std::move(calls)});
-    runs.push_back(&tab->reservation.run);
+    settled_tabs.push_back(tab.get());
   }
-  if (settle.empty()) return;
   // One signature for every tab closed together (many runs that end at once).
-  std::vector<std::future<Result<wallet::Settlement>>> settled =
-      wallet_.settle_tabs_async(std::move(settle));
+  std::vector<std::future<Result<wallet::Settlement>>> settled;
+  if (!settle.empty()) settled = wallet_.settle_tabs_async(std::move(settle));
   std::lock_guard<std::mutex> guard(mu_);
+  for (Tab* tab : closed_here) tab->done = true;
   for (std::size_t i = 0; i < settled.size(); ++i) {
-    auto& pending = settling_[*runs[i]];
-    // A long run keeps only the settlements it has not seen commit.
-    std::erase_if(pending, [](const Settling& s) {
-      return s.wait_for(std::chrono::seconds(0)) == std::future_status::ready && s.get().ok();
-    });
-    pending.push_back(settled[i].share());
+    Settling settling = settled[i].share();
+    for (const std::string& run : settled_tabs[i]->runs) {
+      auto& pending = settling_[run];
+      // A long run keeps only the settlements it has not seen commit.
+      std::erase_if(pending, [](const Settling& s) {
+        return s.wait_for(std::chrono::seconds(0)) == std::future_status::ready && s.get().ok();
+      });
+      pending.push_back(settling);
+    }
   }
 }
 
 void Tabs::detach_run(const std::string& run, bool run_ended) {
-  std::vector<std::shared_ptr<Slot>> slots;
+  std::vector<std::shared_ptr<Slot>> slots, shared;
   {
     std::lock_guard<std::mutex> guard(mu_);
     // By the run's own keys: closing a run costs its tabs, not every run's.
@@ -278,11 +324,28 @@ void Tabs::detach_run(const std::string& run, bool run_ended) {
       }
       keys_by_run_.erase(keys);
     }
+    if (auto keys = shared_keys_by_run_.find(run); keys != shared_keys_by_run_.end()) {
+      for (const std::string& key : keys->second)
+        if (auto found = slots_.find(key); found != slots_.end()) shared.push_back(found->second);
+      shared_keys_by_run_.erase(keys);
+    }
     if (run_ended) charged_keys_.erase(run);
   }
   for (const auto& slot : slots) {
     std::lock_guard<std::mutex> guard(slot->mu);
     detach(*slot, /*wake=*/false);
+  }
+  // A shared tab closes if it holds calls of this run; the calls of other runs in it
+  // are settled with them, and those runs' next calls open a new tab.
+  for (const auto& slot : shared) {
+    std::lock_guard<std::mutex> guard(slot->mu);
+    if (!slot->tab) continue;
+    bool holds_run = false;
+    {
+      std::lock_guard<std::mutex> tab_guard(slot->tab->mu);
+      holds_run = slot->tab->runs.count(run) > 0;
+    }
+    if (holds_run) detach(*slot, /*wake=*/false);
   }
 }
 

@@ -1,7 +1,8 @@
 // Metering tabs: charging many calls against one durable reservation, in memory.
 //
 // A tab is a wallet reservation (ReserveRequest::at_least) held for the calls of one
-// (run, agent, provider). It is admitted by the wallet within every budget and funded
+// (run, agent, provider), or, for runs without a budget of their own (no run_limit), of
+// one (agent, provider) shared by all those runs. It is admitted by the wallet within every budget and funded
 // like any hold, so whatever is charged inside it is too. Each call then reserves its
 // worst case and settles its cost inside the tab under a mutex, with no disk and no other
 // thread: consumed + the worst cases of calls in flight never exceed the tab's hold. A
@@ -11,7 +12,9 @@
 // A tab is closed durably, at the sum of its calls' costs with the rest released and one
 // receipt per call signed as one batch (Wallet::settle_tab_async), when its run ends
 // (close_run), when it is full (max_calls), when it is old (max_age) and a call arrives,
-// and when the Tabs are destroyed. A process that dies with a tab open leaves its
+// and when the Tabs are destroyed. A shared tab closes when any of its runs ends: each
+// receipt names its call's run, so after close_run(run) wallet.spent(run) is exact
+// either way. Runs that end together close it once (detach_run, then await_run). A process that dies with a tab open leaves its
 // reservation open: the next open of the wallet settles it at its hold, unreconciled,
 // never below what was spent, and the calls' receipts are lost with the process.
 //
@@ -43,6 +46,9 @@ struct TabOptions {
   int holds = 16;
   int max_calls = 1000;                           // a full tab closes
   std::chrono::milliseconds max_age{2000};        // an older tab closes at its next call
+  // Runs without a run_limit share their agent's tab at each provider. Ten thousand such
+  // runs then cost a few durable reservations, not ten thousand (docs/design-notes.md).
+  bool share = true;
 };
 
 // What a small call's receipt commits to, hashed by the closer rather than the caller
@@ -62,6 +68,7 @@ class Tabs {
     std::int64_t seq = 0;
     wallet::Nanos hold = 0;  // the call's worst case, counted in flight
     std::string key;         // the call's idempotency key ("" = none)
+    std::string run;         // the call's run (a shared tab holds many)
   };
 
   // Starts the closer thread, which signs and queues the settlement of tabs no call can
@@ -111,8 +118,9 @@ class Tabs {
  private:
   struct Slot;
   using Settling = std::shared_future<Result<wallet::Settlement>>;
-  // Detaches the slot's tab; hands it to the closer if no call is in flight (else the
-  // last call to finish does). Returns the tab. Slot lock held.
+  // Detaches the slot's tab and counts it as closing for each of its runs; hands it to
+  // the closer if no call is in flight (else the last call to finish does). Returns the
+  // tab. Slot lock held.
   std::shared_ptr<Tab> detach(Slot& slot, bool wake = true);
   // Queues a tab no call can enter any more for the closer, waking it unless `wake` is
   // false (a batch of detaches, woken by the await that follows).
@@ -124,18 +132,22 @@ class Tabs {
   void close_together(const std::vector<std::shared_ptr<Tab>>& tabs);
   void closer_loop();
   std::shared_ptr<Slot> slot_for(const std::string& key, const std::string& run);
-  // Opens a tab at `provider` for a call of worst case `hold`. Slot lock held.
+  // Opens a tab at `provider` for a call of worst case `hold`, sized for `concurrent`
+  // calls at once. Slot lock held.
   Result<wallet::Reservation> open_tab(const std::string& provider, wallet::Nanos hold,
-                                       const wallet::Budgets& budgets);
+                                       const wallet::Budgets& budgets, int concurrent);
 
   wallet::Wallet& wallet_;
   TabOptions options_;
   std::mutex mu_;  // guards the maps below, never held across wallet calls
   std::unordered_map<std::string, std::shared_ptr<Slot>> slots_;
   std::unordered_map<std::string, std::vector<std::string>> keys_by_run_;  // slots_' keys
+  // The shared slots each run has charged calls to (keys of slots_, not owned by the run).
+  std::unordered_map<std::string, std::unordered_set<std::string>> shared_keys_by_run_;
   std::unordered_map<std::string, std::unordered_set<std::string>> charged_keys_;  // by run
   std::unordered_map<std::string, std::vector<Settling>> settling_;              // by run
-  // The closer's queue, and how many tabs of each run are queued or being closed.
+  // The closer's queue, and how many detached tabs holding calls of each run are not
+  // closed yet.
   std::vector<std::shared_ptr<Tab>> to_close_;
   std::unordered_map<std::string, int> closing_;
   std::condition_variable work_, closed_;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <future>
 #include <set>
 #include <thread>
 
@@ -85,6 +86,13 @@ CallContext call(const std::string& run, std::int64_t step, wallet::Budgets budg
   return CallContext{run, step, std::move(budgets)};
 }
 
+// A run with a budget of its own: its tabs are its own, not shared with other runs.
+wallet::Budgets own_budget() {
+  wallet::Budgets budgets;
+  budgets.run_limit = usd("100");
+  return budgets;
+}
+
 }  // namespace
 
 TEST_CASE("calls in a tab are charged once each; closing settles the sum, releases the rest") {
@@ -95,7 +103,7 @@ TEST_CASE("calls in a tab are charged once each; closing settles the sum, releas
   constexpr int kCalls = 50;
   std::set<std::string> ids;
   for (int i = 1; i <= kCalls; ++i) {
-    auto result = meter.chat(venice, small_request(), call("r", i));
+    auto result = meter.chat(venice, small_request(), call("r", i, own_budget()));
     REQUIRE(result.ok());
     CHECK(result->cost == kCost);
     CHECK_FALSE(result->settlement.valid());  // nothing to wait for per call
@@ -142,7 +150,7 @@ TEST_CASE("calls in a tab are charged once each; closing settles the sum, releas
   f.require_verified();
 
   // The run goes on after close_run: a new tab.
-  REQUIRE(meter.chat(venice, small_request(), call("r", kCalls + 1)).ok());
+  REQUIRE(meter.chat(venice, small_request(), call("r", kCalls + 1, own_budget())).ok());
   REQUIRE(meter.close_run("r").ok());
   CHECK(f.wallet->spent("r").value() == (kCalls + 1) * kCost);
   f.require_verified();
@@ -170,6 +178,110 @@ TEST_CASE("runs that end together have their tabs signed as one batch, each run 
     }
   }
   CHECK(signatures.size() == 1);  // detached without waking the closer: taken together
+  CHECK(f.balance().reserved == 0);
+  f.require_verified();
+}
+
+// The tab a receipt was charged in: its id is "<tab>.<seq>".
+std::string tab_of(const wallet::Receipt& receipt) {
+  return receipt.id.substr(0, receipt.id.find('.'));
+}
+
+TEST_CASE("runs without a budget of their own share a tab; each run's receipts and spend exact") {
+  WalletFixture f;
+  f.fund_usd("1");
+  Meter meter(*f.wallet, venice_prices(), with_tabs());
+  CountingProvider venice("venice");
+  for (int i = 1; i <= 3; ++i)
+    for (const char* run : {"a", "b", "c"})
+      REQUIRE(meter.chat(venice, small_request(), call(run, i)).ok());
+  // A run with a budget keeps a tab of its own.
+  REQUIRE(meter.chat(venice, small_request(), call("x", 1, own_budget())).ok());
+  // An open shared tab is held for no run: the funds are held, no run is charged yet.
+  CHECK(f.wallet->spent("a").value() == 0);
+  CHECK(f.balance().reserved >= 9 * kCost);
+
+  REQUIRE(meter.close_run("a").ok());  // closes the shared tab, with b's and c's calls
+  std::set<std::string> tabs;
+  for (const char* run : {"a", "b", "c"}) {
+    CAPTURE(run);
+    CHECK(f.wallet->spent(run).value() == 3 * kCost);
+    auto receipts = f.wallet->receipts(run).value();
+    REQUIRE(receipts.size() == 3);
+    for (const auto& r : receipts) {
+      CHECK(r.run == run);
+      CHECK(wallet::verify_receipt(r).ok());  // its proof rebuilt from other runs' receipts
+      tabs.insert(tab_of(r));
+    }
+  }
+  CHECK(tabs.size() == 1);  // nine calls of three runs: one durable reservation
+
+  // b goes on in a new shared tab; x's tab was never part of it.
+  REQUIRE(meter.chat(venice, small_request(), call("b", 4)).ok());
+  REQUIRE(meter.close_run("b").ok());
+  REQUIRE(meter.close_run("x").ok());
+  CHECK(f.wallet->spent("b").value() == 4 * kCost);
+  CHECK(f.wallet->spent("x").value() == kCost);
+  const auto b = f.wallet->receipts("b").value();
+  const auto x = f.wallet->receipts("x").value();
+  REQUIRE(b.size() == 4);
+  REQUIRE(x.size() == 1);
+  CHECK(tab_of(b.back()) != *tabs.begin());
+  CHECK(tab_of(x.front()) != *tabs.begin());
+  CHECK(tab_of(x.front()) != tab_of(b.back()));
+  REQUIRE(meter.close_run("c").ok());
+  CHECK(f.balance().reserved == 0);
+  CHECK(f.balance().usd == usd("1") - 11 * kCost);
+  f.require_verified();
+}
+
+TEST_CASE("a run that ends waits for its shared tab, kept open by another run's call") {
+  WalletFixture f;
+  f.fund_usd("1");
+  Meter meter(*f.wallet, venice_prices(), with_tabs());
+  // b's call is held inside the provider until the test lets it answer.
+  class GatedProvider final : public providers::Provider {
+   public:
+    const std::string& name() const override { return name_; }
+    Result<providers::ChatResponse> chat(const providers::ChatRequest& request) override {
+      if (request.messages.back().content == "wait") {
+        entered.set_value();
+        release.get_future().wait();
+      }
+      providers::ChatResponse r;
+      r.content = "ok";
+      r.model = request.model;
+      r.provider = name_;
+      r.usage = {20, 50};
+      return r;
+    }
+    Result<providers::EmbedResponse> embed(const providers::EmbedRequest&) override {
+      return make_error(ErrorKind::internal, "not used");
+    }
+    std::promise<void> entered, release;
+
+   private:
+    std::string name_ = "venice";
+  } venice;
+  REQUIRE(meter.chat(venice, small_request(), call("a", 1)).ok());
+  providers::ChatRequest held = small_request();
+  held.messages.back().content = "wait";
+  std::thread b([&] { REQUIRE(meter.chat(venice, held, call("b", 1)).ok()); });
+  venice.entered.get_future().wait();  // b's call is in flight in the shared tab
+
+  std::atomic<bool> a_closed{false};
+  std::thread a([&] {
+    REQUIRE(meter.close_run("a").ok());
+    a_closed = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK_FALSE(a_closed.load());  // its calls are not durable until the tab closes
+  venice.release.set_value();
+  a.join();
+  b.join();
+  CHECK(f.wallet->spent("a").value() == kCost);  // exact once close_run returned
+  CHECK(f.wallet->spent("b").value() == kCost);
+  REQUIRE(meter.close_run("b").ok());
   CHECK(f.balance().reserved == 0);
   f.require_verified();
 }
@@ -404,6 +516,11 @@ TEST_CASE("every batched receipt verifies alone; a tampered one does not") {
 }
 
 TEST_CASE("a crash with a tab open charges its hold, unreconciled, and the books balance") {
+  // A run's own tab is charged to the run; a tab shared by runs to no run (which of its
+  // runs made which call was in the memory that died).
+  bool own = true;
+  SUBCASE("the run's own tab") { own = true; }
+  SUBCASE("a tab shared by runs") { own = false; }
   WalletFixture f;
   f.fund_usd("1");
   f.close();
@@ -419,7 +536,9 @@ TEST_CASE("a crash with a tab open charges its hold, unreconciled, and the books
     Meter meter(**opened, venice_prices(), with_tabs());
     CountingProvider venice("venice");
     for (int i = 1; i <= 5; ++i)
-      if (!meter.chat(venice, small_request(), call("r", i)).ok()) ::_exit(3);
+      if (!meter.chat(venice, small_request(), call("r", i, own ? own_budget() : wallet::Budgets{}))
+               .ok())
+        ::_exit(3);
     char byte = 1;
     if (::write(fds[1], &byte, 1) != 1) ::_exit(4);
     ::_exit(0);  // no destructor runs: the tab is still open, as after a crash
@@ -439,7 +558,8 @@ TEST_CASE("a crash with a tab open charges its hold, unreconciled, and the books
   const wallet::Reservation& tab = unreconciled.front();
   CHECK(tab.cost == tab.hold);
   CHECK(tab.hold >= 5 * kCost);  // never below what was spent
-  CHECK(f.wallet->spent("r").value() == tab.hold);
+  CHECK(tab.run == (own ? "r" : ""));
+  CHECK(f.wallet->spent("r").value() == (own ? tab.hold : 0));
   CHECK(f.balance().reserved == 0);
   CHECK(f.balance().usd == usd("1") - tab.hold);
   CHECK(f.wallet->receipts("r").value().empty());  // lost with the process
