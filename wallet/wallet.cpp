@@ -254,7 +254,9 @@ std::future<Result<Settlement>> Wallet::settle_impl(const Reservation& reservati
       });
 }
 
-std::int64_t Wallet::now_ms() const { return impl_->clock->now_unix_ms(); }
+std::int64_t Wallet::now_ms() const {
+  return impl_->clock->now_unix_ms();
+}
 
 std::future<Result<Settlement>> Wallet::settle_tab_async(const Reservation& tab,
                                                          std::vector<TabCall> calls) {
@@ -272,9 +274,9 @@ Result<std::vector<Receipt>> tab_receipts(const Reservation& tab, std::vector<Ta
   for (TabCall& call : calls) {
     if (call.cost < 0) return make_error(ErrorKind::invalid_argument, "cost must not be negative");
     if (!valid_receipt_text(call.record.model))
-      return make_error(ErrorKind::invalid_argument,
-                        "model id '" + call.record.model +
-                            "' has characters outside [A-Za-z0-9._:/@+-]");
+      return make_error(
+          ErrorKind::invalid_argument,
+          "model id '" + call.record.model + "' has characters outside [A-Za-z0-9._:/@+-]");
     Receipt receipt;
     receipt.id = tab_receipt_id(tab.id, call.seq);
     receipt.provider = tab.provider;

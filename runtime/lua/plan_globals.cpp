@@ -72,35 +72,42 @@ void push_log_module(lua_State* L, PlanContext& context) {
   lua_setmetatable(L, -2);
 }
 
-}  // namespace
+// A module built on first use (add_lazy_global). Upvalue 1: the PlanContext.
+template <void (*push)(lua_State*, PlanContext&)>
+int load_module(lua_State* L) {
+  push(L, *static_cast<PlanContext*>(lua_touserdata(L, lua_upvalueindex(1))));
+  return 1;
+}
 
-void install_plan_globals(lua_State* L, PlanContext& context,
-                          const std::vector<std::string>& args) {
-  push_model_module(L, context);
-  lua_setglobal(L, "model");
-
-  push_wallet_module(L, context);
-  lua_setglobal(L, "wallet");
-
-  push_memory_module(L, context);
-  lua_setglobal(L, "memory");
-
-  push_providers_module(L, context);
-  lua_setglobal(L, "providers");
-
-  push_tool_module(L, context);
-  lua_setglobal(L, "tool");
-
-  push_log_module(L, context);
-  lua_setglobal(L, "log");
-  push_logger(L, context, LogLevel::info, log_at_level);  // print goes to the log
-  lua_setglobal(L, "print");
-
+void push_json_for_plan(lua_State* L, PlanContext& context) {
   JsonLimits json_limits;
   json_limits.max_depth = context.limits.json_max_depth;
   json_limits.max_bytes = context.limits.memory_limit_bytes;
   push_json_module(L, json_limits);
-  lua_setglobal(L, "json");
+}
+
+template <void (*push)(lua_State*, PlanContext&)>
+void add_lazy_module(lua_State* L, const char* name, PlanContext& context) {
+  lua_pushlightuserdata(L, &context);
+  add_lazy_global(L, name, load_module<push>, 1);
+}
+
+}  // namespace
+
+void install_plan_globals(lua_State* L, PlanContext& context,
+                          const std::vector<std::string>& args) {
+  push_model_module(L, context);  // nearly every plan calls a model
+  lua_setglobal(L, "model");
+  // The rest is built on first use: most plans touch few of them.
+  add_lazy_module<push_wallet_module>(L, "wallet", context);
+  add_lazy_module<push_memory_module>(L, "memory", context);
+  add_lazy_module<push_providers_module>(L, "providers", context);
+  add_lazy_module<push_tool_module>(L, "tool", context);
+  add_lazy_module<push_log_module>(L, "log", context);
+  add_lazy_module<push_json_for_plan>(L, "json", context);
+  add_lazy_module<push_time_module>(L, "time", context);
+  push_logger(L, context, LogLevel::info, log_at_level);  // print goes to the log
+  lua_setglobal(L, "print");
 
   lua_createtable(L, 0, 3);
   lua_createtable(L, static_cast<int>(args.size()), 0);
@@ -116,8 +123,6 @@ void install_plan_globals(lua_State* L, PlanContext& context,
   add_agent_spawn(L, context);
   lua_setglobal(L, "agent");
 
-  push_time_module(L, context);
-  lua_setglobal(L, "time");
   push_sleep(L, context);
   lua_setglobal(L, "sleep");
   push_parallel(L, context);

@@ -130,10 +130,11 @@ int safe_close(lua_State* L) {
 void install_safe_base(lua_State* L) {
   lua_pushcfunction(L, safe_xpcall);
   lua_setglobal(L, "xpcall");
-  lua_getglobal(L, LUA_COLIBNAME);
+}
+
+void patch_safe_coroutine(lua_State* L) {
   const luaL_Reg functions[] = {{"wrap", safe_wrap}, {"close", safe_close}, {nullptr, nullptr}};
   luaL_setfuncs(L, functions, 0);
-  lua_pop(L, 1);
 }
 
 }  // namespace perdiem::lua

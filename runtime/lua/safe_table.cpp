@@ -187,15 +187,13 @@ int table_concat(lua_State* L) {
 
 }  // namespace
 
-void install_safe_table(lua_State* L) {
+void patch_safe_table(lua_State* L) {
   const luaL_Reg functions[] = {{"insert", table_insert},
                                 {"remove", table_remove},
                                 {"move", table_move},
                                 {"concat", table_concat},
                                 {nullptr, nullptr}};
-  lua_getglobal(L, LUA_TABLIBNAME);
   luaL_setfuncs(L, functions, 0);
-  lua_pop(L, 1);
 }
 
 }  // namespace perdiem::lua

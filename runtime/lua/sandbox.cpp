@@ -30,9 +30,26 @@ std::string describe_bytes(std::size_t bytes) {
   return std::to_string(bytes) + " bytes";
 }
 
+// Where add_lazy_global() keeps the loaders of globals not built yet (registry key).
+const char kLazyGlobals = 0;
+
 // __index of a guarded table. Upvalue 1: the prefix naming the table ("os."), upvalue 2:
-// the set of forbidden names.
+// the set of forbidden names; for the globals, upvalue 3: the loaders of lazy globals.
 int guard_index(lua_State* L) {
+  if (lua_type(L, 2) == LUA_TSTRING && lua_type(L, lua_upvalueindex(3)) == LUA_TTABLE) {
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, lua_upvalueindex(3)) == LUA_TFUNCTION) {
+      lua_call(L, 0, 1);  // built now, once: the global is then a plain field
+      lua_pushvalue(L, 2);
+      lua_pushvalue(L, -2);
+      lua_rawset(L, 1);
+      lua_pushvalue(L, 2);
+      lua_pushnil(L);
+      lua_rawset(L, lua_upvalueindex(3));
+      return 1;
+    }
+    lua_pop(L, 1);
+  }
   if (lua_type(L, 2) == LUA_TSTRING) {
     lua_pushvalue(L, 2);
     if (lua_rawget(L, lua_upvalueindex(2)) != LUA_TNIL) {
@@ -44,8 +61,20 @@ int guard_index(lua_State* L) {
   return 0;  // any other missing name is nil, as in stock Lua
 }
 
+// __newindex of the globals: a global assigned before its first use is the script's, not
+// the lazy one (as if the lazy one had been there and been replaced). Upvalue 1: the
+// loaders of lazy globals.
+int globals_newindex(lua_State* L) {
+  lua_pushvalue(L, 2);
+  lua_pushnil(L);
+  lua_rawset(L, lua_upvalueindex(1));
+  lua_rawset(L, 1);
+  return 0;
+}
+
 template <std::size_t N>
-void guard_table(lua_State* L, int table, const char* prefix, const char* const (&names)[N]) {
+void guard_table(lua_State* L, int table, const char* prefix, const char* const (&names)[N],
+                 bool lazy_globals = false) {
   table = lua_absindex(L, table);
   for (const char* name : names) {  // the guard only fires for names absent from the table
     lua_pushnil(L);
@@ -58,7 +87,13 @@ void guard_table(lua_State* L, int table, const char* prefix, const char* const 
     lua_pushboolean(L, 1);
     lua_setfield(L, -2, name);
   }
-  lua_pushcclosure(L, guard_index, 2);
+  if (lazy_globals) {
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &kLazyGlobals);
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, globals_newindex, 1);
+    lua_setfield(L, -5, "__newindex");
+  }
+  lua_pushcclosure(L, guard_index, lazy_globals ? 3 : 2);
   lua_setfield(L, -2, "__index");
   lua_pushboolean(L, 0);  // protected: setmetatable cannot strip the guard
   lua_setfield(L, -2, "__metatable");
@@ -118,16 +153,59 @@ int safe_setmetatable(lua_State* L) {
   return 1;
 }
 
+// os: the four harmless functions copied out of the stock library, which is dropped.
+int open_safe_os(lua_State* L) {
+  luaopen_os(L);
+  lua_createtable(L, 0, 4);
+  for (const char* name : kSafeOs) {
+    lua_getfield(L, -2, name);
+    lua_setfield(L, -2, name);
+  }
+  guard_table(L, -1, "os.", kForbiddenOs);
+  return 1;
+}
+
+int open_safe_coroutine(lua_State* L) {
+  luaopen_coroutine(L);
+  patch_safe_coroutine(L);
+  return 1;
+}
+
+int open_safe_table(lua_State* L) {
+  luaopen_table(L);
+  patch_safe_table(L);
+  return 1;
+}
+
+// A standard library built on first use (add_lazy_global), registered as luaL_requiref
+// does: error messages name its functions ("bad argument #1 to 'coroutine.close'").
+template <const char* kName, lua_CFunction open>
+int load_library(lua_State* L) {
+  open(L);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_pushvalue(L, -2);
+  lua_setfield(L, -2, kName);
+  lua_pop(L, 1);
+  return 1;
+}
+
+constexpr char kCoroutine[] = LUA_COLIBNAME, kTable[] = LUA_TABLIBNAME, kMath[] = LUA_MATHLIBNAME,
+               kUtf8[] = LUA_UTF8LIBNAME, kOs[] = LUA_OSLIBNAME;
+
 void open_libraries(lua_State* L) {
-  const luaL_Reg libraries[] = {
-      {LUA_GNAME, luaopen_base},       {LUA_COLIBNAME, luaopen_coroutine},
-      {LUA_TABLIBNAME, luaopen_table}, {LUA_STRLIBNAME, luaopen_string},
-      {LUA_MATHLIBNAME, luaopen_math}, {LUA_UTF8LIBNAME, luaopen_utf8},
-  };
-  for (const luaL_Reg& library : libraries) {
+  // Eager: the base functions, and string, which every string's metatable points at.
+  for (const luaL_Reg& library :
+       {luaL_Reg{LUA_GNAME, luaopen_base}, luaL_Reg{LUA_STRLIBNAME, luaopen_string}}) {
     luaL_requiref(L, library.name, library.func, 1);
     lua_pop(L, 1);
   }
+  lua_newtable(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &kLazyGlobals);
+  add_lazy_global(L, kCoroutine, load_library<kCoroutine, open_safe_coroutine>);
+  add_lazy_global(L, kTable, load_library<kTable, open_safe_table>);
+  add_lazy_global(L, kMath, load_library<kMath, luaopen_math>);
+  add_lazy_global(L, kUtf8, load_library<kUtf8, luaopen_utf8>);
+  add_lazy_global(L, kOs, load_library<kOs, open_safe_os>);
 
   // print writes to the process's stdout; the plan runner rebinds it to its log.
   lua_pushnil(L);
@@ -141,19 +219,6 @@ void open_libraries(lua_State* L) {
   lua_setglobal(L, "setmetatable");
   install_safe_base(L);
   install_safe_string(L);
-  install_safe_table(L);
-
-  // os: copy the four harmless functions out of the stock library, then drop it.
-  lua_pushcfunction(L, luaopen_os);
-  lua_call(L, 0, 1);
-  lua_createtable(L, 0, 4);
-  for (const char* name : kSafeOs) {
-    lua_getfield(L, -2, name);
-    lua_setfield(L, -2, name);
-  }
-  guard_table(L, -1, "os.", kForbiddenOs);
-  lua_setglobal(L, "os");
-  lua_pop(L, 1);
 
   lua_getglobal(L, LUA_STRLIBNAME);
   guard_table(L, -1, "string.", kForbiddenString);
@@ -167,7 +232,7 @@ void open_libraries(lua_State* L) {
   lua_pop(L, 2);
 
   lua_pushglobaltable(L);
-  guard_table(L, -1, "", kForbiddenGlobals);
+  guard_table(L, -1, "", kForbiddenGlobals, /*lazy_globals=*/true);
   lua_pop(L, 1);
 
   install_error_metatable(L);
@@ -278,6 +343,14 @@ Sandbox::~Sandbox() {
 
 std::string Sandbox::memory_limit_message() const {
   return "memory limit of " + describe_bytes(heap_.configured_limit) + " reached";
+}
+
+void add_lazy_global(lua_State* L, const char* name, lua_CFunction loader, int upvalues) {
+  lua_pushcclosure(L, loader, upvalues);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &kLazyGlobals);
+  lua_insert(L, -2);
+  lua_setfield(L, -2, name);
+  lua_pop(L, 1);
 }
 
 void raise_sandbox_violation(lua_State* L, std::string_view what) {

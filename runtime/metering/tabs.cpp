@@ -17,15 +17,15 @@ struct Tabs::Tab {
   int open_calls = 0;
   std::int64_t next_seq = 0;
   std::vector<wallet::TabCall> calls;
-  std::vector<Unhashed> unhashed;  // beside calls, same order
+  std::vector<Unhashed> unhashed;        // beside calls, same order
   std::unordered_set<std::string> runs;  // of the calls admitted (many when shared)
-  bool accepting = true;  // false once detached: the last call to finish closes it
+  bool accepting = true;                 // false once detached: the last call to finish closes it
   bool closed = false;
   bool done = false;  // closed, and its settlement queued in the wallet (under Tabs::mu_)
 };
 
 struct Tabs::Slot {
-  std::mutex mu;  // held while a call is admitted, across the wallet when a tab opens
+  std::mutex mu;    // held while a call is admitted, across the wallet when a tab opens
   std::string run;  // "" for a slot shared by runs
   std::shared_ptr<Tab> tab;
 };
@@ -261,7 +261,9 @@ void Tabs::queue_close(const std::shared_ptr<Tab>& tab, bool wake) {
   if (wake) work_.notify_one();
 }
 
-void Tabs::close_now(const std::shared_ptr<Tab>& tab) { close_together({tab}); }
+void Tabs::close_now(const std::shared_ptr<Tab>& tab) {
+  close_together({tab});
+}
 
 void Tabs::close_together(const std::vector<std::shared_ptr<Tab>>& tabs) {
   std::vector<wallet::TabToSettle> settle;
@@ -373,7 +375,8 @@ Status Tabs::await_run(const std::string& run) {
       status = make_error(settled.error().kind,
                           "a metering tab of run " + run +
                               " did not commit (it will be settled at its hold when the wallet "
-                              "is next opened): " + settled.error().message);
+                              "is next opened): " +
+                              settled.error().message);
   }
   return status;
 }

@@ -69,6 +69,36 @@ void check_forbidden(const std::string& code, const std::string& name) {
 
 }  // namespace
 
+TEST_CASE("math, table, utf8, coroutine and os are built on first use, then plain globals") {
+  auto fresh = make_sandbox();
+  auto used = make_sandbox();
+  const Ran ran = run(*used,
+                      "local before = rawget(_G, 'math') == nil and rawget(_G, 'table') == nil\n"
+                      "local floor = math.floor(2.5)\n"
+                      "return tostring(before) .. ',' .. floor .. ',' .. type(rawget(_G, 'math'))"
+                      " .. ',' .. tostring(math == math) .. ',' .. #utf8.char(233) .. ',' .. "
+                      "table.concat({'a', 'b'}) .. ',' .. type(os.time()) .. ',' .. "
+                      "coroutine.status(coroutine.create(function() end))");
+  REQUIRE_FALSE(ran.error);
+  CHECK(ran.value == "true,2,table,true,2,ab,number,suspended");
+  // What an agent that never touches them does not pay for.
+  CHECK(used->memory_used() > fresh->memory_used() + 4096);
+}
+
+TEST_CASE("a lazy global the script assigns or clears first is the script's") {
+  auto sandbox = make_sandbox();
+  const Ran ran = run(*sandbox,
+                      "math = 5\n"
+                      "utf8 = nil\n"
+                      "local replaced = math\n"
+                      "local cleared = utf8\n"
+                      "table = nil\n"
+                      "return tostring(replaced) .. ',' .. tostring(cleared) .. ',' .. "
+                      "tostring(table) .. ',' .. type(coroutine)");
+  REQUIRE_FALSE(ran.error);
+  CHECK(ran.value == "5,nil,nil,table");
+}
+
 TEST_CASE("io is not available") {
   check_forbidden("return io.open('/etc/passwd')", "io");
 }
