@@ -3,6 +3,7 @@
 //               latency): every call metered (reserve, settle, receipt) and traced.
 //               Scratch stores live on /dev/shm when it exists ("metering in memory":
 //               the wallet's and memory.db's fsyncs cost nothing there).
+//   scheduled   the calls/s loop as a background run on the scheduler (every call a yield).
 //   fan-out     N agents at once on the scheduler, each making 5 calls to the sim with
 //               50 ms of simulated latency, against the ideal 250 ms.
 //   idle        resident memory per agent while N agents sleep inside their plans.
@@ -10,7 +11,7 @@
 //   command runs; glibc for agents_bench_glibc), found by asking mimalloc whether it
 //   owns a fresh malloc block, not assumed from the build.
 // Usage: agents_bench [agents=10000] [calls=20000] [calls_per_agent=5]
-// [only=calls|start|fan-out|idle]
+//                     [only=idle|calls|scheduled|start|fan-out]
 //   `only` runs one measure, for a profiler.
 #include <dlfcn.h>
 #include <stdlib.h>
@@ -104,6 +105,29 @@ void calls_per_second(int calls) {
       kAllocator, calls, rate, 1e6 / rate, rate >= 100000 ? "met" : "MISSED");
 }
 
+// The same loop as calls_per_second, as a background run on the scheduler: each call
+// yields the plan's coroutine and resumes it when the sim answers on the event loop.
+void scheduled_calls_per_second(int calls) {
+  auto runtime = make_runtime();
+  const std::string plan =
+      "for i = 1, tonumber(agent.args[1]) do\n"
+      "  model.chat{messages={{role='user', content='hi'}}, max_tokens=8}\n"
+      "end\n"
+      "return 'done'\n";
+  RunOptions options;
+  options.args = {std::to_string(calls)};
+  options.instruction_limit = 0;
+  const auto start = Clock::now();
+  const double cpu_before = cpu_seconds();
+  RunResult result = runtime->start_script(plan, "bench.lua", options)->wait();
+  const double wall = seconds_since(start);
+  const double cpu = cpu_seconds() - cpu_before;
+  if (!result.ok()) die("scheduled calls", *result.error);
+  std::printf("agents_bench [%s malloc] scheduled calls/s: %d calls from one background plan: "
+              "%.0f calls/s (%.1f us of CPU per call, every thread)\n",
+              kAllocator, calls, calls / wall, cpu * 1e6 / calls);
+}
+
 void fan_out(int agents, int calls_each) {
   auto runtime = make_runtime(50);
   const std::string plan =
@@ -189,6 +213,7 @@ int main(int argc, char** argv) {
   // would hide what the sleeping agents take.
   if (wanted("idle")) idle_memory(agents);
   if (wanted("calls")) calls_per_second(calls);
+  if (wanted("scheduled")) scheduled_calls_per_second(calls);
   if (wanted("start")) start_and_finish(agents);
   if (wanted("fan-out")) fan_out(agents, calls_each);
   return 0;

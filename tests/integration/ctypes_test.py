@@ -9,7 +9,9 @@ on the sim provider, runs plans, reads result text, JSON, cost, run id and error
 checks the failing paths, and frees everything. Exits nonzero on the first failed check.
 """
 import ctypes
+import re
 import sys
+import time
 from ctypes import (POINTER, Structure, byref, c_char_p, c_int, c_int64, c_size_t,
                     c_uint64, c_void_p)
 
@@ -111,7 +113,10 @@ def main():
     check(api["result_model_calls"](result) == 1, "one model call")
     check(api["result_cost_nanos"](result) == 0, "the sim is free")
     run_id = api["result_run_id"](result).decode()
-    check(run_id.startswith("run-") and len(run_id) == 20, f"run id {run_id!r}")
+    # Time-ordered: 12 hex digits of milliseconds since the epoch, then 64 random bits.
+    check(re.fullmatch(r"run-[0-9a-f]{28}", run_id) is not None, f"run id {run_id!r}")
+    started_ms = int(run_id[4:16], 16)
+    check(abs(started_ms - time.time() * 1000) < 600_000, f"run id {run_id!r} names its start")
     check(api["result_error_message"](result) == b"", "no error message")
     api["result_free"](result)
 
