@@ -19,6 +19,7 @@ struct Tabs::Tab {
   std::vector<wallet::TabCall> calls;
   std::vector<Unhashed> unhashed;        // beside calls, same order
   std::unordered_set<std::string> runs;  // of the calls admitted (many when shared)
+  std::string last_run;                  // the run of the last call admitted
   bool accepting = true;                 // false once detached: the last call to finish closes it
   bool closed = false;
   bool done = false;  // closed, and its settlement queued in the wallet (under Tabs::mu_)
@@ -87,7 +88,6 @@ void Tabs::closer_loop() {
 }
 
 std::shared_ptr<Tabs::Slot> Tabs::slot_for(const std::string& key, const std::string& run) {
-  std::lock_guard<std::mutex> guard(mu_);
   auto& slot = slots_[key];
   if (!slot) {
     slot = std::make_shared<Slot>();
@@ -105,31 +105,33 @@ Result<Tabs::Seat> Tabs::admit(const std::string& provider, wallet::Nanos hold,
                           ", more than the per-call limit of " +
                           wallet::format_usd_display(*budgets.per_call_limit),
                       provider);
-  if (!key.empty()) {
+  // A run with a budget of its own keeps its own tabs: its limit is checked against its
+  // hold alone. The others share their agent's, held under the agent's budgets only.
+  const bool shared = options_.share && !budgets.run_limit && !budgets.run.empty();
+  const std::string slot_key =
+      (shared ? std::string() : budgets.run) + '\n' + budgets.agent + '\n' + provider;
+  std::shared_ptr<Slot> slot;
+  {
     std::lock_guard<std::mutex> guard(mu_);
-    if (!charged_keys_[budgets.run].insert(key).second)
+    if (!key.empty() && !charged_keys_[budgets.run].insert(key).second)
       // This exact attempt was already made; sending it again would be a second call.
       return make_error(ErrorKind::invalid_argument, "this call (" + key + ") was already made",
                         provider);
+    slot = slot_for(slot_key, shared ? std::string() : budgets.run);
   }
   auto unkey = [&] {
     if (key.empty()) return;
     std::lock_guard<std::mutex> guard(mu_);
     charged_keys_[budgets.run].erase(key);
   };
-
-  // A run with a budget of its own keeps its own tabs: its limit is checked against its
-  // hold alone. The others share their agent's, held under the agent's budgets only.
-  const bool shared = options_.share && !budgets.run_limit && !budgets.run.empty();
+  // The first call of a run in a shared tab lets the run's end find the tab.
+  auto joined = [&] {
+    if (!shared) return;
+    std::lock_guard<std::mutex> guard(mu_);
+    shared_keys_by_run_[budgets.run].insert(slot_key);
+  };
   wallet::Budgets held_under = budgets;
   if (shared) held_under.run.clear();
-  std::shared_ptr<Slot> slot =
-      slot_for((shared ? std::string() : budgets.run) + '\n' + budgets.agent + '\n' + provider,
-               shared ? std::string() : budgets.run);
-  if (shared) {
-    std::lock_guard<std::mutex> guard(mu_);
-    shared_keys_by_run_[budgets.run].insert('\n' + budgets.agent + '\n' + provider);
-  }
   std::lock_guard<std::mutex> slot_guard(slot->mu);
   int concurrent = 1;
   if (slot->tab) {
@@ -141,8 +143,13 @@ Result<Tabs::Seat> Tabs::admit(const std::string& provider, wallet::Nanos hold,
     if (fits && fresh) {
       tab.in_flight += hold;
       ++tab.open_calls;
-      tab.runs.insert(budgets.run);
-      return Seat{slot->tab, tab.reservation.id, tab.next_seq++, hold, key, budgets.run};
+      // A run's calls usually come one after another: compare before hashing.
+      const bool new_run = tab.last_run != budgets.run && tab.runs.insert(budgets.run).second;
+      if (new_run) tab.last_run = budgets.run;
+      Seat seat{slot->tab, tab.reservation.id, tab.next_seq++, hold, key, budgets.run};
+      tab_guard.unlock();
+      if (new_run) joined();
+      return seat;
     }
     concurrent += tab.open_calls;  // what the old tab held at once, the new one should too
     tab_guard.unlock();
@@ -183,7 +190,9 @@ Result<Tabs::Seat> Tabs::admit(const std::string& provider, wallet::Nanos hold,
   tab->open_calls = 1;
   tab->next_seq = 1;
   tab->runs.insert(budgets.run);
+  tab->last_run = budgets.run;
   slot->tab = tab;
+  joined();
   const std::int64_t id = tab->reservation.id;
   return Seat{std::move(tab), id, 0, hold, key, budgets.run};
 }

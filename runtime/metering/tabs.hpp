@@ -131,6 +131,7 @@ class Tabs {
   // close_now() for many tabs, their receipts signed as one batch.
   void close_together(const std::vector<std::shared_ptr<Tab>>& tabs);
   void closer_loop();
+  // The slot for `key`, made for `run` ("" = shared) if new. mu_ held.
   std::shared_ptr<Slot> slot_for(const std::string& key, const std::string& run);
   // Opens a tab at `provider` for a call of worst case `hold`, sized for `concurrent`
   // calls at once. Slot lock held.
