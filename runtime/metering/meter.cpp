@@ -313,8 +313,8 @@ Result<Meter::Charge> Meter::charge(OpenCall& held, wallet::Nanos cost, bool fin
       // The batch could not sign it: charge the hold, unnamed, and say why.
       wallet::CallRecord unnamed = record;
       unnamed.model.clear();
-      tabs_->charge(*held.seat, held.reservation.hold, /*final=*/false, std::move(unnamed),
-                    std::move(held.unhashed));
+      held.receipt_id = tabs_->charge(*held.seat, held.reservation.hold, /*final=*/false,
+                                      std::move(unnamed), std::move(held.unhashed));
       held.seat.reset();
       return make_error(ErrorKind::invalid_argument, "model id '" + record.model +
                                                          "' has characters outside "
@@ -323,6 +323,8 @@ Result<Meter::Charge> Meter::charge(OpenCall& held, wallet::Nanos cost, bool fin
     }
     charge.cost = cost;
     charge.receipt_id = tabs_->charge(*held.seat, cost, final, record, std::move(held.unhashed));
+    // A call handed over to a new tab while in flight has a new receipt id.
+    held.receipt_id = charge.receipt_id;
     held.seat.reset();
     return charge;
   }

@@ -20,6 +20,10 @@ struct Tabs::Tab {
   std::vector<Unhashed> unhashed;        // beside calls, same order
   std::unordered_set<std::string> runs;  // of the calls admitted (many when shared)
   std::string last_run;                  // the run of the last call admitted
+  std::string shared_key;                // its slot's key, when shared by runs
+  wallet::Budgets held_under;            // what its reservation was admitted under
+  // Set once, when the tab closed with calls in flight: they finish in this tab.
+  std::shared_ptr<Tab> successor;
   bool accepting = true;                 // false once detached: the last call to finish closes it
   bool closed = false;
   bool done = false;  // closed, and its settlement queued in the wallet (under Tabs::mu_)
@@ -75,24 +79,20 @@ void Tabs::closer_loop() {
     std::vector<std::shared_ptr<Tab>> tabs = std::move(to_close_);
     to_close_.clear();
     lock.unlock();
-    close_together(tabs);
+    close_together(tabs);  // counts them closed, and wakes who waits for them
     lock.lock();
-    for (const auto& tab : tabs) {
-      for (const std::string& run : tab->runs) {
-        auto it = closing_.find(run);
-        if (it != closing_.end() && --it->second <= 0) closing_.erase(it);
-      }
-    }
-    closed_.notify_all();
   }
 }
 
-std::shared_ptr<Tabs::Slot> Tabs::slot_for(const std::string& key, const std::string& run) {
+std::shared_ptr<Tabs::Slot> Tabs::slot_for(const std::string& key, const std::string& run,
+                                           bool shared) {
   auto& slot = slots_[key];
   if (!slot) {
     slot = std::make_shared<Slot>();
-    slot->run = run;
-    keys_by_run_[run].push_back(key);
+    if (!shared) {
+      slot->run = run;
+      keys_by_run_[run].push_back(key);
+    }
   }
   return slot;
 }
@@ -108,8 +108,10 @@ Result<Tabs::Seat> Tabs::admit(const std::string& provider, wallet::Nanos hold,
   // A run with a budget of its own keeps its own tabs: its limit is checked against its
   // hold alone. The others share their agent's, held under the agent's budgets only.
   const bool shared = options_.share && !budgets.run_limit && !budgets.run.empty();
+  // A shared slot's key starts with a byte no run id has, so it never meets a run's own
+  // (nor that of calls outside any run).
   const std::string slot_key =
-      (shared ? std::string() : budgets.run) + '\n' + budgets.agent + '\n' + provider;
+      (shared ? std::string(1, '\x01') : budgets.run) + '\n' + budgets.agent + '\n' + provider;
   std::shared_ptr<Slot> slot;
   {
     std::lock_guard<std::mutex> guard(mu_);
@@ -117,12 +119,13 @@ Result<Tabs::Seat> Tabs::admit(const std::string& provider, wallet::Nanos hold,
       // This exact attempt was already made; sending it again would be a second call.
       return make_error(ErrorKind::invalid_argument, "this call (" + key + ") was already made",
                         provider);
-    slot = slot_for(slot_key, shared ? std::string() : budgets.run);
+    slot = slot_for(slot_key, budgets.run, shared);
   }
   auto unkey = [&] {
     if (key.empty()) return;
     std::lock_guard<std::mutex> guard(mu_);
-    charged_keys_[budgets.run].erase(key);
+    if (auto keys = charged_keys_.find(budgets.run); keys != charged_keys_.end())
+      keys->second.erase(key);
   };
   // The first call of a run in a shared tab lets the run's end find the tab.
   auto joined = [&] {
@@ -160,8 +163,18 @@ Result<Tabs::Seat> Tabs::admit(const std::string& provider, wallet::Nanos hold,
   // matters, the old tab is closed first and the reserve tried again: exact as without
   // tabs, except while calls in flight keep the old tab open (then the refusal stands).
   std::shared_ptr<Tab> old = slot->tab;
-  Result<wallet::Reservation> reservation = open_tab(provider, hold, held_under, concurrent);
+  wallet::Nanos carried = 0;  // the old tab's calls in flight, handed over to the new one
   if (old) {
+    std::lock_guard<std::mutex> guard(old->mu);
+    carried = old->in_flight;
+  }
+  Result<wallet::Reservation> reservation =
+      open_tab(provider, hold, held_under, concurrent, carried);
+  if (!reservation && carried > 0)
+    reservation = open_tab(provider, hold, held_under, concurrent);  // the old tab waits
+  else if (reservation && old)
+    carried = -1;  // hand over below
+  if (old && carried >= 0) {
     detach(*slot);
     if (!reservation && (reservation.error().kind == ErrorKind::budget_exceeded ||
                          reservation.error().kind == ErrorKind::insufficient_credits)) {
@@ -191,22 +204,68 @@ Result<Tabs::Seat> Tabs::admit(const std::string& provider, wallet::Nanos hold,
   tab->next_seq = 1;
   tab->runs.insert(budgets.run);
   tab->last_run = budgets.run;
-  slot->tab = tab;
+  if (shared) tab->shared_key = slot_key;
+  tab->held_under = std::move(held_under);
+  if (old && carried < 0) {
+    hand_over(*slot, tab);  // the old tab closes now, whatever is in flight
+    work_.notify_one();
+  } else {
+    slot->tab = tab;
+  }
   joined();
   const std::int64_t id = tab->reservation.id;
   return Seat{std::move(tab), id, 0, hold, key, budgets.run};
 }
 
 Result<wallet::Reservation> Tabs::open_tab(const std::string& provider, wallet::Nanos hold,
-                                           const wallet::Budgets& budgets, int concurrent) {
-  // As many worst cases as the budgets and funds allow, at least this call's: `holds`,
-  // or twice the calls the last tab held at once (a shared tab serves many runs).
+                                           const wallet::Budgets& budgets, int concurrent,
+                                           wallet::Nanos carried) {
+  // As many worst cases as the budgets and funds allow, at least this call's and those
+  // carried over: `holds`, or twice the calls the last tab held at once (a shared tab
+  // serves many runs), capped at sixteen times `holds` so that one shared tab does not
+  // hold the funds other runs need.
+  const wallet::Nanos per_call = hold > 0 ? hold : (concurrent > 0 ? carried / concurrent : 0);
+  const int holds = std::min(std::max(options_.holds, 2 * concurrent), 16 * options_.holds);
   wallet::ReserveRequest request;
   request.provider = provider;
-  request.worst_case = hold > 0 ? hold * std::max(options_.holds, 2 * concurrent) : 0;
-  request.at_least = hold;
+  request.at_least = hold + carried;
+  request.worst_case = std::max(per_call * holds, request.at_least);
   request.budgets = budgets;
   return wallet_.reserve(request);
+}
+
+std::unique_lock<std::mutex> Tabs::lock_seat(Seat& seat) {
+  std::unique_lock<std::mutex> lock(seat.tab->mu);
+  bool moved = false;
+  for (;;) {
+    // The tab was handed over with this call in flight: the call is accounted in the
+    // last successor, which counted it in flight when it took over.
+    while (seat.tab->successor) {
+      std::shared_ptr<Tab> next = seat.tab->successor;
+      lock.unlock();
+      seat.tab = std::move(next);
+      lock = std::unique_lock<std::mutex>(seat.tab->mu);
+      moved = true;
+    }
+    if (!moved) return lock;
+    seat.tab_id = seat.tab->reservation.id;
+    seat.seq = seat.tab->next_seq++;
+    const bool new_run = seat.tab->runs.insert(seat.run).second;
+    // A shared tab lets the run's end find it; one that already stopped taking calls
+    // was counted closing for the runs it had then, and now holds this one's call too.
+    const bool note = new_run && !seat.tab->shared_key.empty();
+    const bool count = new_run && !seat.tab->accepting;
+    if (!note && !count) return lock;
+    const std::string key = seat.tab->shared_key;
+    lock.unlock();  // Tab::mu is never held while taking mu_; this call keeps it open
+    {
+      std::lock_guard<std::mutex> guard(mu_);
+      if (note) shared_keys_by_run_[seat.run].insert(key);
+      if (count) ++closing_[seat.run];
+    }
+    lock.lock();
+    if (!seat.tab->successor) return lock;  // else handed over meanwhile: follow it
+  }
 }
 
 std::string Tabs::charge(Seat& seat, wallet::Nanos cost, bool final, wallet::CallRecord record,
@@ -214,7 +273,7 @@ std::string Tabs::charge(Seat& seat, wallet::Nanos cost, bool final, wallet::Cal
   const std::int64_t now = wallet_.now_ms();
   bool close = false;
   {
-    std::lock_guard<std::mutex> guard(seat.tab->mu);
+    std::unique_lock<std::mutex> guard = lock_seat(seat);
     Tab& tab = *seat.tab;
     tab.in_flight -= seat.hold;
     tab.consumed += cost;
@@ -231,14 +290,15 @@ std::string Tabs::charge(Seat& seat, wallet::Nanos cost, bool final, wallet::Cal
 void Tabs::release(Seat& seat) {
   bool close = false;
   {
-    std::lock_guard<std::mutex> guard(seat.tab->mu);
+    std::unique_lock<std::mutex> guard = lock_seat(seat);
     seat.tab->in_flight -= seat.hold;
     --seat.tab->open_calls;
     close = !seat.tab->accepting && seat.tab->open_calls == 0;
   }
   if (!seat.key.empty()) {
     std::lock_guard<std::mutex> guard(mu_);
-    charged_keys_[seat.run].erase(seat.key);
+    if (auto keys = charged_keys_.find(seat.run); keys != charged_keys_.end())
+      keys->second.erase(seat.key);
   }
   if (close) queue_close(seat.tab);
 }
@@ -247,19 +307,66 @@ std::shared_ptr<Tabs::Tab> Tabs::detach(Slot& slot, bool wake) {
   std::shared_ptr<Tab> tab = std::move(slot.tab);
   if (!tab) return tab;
   bool idle = false;
+  std::vector<std::string> runs;
   {
     std::lock_guard<std::mutex> guard(tab->mu);
-    tab->accepting = false;  // from here on, tab->runs no longer changes
+    tab->accepting = false;
     idle = tab->open_calls == 0;
+    runs.assign(tab->runs.begin(), tab->runs.end());
   }
-  {
-    // Counted now, not when it is queued: a run that ends while another run's call keeps
-    // their shared tab open must still wait for it.
-    std::lock_guard<std::mutex> guard(mu_);
-    for (const std::string& run : tab->runs) ++closing_[run];
-  }
+  count_closing(runs);
   if (idle) queue_close(tab, wake);
   return tab;
+}
+
+void Tabs::count_closing(const std::vector<std::string>& runs) {
+  // Counted when the tab stops taking calls, not when it is queued: a run whose calls are
+  // in a tab that a call in flight still keeps open must wait for it too.
+  std::lock_guard<std::mutex> guard(mu_);
+  for (const std::string& run : runs) ++closing_[run];
+}
+
+bool Tabs::hand_over(Slot& slot, const std::shared_ptr<Tab>& next) {
+  std::shared_ptr<Tab> old = std::move(slot.tab);
+  slot.tab = next;
+  if (!old) return true;
+  std::vector<std::string> runs;
+  {
+    std::scoped_lock guard(old->mu, next->mu);
+    // Calls that finished stay in the old tab; those in flight finish in the next one,
+    // whose hold was reserved with room for them (they can only have finished since).
+    next->in_flight += old->in_flight;
+    next->open_calls += old->open_calls;
+    old->in_flight = 0;
+    old->open_calls = 0;
+    old->successor = next;
+    old->accepting = false;
+    runs.assign(old->runs.begin(), old->runs.end());
+  }
+  count_closing(runs);
+  queue_close(old, /*wake=*/false);
+  return true;
+}
+
+bool Tabs::roll_over(Slot& slot) {
+  const std::shared_ptr<Tab>& old = slot.tab;
+  wallet::Nanos in_flight = 0;
+  int open_calls = 0;
+  {
+    std::lock_guard<std::mutex> guard(old->mu);
+    in_flight = old->in_flight;
+    open_calls = old->open_calls;
+  }
+  if (open_calls == 0) return false;
+  Result<wallet::Reservation> reservation =
+      open_tab(old->reservation.provider, 0, old->held_under, open_calls, in_flight);
+  if (!reservation) return false;
+  auto next = std::make_shared<Tab>();
+  next->reservation = std::move(*reservation);
+  next->opened = std::chrono::steady_clock::now();
+  next->shared_key = old->shared_key;
+  next->held_under = old->held_under;
+  return hand_over(slot, next);
 }
 
 void Tabs::queue_close(const std::shared_ptr<Tab>& tab, bool wake) {
@@ -306,8 +413,25 @@ void Tabs::close_together(const std::vector<std::shared_ptr<Tab>>& tabs) {
   // One signature for every tab closed together (many runs that end at once).
   std::vector<std::future<Result<wallet::Settlement>>> settled;
   if (!settle.empty()) settled = wallet_.settle_tabs_async(std::move(settle));
-  std::lock_guard<std::mutex> guard(mu_);
-  for (Tab* tab : closed_here) tab->done = true;
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    // Counted here, by whoever closed the tab (the closer or close_now), in the same step
+    // that hands its settlement to its runs: a run that sees its count reach zero finds
+    // every settlement it must wait for.
+    for (Tab* tab : closed_here) {
+      tab->done = true;
+      for (const std::string& run : tab->runs) {
+        auto it = closing_.find(run);
+        if (it != closing_.end() && --it->second <= 0) closing_.erase(it);
+      }
+    }
+    push_settlements(settled, settled_tabs);
+  }
+  closed_.notify_all();
+}
+
+void Tabs::push_settlements(std::vector<std::future<Result<wallet::Settlement>>>& settled,
+                            const std::vector<const Tab*>& settled_tabs) {
   for (std::size_t i = 0; i < settled.size(); ++i) {
     Settling settling = settled[i].share();
     for (const std::string& run : settled_tabs[i]->runs) {
@@ -346,8 +470,9 @@ void Tabs::detach_run(const std::string& run, bool run_ended) {
     std::lock_guard<std::mutex> guard(slot->mu);
     detach(*slot, /*wake=*/false);
   }
-  // A shared tab closes if it holds calls of this run; the calls of other runs in it
-  // are settled with them, and those runs' next calls open a new tab.
+  // A shared tab closes if it holds calls of this run; the finished calls of other runs
+  // in it are settled with them. Their calls in flight would make this run wait for
+  // them: they are handed over to a new tab instead (if the funds allow one).
   for (const auto& slot : shared) {
     std::lock_guard<std::mutex> guard(slot->mu);
     if (!slot->tab) continue;
@@ -356,7 +481,17 @@ void Tabs::detach_run(const std::string& run, bool run_ended) {
       std::lock_guard<std::mutex> tab_guard(slot->tab->mu);
       holds_run = slot->tab->runs.count(run) > 0;
     }
-    if (holds_run) detach(*slot, /*wake=*/false);
+    if (!holds_run || roll_over(*slot)) continue;
+    bool busy = false;
+    {
+      std::lock_guard<std::mutex> tab_guard(slot->tab->mu);
+      busy = slot->tab->open_calls > 0;
+    }
+    // A run that goes on (reading what it spent, perhaps on the thread those calls
+    // finish on) must not wait for other runs' calls: its calls there count when the
+    // tab closes. A run that ended waits (off the event loop), near the funds' end only.
+    if (busy && !run_ended) continue;
+    detach(*slot, /*wake=*/false);
   }
 }
 

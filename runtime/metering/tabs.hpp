@@ -131,12 +131,29 @@ class Tabs {
   // close_now() for many tabs, their receipts signed as one batch.
   void close_together(const std::vector<std::shared_ptr<Tab>>& tabs);
   void closer_loop();
-  // The slot for `key`, made for `run` ("" = shared) if new. mu_ held.
-  std::shared_ptr<Slot> slot_for(const std::string& key, const std::string& run);
-  // Opens a tab at `provider` for a call of worst case `hold`, sized for `concurrent`
-  // calls at once. Slot lock held.
+  // The slot for `key`, made for `run` (or shared by runs) if new. mu_ held.
+  std::shared_ptr<Slot> slot_for(const std::string& key, const std::string& run, bool shared);
+  // Opens a tab at `provider` for a call of worst case `hold` and `carried` worth of calls
+  // in flight handed over from the old tab, sized for `concurrent` calls at once. Slot
+  // lock held.
   Result<wallet::Reservation> open_tab(const std::string& provider, wallet::Nanos hold,
-                                       const wallet::Budgets& budgets, int concurrent);
+                                       const wallet::Budgets& budgets, int concurrent,
+                                       wallet::Nanos carried = 0);
+  // Makes `next` the slot's tab, and hands it the old tab's calls in flight: the old one
+  // closes at once (its finished calls settled) instead of waiting for them. Slot lock
+  // held; `next` must have room for those calls.
+  bool hand_over(Slot& slot, const std::shared_ptr<Tab>& next);
+  // hand_over() to a new tab reserved for the current one's calls in flight. False when
+  // none are in flight or the wallet refuses the reservation. Slot lock held.
+  bool roll_over(Slot& slot);
+  // Counts a tab that stopped taking calls as closing, for each of `runs`.
+  void count_closing(const std::vector<std::string>& runs);
+  // Locks the tab where the seat's call is accounted: its own, or, if that one was
+  // closed with the call in flight, the successor it was handed to (where the call takes
+  // a new place and its run is noted).
+  std::unique_lock<std::mutex> lock_seat(Seat& seat);
+  void push_settlements(std::vector<std::future<Result<wallet::Settlement>>>& settled,
+                        const std::vector<const Tab*>& settled_tabs);
 
   wallet::Wallet& wallet_;
   TabOptions options_;

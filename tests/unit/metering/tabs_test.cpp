@@ -235,53 +235,95 @@ TEST_CASE("runs without a budget of their own share a tab; each run's receipts a
   f.require_verified();
 }
 
-TEST_CASE("a run that ends waits for its shared tab, kept open by another run's call") {
+namespace {
+
+// Answers "ok" with usage {20, 50}; a request whose last message is "wait" is held inside
+// the provider until the test releases it.
+class GatedProvider final : public providers::Provider {
+ public:
+  const std::string& name() const override { return name_; }
+  Result<providers::ChatResponse> chat(const providers::ChatRequest& request) override {
+    if (request.messages.back().content == "wait") {
+      entered.set_value();
+      release.get_future().wait();
+    }
+    providers::ChatResponse r;
+    r.content = "ok";
+    r.model = request.model;
+    r.provider = name_;
+    r.usage = {20, 50};
+    return r;
+  }
+  Result<providers::EmbedResponse> embed(const providers::EmbedRequest&) override {
+    return make_error(ErrorKind::internal, "not used");
+  }
+  std::promise<void> entered, release;
+
+ private:
+  std::string name_ = "venice";
+};
+
+providers::ChatRequest held_request() {
+  providers::ChatRequest held = small_request();
+  held.messages.back().content = "wait";
+  return held;
+}
+
+}  // namespace
+
+TEST_CASE("a run's end does not wait for another run's call in flight in their shared tab") {
   WalletFixture f;
   f.fund_usd("1");
   Meter meter(*f.wallet, venice_prices(), with_tabs());
-  // b's call is held inside the provider until the test lets it answer.
-  class GatedProvider final : public providers::Provider {
-   public:
-    const std::string& name() const override { return name_; }
-    Result<providers::ChatResponse> chat(const providers::ChatRequest& request) override {
-      if (request.messages.back().content == "wait") {
-        entered.set_value();
-        release.get_future().wait();
-      }
-      providers::ChatResponse r;
-      r.content = "ok";
-      r.model = request.model;
-      r.provider = name_;
-      r.usage = {20, 50};
-      return r;
-    }
-    Result<providers::EmbedResponse> embed(const providers::EmbedRequest&) override {
-      return make_error(ErrorKind::internal, "not used");
-    }
-    std::promise<void> entered, release;
-
-   private:
-    std::string name_ = "venice";
-  } venice;
+  GatedProvider venice;
   REQUIRE(meter.chat(venice, small_request(), call("a", 1)).ok());
-  providers::ChatRequest held = small_request();
-  held.messages.back().content = "wait";
-  std::thread b([&] { REQUIRE(meter.chat(venice, held, call("b", 1)).ok()); });
+  std::string b_receipt;
+  std::thread b([&] {
+    auto answer = meter.chat(venice, held_request(), call("b", 1));
+    REQUIRE(answer.ok());
+    b_receipt = answer->receipt_id;
+  });
   venice.entered.get_future().wait();  // b's call is in flight in the shared tab
 
-  std::atomic<bool> a_closed{false};
-  std::thread a([&] {
-    REQUIRE(meter.close_run("a").ok());
-    a_closed = true;
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  CHECK_FALSE(a_closed.load());  // its calls are not durable until the tab closes
+  // a's end closes the tab now: b's call is handed over to a new one.
+  REQUIRE(meter.close_run("a").ok());
+  CHECK(f.wallet->spent("a").value() == kCost);  // durable and exact at once
+  const auto a_receipts = f.wallet->receipts("a").value();
+  REQUIRE(a_receipts.size() == 1);
+  CHECK(wallet::verify_receipt(a_receipts.front()).ok());
+
   venice.release.set_value();
-  a.join();
   b.join();
-  CHECK(f.wallet->spent("a").value() == kCost);  // exact once close_run returned
-  CHECK(f.wallet->spent("b").value() == kCost);
   REQUIRE(meter.close_run("b").ok());
+  CHECK(f.wallet->spent("b").value() == kCost);
+  const auto b_receipts = f.wallet->receipts("b").value();
+  REQUIRE(b_receipts.size() == 1);
+  CHECK(b_receipts.front().id == b_receipt);  // the id the call was answered with
+  CHECK(tab_of(b_receipts.front()) != tab_of(a_receipts.front()));
+  CHECK(wallet::verify_receipt(b_receipts.front()).ok());
+  CHECK(f.balance().reserved == 0);
+  CHECK(f.balance().usd == usd("1") - 2 * kCost);
+  f.require_verified();
+}
+
+TEST_CASE("a full tab hands its calls in flight to the next and closes at once") {
+  WalletFixture f;
+  f.fund_usd("1");
+  MeterOptions options = with_tabs();
+  options.tab.max_calls = 2;
+  Meter meter(*f.wallet, venice_prices(), options);
+  GatedProvider venice;
+  REQUIRE(meter.chat(venice, small_request(), call("a", 1)).ok());
+  std::thread b([&] { REQUIRE(meter.chat(venice, held_request(), call("b", 1)).ok()); });
+  venice.entered.get_future().wait();
+  // The tab is full: a's next call opens a new one, which takes over b's call.
+  REQUIRE(meter.chat(venice, small_request(), call("a", 2)).ok());
+  REQUIRE(meter.close_run("a").ok());  // does not wait for b's call
+  CHECK(f.wallet->spent("a").value() == 2 * kCost);
+  venice.release.set_value();
+  b.join();
+  REQUIRE(meter.close_run("b").ok());
+  CHECK(f.wallet->spent("b").value() == kCost);
   CHECK(f.balance().reserved == 0);
   f.require_verified();
 }
