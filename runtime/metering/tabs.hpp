@@ -2,21 +2,26 @@
 //
 // A tab is a wallet reservation (ReserveRequest::at_least) held for the calls of one
 // (run, agent, provider), or, for runs without a budget of their own (no run_limit), of
-// one (agent, provider) shared by all those runs. It is admitted by the wallet within every budget and funded
-// like any hold, so whatever is charged inside it is too. Each call then reserves its
-// worst case and settles its cost inside the tab under a mutex, with no disk and no other
-// thread: consumed + the worst cases of calls in flight never exceed the tab's hold. A
-// call that does not fit detaches the tab (it closes once its calls have finished) and
-// opens a new one, or meets the wallet's own refusal (needed / available).
+// one (agent, provider) shared by all those runs. It is admitted by the wallet within
+// every budget and funded like any hold, so whatever is charged inside it is too. Each
+// call then reserves its worst case and settles its cost inside the tab under a mutex,
+// with no disk and no other thread: consumed + the worst cases of calls in flight never
+// exceed the tab's hold. A call that does not fit opens a new tab, or meets the wallet's
+// own refusal (needed / available).
 //
 // A tab is closed durably, at the sum of its calls' costs with the rest released and one
 // receipt per call signed as one batch (Wallet::settle_tab_async), when its run ends
 // (close_run), when it is full (max_calls), when it is old (max_age) and a call arrives,
 // and when the Tabs are destroyed. A shared tab closes when any of its runs ends: each
-// receipt names its call's run, so after close_run(run) wallet.spent(run) is exact
-// either way. Runs that end together close it once (detach_run, then await_run). A process that dies with a tab open leaves its
-// reservation open: the next open of the wallet settles it at its hold, unreconciled,
-// never below what was spent, and the calls' receipts are lost with the process.
+// receipt names its call's run, so after close_run(run) wallet.spent(run) is exact either
+// way; runs that end together close it once (detach_run, then await_run). A tab that
+// closes with calls in flight hands them over to its successor, reserved with room for
+// them, and closes at once: no run waits for another's calls (only when the wallet
+// refuses the successor does the tab wait for them).
+//
+// A process that dies with a tab open leaves its reservation open: the next open of the
+// wallet settles it at its hold, unreconciled, never below what was spent, and the calls'
+// receipts are lost with the process.
 //
 // Thread-safety: every method may be called from any thread.
 #pragma once
@@ -74,7 +79,9 @@ class Tabs {
   // Starts the closer thread, which signs and queues the settlement of tabs no call can
   // enter any more, so that a call that fills a tab does not pay for closing it.
   Tabs(wallet::Wallet& wallet, TabOptions options);
-  ~Tabs();  // closes every tab (best effort) and waits until that is durable
+  // Closes every tab (best effort) and waits until that is durable. No call may be in
+  // flight (between admit() and charge()/release()): its tab would wait for it.
+  ~Tabs();
   Tabs(const Tabs&) = delete;
   Tabs& operator=(const Tabs&) = delete;
 
