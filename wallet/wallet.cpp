@@ -515,6 +515,22 @@ Result<std::vector<LedgerEntry>> Wallet::history(std::int64_t after_seq, std::in
   return read_ledger(*impl_->reader, after_seq, limit);
 }
 
+namespace {
+
+// The receipt stored in column 0 of the statement's next row; none after the last row.
+Result<std::optional<Receipt>> next_receipt(sql::Stmt& stmt) {
+  auto row = stmt.step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<Receipt>();
+  auto receipt = parse_receipt(stmt.column_text(0));
+  if (!receipt)
+    return make_error(ErrorKind::storage,
+                      "a stored receipt is corrupt: " + receipt.error().message);
+  return std::optional<Receipt>(std::move(*receipt));
+}
+
+}  // namespace
+
 Result<std::vector<Receipt>> Wallet::receipts(std::string_view run) {
   std::lock_guard<std::mutex> guard(impl_->read_mu);
   auto stmt = impl_->reader->prepare(
@@ -529,15 +545,11 @@ Result<std::vector<Receipt>> Wallet::receipts(std::string_view run) {
   std::vector<Receipt> out;
   std::set<std::int64_t> tabs;  // the tabs `out` has receipts of
   for (;;) {
-    auto row = stmt->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    auto receipt = parse_receipt(stmt->column_text(0));
-    if (!receipt)
-      return make_error(ErrorKind::storage,
-                        "a stored receipt is corrupt: " + receipt.error().message);
-    if (receipt->batch && receipt->batch->proof.empty()) tabs.insert(stmt->column_int(1));
-    out.push_back(std::move(*receipt));
+    auto receipt = next_receipt(*stmt);
+    if (!receipt) return receipt.error();
+    if (!*receipt) break;
+    if ((*receipt)->batch && (*receipt)->batch->proof.empty()) tabs.insert(stmt->column_int(1));
+    out.push_back(std::move(**receipt));
   }
   // A tab's receipts are stored without their proofs; they are rebuilt from the batch.
   // A tab shared by runs holds other runs' receipts too: read with them, then dropped.
@@ -551,14 +563,10 @@ Result<std::vector<Receipt>> Wallet::receipts(std::string_view run) {
       sql::ResetGuard reset(*others);
       others->bind(1, tab).bind(2, run);
       for (;;) {
-        auto row = others->step();
-        if (!row) return row.error();
-        if (!*row) break;
-        auto receipt = parse_receipt(others->column_text(0));
-        if (!receipt)
-          return make_error(ErrorKind::storage,
-                            "a stored receipt is corrupt: " + receipt.error().message);
-        out.push_back(std::move(*receipt));
+        auto receipt = next_receipt(*others);
+        if (!receipt) return receipt.error();
+        if (!*receipt) break;
+        out.push_back(std::move(**receipt));
       }
     }
   }

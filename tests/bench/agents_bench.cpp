@@ -84,18 +84,24 @@ std::unique_ptr<Runtime> make_runtime(std::int64_t sim_latency_ms = 0) {
   return std::move(*runtime);
 }
 
-void calls_per_second(int calls) {
-  auto runtime = make_runtime();
-  const std::string plan =
-      "for i = 1, tonumber(agent.args[1]) do\n"
-      "  model.chat{messages={{role='user', content='hi'}}, max_tokens=8}\n"
-      "end\n"
-      "return 'done'\n";
+// One plan making `calls` model calls in a loop, with no instruction limit.
+constexpr const char* kCallLoop =
+    "for i = 1, tonumber(agent.args[1]) do\n"
+    "  model.chat{messages={{role='user', content='hi'}}, max_tokens=8}\n"
+    "end\n"
+    "return 'done'\n";
+
+RunOptions call_loop_options(int calls) {
   RunOptions options;
   options.args = {std::to_string(calls)};
   options.instruction_limit = 0;
+  return options;
+}
+
+void calls_per_second(int calls) {
+  auto runtime = make_runtime();
   const auto start = Clock::now();
-  RunResult result = runtime->run_script(plan, "bench.lua", options);
+  RunResult result = runtime->run_script(kCallLoop, "bench.lua", call_loop_options(calls));
   const double wall = seconds_since(start);
   if (!result.ok()) die("calls", *result.error);
   const double rate = calls / wall;
@@ -109,23 +115,17 @@ void calls_per_second(int calls) {
 // yields the plan's coroutine and resumes it when the sim answers on the event loop.
 void scheduled_calls_per_second(int calls) {
   auto runtime = make_runtime();
-  const std::string plan =
-      "for i = 1, tonumber(agent.args[1]) do\n"
-      "  model.chat{messages={{role='user', content='hi'}}, max_tokens=8}\n"
-      "end\n"
-      "return 'done'\n";
-  RunOptions options;
-  options.args = {std::to_string(calls)};
-  options.instruction_limit = 0;
   const auto start = Clock::now();
   const double cpu_before = cpu_seconds();
-  RunResult result = runtime->start_script(plan, "bench.lua", options)->wait();
+  RunResult result =
+      runtime->start_script(kCallLoop, "bench.lua", call_loop_options(calls))->wait();
   const double wall = seconds_since(start);
   const double cpu = cpu_seconds() - cpu_before;
   if (!result.ok()) die("scheduled calls", *result.error);
-  std::printf("agents_bench [%s malloc] scheduled calls/s: %d calls from one background plan: "
-              "%.0f calls/s (%.1f us of CPU per call, every thread)\n",
-              kAllocator, calls, calls / wall, cpu * 1e6 / calls);
+  std::printf(
+      "agents_bench [%s malloc] scheduled calls/s: %d calls from one background plan: "
+      "%.0f calls/s (%.1f us of CPU per call, every thread)\n",
+      kAllocator, calls, calls / wall, cpu * 1e6 / calls);
 }
 
 void fan_out(int agents, int calls_each) {
