@@ -15,6 +15,7 @@ struct Tabs::Tab {
   wallet::Nanos consumed = 0;   // charged to finished calls
   wallet::Nanos in_flight = 0;  // worst cases of admitted calls not yet finished
   int open_calls = 0;
+  std::unordered_map<std::string, int> open_calls_by_run;  // the same, by run
   std::int64_t next_seq = 0;
   std::vector<wallet::TabCall> calls;
   std::vector<Unhashed> unhashed;        // beside calls, same order
@@ -146,6 +147,7 @@ Result<Tabs::Seat> Tabs::admit(const std::string& provider, wallet::Nanos hold,
     if (fits && fresh) {
       tab.in_flight += hold;
       ++tab.open_calls;
+      ++tab.open_calls_by_run[budgets.run];
       // A run's calls usually come one after another: compare before hashing.
       const bool new_run = tab.last_run != budgets.run && tab.runs.insert(budgets.run).second;
       if (new_run) tab.last_run = budgets.run;
@@ -201,6 +203,7 @@ Result<Tabs::Seat> Tabs::admit(const std::string& provider, wallet::Nanos hold,
   tab->opened = std::chrono::steady_clock::now();
   tab->in_flight = hold;
   tab->open_calls = 1;
+  tab->open_calls_by_run[budgets.run] = 1;
   tab->next_seq = 1;
   tab->runs.insert(budgets.run);
   tab->last_run = budgets.run;
@@ -231,41 +234,31 @@ Result<wallet::Reservation> Tabs::open_tab(const std::string& provider, wallet::
   request.at_least = hold + carried;
   request.worst_case = std::max(per_call * holds, request.at_least);
   request.budgets = budgets;
+  // Each call was held to the per-call limit when admitted; the calls carried over
+  // together are not one call.
+  if (carried > 0) request.budgets.per_call_limit.reset();
   return wallet_.reserve(request);
 }
 
 std::unique_lock<std::mutex> Tabs::lock_seat(Seat& seat) {
   std::unique_lock<std::mutex> lock(seat.tab->mu);
-  bool moved = false;
-  for (;;) {
-    // The tab was handed over with this call in flight: the call is accounted in the
-    // last successor, which counted it in flight when it took over.
-    while (seat.tab->successor) {
-      std::shared_ptr<Tab> next = seat.tab->successor;
-      lock.unlock();
-      seat.tab = std::move(next);
-      lock = std::unique_lock<std::mutex>(seat.tab->mu);
-      moved = true;
-    }
-    if (!moved) return lock;
-    seat.tab_id = seat.tab->reservation.id;
-    seat.seq = seat.tab->next_seq++;
-    const bool new_run = seat.tab->runs.insert(seat.run).second;
-    // A shared tab lets the run's end find it; one that already stopped taking calls
-    // was counted closing for the runs it had then, and now holds this one's call too.
-    const bool note = new_run && !seat.tab->shared_key.empty();
-    const bool count = new_run && !seat.tab->accepting;
-    if (!note && !count) return lock;
-    const std::string key = seat.tab->shared_key;
-    lock.unlock();  // Tab::mu is never held while taking mu_; this call keeps it open
-    {
-      std::lock_guard<std::mutex> guard(mu_);
-      if (note) shared_keys_by_run_[seat.run].insert(key);
-      if (count) ++closing_[seat.run];
-    }
-    lock.lock();
-    if (!seat.tab->successor) return lock;  // else handed over meanwhile: follow it
+  if (!seat.tab->successor) return lock;
+  // The tab was handed over with this call in flight: the call is accounted in the last
+  // successor, which took over its run and counted it in flight, and takes a place there.
+  while (seat.tab->successor) {
+    std::shared_ptr<Tab> next = seat.tab->successor;
+    lock.unlock();
+    seat.tab = std::move(next);
+    lock = std::unique_lock<std::mutex>(seat.tab->mu);
   }
+  seat.tab_id = seat.tab->reservation.id;
+  seat.seq = seat.tab->next_seq++;  // its place in the old tab stays unused
+  return lock;
+}
+
+void Tabs::finished(Tab& tab, const std::string& run) {
+  auto it = tab.open_calls_by_run.find(run);
+  if (it != tab.open_calls_by_run.end() && --it->second <= 0) tab.open_calls_by_run.erase(it);
 }
 
 std::string Tabs::charge(Seat& seat, wallet::Nanos cost, bool final, wallet::CallRecord record,
@@ -278,6 +271,7 @@ std::string Tabs::charge(Seat& seat, wallet::Nanos cost, bool final, wallet::Cal
     tab.in_flight -= seat.hold;
     tab.consumed += cost;
     --tab.open_calls;
+    finished(tab, seat.run);
     record.run = seat.run;
     tab.calls.push_back(wallet::TabCall{seat.seq, cost, final, now, std::move(record)});
     tab.unhashed.push_back(std::move(unhashed));
@@ -293,6 +287,7 @@ void Tabs::release(Seat& seat) {
     std::unique_lock<std::mutex> guard = lock_seat(seat);
     seat.tab->in_flight -= seat.hold;
     --seat.tab->open_calls;
+    finished(*seat.tab, seat.run);
     close = !seat.tab->accepting && seat.tab->open_calls == 0;
   }
   if (!seat.key.empty()) {
@@ -307,43 +302,52 @@ std::shared_ptr<Tabs::Tab> Tabs::detach(Slot& slot, bool wake) {
   std::shared_ptr<Tab> tab = std::move(slot.tab);
   if (!tab) return tab;
   bool idle = false;
-  std::vector<std::string> runs;
   {
     std::lock_guard<std::mutex> guard(tab->mu);
     tab->accepting = false;
     idle = tab->open_calls == 0;
-    runs.assign(tab->runs.begin(), tab->runs.end());
+    // Counted under the tab's lock: once it is released, the last call in flight may
+    // queue the tab and the closer count it down.
+    count_closing(*tab);
   }
-  count_closing(runs);
   if (idle) queue_close(tab, wake);
   return tab;
 }
 
-void Tabs::count_closing(const std::vector<std::string>& runs) {
+void Tabs::count_closing(const Tab& tab) {
   // Counted when the tab stops taking calls, not when it is queued: a run whose calls are
   // in a tab that a call in flight still keeps open must wait for it too.
   std::lock_guard<std::mutex> guard(mu_);
-  for (const std::string& run : runs) ++closing_[run];
+  for (const std::string& run : tab.runs) ++closing_[run];
 }
 
 bool Tabs::hand_over(Slot& slot, const std::shared_ptr<Tab>& next) {
   std::shared_ptr<Tab> old = std::move(slot.tab);
   slot.tab = next;
   if (!old) return true;
-  std::vector<std::string> runs;
+  std::vector<std::string> joined;  // runs that have calls in the next tab from now on
   {
     std::scoped_lock guard(old->mu, next->mu);
     // Calls that finished stay in the old tab; those in flight finish in the next one,
-    // whose hold was reserved with room for them (they can only have finished since).
+    // whose hold was reserved with room for them (they can only have finished since),
+    // and so do their runs.
     next->in_flight += old->in_flight;
     next->open_calls += old->open_calls;
+    for (const auto& [run, calls] : old->open_calls_by_run) {
+      next->open_calls_by_run[run] += calls;
+      if (next->runs.insert(run).second) joined.push_back(run);
+    }
     old->in_flight = 0;
     old->open_calls = 0;
+    old->open_calls_by_run.clear();
     old->successor = next;
     old->accepting = false;
-    runs.assign(old->runs.begin(), old->runs.end());
+    count_closing(*old);
   }
-  count_closing(runs);
+  if (!next->shared_key.empty() && !joined.empty()) {
+    std::lock_guard<std::mutex> guard(mu_);
+    for (const std::string& run : joined) shared_keys_by_run_[run].insert(next->shared_key);
+  }
   queue_close(old, /*wake=*/false);
   return true;
 }
@@ -476,21 +480,30 @@ void Tabs::detach_run(const std::string& run, bool run_ended) {
   for (const auto& slot : shared) {
     std::lock_guard<std::mutex> guard(slot->mu);
     if (!slot->tab) continue;
-    bool holds_run = false;
+    bool holds_run = false, own_in_flight = false;
     {
       std::lock_guard<std::mutex> tab_guard(slot->tab->mu);
       holds_run = slot->tab->runs.count(run) > 0;
+      own_in_flight = slot->tab->open_calls_by_run.count(run) > 0;
     }
-    if (!holds_run || roll_over(*slot)) continue;
+    if (!holds_run) continue;
+    // Handed over, a call of this run in flight would land in a tab it does not wait for.
+    if (!own_in_flight && roll_over(*slot)) continue;
     bool busy = false;
     {
       std::lock_guard<std::mutex> tab_guard(slot->tab->mu);
       busy = slot->tab->open_calls > 0;
     }
-    // A run that goes on (reading what it spent, perhaps on the thread those calls
-    // finish on) must not wait for other runs' calls: its calls there count when the
-    // tab closes. A run that ended waits (off the event loop), near the funds' end only.
-    if (busy && !run_ended) continue;
+    if (busy && !run_ended) {
+      // A run that goes on (reading what it spent, perhaps on the thread those calls
+      // finish on) must not wait for calls in flight: its calls there count when the tab
+      // closes, and its next close still finds the tab.
+      std::lock_guard<std::mutex> map_guard(mu_);
+      shared_keys_by_run_[run].insert(slot->tab->shared_key);
+      continue;
+    }
+    // A run that ended waits (off the event loop): for its own calls still in flight, or,
+    // near the funds' end, for others'.
     detach(*slot, /*wake=*/false);
   }
 }

@@ -153,12 +153,15 @@ class Tabs {
   // hand_over() to a new tab reserved for the current one's calls in flight. False when
   // none are in flight or the wallet refuses the reservation. Slot lock held.
   bool roll_over(Slot& slot);
-  // Counts a tab that stopped taking calls as closing, for each of `runs`.
-  void count_closing(const std::vector<std::string>& runs);
+  // Counts a tab that stopped taking calls as closing, for each of its runs. Its lock
+  // held (order: Slot::mu, Tab::mu, mu_).
+  void count_closing(const Tab& tab);
   // Locks the tab where the seat's call is accounted: its own, or, if that one was
   // closed with the call in flight, the successor it was handed to (where the call takes
-  // a new place and its run is noted).
+  // a new place).
   std::unique_lock<std::mutex> lock_seat(Seat& seat);
+  // A call of `run` in `tab` finished (charged or released). Tab lock held.
+  static void finished(Tab& tab, const std::string& run);
   void push_settlements(std::vector<std::future<Result<wallet::Settlement>>>& settled,
                         const std::vector<const Tab*>& settled_tabs);
 

@@ -306,6 +306,52 @@ TEST_CASE("a run's end does not wait for another run's call in flight in their s
   f.require_verified();
 }
 
+TEST_CASE("a run ending with its own call in flight waits for it, even in a shared tab") {
+  WalletFixture f;
+  f.fund_usd("1");
+  Meter meter(*f.wallet, venice_prices(), with_tabs());
+  GatedProvider venice;
+  REQUIRE(meter.chat(venice, small_request(), call("r", 1)).ok());
+  std::thread r([&] { REQUIRE(meter.chat(venice, held_request(), call("r", 2)).ok()); });
+  venice.entered.get_future().wait();
+  std::atomic<bool> closed{false};
+  std::thread closer([&] {
+    REQUIRE(meter.close_run("r").ok());
+    closed = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK_FALSE(closed.load());  // handed over, its call would land where it never looks
+  venice.release.set_value();
+  r.join();
+  closer.join();
+  CHECK(f.wallet->spent("r").value() == 2 * kCost);
+  CHECK(f.balance().reserved == 0);
+  f.require_verified();
+}
+
+TEST_CASE("near the end of the funds, reading a run's spend skips a busy shared tab, not its run") {
+  WalletFixture f;
+  // The first tab holds 16 worst cases; what is left cannot hold one more call, so the
+  // tab cannot be handed over while another run's call is in flight.
+  f.fund_usd("0.0202125");
+  Meter meter(*f.wallet, venice_prices(), with_tabs());
+  GatedProvider venice;
+  REQUIRE(meter.chat(venice, small_request(), call("r", 1)).ok());
+  std::thread q([&] { REQUIRE(meter.chat(venice, held_request(), call("q", 1)).ok()); });
+  venice.entered.get_future().wait();
+  REQUIRE(meter.flush_run("r").ok());  // returns: does not wait for q's call
+  CHECK(f.wallet->spent("r").value() == 0);  // the tab stayed open: r's call counts later
+  REQUIRE(meter.chat(venice, small_request(), call("r", 2)).ok());  // same tab
+  venice.release.set_value();
+  q.join();
+  REQUIRE(meter.close_run("r").ok());  // still finds the tab it skipped, and closes it
+  CHECK(f.wallet->spent("r").value() == 2 * kCost);
+  REQUIRE(meter.close_run("q").ok());
+  CHECK(f.wallet->spent("q").value() == kCost);
+  CHECK(f.balance().reserved == 0);
+  f.require_verified();
+}
+
 TEST_CASE("a full tab hands its calls in flight to the next and closes at once") {
   WalletFixture f;
   f.fund_usd("1");
