@@ -25,7 +25,7 @@ struct Tabs::Tab {
   wallet::Budgets held_under;            // what its reservation was admitted under
   // Set once, when the tab closed with calls in flight: they finish in this tab.
   std::shared_ptr<Tab> successor;
-  bool accepting = true;                 // false once detached: the last call to finish closes it
+  bool accepting = true;  // false once detached: the last call to finish closes it
   bool closed = false;
   bool done = false;  // closed, and its settlement queued in the wallet (under Tabs::mu_)
 };

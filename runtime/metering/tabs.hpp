@@ -49,8 +49,8 @@ struct TabOptions {
   // A new tab holds this many of the worst case of the call that opens it (capped by the
   // budgets and the funds, never below that one call's worst case).
   int holds = 16;
-  int max_calls = 1000;                           // a full tab closes
-  std::chrono::milliseconds max_age{2000};        // an older tab closes at its next call
+  int max_calls = 1000;                     // a full tab closes
+  std::chrono::milliseconds max_age{2000};  // an older tab closes at its next call
   // Runs without a run_limit share their agent's tab at each provider. Ten thousand such
   // runs then cost a few durable reservations, not ten thousand (docs/design-notes.md).
   bool share = true;
@@ -173,7 +173,7 @@ class Tabs {
   // The shared slots each run has charged calls to (keys of slots_, not owned by the run).
   std::unordered_map<std::string, std::unordered_set<std::string>> shared_keys_by_run_;
   std::unordered_map<std::string, std::unordered_set<std::string>> charged_keys_;  // by run
-  std::unordered_map<std::string, std::vector<Settling>> settling_;              // by run
+  std::unordered_map<std::string, std::vector<Settling>> settling_;                // by run
   // The closer's queue, and how many detached tabs holding calls of each run are not
   // closed yet.
   std::vector<std::shared_ptr<Tab>> to_close_;

@@ -339,7 +339,7 @@ TEST_CASE("near the end of the funds, reading a run's spend skips a busy shared 
   REQUIRE(meter.chat(venice, small_request(), call("r", 1)).ok());
   std::thread q([&] { REQUIRE(meter.chat(venice, held_request(), call("q", 1)).ok()); });
   venice.entered.get_future().wait();
-  REQUIRE(meter.flush_run("r").ok());  // returns: does not wait for q's call
+  REQUIRE(meter.flush_run("r").ok());        // returns: does not wait for q's call
   CHECK(f.wallet->spent("r").value() == 0);  // the tab stayed open: r's call counts later
   REQUIRE(meter.chat(venice, small_request(), call("r", 2)).ok());  // same tab
   venice.release.set_value();
@@ -607,8 +607,12 @@ TEST_CASE("a crash with a tab open charges its hold, unreconciled, and the books
   // A run's own tab is charged to the run; a tab shared by runs to no run (which of its
   // runs made which call was in the memory that died).
   bool own = true;
-  SUBCASE("the run's own tab") { own = true; }
-  SUBCASE("a tab shared by runs") { own = false; }
+  SUBCASE("the run's own tab") {
+    own = true;
+  }
+  SUBCASE("a tab shared by runs") {
+    own = false;
+  }
   WalletFixture f;
   f.fund_usd("1");
   f.close();
@@ -687,8 +691,10 @@ TEST_CASE("threads sharing one tab never overspend a budget, and each call is ch
       threads.emplace_back([&, t] {
         for (int i = 0; i < kPerThread; ++i) {
           auto result = meter.chat(venice, small_request(), call("r", t * 1000 + i, budgets));
-          if (result.ok()) ok.fetch_add(1);
-          else CHECK(result.error().kind == ErrorKind::budget_exceeded);
+          if (result.ok())
+            ok.fetch_add(1);
+          else
+            CHECK(result.error().kind == ErrorKind::budget_exceeded);
         }
       });
     for (auto& thread : threads) thread.join();
@@ -705,11 +711,15 @@ TEST_CASE("threads sharing one tab never overspend a budget, and each call is ch
 
 TEST_CASE("the call hashes are keccak256 of the canonical JSON nlohmann::json dumps") {
   providers::ChatRequest request = small_request();
-  request.messages.push_back({"assistant", "quote \" slash \\ tab \t bell \b feed \f nul "
-                                           + std::string(1, '\0') + " \x1f caf\xc3\xa9"});
+  request.messages.push_back({"assistant", "quote \" slash \\ tab \t bell \b feed \f nul " +
+                                               std::string(1, '\0') + " \x1f caf\xc3\xa9"});
   SUBCASE("without temperature") {}
-  SUBCASE("with temperature") { request.temperature = 0.7; }
-  SUBCASE("without max_tokens") { request.max_tokens.reset(); }
+  SUBCASE("with temperature") {
+    request.temperature = 0.7;
+  }
+  SUBCASE("without max_tokens") {
+    request.max_tokens.reset();
+  }
   nlohmann::json messages = nlohmann::json::array();
   for (const auto& m : request.messages)
     messages.push_back({{"role", m.role}, {"content", m.content}});
