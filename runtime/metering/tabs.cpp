@@ -27,7 +27,8 @@ struct Tabs::Tab {
   std::shared_ptr<Tab> successor;
   bool accepting = true;  // false once detached: the last call to finish closes it
   bool closed = false;
-  bool done = false;  // closed, and its settlement queued in the wallet (under Tabs::mu_)
+  bool done = false;     // closed, and its settlement queued in the wallet (under Tabs::mu_)
+  bool waiting = false;  // counted in waiting_ (under Tabs::mu_)
 };
 
 struct Tabs::Slot {
@@ -308,17 +309,22 @@ std::shared_ptr<Tabs::Tab> Tabs::detach(Slot& slot, bool wake) {
     idle = tab->open_calls == 0;
     // Counted under the tab's lock: once it is released, the last call in flight may
     // queue the tab and the closer count it down.
-    count_closing(*tab);
+    count_closing(*tab, /*waiting=*/!idle);
   }
   if (idle) queue_close(tab, wake);
   return tab;
 }
 
-void Tabs::count_closing(const Tab& tab) {
+void Tabs::count_closing(Tab& tab, bool waiting) {
   // Counted when the tab stops taking calls, not when it is queued: a run whose calls are
-  // in a tab that a call in flight still keeps open must wait for it too.
+  // in a tab that a call in flight still keeps open must wait for it too (but a flush
+  // does not: waiting_).
   std::lock_guard<std::mutex> guard(mu_);
-  for (const std::string& run : tab.runs) ++closing_[run];
+  for (const std::string& run : tab.runs) {
+    ++closing_[run];
+    if (waiting) ++waiting_[run];
+  }
+  tab.waiting = waiting;
 }
 
 bool Tabs::hand_over(Slot& slot, const std::shared_ptr<Tab>& next) {
@@ -342,7 +348,7 @@ bool Tabs::hand_over(Slot& slot, const std::shared_ptr<Tab>& next) {
     old->open_calls_by_run.clear();
     old->successor = next;
     old->accepting = false;
-    count_closing(*old);
+    count_closing(*old, /*waiting=*/false);  // its calls in flight are the next one's
   }
   if (!next->shared_key.empty() && !joined.empty()) {
     std::lock_guard<std::mutex> guard(mu_);
@@ -353,7 +359,7 @@ bool Tabs::hand_over(Slot& slot, const std::shared_ptr<Tab>& next) {
 }
 
 bool Tabs::roll_over(Slot& slot) {
-  const std::shared_ptr<Tab>& old = slot.tab;
+  const std::shared_ptr<Tab> old = slot.tab;
   wallet::Nanos in_flight = 0;
   int open_calls = 0;
   {
@@ -377,6 +383,13 @@ void Tabs::queue_close(const std::shared_ptr<Tab>& tab, bool wake) {
   {
     std::lock_guard<std::mutex> guard(mu_);
     to_close_.push_back(tab);
+    if (tab->waiting) {  // its last call in flight finished: it no longer waits
+      tab->waiting = false;
+      for (const std::string& run : tab->runs) {
+        auto it = waiting_.find(run);
+        if (it != waiting_.end() && --it->second <= 0) waiting_.erase(it);
+      }
+    }
   }
   if (wake) work_.notify_one();
 }
@@ -502,23 +515,26 @@ void Tabs::detach_run(const std::string& run, bool run_ended) {
       shared_keys_by_run_[run].insert(slot->tab->shared_key);
       continue;
     }
-    // A run that ended waits (off the event loop): for its own calls still in flight, or,
-    // near the funds' end, for others'.
+    // A run that ended waits (off the event loop) for its own calls still in flight, and
+    // then, in the same tab, for other runs' (or, near the funds' end, for theirs).
     detach(*slot, /*wake=*/false);
   }
 }
 
-Status Tabs::await_run(const std::string& run) {
+Status Tabs::await_run(const std::string& run, bool skip_waiting) {
   work_.notify_one();  // the closer takes what detach_run() queued, with whatever else is
   std::vector<Settling> pending;
   {
     std::unique_lock<std::mutex> lock(mu_);
-    // The closer is done with the run's tabs once none is queued or being closed.
+    // The closer is done with the run's tabs once none is queued or being closed (or,
+    // skipping those that wait for calls in flight, none of the others).
     closed_.wait(lock, [&] {
       auto it = closing_.find(run);
-      return it == closing_.end() || it->second == 0;
+      const int closing = it == closing_.end() ? 0 : it->second;
+      if (!skip_waiting) return closing == 0;
+      auto waiting = waiting_.find(run);
+      return closing - (waiting == waiting_.end() ? 0 : waiting->second) == 0;
     });
-    closing_.erase(run);
     auto it = settling_.find(run);
     if (it != settling_.end()) {
       pending = std::move(it->second);

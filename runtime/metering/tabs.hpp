@@ -110,17 +110,19 @@ class Tabs {
     return await_run(run);
   }
   // The same while the run goes on (to read what it spent, or before its budgets
-  // change): its next call opens a new tab, and a replayed attempt is still refused.
+  // change): its next call opens a new tab, and a replayed attempt is still refused. It
+  // does not wait for a tab that still waits for calls in flight (the caller may be the
+  // thread they finish on): the run's calls there count once that tab closes.
   [[nodiscard]] Status flush_run(const std::string& run) {
     detach_run(run, false);
-    return await_run(run);
+    return await_run(run, /*skip_waiting=*/true);
   }
   // close_run() in two halves, so many runs that end together detach their tabs first
   // and wait after: detach_run() queues the run's idle tabs without waking the closer;
   // await_run() wakes it and waits. The closer then takes every tab detached meanwhile
   // at once, signs them as one batch, and the wallet commits them together.
   void detach_run(const std::string& run, bool run_ended);
-  [[nodiscard]] Status await_run(const std::string& run);
+  [[nodiscard]] Status await_run(const std::string& run, bool skip_waiting = false);
 
  private:
   struct Slot;
@@ -153,9 +155,10 @@ class Tabs {
   // hand_over() to a new tab reserved for the current one's calls in flight. False when
   // none are in flight or the wallet refuses the reservation. Slot lock held.
   bool roll_over(Slot& slot);
-  // Counts a tab that stopped taking calls as closing, for each of its runs. Its lock
-  // held (order: Slot::mu, Tab::mu, mu_).
-  void count_closing(const Tab& tab);
+  // Counts a tab that stopped taking calls as closing, for each of its runs, and as
+  // waiting if calls in flight keep it open. Its lock held (order: Slot::mu, Tab::mu,
+  // mu_).
+  void count_closing(Tab& tab, bool waiting);
   // Locks the tab where the seat's call is accounted: its own, or, if that one was
   // closed with the call in flight, the successor it was handed to (where the call takes
   // a new place).
@@ -174,6 +177,9 @@ class Tabs {
   std::unordered_map<std::string, std::unordered_set<std::string>> shared_keys_by_run_;
   std::unordered_map<std::string, std::unordered_set<std::string>> charged_keys_;  // by run
   std::unordered_map<std::string, std::vector<Settling>> settling_;                // by run
+  // How many tabs holding calls of each run stopped taking calls but still wait for
+  // calls in flight (part of closing_).
+  std::unordered_map<std::string, int> waiting_;
   // The closer's queue, and how many detached tabs holding calls of each run are not
   // closed yet.
   std::vector<std::shared_ptr<Tab>> to_close_;

@@ -329,6 +329,30 @@ TEST_CASE("a run ending with its own call in flight waits for it, even in a shar
   f.require_verified();
 }
 
+TEST_CASE("reading a run's spend does not wait for a tab that waits for another run's call") {
+  WalletFixture f;
+  f.fund_usd("1");
+  Meter meter(*f.wallet, venice_prices(), with_tabs());
+  GatedProvider venice;
+  REQUIRE(meter.chat(venice, small_request(), call("q", 1)).ok());
+  std::thread r([&] { REQUIRE(meter.chat(venice, held_request(), call("r", 1)).ok()); });
+  venice.entered.get_future().wait();
+  // r ends with its own call in flight (as a cancelled run may): the shared tab, with
+  // q's finished call in it, now waits for r's call.
+  std::thread r_end([&] { REQUIRE(meter.close_run("r").ok()); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // q reads what it spent, perhaps on the thread r's call must finish on: no wait.
+  REQUIRE(meter.flush_run("q").ok());
+  venice.release.set_value();
+  r.join();
+  r_end.join();
+  REQUIRE(meter.close_run("q").ok());  // this one waits, and is exact
+  CHECK(f.wallet->spent("q").value() == kCost);
+  CHECK(f.wallet->spent("r").value() == kCost);
+  CHECK(f.balance().reserved == 0);
+  f.require_verified();
+}
+
 TEST_CASE("near the end of the funds, reading a run's spend skips a busy shared tab, not its run") {
   WalletFixture f;
   // The first tab holds 16 worst cases; what is left cannot hold one more call, so the
