@@ -245,7 +245,7 @@ std::unique_lock<std::mutex> Tabs::lock_seat(Seat& seat) {
   std::unique_lock<std::mutex> lock(seat.tab->mu);
   if (!seat.tab->successor) return lock;
   // The tab was handed over with this call in flight: the call is accounted in the last
-  // successor, which took over its run and counted it in flight, and takes a place there.
+  // successor, which counted it in flight, and takes a place there.
   while (seat.tab->successor) {
     std::shared_ptr<Tab> next = seat.tab->successor;
     lock.unlock();
@@ -254,6 +254,13 @@ std::unique_lock<std::mutex> Tabs::lock_seat(Seat& seat) {
   }
   seat.tab_id = seat.tab->reservation.id;
   seat.seq = seat.tab->next_seq++;  // its place in the old tab stays unused
+  if (seat.tab->runs.insert(seat.run).second && !seat.tab->accepting) {
+    // The run joins a tab that already stopped taking calls, counted closing (and maybe
+    // waiting) for the runs it had: count this one too. This call keeps it open.
+    std::lock_guard<std::mutex> guard(mu_);
+    ++closing_[seat.run];
+    if (seat.tab->waiting) ++waiting_[seat.run];
+  }
   return lock;
 }
 
@@ -331,28 +338,24 @@ bool Tabs::hand_over(Slot& slot, const std::shared_ptr<Tab>& next) {
   std::shared_ptr<Tab> old = std::move(slot.tab);
   slot.tab = next;
   if (!old) return true;
-  std::vector<std::string> joined;  // runs that have calls in the next tab from now on
   {
     std::scoped_lock guard(old->mu, next->mu);
     // Calls that finished stay in the old tab; those in flight finish in the next one,
-    // whose hold was reserved with room for them (they can only have finished since),
-    // and so do their runs.
+    // whose hold was reserved with room for them (they can only have finished since).
+    // Their runs join the next tab's when they are charged there (lock_seat); until then
+    // open_calls_by_run says where they are. (Thousands of runs may have a call in
+    // flight: the bigger map is moved, not copied.)
     next->in_flight += old->in_flight;
     next->open_calls += old->open_calls;
-    for (const auto& [run, calls] : old->open_calls_by_run) {
-      next->open_calls_by_run[run] += calls;
-      if (next->runs.insert(run).second) joined.push_back(run);
-    }
+    if (old->open_calls_by_run.size() > next->open_calls_by_run.size())
+      std::swap(old->open_calls_by_run, next->open_calls_by_run);
+    for (const auto& [run, calls] : old->open_calls_by_run) next->open_calls_by_run[run] += calls;
     old->in_flight = 0;
     old->open_calls = 0;
     old->open_calls_by_run.clear();
     old->successor = next;
     old->accepting = false;
     count_closing(*old, /*waiting=*/false);  // its calls in flight are the next one's
-  }
-  if (!next->shared_key.empty() && !joined.empty()) {
-    std::lock_guard<std::mutex> guard(mu_);
-    for (const std::string& run : joined) shared_keys_by_run_[run].insert(next->shared_key);
   }
   queue_close(old, /*wake=*/false);
   return true;
@@ -496,8 +499,8 @@ void Tabs::detach_run(const std::string& run, bool run_ended) {
     bool holds_run = false, own_in_flight = false;
     {
       std::lock_guard<std::mutex> tab_guard(slot->tab->mu);
-      holds_run = slot->tab->runs.count(run) > 0;
       own_in_flight = slot->tab->open_calls_by_run.count(run) > 0;
+      holds_run = own_in_flight || slot->tab->runs.count(run) > 0;
     }
     if (!holds_run) continue;
     // Handed over, a call of this run in flight would land in a tab it does not wait for.
