@@ -314,6 +314,9 @@ std::shared_ptr<Tabs::Tab> Tabs::detach(Slot& slot, bool wake) {
     std::lock_guard<std::mutex> guard(tab->mu);
     tab->accepting = false;
     idle = tab->open_calls == 0;
+    // Runs whose calls were handed to this tab in flight belong to it from now on: their
+    // end must wait for it. (Added here, once, not at every hand-over.)
+    for (const auto& [run, calls] : tab->open_calls_by_run) tab->runs.insert(run);
     // Counted under the tab's lock: once it is released, the last call in flight may
     // queue the tab and the closer count it down.
     count_closing(*tab, /*waiting=*/!idle);

@@ -329,6 +329,30 @@ TEST_CASE("a run ending with its own call in flight waits for it, even in a shar
   f.require_verified();
 }
 
+TEST_CASE("a run whose call was handed over in flight waits for it at its end") {
+  WalletFixture f;
+  f.fund_usd("1");
+  Meter meter(*f.wallet, venice_prices(), with_tabs());
+  GatedProvider venice;
+  REQUIRE(meter.chat(venice, small_request(), call("a", 1)).ok());
+  std::thread r([&] { REQUIRE(meter.chat(venice, held_request(), call("r", 1)).ok()); });
+  venice.entered.get_future().wait();
+  REQUIRE(meter.close_run("a").ok());  // hands r's call over to a new tab
+  std::atomic<bool> closed{false};
+  std::thread r_end([&] {
+    REQUIRE(meter.close_run("r").ok());
+    closed = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK_FALSE(closed.load());  // its call, in the successor, is not charged yet
+  venice.release.set_value();
+  r.join();
+  r_end.join();
+  CHECK(f.wallet->spent("r").value() == kCost);
+  CHECK(f.balance().reserved == 0);
+  f.require_verified();
+}
+
 TEST_CASE("reading a run's spend does not wait for a tab that waits for another run's call") {
   WalletFixture f;
   f.fund_usd("1");
