@@ -211,8 +211,9 @@ Result<Settlement> Book::settle_tab(std::int64_t id, Nanos cost, bool final,
   for (const auto& r : receipts) {
     ++writes_;
     const Receipt& receipt = r.signed_receipt.receipt;
-    insert_tab_receipt_.bind(1, id).bind(2, r.seq).bind(3, receipt.run).bind(4, receipt.cost);
-    insert_tab_receipt_.bind(5, r.signed_receipt.json);
+    // The receipts outlive run(), which resets the statement: SQLite need not copy them.
+    insert_tab_receipt_.bind(1, id).bind(2, r.seq).bind_borrowed(3, receipt.run);
+    insert_tab_receipt_.bind(4, receipt.cost).bind_borrowed(5, r.signed_receipt.json);
     Status st = insert_tab_receipt_.run();
     if (!st.ok()) return st.error();
   }

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "base/json_plain.hpp"
+
 namespace perdiem::wallet {
 namespace {
 
@@ -281,12 +283,12 @@ void append_json_quoted(std::string& out, std::string_view text) {
   out += '"';
   // Runs of characters that need no escape are appended whole: ids, models and amounts
   // are nothing else, and this runs for every field of every receipt.
-  std::size_t plain = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(text.substr(plain, i - plain));
-    plain = i + 1;
+  for (std::size_t i = 0;;) {
+    const std::size_t plain = base::json_plain_prefix(text.substr(i), /*ascii_only=*/false);
+    out.append(text.data() + i, plain);
+    i += plain;
+    if (i == text.size()) break;
+    const auto c = static_cast<unsigned char>(text[i++]);
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -299,7 +301,6 @@ void append_json_quoted(std::string& out, std::string_view text) {
         out += kHex[c & 15];
     }
   }
-  out.append(text.substr(plain));
   out += '"';
 }
 

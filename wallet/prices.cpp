@@ -55,11 +55,15 @@ void PriceSheet::set(const std::string& provider, const std::string& model,
   prices_[{provider, model}] = price;
 }
 
+const Price* PriceSheet::lookup(std::string_view provider, std::string_view model) const {
+  using Names = std::pair<std::string_view, std::string_view>;
+  auto it = prices_.find(Names(provider, model));
+  if (it == prices_.end()) it = prices_.find(Names(provider, "*"));
+  return it == prices_.end() ? nullptr : &it->second;
+}
+
 Result<Price> PriceSheet::find(std::string_view provider, std::string_view model) const {
-  auto it = prices_.find(std::pair<std::string, std::string>(provider, model));
-  if (it != prices_.end()) return it->second;
-  it = prices_.find(std::pair<std::string, std::string>(provider, "*"));
-  if (it != prices_.end()) return it->second;
+  if (const Price* price = lookup(provider, model)) return *price;
   return make_error(ErrorKind::not_found, "no price for model '" + std::string(model) +
                                               "' at provider '" + std::string(provider) + "'");
 }

@@ -59,12 +59,25 @@ class PriceSheet {
   void set(const std::string& provider, const std::string& model, const Price& price);
   // The price for (provider, model), else (provider, "*"); not_found otherwise.
   Result<Price> find(std::string_view provider, std::string_view model) const;
+  // The same, or null: no copy of the names and no error built, for the meter and the
+  // router, which look up every call's provider twice (and a free one finds none).
+  const Price* lookup(std::string_view provider, std::string_view model) const;
   // The sheet in the from_json_text form (canonical decimal strings), for display.
   std::string to_json_text() const;
   std::size_t size() const { return prices_.size(); }
 
  private:
-  std::map<std::pair<std::string, std::string>, Price, std::less<>> prices_;
+  // (provider, model) in std::pair's order, comparable with string_views as well.
+  struct KeyLess {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      const std::string_view a1 = a.first, b1 = b.first;
+      if (a1 != b1) return a1 < b1;
+      return std::string_view(a.second) < std::string_view(b.second);
+    }
+  };
+  std::map<std::pair<std::string, std::string>, Price, KeyLess> prices_;
 };
 
 }  // namespace perdiem::wallet

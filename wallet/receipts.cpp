@@ -1,5 +1,7 @@
 #include "wallet/receipts.hpp"
 
+#include <charconv>
+
 #include <nlohmann/json.hpp>
 
 #include "wallet/doc_json.hpp"
@@ -153,24 +155,37 @@ std::string receipt_message(const Receipt& r) {
   return m;
 }
 
-// Written by hand rather than through nlohmann::json: this runs once per settled call.
+// Written by hand rather than through nlohmann::json, straight into one string: this
+// runs once per settled call, on the thread that signs every tab's receipts.
 std::string receipt_to_json(const Receipt& r) {
   std::string j;
-  j.reserve(640);
-  auto text = [&j](const char* name, std::string_view value) {
-    j += j.empty() ? "{\"" : ",\"";
+  j.reserve(1024);
+  const auto key = [&j](const char* name) {
+    if (j.empty()) j += '{';
+    else if (j.back() != '{') j += ',';
+    j += '"';
     j += name;
     j += "\":";
+  };
+  const auto text = [&](const char* name, std::string_view value) {
+    key(name);
     append_json_quoted(j, value);
   };
-  auto number = [&j](const char* name, std::int64_t value) {
-    j += ",\"";
-    j += name;
-    j += "\":";
-    j += std::to_string(value);
+  const auto number = [&](const char* name, std::int64_t value) {
+    key(name);
+    char digits[24];
+    j.append(digits, static_cast<std::size_t>(
+                         std::to_chars(digits, digits + sizeof digits, value).ptr - digits));
+  };
+  // Hex strings (hashes, the signature) need no escaping.
+  const auto hex = [&](const char* name, std::string_view value) {
+    key(name);
+    j += '"';
+    j += value;
+    j += '"';
   };
   text("id", r.id);
-  text("wallet", r.wallet.to_string());
+  hex("wallet", r.wallet.to_string());
   text("status", r.final ? "final" : "estimate");
   text("run", r.run);
   number("step", r.step);
@@ -179,18 +194,25 @@ std::string receipt_to_json(const Receipt& r) {
   number("input_tokens", r.usage.input_tokens);
   number("output_tokens", r.usage.output_tokens);
   number("cached_input_tokens", r.usage.cached_input_tokens);
-  j += ",\"prices\":{\"input\":" + json_quote(format_usd(r.prices.input_per_mtok)) +
-       ",\"output\":" + json_quote(format_usd(r.prices.output_per_mtok)) +
-       ",\"cached_input\":" + json_quote(format_usd(r.prices.cached_input_per_mtok)) +
-       ",\"request\":" + json_quote(format_usd(r.prices.per_request)) + "}";
+  key("prices");
+  j += '{';
+  text("input", format_usd(r.prices.input_per_mtok));
+  text("output", format_usd(r.prices.output_per_mtok));
+  text("cached_input", format_usd(r.prices.cached_input_per_mtok));
+  text("request", format_usd(r.prices.per_request));
+  j += '}';
   text("cost", format_usd(r.cost));
   number("time", r.time_ms);
-  text("request_hash", doc_json::hash_to_hex(r.request_hash));
-  text("response_hash", doc_json::hash_to_hex(r.response_hash));
+  hex("request_hash", doc_json::hash_to_hex(r.request_hash));
+  hex("response_hash", doc_json::hash_to_hex(r.response_hash));
   if (r.batch) {
-    j += ",\"batch\":{\"root\":\"" + doc_json::hash_to_hex(r.batch->root) +
-         "\",\"index\":" + std::to_string(r.batch->index) +
-         ",\"size\":" + std::to_string(r.batch->size) + ",\"proof\":[";
+    key("batch");
+    j += '{';
+    hex("root", doc_json::hash_to_hex(r.batch->root));
+    number("index", r.batch->index);
+    number("size", r.batch->size);
+    key("proof");
+    j += '[';
     for (std::size_t i = 0; i < r.batch->proof.size(); ++i) {
       if (i > 0) j += ',';
       j += '"';
@@ -199,7 +221,7 @@ std::string receipt_to_json(const Receipt& r) {
     }
     j += "]}";
   }
-  text("signature", signature_to_hex(r.signature));
+  hex("signature", signature_to_hex(r.signature));
   j += '}';
   return j;
 }

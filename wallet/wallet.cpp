@@ -495,8 +495,8 @@ Result<Nanos> Wallet::spent(std::string_view run) {
   auto stmt = impl_->reader->cached(
       "SELECT (SELECT COALESCE(SUM(CASE state WHEN 'open' THEN hold WHEN 'released' THEN 0 "
       "ELSE cost END), 0) FROM reservations WHERE run = ?1) + (SELECT COALESCE(SUM(t.cost), 0) "
-      "FROM tab_receipts t JOIN reservations r ON r.id = t.reservation "
-      "WHERE t.run = ?1 AND r.run = '')");
+      "FROM (SELECT reservation, SUM(cost) AS cost FROM tab_receipts WHERE run = ?1 "
+      "GROUP BY reservation) t JOIN reservations r ON r.id = t.reservation WHERE r.run = '')");
   if (!stmt) return stmt.error();
   sql::ResetGuard reset(**stmt);
   (*stmt)->bind(1, run);

@@ -95,6 +95,11 @@ Stmt& Stmt::bind_double(int index, double value) {
   return *this;
 }
 
+Stmt& Stmt::bind_borrowed(int index, std::string_view text) {
+  sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
+  return *this;
+}
+
 Stmt& Stmt::bind_blob(int index, std::span<const std::uint8_t> bytes) {
   sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
   return *this;

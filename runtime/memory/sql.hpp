@@ -66,6 +66,9 @@ class Stmt {
 
   Stmt& bind(int index, std::int64_t value);
   Stmt& bind(int index, std::string_view text);
+  // The same without SQLite copying the text: it must stay alive and unchanged until
+  // the statement is reset (run() resets it). For the rows written on every call.
+  Stmt& bind_borrowed(int index, std::string_view text);
   Stmt& bind_double(int index, double value);
   Stmt& bind_blob(int index, std::span<const std::uint8_t> bytes);
   Stmt& bind_null(int index);

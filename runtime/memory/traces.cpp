@@ -133,15 +133,20 @@ Result<std::int64_t> MemoryStore::record_step(StepRecord step) {
         "error) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
     if (!insert) return insert.error();
     sql::Stmt& s = **insert;
-    s.bind(1, row.run_id).bind(2, row.seq).bind(3, row.kind).bind(4, row.ts);
-    bind_optional(s, 5, row.request);
-    bind_optional(s, 6, row.response);
-    bind_optional(s, 7, row.hash);
-    bind_optional(s, 8, row.provider);
-    bind_optional(s, 9, row.model);
+    // The row outlives run(), which resets the statement: SQLite need not copy its text.
+    const auto text = [&s](int index, const std::string& value) {
+      if (value.empty()) s.bind_null(index);
+      else s.bind_borrowed(index, value);
+    };
+    s.bind_borrowed(1, row.run_id).bind(2, row.seq).bind_borrowed(3, row.kind).bind(4, row.ts);
+    text(5, row.request);
+    text(6, row.response);
+    text(7, row.hash);
+    text(8, row.provider);
+    text(9, row.model);
     s.bind(10, row.latency).bind(11, row.in).bind(12, row.out).bind(13, row.cost);
-    bind_optional(s, 14, row.receipt);
-    bind_optional(s, 15, row.error);
+    text(14, row.receipt);
+    text(15, row.error);
     return s.run();
   });
   return seq;

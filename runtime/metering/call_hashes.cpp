@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/json_plain.hpp"
+
 namespace perdiem::metering {
 namespace {
 
@@ -11,12 +13,12 @@ namespace {
 void quote(std::string& out, std::string_view text) {
   static const char* kHex = "0123456789abcdef";
   out += '"';
-  std::size_t plain = 0;  // start of the run of characters copied as they are
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(text.data() + plain, i - plain);
-    plain = i + 1;
+  for (std::size_t i = 0;;) {
+    const std::size_t plain = base::json_plain_prefix(text.substr(i), /*ascii_only=*/false);
+    out.append(text.data() + i, plain);
+    i += plain;
+    if (i == text.size()) break;
+    const auto c = static_cast<unsigned char>(text[i++]);
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -31,7 +33,6 @@ void quote(std::string& out, std::string_view text) {
         out += kHex[c & 15];
     }
   }
-  out.append(text.data() + plain, text.size() - plain);
   out += '"';
 }
 

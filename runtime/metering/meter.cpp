@@ -87,8 +87,7 @@ Status Meter::flush_run(const std::string& run) {
 
 Result<wallet::Price> Meter::price_for(const std::string& provider,
                                        const std::string& model) const {
-  Result<wallet::Price> price = prices_.find(provider, model);
-  if (price) return price;
+  if (const wallet::Price* price = prices_.lookup(provider, model)) return *price;
   if (options_.is_free && options_.is_free(provider)) return wallet::Price{};
   return make_error(ErrorKind::config,
                     "no price for model '" + model + "' at provider '" + provider +

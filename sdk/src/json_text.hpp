@@ -11,27 +11,28 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/json_plain.hpp"
+
 namespace perdiem::sdk::json_text {
 
 // `text` as a JSON string, escaped as nlohmann::json::dump() escapes it; invalid UTF-8
 // becomes U+FFFD (error_handler_t::replace) rather than throwing.
 inline void append_string(std::string& out, std::string_view text) {
-  const auto plain = [](unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; };
-  bool ascii = true;
-  for (const char c : text) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
-  if (!ascii) {
-    // UTF-8 needs validating: the library's serializer does it exactly as dump() would.
-    out += nlohmann::json(std::string(text))
-               .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    return;
-  }
+  const std::size_t start = out.size();
   out += '"';
-  std::size_t run = 0;  // start of the bytes not yet copied
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (plain(c)) continue;
-    out.append(text.data() + run, i - run);
-    run = i + 1;
+  for (std::size_t i = 0;;) {
+    const std::size_t plain = base::json_plain_prefix(text.substr(i), /*ascii_only=*/true);
+    out.append(text.data() + i, plain);
+    i += plain;
+    if (i == text.size()) break;
+    const auto c = static_cast<unsigned char>(text[i++]);
+    if (c >= 0x80) {
+      // UTF-8 needs validating: the library's serializer does it exactly as dump() would.
+      out.resize(start);
+      out += nlohmann::json(std::string(text))
+                 .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      return;
+    }
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -48,7 +49,6 @@ inline void append_string(std::string& out, std::string_view text) {
       }
     }
   }
-  out.append(text.data() + run, text.size() - run);
   out += '"';
 }
 

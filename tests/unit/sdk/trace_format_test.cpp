@@ -59,6 +59,11 @@ TEST_CASE("a request's trace text is its document's dump, whatever it holds") {
   requests.push_back(plain_request("h\xc3\xa9llo \xe2\x98\x83 \xf0\x9f\x98\x80"));  // UTF-8
   requests.push_back(plain_request("broken \xff\xfe UTF-8 \xc3"));                 // replaced
   requests.push_back(plain_request(""));
+  // Long runs between the specials, and UTF-8 only after text already escaped (the
+  // writer starts over through the library's serializer).
+  requests.push_back(plain_request(std::string(40, 'a') + "\"" + std::string(17, 'b') + "\n" +
+                                   std::string(9, 'c') + "\xc3\xa9" + std::string(30, 'd')));
+  requests.push_back(plain_request(std::string(64, 'e') + "\\" + std::string(7, 'f') + "\x7f"));
   {
     providers::ChatRequest r = plain_request("x");
     r.max_tokens = 8;

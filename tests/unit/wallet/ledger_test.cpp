@@ -41,6 +41,9 @@ TEST_CASE("json_quote: plain runs kept whole, each escape as the canonical form 
   CHECK(json_quote(std::string("x\x01\by\fz\x1f", 7)) == "\"x\\u0001\\u0008y\\u000cz\\u001f\"");
   CHECK(json_quote("\x7f\xc3\xa9") == "\"\x7f\xc3\xa9\"");
   CHECK(json_quote(std::string("a\0b", 3)) == "\"a\\u0000b\"");
+  // Specials past the first eight bytes, and between long plain runs.
+  const std::string a(20, 'a'), b(11, 'b');
+  CHECK(json_quote(a + "\"" + b + "\x01" + a) == "\"" + a + "\\\"" + b + "\\u0001" + a + "\"");
   std::string appended = "{";
   append_json_quoted(appended, "k\"");
   CHECK(appended == "{\"k\\\"\"");

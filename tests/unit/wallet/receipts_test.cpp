@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include "wallet/doc_json.hpp"
 #include "wallet/receipts.hpp"
 #include "wallet_fixture.hpp"
 
@@ -40,6 +41,32 @@ TEST_CASE("a signed receipt verifies by recovery and round-trips through JSON") 
   CHECK(parsed->signature == r.signature);
   CHECK(verify_receipt(*parsed).ok());
   CHECK(recover_message_signer(receipt_message(r), r.signature).value() == key.address());
+}
+
+// The stored form is compact JSON with the members in this order, as it has been since
+// receipts were first stored: written by hand, it must still be what a JSON library
+// writes for the same members.
+TEST_CASE("a receipt's JSON is the compact dump of its members, in their stored order") {
+  Receipt r = sample();
+  r.run = "run \"quoted\"";  // escaped like any text
+  r.final = false;
+  r.batch = ReceiptBatch{keccak256("root"), 2, 3, {keccak256("a"), keccak256("b")}};
+  r = sign_receipt(r, key_from(kWalletKeyHex));
+  const auto hex = [](const Hash32& h) { return doc_json::hash_to_hex(h); };
+  nlohmann::ordered_json expected = {
+      {"id", r.id}, {"wallet", r.wallet.to_string()}, {"status", "estimate"}, {"run", r.run},
+      {"step", r.step}, {"provider", r.provider}, {"model", r.model},
+      {"input_tokens", r.usage.input_tokens}, {"output_tokens", r.usage.output_tokens},
+      {"cached_input_tokens", r.usage.cached_input_tokens},
+      {"prices",
+       {{"input", "0.7"}, {"output", "2.8"}, {"cached_input", "0.35"}, {"request", "0"}}},
+      {"cost", format_usd(r.cost)}, {"time", r.time_ms},
+      {"request_hash", hex(r.request_hash)}, {"response_hash", hex(r.response_hash)},
+      {"batch",
+       {{"root", hex(r.batch->root)}, {"index", 2}, {"size", 3},
+        {"proof", {hex(r.batch->proof[0]), hex(r.batch->proof[1])}}}},
+      {"signature", signature_to_hex(r.signature)}};
+  CHECK(receipt_to_json(r) == expected.dump());
 }
 
 TEST_CASE("any change to a receipt breaks its signature") {
