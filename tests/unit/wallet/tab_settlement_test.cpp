@@ -228,3 +228,41 @@ TEST_CASE("Merkle proofs lead every leaf to the root, for every batch size") {
     }
   }
 }
+
+// wallet.spent(run) of a shared tab's receipts reads the index on (run, reservation,
+// cost); a wallet.db written with the index on run alone gets it when next opened.
+TEST_CASE("a shared tab's receipts count for their runs, before and after the index swap") {
+  WalletFixture f;
+  f.fund_usd("1");
+  auto tab = f.wallet->reserve(tab_request(usd("0.1"), usd("0.01")));  // held under no run
+  REQUIRE(tab.ok());
+  std::vector<TabCall> calls;
+  for (int i = 0; i < 6; ++i) {
+    calls.push_back(tab_call(i, usd("0.001") * (i + 1)));
+    calls.back().record.run = i % 2 == 0 ? "run-a" : "run-b";
+  }
+  REQUIRE(f.wallet->settle_tab_async(*tab, calls).get().ok());
+  CHECK(f.wallet->spent("run-a").value() == usd("0.009"));  // 1 + 3 + 5 thousandths
+  CHECK(f.wallet->spent("run-b").value() == usd("0.012"));  // 2 + 4 + 6
+  CHECK(f.wallet->spent("run-c").value() == 0);
+  f.close();
+  {
+    auto db = sql::Db::open(f.db_path, 1000);
+    REQUIRE(db.ok());
+    REQUIRE(db->exec("DROP INDEX tab_receipts_run_cost; "
+                     "CREATE INDEX tab_receipts_run ON tab_receipts(run)")
+                .ok());
+  }
+  f.open();
+  auto db = sql::Db::open(f.db_path, 1000);
+  REQUIRE(db.ok());
+  auto indexes = db->prepare(
+      "SELECT group_concat(name) FROM sqlite_master WHERE type = 'index' "
+      "AND tbl_name = 'tab_receipts' AND sql IS NOT NULL");
+  REQUIRE(indexes.ok());
+  REQUIRE(indexes->step().value());
+  CHECK(indexes->column_text(0) == "tab_receipts_run_cost");
+  CHECK(f.wallet->spent("run-a").value() == usd("0.009"));
+  CHECK(f.wallet->spent("run-b").value() == usd("0.012"));
+  f.require_verified();
+}
