@@ -67,15 +67,22 @@ Result<Hash32> hash_field(const json& doc, const char* name, std::string_view wh
 }
 
 std::string hash_to_hex(const Hash32& hash) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(2 + 2 * hash.size(), '\0');
-  out[0] = '0';
-  out[1] = 'x';
-  for (std::size_t i = 0; i < hash.size(); ++i) {
-    out[2 + 2 * i] = kDigits[hash[i] >> 4];
-    out[3 + 2 * i] = kDigits[hash[i] & 0x0f];
-  }
+  std::string out;
+  append_hash_hex(out, hash);
   return out;
+}
+
+void append_hash_hex(std::string& out, const Hash32& hash) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  const std::size_t at = out.size();
+  out.resize(at + 2 + 2 * hash.size());
+  char* digits = out.data() + at;
+  *digits++ = '0';
+  *digits++ = 'x';
+  for (const std::uint8_t byte : hash) {
+    *digits++ = kDigits[byte >> 4];
+    *digits++ = kDigits[byte & 0x0f];
+  }
 }
 
 Result<Hash32> hash_from_hex(std::string_view text) {

@@ -32,6 +32,8 @@ Result<Hash32> hash_field(const nlohmann::json& doc, const char* name, std::stri
 
 // "0x" + 64 lowercase hex digits, and back.
 std::string hash_to_hex(const Hash32& hash);
+// The same appended to `out`, for receipts written on every call.
+void append_hash_hex(std::string& out, const Hash32& hash);
 Result<Hash32> hash_from_hex(std::string_view text);
 
 }  // namespace perdiem::wallet::doc_json

@@ -127,32 +127,49 @@ Result<Receipt> parse_receipt(std::string_view text) {
 }
 
 std::string receipt_message(const Receipt& r) {
-  std::string m = "perdiem receipt v1";
-  auto line = [&m](std::string_view name, const std::string& value) {
+  std::string m;
+  append_receipt_message(m, r);
+  return m;
+}
+
+void append_receipt_message(std::string& m, const Receipt& r) {
+  m.reserve(m.size() + 640);
+  m += "perdiem receipt v1";
+  const auto name = [&m](std::string_view field) {
     m += '\n';
-    m += name;
+    m += field;
     m += ": ";
+  };
+  const auto line = [&](std::string_view field, std::string_view value) {
+    name(field);
     m += value;
+  };
+  const auto number = [&](std::string_view field, std::int64_t value) {
+    name(field);
+    char digits[24];
+    m.append(digits, static_cast<std::size_t>(
+                         std::to_chars(digits, digits + sizeof digits, value).ptr - digits));
   };
   line("id", r.id);
   line("wallet", r.wallet.to_string());
   line("status", r.final ? "final" : "estimate");
   line("run", r.run);
-  line("step", std::to_string(r.step));
+  number("step", r.step);
   line("provider", r.provider);
   line("model", r.model);
-  line("input_tokens", std::to_string(r.usage.input_tokens));
-  line("output_tokens", std::to_string(r.usage.output_tokens));
-  line("cached_input_tokens", std::to_string(r.usage.cached_input_tokens));
-  line("price_input_nanos_per_mtok", std::to_string(r.prices.input_per_mtok));
-  line("price_output_nanos_per_mtok", std::to_string(r.prices.output_per_mtok));
-  line("price_cached_input_nanos_per_mtok", std::to_string(r.prices.cached_input_per_mtok));
-  line("price_request_nanos", std::to_string(r.prices.per_request));
-  line("cost_nanos", std::to_string(r.cost));
-  line("time_ms", std::to_string(r.time_ms));
-  line("request_hash", doc_json::hash_to_hex(r.request_hash));
-  line("response_hash", doc_json::hash_to_hex(r.response_hash));
-  return m;
+  number("input_tokens", r.usage.input_tokens);
+  number("output_tokens", r.usage.output_tokens);
+  number("cached_input_tokens", r.usage.cached_input_tokens);
+  number("price_input_nanos_per_mtok", r.prices.input_per_mtok);
+  number("price_output_nanos_per_mtok", r.prices.output_per_mtok);
+  number("price_cached_input_nanos_per_mtok", r.prices.cached_input_per_mtok);
+  number("price_request_nanos", r.prices.per_request);
+  number("cost_nanos", r.cost);
+  number("time_ms", r.time_ms);
+  name("request_hash");
+  doc_json::append_hash_hex(m, r.request_hash);
+  name("response_hash");
+  doc_json::append_hash_hex(m, r.response_hash);
 }
 
 // Written by hand rather than through nlohmann::json, straight into one string: this
@@ -184,6 +201,12 @@ std::string receipt_to_json(const Receipt& r) {
     j += value;
     j += '"';
   };
+  const auto hash = [&](const char* name, const Hash32& value) {
+    key(name);
+    j += '"';
+    doc_json::append_hash_hex(j, value);
+    j += '"';
+  };
   text("id", r.id);
   hex("wallet", r.wallet.to_string());
   text("status", r.final ? "final" : "estimate");
@@ -203,12 +226,12 @@ std::string receipt_to_json(const Receipt& r) {
   j += '}';
   text("cost", format_usd(r.cost));
   number("time", r.time_ms);
-  hex("request_hash", doc_json::hash_to_hex(r.request_hash));
-  hex("response_hash", doc_json::hash_to_hex(r.response_hash));
+  hash("request_hash", r.request_hash);
+  hash("response_hash", r.response_hash);
   if (r.batch) {
     key("batch");
     j += '{';
-    hex("root", doc_json::hash_to_hex(r.batch->root));
+    hash("root", r.batch->root);
     number("index", r.batch->index);
     number("size", r.batch->size);
     key("proof");
@@ -216,7 +239,7 @@ std::string receipt_to_json(const Receipt& r) {
     for (std::size_t i = 0; i < r.batch->proof.size(); ++i) {
       if (i > 0) j += ',';
       j += '"';
-      j += doc_json::hash_to_hex(r.batch->proof[i]);
+      doc_json::append_hash_hex(j, r.batch->proof[i]);
       j += '"';
     }
     j += "]}";

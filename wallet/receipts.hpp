@@ -58,6 +58,8 @@ inline constexpr std::size_t kMaxReceiptBytes = 16 * 1024;
 Result<Receipt> parse_receipt(std::string_view json);
 std::string receipt_to_json(const Receipt& receipt);
 std::string receipt_message(const Receipt& receipt);
+// The same appended to `out` (the Merkle leaf prefixes it with a byte).
+void append_receipt_message(std::string& out, const Receipt& receipt);
 // Sets receipt.wallet to the key's address and signs.
 Receipt sign_receipt(Receipt receipt, const PrivateKey& key);
 // auth error unless the signature recovers to receipt.wallet (for a batched receipt: the
