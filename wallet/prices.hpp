@@ -59,8 +59,9 @@ class PriceSheet {
   void set(const std::string& provider, const std::string& model, const Price& price);
   // The price for (provider, model), else (provider, "*"); not_found otherwise.
   Result<Price> find(std::string_view provider, std::string_view model) const;
-  // The same, or null: no copy of the names and no error built, for the meter and the
-  // router, which look up every call's provider twice (and a free one finds none).
+  // The same, or null: no copy of the names and no error built, for the meter, which
+  // looks up every call's price twice (once to route it, once to hold it), and finds
+  // none for a free provider.
   const Price* lookup(std::string_view provider, std::string_view model) const;
   // The sheet in the from_json_text form (canonical decimal strings), for display.
   std::string to_json_text() const;

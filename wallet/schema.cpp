@@ -53,11 +53,6 @@ CREATE TABLE IF NOT EXISTS budget_spend(
   amount INTEGER NOT NULL) WITHOUT ROWID;
 )sql";
 
-// Idempotency: `key` keeps every reservation's key; `live_key` holds it only while the
-// reservation is not released, and is what lookups and uniqueness use. The index is on
-// live_key alone, so a settlement (which changes state, not live_key) leaves it untouched:
-// in version 1 it was partial on state, and every settle rewrote an index page per caller
-// (a quarter of the pages a busy commit wrote).
 // A run's receipts by tab with their costs, so wallet.spent(run) reads the index alone
 // (one seek per receipt into the table made a 100,000-call run's end take 100 ms). It
 // replaces the index on run alone, dropped on every open: a wallet an older perdiem
@@ -66,6 +61,11 @@ const char* kRunCostIndex =
     "DROP INDEX IF EXISTS tab_receipts_run; "
     "CREATE INDEX IF NOT EXISTS tab_receipts_run_cost ON tab_receipts(run, reservation, cost)";
 
+// Idempotency: `key` keeps every reservation's key; `live_key` holds it only while the
+// reservation is not released, and is what lookups and uniqueness use. The index is on
+// live_key alone, so a settlement (which changes state, not live_key) leaves it untouched:
+// in version 1 it was partial on state, and every settle rewrote an index page per caller
+// (a quarter of the pages a busy commit wrote).
 const char* kLiveKeyIndex =
     "CREATE UNIQUE INDEX IF NOT EXISTS reservations_live_key ON reservations(live_key) "
     "WHERE live_key IS NOT NULL";
