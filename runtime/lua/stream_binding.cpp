@@ -161,8 +161,9 @@ int model_stream_continue(lua_State* L, int, lua_KContext raw_context) {
   return finish_stream(L, context, target, answer);
 }
 
-int model_stream(lua_State* L) {
-  PlanContext& context = context_of(L);
+// model.stream's work: parks the stream for the driver (returns -1: the caller yields),
+// or streams it in place (returns its results' count).
+int model_stream_or_park(lua_State* L, PlanContext& context) {
   if (context.finished) return luaL_error(L, "model.stream: the plan has already finished");
   refuse_inside_on_delta(L, context, "model.stream");
   ChatRequest request = read_stream_request(L, context);
@@ -178,10 +179,19 @@ int model_stream(lua_State* L) {
     context.pending = std::move(request);
     context.stream = target;
     context.answer.reset();
-    return lua_yieldk(L, 0, reinterpret_cast<lua_KContext>(&context), model_stream_continue);
+    return -1;
   }
   const Result<ChatResponse> answer = ask_host_stream(L, context, request, target);
   return finish_stream(L, context, target, answer);
+}
+
+// Yields from a frame with nothing to destroy, as model.chat does (model_binding.cpp).
+int model_stream(lua_State* L) {
+  PlanContext& context = context_of(L);
+  const int results = model_stream_or_park(L, context);
+  if (results < 0)
+    return lua_yieldk(L, 0, reinterpret_cast<lua_KContext>(&context), model_stream_continue);
+  return results;
 }
 
 }  // namespace

@@ -198,7 +198,9 @@ int tool_call_continue(lua_State* L, int, lua_KContext) {
   return 1;
 }
 
-int tool_call(lua_State* L) {
+// tool.call's work: parks a host tool's call for the driver (returns -1: the caller
+// yields), or makes the call in place (returns 1, its result pushed).
+int tool_call_or_park(lua_State* L) {
   const std::string name = luaL_checkstring(L, 1);
   nlohmann::json arguments = nlohmann::json::object();
   if (!lua_isnoneornil(L, 2)) {
@@ -215,10 +217,17 @@ int tool_call(lua_State* L) {
     context.pending_tools.emplace();
     context.pending_tools->emplace_back(name, arguments.dump());
     context.tool_answers.reset();
-    return lua_yieldk(L, 0, 0, tool_call_continue);
+    return -1;
   }
   call_named(L, name, arguments);
   return 1;
+}
+
+// Yields from a frame with nothing to destroy, as model.chat does (model_binding.cpp).
+int tool_call(lua_State* L) {
+  const int results = tool_call_or_park(L);
+  if (results < 0) return lua_yieldk(L, 0, 0, tool_call_continue);
+  return results;
 }
 
 // Runs call_named under pcall so a failing tool becomes text for the model.
