@@ -1,12 +1,13 @@
-// The scan every JSON string escaper in perdiem starts with: how many bytes of a text can
-// be copied into a JSON string as they are. Trace rows, receipts and ledger entries run
-// every model call's text through an escaper, and almost all of it needs no escape, so
-// the scan reads eight bytes at a time. Each escaper keeps its own escapes.
+// JSON string escaping for the text perdiem writes on every model call (trace rows,
+// receipts, ledger entries, the documents the call hashes cover). Almost all of it needs
+// no escape, so the scan for what does reads eight bytes at a time, and the runs between
+// are appended whole.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <string_view>
 
 namespace perdiem::base {
@@ -49,6 +50,57 @@ inline std::size_t json_plain_prefix(std::string_view text, bool ascii_only) {
   }
   while (i < size && plain_byte(static_cast<unsigned char>(text[i]), ascii_only)) ++i;
   return i;
+}
+
+// How a control byte is escaped. `dump` as nlohmann::json::dump() does (\b \f \n \r \t,
+// the rest \u00XX): the trace's text and the documents the call hashes cover. `ledger`
+// as the ledger's canonical form has always done (\n \r \t only): it feeds stored,
+// signed hashes, so it never changes.
+enum class ControlEscapes { dump, ledger };
+
+// One byte json_plain_prefix stops at ('"', '\\' or a control byte), escaped.
+inline void append_json_escape(std::string& out, unsigned char c, ControlEscapes style) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const bool dump = style == ControlEscapes::dump;
+  switch (c) {
+    case '"': out += "\\\""; return;
+    case '\\': out += "\\\\"; return;
+    case '\n': out += "\\n"; return;
+    case '\r': out += "\\r"; return;
+    case '\t': out += "\\t"; return;
+    case '\b':
+      if (dump) {
+        out += "\\b";
+        return;
+      }
+      break;
+    case '\f':
+      if (dump) {
+        out += "\\f";
+        return;
+      }
+      break;
+    default: break;
+  }
+  out += "\\u00";
+  out += kHex[c >> 4];
+  out += kHex[c & 0xf];
+}
+
+// Appends `text` escaped (no quotes around it). With `ascii_only` it stops at the first
+// byte from 0x80 up and returns false, having appended part of the text: a caller that
+// validates UTF-8 starts over its own way. Bytes from 0x80 up otherwise pass through.
+inline bool append_json_escaped(std::string& out, std::string_view text, bool ascii_only,
+                                ControlEscapes style) {
+  for (std::size_t i = 0;;) {
+    const std::size_t plain = json_plain_prefix(text.substr(i), ascii_only);
+    out.append(text.data() + i, plain);
+    i += plain;
+    if (i == text.size()) return true;
+    const auto c = static_cast<unsigned char>(text[i++]);
+    if (c >= 0x80) return false;
+    append_json_escape(out, c, style);
+  }
 }
 
 }  // namespace perdiem::base

@@ -279,28 +279,8 @@ RefsBuilder& RefsBuilder::add(std::string_view name, std::int64_t value) {
 }
 
 void append_json_quoted(std::string& out, std::string_view text) {
-  static const char* kHex = "0123456789abcdef";
   out += '"';
-  // Runs of characters that need no escape are appended whole: ids, models and amounts
-  // are nothing else, and this runs for every field of every receipt.
-  for (std::size_t i = 0;;) {
-    const std::size_t plain = base::json_plain_prefix(text.substr(i), /*ascii_only=*/false);
-    out.append(text.data() + i, plain);
-    i += plain;
-    if (i == text.size()) break;
-    const auto c = static_cast<unsigned char>(text[i++]);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-    }
-  }
+  base::append_json_escaped(out, text, /*ascii_only=*/false, base::ControlEscapes::ledger);
   out += '"';
 }
 

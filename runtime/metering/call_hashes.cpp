@@ -11,28 +11,8 @@ namespace {
 
 // As nlohmann::json::dump escapes a string (ensure_ascii off): UTF-8 passes through.
 void quote(std::string& out, std::string_view text) {
-  static const char* kHex = "0123456789abcdef";
   out += '"';
-  for (std::size_t i = 0;;) {
-    const std::size_t plain = base::json_plain_prefix(text.substr(i), /*ascii_only=*/false);
-    out.append(text.data() + i, plain);
-    i += plain;
-    if (i == text.size()) break;
-    const auto c = static_cast<unsigned char>(text[i++]);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-    }
-  }
+  base::append_json_escaped(out, text, /*ascii_only=*/false, base::ControlEscapes::dump);
   out += '"';
 }
 

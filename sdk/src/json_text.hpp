@@ -20,34 +20,12 @@ namespace perdiem::sdk::json_text {
 inline void append_string(std::string& out, std::string_view text) {
   const std::size_t start = out.size();
   out += '"';
-  for (std::size_t i = 0;;) {
-    const std::size_t plain = base::json_plain_prefix(text.substr(i), /*ascii_only=*/true);
-    out.append(text.data() + i, plain);
-    i += plain;
-    if (i == text.size()) break;
-    const auto c = static_cast<unsigned char>(text[i++]);
-    if (c >= 0x80) {
-      // UTF-8 needs validating: the library's serializer does it exactly as dump() would.
-      out.resize(start);
-      out += nlohmann::json(std::string(text))
-                 .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-      return;
-    }
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default: {
-        static constexpr char kHex[] = "0123456789abcdef";
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 0xf];
-      }
-    }
+  if (!base::append_json_escaped(out, text, /*ascii_only=*/true, base::ControlEscapes::dump)) {
+    // UTF-8 needs validating: the library's serializer does it exactly as dump() would.
+    out.resize(start);
+    out += nlohmann::json(std::string(text))
+               .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return;
   }
   out += '"';
 }

@@ -6,6 +6,8 @@
 
 #include "base/json_plain.hpp"
 
+using perdiem::base::append_json_escaped;
+using perdiem::base::ControlEscapes;
 using perdiem::base::json_plain_prefix;
 
 namespace {
@@ -52,4 +54,20 @@ TEST_CASE("bytes next to the specials are plain: no borrow is taken for a specia
   // A special byte after many plain words, then more text.
   const std::string long_text = std::string(1000, 'x') + "\"" + std::string(100, 'y');
   CHECK(json_plain_prefix(long_text, false) == 1000);
+}
+
+TEST_CASE("escaping: the two styles differ only in \\b and \\f; UTF-8 stops only the ASCII scan") {
+  const std::string text = std::string("q\"b\\n\nr\rt\tB\bF\fx\x01") + std::string(1, '\0') + "\x7f";
+  std::string dump = "<";
+  REQUIRE(append_json_escaped(dump, text, false, ControlEscapes::dump));
+  CHECK(dump == "<q\\\"b\\\\n\\nr\\rt\\tB\\bF\\fx\\u0001\\u0000\x7f");
+  std::string ledger;
+  REQUIRE(append_json_escaped(ledger, text, false, ControlEscapes::ledger));
+  CHECK(ledger == "q\\\"b\\\\n\\nr\\rt\\tB\\u0008F\\u000cx\\u0001\\u0000\x7f");
+  std::string utf8;
+  CHECK(append_json_escaped(utf8, "caf\xc3\xa9 \"", false, ControlEscapes::dump));
+  CHECK(utf8 == "caf\xc3\xa9 \\\"");
+  std::string ascii;
+  CHECK_FALSE(append_json_escaped(ascii, "ab\"c\xc3\xa9", true, ControlEscapes::dump));
+  CHECK(ascii == "ab\\\"c");  // what came before the first byte from 0x80 up
 }
