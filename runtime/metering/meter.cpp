@@ -258,15 +258,13 @@ Result<MeteredEmbedding> Meter::embed(providers::Provider& provider,
 
 Result<Meter::OpenCall> Meter::hold(const std::string& provider, wallet::Nanos worst_case,
                                     const CallContext& context) {
-  const std::string key = context.run.empty()
-                              ? std::string()
-                              : context.run + ":" + std::to_string(context.step) + ":" +
-                                    std::to_string(context.attempt);
   wallet::Budgets budgets = context.budgets;
   budgets.run = context.run;
   OpenCall held;
   held.provider = provider;
   if (tabs_) {
+    std::optional<CallKey> key;
+    if (!context.run.empty()) key = CallKey{context.step, context.attempt};
     Result<Tabs::Seat> seat = tabs_->admit(provider, worst_case, budgets, key);
     if (!seat) return seat.error();
     held.reservation.id = seat->tab_id;
@@ -278,7 +276,9 @@ Result<Meter::OpenCall> Meter::hold(const std::string& provider, wallet::Nanos w
     return held;
   }
   wallet::ReserveRequest request;
-  request.idempotency_key = key;
+  if (!context.run.empty())
+    request.idempotency_key =
+        context.run + ":" + std::to_string(context.step) + ":" + std::to_string(context.attempt);
   request.provider = provider;
   request.worst_case = worst_case;
   request.budgets = std::move(budgets);

@@ -100,7 +100,7 @@ std::shared_ptr<Tabs::Slot> Tabs::slot_for(const std::string& key, const std::st
 }
 
 Result<Tabs::Seat> Tabs::admit(const std::string& provider, wallet::Nanos hold,
-                               const wallet::Budgets& budgets, const std::string& key) {
+                               const wallet::Budgets& budgets, std::optional<CallKey> key) {
   if (budgets.per_call_limit && hold > *budgets.per_call_limit)
     return make_error(ErrorKind::budget_exceeded,
                       "this call may cost up to " + wallet::format_usd_display(hold) +
@@ -117,17 +117,19 @@ Result<Tabs::Seat> Tabs::admit(const std::string& provider, wallet::Nanos hold,
   std::shared_ptr<Slot> slot;
   {
     std::lock_guard<std::mutex> guard(mu_);
-    if (!key.empty() && !charged_keys_[budgets.run].insert(key).second)
+    if (key && !charged_keys_[budgets.run].insert(*key).second)
       // This exact attempt was already made; sending it again would be a second call.
-      return make_error(ErrorKind::invalid_argument, "this call (" + key + ") was already made",
+      return make_error(ErrorKind::invalid_argument,
+                        "this call (" + budgets.run + ":" + std::to_string(key->step) + ":" +
+                            std::to_string(key->attempt) + ") was already made",
                         provider);
     slot = slot_for(slot_key, budgets.run, shared);
   }
   auto unkey = [&] {
-    if (key.empty()) return;
+    if (!key) return;
     std::lock_guard<std::mutex> guard(mu_);
     if (auto keys = charged_keys_.find(budgets.run); keys != charged_keys_.end())
-      keys->second.erase(key);
+      keys->second.erase(*key);
   };
   // The first call of a run in a shared tab lets the run's end find the tab.
   auto joined = [&] {
@@ -298,10 +300,10 @@ void Tabs::release(Seat& seat) {
     finished(*seat.tab, seat.run);
     close = !seat.tab->accepting && seat.tab->open_calls == 0;
   }
-  if (!seat.key.empty()) {
+  if (seat.key) {
     std::lock_guard<std::mutex> guard(mu_);
     if (auto keys = charged_keys_.find(seat.run); keys != charged_keys_.end())
-      keys->second.erase(seat.key);
+      keys->second.erase(*seat.key);
   }
   if (close) queue_close(seat.tab);
 }

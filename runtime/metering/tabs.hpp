@@ -56,6 +56,21 @@ struct TabOptions {
   bool share = true;
 };
 
+// A call's idempotency key within its run: the step and the attempt (the wallet's key
+// without tabs is "run:step:attempt"). Kept as numbers, not text: a run checks one per
+// call, and a long run holds hundreds of thousands.
+struct CallKey {
+  std::int64_t step = 0;
+  int attempt = 0;
+  friend bool operator==(const CallKey&, const CallKey&) = default;
+};
+
+struct CallKeyHash {
+  std::size_t operator()(const CallKey& key) const noexcept {
+    return std::hash<std::int64_t>{}(key.step * 64 + key.attempt);
+  }
+};
+
 // What a small call's receipt commits to, hashed by the closer rather than the caller
 // (call_hashes.hpp): the caller then pays for a copy, not for keccak.
 struct Unhashed {
@@ -71,9 +86,9 @@ class Tabs {
     std::shared_ptr<Tab> tab;
     std::int64_t tab_id = 0;
     std::int64_t seq = 0;
-    wallet::Nanos hold = 0;  // the call's worst case, counted in flight
-    std::string key;         // the call's idempotency key ("" = none)
-    std::string run;         // the call's run (a shared tab holds many)
+    wallet::Nanos hold = 0;      // the call's worst case, counted in flight
+    std::optional<CallKey> key;  // the call's idempotency key in its run (none outside one)
+    std::string run;             // the call's run (a shared tab holds many)
   };
 
   // Starts the closer thread, which signs and queues the settlement of tabs no call can
@@ -86,11 +101,11 @@ class Tabs {
   Tabs& operator=(const Tabs&) = delete;
 
   // Admits a call that may cost up to `hold` under `budgets` (budgets.run names the run)
-  // at `provider`, opening a tab when needed. `key` is the call's idempotency key: one
-  // already charged in this process is refused (invalid_argument), as the wallet refuses
-  // a replayed attempt. Errors otherwise are the wallet's refusals.
+  // at `provider`, opening a tab when needed. `key` is the call's idempotency key in
+  // budgets.run: one already charged in this process is refused (invalid_argument), as
+  // the wallet refuses a replayed attempt. Errors otherwise are the wallet's refusals.
   Result<Seat> admit(const std::string& provider, wallet::Nanos hold,
-                     const wallet::Budgets& budgets, const std::string& key);
+                     const wallet::Budgets& budgets, std::optional<CallKey> key);
   // The call cost `cost` (final, or an estimate when it failed and may have been billed):
   // recorded in the tab, its receipt signed when the tab closes. Returns the receipt id.
   // `unhashed`: the request and answer whose hashes `record` still lacks.
@@ -175,8 +190,9 @@ class Tabs {
   std::unordered_map<std::string, std::vector<std::string>> keys_by_run_;  // slots_' keys
   // The shared slots each run has charged calls to (keys of slots_, not owned by the run).
   std::unordered_map<std::string, std::unordered_set<std::string>> shared_keys_by_run_;
-  std::unordered_map<std::string, std::unordered_set<std::string>> charged_keys_;  // by run
-  std::unordered_map<std::string, std::vector<Settling>> settling_;                // by run
+  // The keys of the calls charged in each run, by run.
+  std::unordered_map<std::string, std::unordered_set<CallKey, CallKeyHash>> charged_keys_;
+  std::unordered_map<std::string, std::vector<Settling>> settling_;  // by run
   // How many tabs holding calls of each run stopped taking calls but still wait for
   // calls in flight (part of closing_).
   std::unordered_map<std::string, int> waiting_;

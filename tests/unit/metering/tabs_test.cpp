@@ -514,17 +514,27 @@ TEST_CASE("failures in a tab: released ones cost nothing, possibly billed ones t
   auto replay = meter.chat(venice, small_request(), call("r", 1));
   REQUIRE_FALSE(replay.ok());
   CHECK(replay.error().kind == ErrorKind::invalid_argument);
+  CHECK(replay.error().message == "this call (r:1:1) was already made");
   CHECK(venice.calls == 4);
   // Flushing the run's tabs (to read what it spent) keeps refusing replays.
   REQUIRE(meter.flush_run("r").ok());
   CHECK(f.wallet->spent("r").value() == 2 * kCost + kHold);
   REQUIRE_FALSE(meter.chat(venice, small_request(), call("r", 2)).ok());
   CHECK(venice.calls == 4);
+  // The key is the run, the step and the attempt: another attempt at a step, or the same
+  // step of another run, is a call of its own.
+  CallContext retry = call("r", 1);
+  retry.attempt = 2;
+  REQUIRE(meter.chat(venice, small_request(), retry).ok());
+  REQUIRE(meter.chat(venice, small_request(), call("other", 1)).ok());
+  CHECK(venice.calls == 6);
   REQUIRE(meter.close_run("r").ok());
+  REQUIRE(meter.close_run("other").ok());
 
-  CHECK(f.wallet->spent("r").value() == 2 * kCost + kHold);
+  CHECK(f.wallet->spent("r").value() == 3 * kCost + kHold);
+  CHECK(f.wallet->spent("other").value() == kCost);
   auto receipts = f.wallet->receipts("r").value();
-  REQUIRE(receipts.size() == 3);
+  REQUIRE(receipts.size() == 4);
   int estimates = 0;
   for (const auto& r : receipts) {
     CHECK(wallet::verify_receipt(r).ok());
