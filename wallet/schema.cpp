@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS tab_receipts(
   run TEXT NOT NULL,
   cost INTEGER NOT NULL,
   receipt TEXT NOT NULL,
-  PRIMARY KEY(reservation, seq));
+  PRIMARY KEY(reservation, seq)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tab_receipts_run_cost ON tab_receipts(run, reservation, cost);
 CREATE TABLE IF NOT EXISTS budget_spend(
   scope TEXT PRIMARY KEY,
@@ -60,29 +60,6 @@ CREATE TABLE IF NOT EXISTS budget_spend(
 const char* kRunCostIndex =
     "DROP INDEX IF EXISTS tab_receipts_run; "
     "CREATE INDEX IF NOT EXISTS tab_receipts_run_cost ON tab_receipts(run, reservation, cost)";
-
-// tab_receipts was a WITHOUT ROWID table until stop 17. Its rows are receipts of about
-// 700 bytes (twice that with a proof), and a WITHOUT ROWID table keeps whole rows in its
-// interior pages too, which SQLite advises against for rows over a twentieth of a page:
-// every insert sought through a tree of a few rows per page. As an ordinary table with
-// its key in an index, a tab's receipts append at the end of both. Rebuilt once, on the
-// first open; the columns and the key are unchanged, so an older perdiem reads it too.
-const char* kTabReceiptsWithoutRowid =
-    "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'tab_receipts' "
-    "AND sql LIKE '%WITHOUT ROWID%'";
-const char* kRebuildTabReceipts = R"sql(
-CREATE TABLE tab_receipts_rowid(
-  reservation INTEGER NOT NULL,
-  seq INTEGER NOT NULL,
-  run TEXT NOT NULL,
-  cost INTEGER NOT NULL,
-  receipt TEXT NOT NULL,
-  PRIMARY KEY(reservation, seq));
-INSERT INTO tab_receipts_rowid(reservation, seq, run, cost, receipt)
-  SELECT reservation, seq, run, cost, receipt FROM tab_receipts ORDER BY reservation, seq;
-DROP TABLE tab_receipts;
-ALTER TABLE tab_receipts_rowid RENAME TO tab_receipts;
-)sql";
 
 // Idempotency: `key` keeps every reservation's key; `live_key` holds it only while the
 // reservation is not released, and is what lookups and uniqueness use. The index is on
@@ -144,16 +121,6 @@ Status create_schema(sql::Db& db) {
     if (!st.ok()) return fail(st);
   }
   version->reset();
-  auto layout = db.prepare(kTabReceiptsWithoutRowid);
-  if (!layout) return fail(layout.error());
-  auto counted = layout->step();
-  if (!counted) return fail(counted.error());
-  const bool without_rowid = *counted && layout->column_int(0) > 0;
-  layout->reset();
-  if (without_rowid) {
-    st = db.exec(kRebuildTabReceipts);  // its index is made again below
-    if (!st.ok()) return fail(st);
-  }
   st = db.exec(kLiveKeyIndex);
   if (!st.ok()) return fail(st);
   st = db.exec(kRunCostIndex);

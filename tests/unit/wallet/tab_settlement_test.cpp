@@ -4,7 +4,6 @@
 #include <doctest/doctest.h>
 
 #include "wallet/receipt_batch.hpp"
-#include "wallet/receipts.hpp"
 #include "wallet/sqlite.hpp"
 #include "wallet_fixture.hpp"
 
@@ -266,73 +265,4 @@ TEST_CASE("a shared tab's receipts count for their runs, before and after the in
   CHECK(f.wallet->spent("run-a").value() == usd("0.009"));
   CHECK(f.wallet->spent("run-b").value() == usd("0.012"));
   f.require_verified();
-}
-
-TEST_CASE("a wallet whose tab receipts were a WITHOUT ROWID table is rebuilt on open, intact") {
-  WalletFixture f;
-  f.fund_usd("1");
-  std::vector<TabToSettle> tabs;  // two tabs in one batch (proofs stored), then one alone
-  for (const char* run : {"r1", "r2"}) {
-    Budgets budgets;
-    budgets.run = run;
-    auto tab = f.wallet->reserve(tab_request(usd("0.1"), usd("0.01"), budgets));
-    REQUIRE(tab.ok());
-    tabs.push_back(TabToSettle{*tab, {tab_call(0, usd("0.002")), tab_call(1, usd("0.003"))}});
-  }
-  for (auto& settled : f.wallet->settle_tabs_async(tabs)) REQUIRE(settled.get().ok());
-  auto alone = f.wallet->reserve(tab_request(usd("0.1"), usd("0.01")));
-  REQUIRE(alone.ok());
-  std::vector<TabCall> calls{tab_call(0, usd("0.004")), tab_call(1, usd("0.005"))};
-  for (auto& call : calls) call.record.run = "r3";
-  REQUIRE(f.wallet->settle_tab_async(*alone, calls).get().ok());
-  const auto receipts_of = [&](const char* run) {
-    std::vector<std::string> texts;
-    auto receipts = f.wallet->receipts(run);
-    REQUIRE(receipts.ok());
-    for (const auto& receipt : *receipts) texts.push_back(receipt_to_json(receipt));
-    return texts;
-  };
-  const auto before = std::vector{receipts_of("r1"), receipts_of("r2"), receipts_of("r3")};
-  REQUIRE(before[2].size() == 2);
-  f.close();
-  const auto table_sql = [&] {
-    auto db = sql::Db::open(f.db_path, 1000);
-    REQUIRE(db.ok());
-    auto sql = db->prepare("SELECT sql FROM sqlite_schema WHERE name = 'tab_receipts'");
-    REQUIRE(sql.ok());
-    REQUIRE(sql->step().value());
-    return sql->column_text(0);
-  };
-  CHECK(table_sql().find("WITHOUT ROWID") == std::string::npos);  // a new wallet's layout
-  {
-    // The layout a wallet written before stop 17 has.
-    auto db = sql::Db::open(f.db_path, 1000);
-    REQUIRE(db.ok());
-    REQUIRE(db->exec("CREATE TABLE old_layout(reservation INTEGER NOT NULL, seq INTEGER NOT "
-                     "NULL, run TEXT NOT NULL, cost INTEGER NOT NULL, receipt TEXT NOT NULL, "
-                     "PRIMARY KEY(reservation, seq)) WITHOUT ROWID; "
-                     "INSERT INTO old_layout SELECT * FROM tab_receipts; "
-                     "DROP TABLE tab_receipts; "
-                     "ALTER TABLE old_layout RENAME TO tab_receipts; "
-                     "CREATE INDEX tab_receipts_run_cost ON tab_receipts(run, reservation, cost)")
-                .ok());
-  }
-  CHECK(table_sql().find("WITHOUT ROWID") != std::string::npos);
-  f.open();
-  CHECK(table_sql().find("WITHOUT ROWID") == std::string::npos);
-  CHECK(std::vector{receipts_of("r1"), receipts_of("r2"), receipts_of("r3")} == before);
-  CHECK(f.wallet->spent("r1").value() == usd("0.005"));
-  CHECK(f.wallet->spent("r3").value() == usd("0.009"));
-  f.require_verified();
-  // The rebuilt table keeps its key: a receipt stored twice is refused.
-  f.close();
-  auto db = sql::Db::open(f.db_path, 1000);
-  REQUIRE(db.ok());
-  CHECK_FALSE(db->exec("INSERT INTO tab_receipts SELECT * FROM tab_receipts LIMIT 1").ok());
-  auto indexes = db->prepare(
-      "SELECT group_concat(name) FROM sqlite_schema WHERE type = 'index' "
-      "AND tbl_name = 'tab_receipts' AND sql IS NOT NULL");
-  REQUIRE(indexes.ok());
-  REQUIRE(indexes->step().value());
-  CHECK(indexes->column_text(0) == "tab_receipts_run_cost");
 }
