@@ -7,8 +7,8 @@
 //   fan-out     N agents at once on the scheduler, each making 5 calls to the sim with
 //               50 ms of simulated latency, against the ideal 250 ms.
 //   idle        resident memory per agent while N agents sleep inside their plans.
-//   calls/s and scheduled also print each thread's CPU per call, by thread name: on two
-//   cores it is their sum, not the plan's thread alone, that bounds the rate.
+//   calls/s, scheduled and fan-out also print each thread's CPU per call (per agent), by
+//   thread name: on two cores it is their sum, not the plan's thread, that bounds them.
 //   Every line names the process's allocator (mimalloc for agents_bench, as the perdiem
 //   command runs; glibc for agents_bench_glibc), found by asking mimalloc whether it
 //   owns a fresh malloc block, not assumed from the build.
@@ -80,15 +80,16 @@ std::map<std::string, double> cpu_seconds_by_thread() {
 }
 
 // "  CPU per call by thread: agents_bench 7.0 us, perdiem-tabs 4.5 us, ... (sum 19.2 us)":
-// what each thread used between two readings of cpu_seconds_by_thread, per call (the
-// plan's thread goes by the program's name).
+// what each thread used between two readings of cpu_seconds_by_thread, per call (or per
+// agent: `unit`). The plan's thread goes by the program's name.
 void print_cpu_by_thread(const std::map<std::string, double>& before,
-                         const std::map<std::string, double>& after, int calls) {
+                         const std::map<std::string, double>& after, int count,
+                         const char* unit = "call") {
   std::vector<std::pair<double, std::string>> used;
   double sum = 0;
   for (const auto& [name, seconds] : after) {
     const auto earlier = before.find(name);
-    const double us = (seconds - (earlier == before.end() ? 0 : earlier->second)) * 1e6 / calls;
+    const double us = (seconds - (earlier == before.end() ? 0 : earlier->second)) * 1e6 / count;
     sum += us;
     if (us >= 0.05) used.emplace_back(us, name);
   }
@@ -99,7 +100,7 @@ void print_cpu_by_thread(const std::map<std::string, double>& before,
     std::snprintf(one, sizeof one, "%s%s %.1f us", line.empty() ? "" : ", ", name.c_str(), us);
     line += one;
   }
-  std::printf("  CPU per call by thread: %s (sum %.1f us)\n", line.c_str(), sum);
+  std::printf("  CPU per %s by thread: %s (sum %.1f us)\n", unit, line.c_str(), sum);
 }
 
 // "mimalloc" when malloc is mimalloc's (linked into this program), else "glibc".
@@ -192,6 +193,7 @@ void fan_out(int agents, int calls_each) {
       "return 'done'\n";
   std::vector<std::shared_ptr<RunHandle>> runs;
   runs.reserve(static_cast<std::size_t>(agents));
+  const auto by_thread_before = cpu_seconds_by_thread();
   const auto start = Clock::now();
   const double cpu_before = cpu_seconds();
   RunOptions options;
@@ -203,6 +205,7 @@ void fan_out(int agents, int calls_each) {
   for (auto& run : runs) failed += run->wait().ok() ? 0 : 1;
   const double wall = seconds_since(start);
   const double cpu = cpu_seconds() - cpu_before;
+  const auto by_thread_after = cpu_seconds_by_thread();
   const double ideal = 0.05 * calls_each;
   std::printf(
       "agents_bench [%s malloc] fan-out: %d agents x %d sim calls of 50 ms on %u scheduler "
@@ -212,6 +215,7 @@ void fan_out(int agents, int calls_each) {
       kAllocator, agents, calls_each, std::max(1u, std::thread::hardware_concurrency()),
       wall * 1000, ideal * 1000, wall / ideal, cpu * 1e6 / agents, failed,
       wall <= 1.5 * ideal ? "met" : "MISSED");
+  print_cpu_by_thread(by_thread_before, by_thread_after, agents, "agent");
 }
 
 // What an agent costs to start and finish, with no model call: its run record, sandbox,
