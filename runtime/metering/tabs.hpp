@@ -29,6 +29,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -61,13 +62,16 @@ struct TabOptions {
 // call, and a long run holds hundreds of thousands.
 struct CallKey {
   std::int64_t step = 0;
-  int attempt = 0;
+  int attempt = 1;  // as CallContext::attempt
   friend bool operator==(const CallKey&, const CallKey&) = default;
 };
 
+// Consecutive steps land in neighbouring buckets (libstdc++ hashes integers to
+// themselves); an attempt past 63 only shares a bucket with the next step's.
 struct CallKeyHash {
   std::size_t operator()(const CallKey& key) const noexcept {
-    return std::hash<std::int64_t>{}(key.step * 64 + key.attempt);
+    return std::hash<std::uint64_t>{}(static_cast<std::uint64_t>(key.step) * 64 +
+                                      static_cast<std::uint64_t>(key.attempt));
   }
 };
 

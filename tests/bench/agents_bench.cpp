@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -58,30 +59,37 @@ double cpu_seconds() {
 }
 
 // CPU seconds each of this process's threads has used, summed by thread name (the
-// runtime names its threads perdiem-tabs, perdiem-memory, ...). A thread's CPU clock is
-// read by its id: Linux's clock id for a thread is (~tid << 3) | 6 (CPUCLOCK_SCHED 2 |
-// CPUCLOCK_PERTHREAD 4), what pthread_getcpuclockid returns for a pthread_t we do not
-// have here. A thread that ended
-// between two readings is missing from the second: the runtime's own threads live as
-// long as the runtime.
+// runtime names its threads perdiem-tabs, perdiem-memory, ...; Linux keeps 15 characters
+// of a name). A thread's CPU clock is read by its id: Linux's clock id for a thread is
+// (~tid << 3) | 6 (CPUCLOCK_SCHED 2 | CPUCLOCK_PERTHREAD_MASK 4), what
+// pthread_getcpuclockid returns for a pthread_t we do not have here. A thread that ended
+// between two readings is missing from the second: the runtime's threads live as long
+// as the runtime, so only an empty reading (no /proc) is a failure.
 std::map<std::string, double> cpu_seconds_by_thread() {
   std::map<std::string, double> by_name;
-  std::error_code ignored;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ignored)) {
+  std::error_code error;
+  for (std::filesystem::directory_iterator task("/proc/self/task", error), end;
+       !error && task != end; task.increment(error)) {
+    const std::string id = task->path().filename().string();
+    unsigned tid = 0;
+    if (std::from_chars(id.data(), id.data() + id.size(), tid).ec != std::errc()) continue;
     std::string name;
-    std::getline(std::ifstream(task.path() / "comm"), name);
-    const auto tid = static_cast<unsigned>(std::stoul(task.path().filename().string()));
-    const auto clock = static_cast<clockid_t>((~tid << 3) | 6u);
+    std::getline(std::ifstream(task->path() / "comm"), name);
     timespec used{};
-    if (::clock_gettime(clock, &used) != 0) continue;  // the thread has ended
+    if (::clock_gettime(static_cast<clockid_t>((~tid << 3) | 6u), &used) != 0) continue;
     by_name[name] += static_cast<double>(used.tv_sec) + static_cast<double>(used.tv_nsec) / 1e9;
+  }
+  if (by_name.empty()) {
+    std::fprintf(stderr, "agents_bench: cannot read the threads' CPU clocks (/proc/self/task)\n");
+    std::exit(1);
   }
   return by_name;
 }
 
 // "  CPU per call by thread: agents_bench 7.0 us, perdiem-tabs 4.5 us, ... (sum 19.2 us)":
 // what each thread used between two readings of cpu_seconds_by_thread, per call (or per
-// agent: `unit`). The plan's thread goes by the program's name.
+// agent: `unit`). A sync plan runs on the program's own thread (named after it);
+// scheduled plans run on the event loops, perdiem-http.
 void print_cpu_by_thread(const std::map<std::string, double>& before,
                          const std::map<std::string, double>& after, int count,
                          const char* unit = "call") {
