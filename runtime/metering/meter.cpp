@@ -277,8 +277,7 @@ Result<Meter::OpenCall> Meter::hold(const std::string& provider, wallet::Nanos w
   }
   wallet::ReserveRequest request;
   if (!context.run.empty())
-    request.idempotency_key =
-        context.run + ":" + std::to_string(context.step) + ":" + std::to_string(context.attempt);
+    request.idempotency_key = call_key_text(context.run, {context.step, context.attempt});
   request.provider = provider;
   request.worst_case = worst_case;
   request.budgets = std::move(budgets);

@@ -8,6 +8,10 @@
 
 namespace perdiem::metering {
 
+std::string call_key_text(const std::string& run, const CallKey& key) {
+  return run + ":" + std::to_string(key.step) + ":" + std::to_string(key.attempt);
+}
+
 struct Tabs::Tab {
   std::mutex mu;
   wallet::Reservation reservation;
@@ -120,8 +124,7 @@ Result<Tabs::Seat> Tabs::admit(const std::string& provider, wallet::Nanos hold,
     if (key && !charged_keys_[budgets.run].insert(*key).second)
       // This exact attempt was already made; sending it again would be a second call.
       return make_error(ErrorKind::invalid_argument,
-                        "this call (" + budgets.run + ":" + std::to_string(key->step) + ":" +
-                            std::to_string(key->attempt) + ") was already made",
+                        "this call (" + call_key_text(budgets.run, *key) + ") was already made",
                         provider);
     slot = slot_for(slot_key, budgets.run, shared);
   }

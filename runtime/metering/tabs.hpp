@@ -66,6 +66,10 @@ struct CallKey {
   friend bool operator==(const CallKey&, const CallKey&) = default;
 };
 
+// "run:step:attempt": the key as the wallet stores it for a call outside a tab, and as
+// a refusal names it.
+std::string call_key_text(const std::string& run, const CallKey& key);
+
 // Consecutive steps land in neighbouring buckets (libstdc++ hashes integers to
 // themselves); an attempt past 63 only shares a bucket with the next step's.
 struct CallKeyHash {
