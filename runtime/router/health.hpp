@@ -49,7 +49,8 @@ struct ProviderStats {
   // Successes over the window with one success and one failure added (Laplace), in
   // thousandths: 500 for a provider never tried, and more evidence moves it further.
   int success_permille = 500;
-  std::size_t samples = 0;  // outcomes in the window
+  std::size_t samples = 0;    // outcomes in the window
+  std::size_t successes = 0;  // of them, successes (the raw count, for explanations)
   int consecutive_failures = 0;
   Breaker breaker = Breaker::closed;
   bool probe_in_flight = false;

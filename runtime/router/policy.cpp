@@ -14,10 +14,6 @@ std::string ms_text(std::int64_t us) {
   return std::to_string(us / 1000) + " ms";
 }
 
-std::string percent_text(int permille) {
-  return std::to_string(permille / 10) + "." + std::to_string(permille % 10) + "%";
-}
-
 // What `fastest` compares: time to first token for a streamed call when known (total
 // time bounds it from above otherwise), else total time; empty when never observed.
 std::optional<std::int64_t> speed_of(const ProviderStats& health, bool streaming) {
@@ -68,8 +64,10 @@ std::string speed_text(const ProviderStats& h, bool streaming) {
 
 std::string reliability_text(const ProviderStats& h) {
   if (h.samples == 0) return "never tried";
-  return "success " + percent_text(h.success_permille) + " over " + std::to_string(h.samples) +
-         " recent calls";
+  // The raw count, not the smoothed score the ranking uses: "66.6% over 1 recent calls"
+  // (one success, Laplace-smoothed) read as if a third of one call had failed.
+  return std::to_string(h.successes) + " of " + std::to_string(h.samples) +
+         (h.samples == 1 ? " recent call" : " recent calls") + " succeeded";
 }
 
 // The policy's own fact first, then the others it breaks ties with.

@@ -42,7 +42,10 @@ TEST_CASE("the success rate covers the last `window` outcomes") {
   CHECK(health.stats("a", 0).success_permille == 1 * 1000 / 6);
   for (int i = 0; i < 4; ++i) health.record_success("a", {std::nullopt, 1});
   CHECK(health.stats("a", 0).samples == 4);
+  CHECK(health.stats("a", 0).successes == 4);
   CHECK(health.stats("a", 0).success_permille == 5 * 1000 / 6);
+  health.record_failure("a", 0);
+  CHECK(health.stats("a", 0).successes == 3);
 }
 
 TEST_CASE("circuit breaker: closed -> open -> half-open probe -> open -> half-open -> closed") {

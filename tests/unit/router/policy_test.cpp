@@ -190,7 +190,8 @@ TEST_CASE("reliable ranks by recent success rate, price breaking ties") {
   const Ranking r = rank_candidates(candidates, call(Policy::reliable), health, {}, 0);
   // venice 10/12 = 833, groq untried 500, together 6/12 = 500 but dearer than groq.
   CHECK(order(r.ranked) == std::vector<std::string>{"venice", "groq", "together"});
-  CHECK(r.ranked[0].reason.find("success 83.3% over 10 recent calls") == 0);
+  // The reason tells the raw count, not the smoothed score it ranked by.
+  CHECK(r.ranked[0].reason.find("9 of 10 recent calls succeeded") == 0);
 }
 
 TEST_CASE("each constraint rejects with a reason") {
