@@ -30,6 +30,7 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -266,15 +267,38 @@ void idle_memory(int agents) {
       kAllocator, agents, per_agent, per_agent <= 64 ? "met" : "MISSED");
 }
 
+constexpr const char* kUsage =
+    "usage: agents_bench [agents=10000] [calls=20000] [calls_per_agent=5] "
+    "[only=idle|calls|scheduled|start|fan-out]\n";
+
+// A count from the command line, or the usage and exit: atoi read "--help" as 0 agents,
+// and a fan-out of none reported its target met.
+int count_argument(int argc, char** argv, int index, int fallback) {
+  if (argc <= index) return fallback;
+  const std::string_view text = argv[index];
+  int value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc{} || end != text.data() + text.size() || value < 1) {
+    std::fprintf(stderr, "agents_bench: \"%s\" is not a positive count\n%s", argv[index], kUsage);
+    std::exit(2);
+  }
+  return value;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int agents = argc > 1 ? std::atoi(argv[1]) : 10000;
-  const int calls = argc > 2 ? std::atoi(argv[2]) : 20000;
-  const int calls_each = argc > 3 ? std::atoi(argv[3]) : 5;
+  const int agents = count_argument(argc, argv, 1, 10000);
+  const int calls = count_argument(argc, argv, 2, 20000);
+  const int calls_each = count_argument(argc, argv, 3, 5);
+  const std::string only = argc > 4 ? argv[4] : "";
+  const auto known = {"idle", "calls", "scheduled", "start", "fan-out"};
+  if (!only.empty() && std::find(known.begin(), known.end(), only) == known.end()) {
+    std::fprintf(stderr, "agents_bench: no measure named \"%s\"\n%s", only.c_str(), kUsage);
+    return 2;
+  }
   std::error_code ignored;
   if (std::filesystem::is_directory("/dev/shm", ignored)) ::setenv("TMPDIR", "/dev/shm", 1);
-  const std::string only = argc > 4 ? argv[4] : "";
   const auto wanted = [&](const char* measure) { return only.empty() || only == measure; };
   // Idle first: memory freed by an earlier measure and kept by the allocator for reuse
   // would hide what the sleeping agents take.
