@@ -147,7 +147,11 @@ Status configure_connection(sql::Db& db, bool full_sync) {
   // the fsync on each commit (it happens at checkpoint): a power loss may lose the last
   // transactions but never corrupts the file, and a process crash loses nothing
   // committed. Traces and memory can afford that; the wallet's ledger (FULL) cannot.
-  Status st = db.exec("PRAGMA journal_mode=WAL");
+  // 16 KiB pages, for a file this creates (an existing file keeps its own): every model
+  // call appends a ~650-byte step row, and bigger pages mean fewer pages, frames and
+  // splits per commit (memory_bench: a traced step 6.9 -> 5.8 us, the file 13% smaller,
+  // recall unchanged). It must precede journal_mode, which writes the file's header.
+  Status st = db.exec("PRAGMA page_size=16384; PRAGMA journal_mode=WAL");
   if (!st.ok()) return st;
   return db.exec(
       full_sync ? "PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY"

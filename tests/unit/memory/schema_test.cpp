@@ -43,6 +43,7 @@ TEST_CASE("a new memory.db is created at the current version, in WAL mode") {
   REQUIRE((*stmt)->step().value());
   CHECK((*stmt)->column_text(0) == "wal");
   (*stmt)->reset();
+  CHECK((*db)->scalar("PRAGMA page_size").value() == 16384);
   // Reopening a current file changes nothing.
   { auto again = open_store(path); }
   CHECK(user_version(path) == current_schema_version());
@@ -104,6 +105,21 @@ TEST_CASE("an older memory.db is upgraded in place and keeps its data") {
   auto refused = MemoryStore::open(path, old_options);
   REQUIRE(!refused.ok());
   CHECK(refused.error().message.find("schema version 2") != std::string::npos);
+}
+
+TEST_CASE("a memory.db made with 4 KiB pages keeps them, and its data, when opened") {
+  TempDir dir;
+  std::string path = dir.file("memory.db");
+  exec(path, "PRAGMA page_size=4096; PRAGMA journal_mode=WAL");  // as earlier perdiems made it
+  {
+    auto store = open_store(path);
+    REQUIRE(store->set_fact("prefs", "color", "blue").ok());
+  }
+  auto db = sql::Db::open(path, "memory.db", 1000);
+  REQUIRE(db.ok());
+  CHECK((*db)->scalar("PRAGMA page_size").value() == 4096);
+  auto store = open_store(path);
+  CHECK(store->get_fact("prefs", "color").value().value_or("") == "blue");
 }
 
 TEST_CASE("a failed upgrade leaves the older file as it was") {
