@@ -82,8 +82,13 @@ UPDATE meta SET value = '2' WHERE key = 'schema_version';
 
 Status configure_connection(sql::Db& db) {
   // journal_mode returns a row; exec discards it. Switching needs a brief exclusive lock;
-  // the busy timeout covers a concurrent opener.
-  Status st = db.exec("PRAGMA journal_mode=WAL");
+  // the busy timeout covers a concurrent opener. 16 KiB pages, for a file this creates
+  // (an existing file keeps its own; it must precede journal_mode, which writes the
+  // header): tab_receipts keeps whole ~700-byte receipts in its interior pages, four
+  // times fewer of them at this size, and the checkpointer copies fewer pages per call.
+  // agents_bench, 8 alternating pairs: the writer 2.95 -> 2.75 us per call, the
+  // checkpointer 0.9 -> 0.5 (medians).
+  Status st = db.exec("PRAGMA page_size=16384; PRAGMA journal_mode=WAL");
   if (!st.ok()) return st;
   return db.exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
 }

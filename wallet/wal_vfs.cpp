@@ -12,7 +12,8 @@ namespace {
 
 constexpr const char* kName = "perdiem-wal";
 // The unix VFS writes at most 128 KiB - 1 per call (it masks larger sizes), so a larger
-// commit is written in pieces of up to 31 pages: still 1 call where there were 60.
+// commit is written in pieces of up to 124 KiB (31 frames of 4 KiB pages, 7 of 16 KiB):
+// still 1 call where there were 60.
 constexpr std::size_t kMaxBuffer = 31 * 4096;
 
 // Our file object; SQLite allocates szOsFile bytes for it and the real file follows it.

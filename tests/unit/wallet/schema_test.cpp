@@ -1,6 +1,8 @@
 // wallet.db schema versions: a version-1 file is migrated on open and keeps its
-// idempotency keys' meaning.
+// idempotency keys' meaning. Page sizes: a new file has 16 KiB pages, an older one keeps 4.
 #include <doctest/doctest.h>
+
+#include <filesystem>
 
 #include "wallet/sqlite.hpp"
 #include "wallet_fixture.hpp"
@@ -29,7 +31,36 @@ std::string schema_version(const std::string& path) {
   return stmt->column_text(0);
 }
 
+std::int64_t page_size(const std::string& path) {
+  auto db = sql::Db::open(path, 1000);
+  REQUIRE(db.ok());
+  auto stmt = db->prepare("PRAGMA page_size");
+  REQUIRE(stmt.ok());
+  REQUIRE(stmt->step().value());
+  return stmt->column_int(0);
+}
+
 }  // namespace
+
+TEST_CASE("a new wallet.db has 16 KiB pages; one made with 4 KiB keeps them and its money") {
+  WalletFixture fresh;
+  fresh.close();
+  CHECK(page_size(fresh.db_path) == 16384);
+
+  WalletFixture f;
+  f.close();
+  std::filesystem::remove(f.db_path);
+  exec(f.db_path, "PRAGMA page_size=4096; PRAGMA journal_mode=WAL");  // as earlier perdiems
+  f.open();
+  f.fund_usd("10");
+  auto held = f.reserve(usd("0.1"), "venice", {}, "k-4k");
+  f.settle(held.id, usd("0.05"));
+  f.close();
+  CHECK(page_size(f.db_path) == 4096);
+  f.open();
+  f.require_verified();
+  CHECK(f.balance().usd == usd("9.95"));
+}
 
 TEST_CASE("a version-1 wallet.db is migrated and its keys keep their meaning") {
   WalletFixture f;
