@@ -70,7 +70,13 @@ std::string new_run_id() {
 
 std::shared_ptr<RunHandle> RuntimeImpl::start_file(const std::string& path,
                                                    const RunOptions& options) {
-  auto handle = std::make_shared<BackgroundRun>(new_run_id());
+  return start_file_as(new_run_id(), path, options, 0);
+}
+
+std::shared_ptr<BackgroundRun> RuntimeImpl::start_file_as(std::string run_id,
+                                                          const std::string& path,
+                                                          const RunOptions& options, int depth) {
+  auto handle = std::make_shared<BackgroundRun>(std::move(run_id));
   Result<std::string> source = read_plan(path);
   if (!source) {
     RunResult result;
@@ -80,7 +86,7 @@ std::shared_ptr<RunHandle> RuntimeImpl::start_file(const std::string& path,
     return handle;
   }
   scheduled_.start(handle, make_scheduled_run(handle, std::move(*source), path,
-                                              plan_directory(path), options, 0));
+                                              plan_directory(path), options, depth));
   return handle;
 }
 

@@ -108,6 +108,10 @@ class RuntimeImpl final : public Runtime {
   // `depth` counts the agent.spawn levels above this run (0: a run the app started).
   RunResult run_file_as(std::string run_id, const std::atomic<bool>* cancel,
                         const std::string& path, const RunOptions& options, int depth = 0);
+  // The plan file as a run on the scheduler: an app's background run (depth 0) or a
+  // sub-agent. A file that cannot be read finishes the handle with the error.
+  std::shared_ptr<BackgroundRun> start_file_as(std::string run_id, const std::string& path,
+                                               const RunOptions& options, int depth);
 
   // A run on the calling thread, from start to end.
   RunResult run(std::string run_id, const std::atomic<bool>* cancel, std::string_view source,

@@ -1,5 +1,7 @@
 // agent.spawn: a sub-agent is a run of its own (own sandbox, run id, trace) started from
-// inside a parent's run on a thread of its own, with the parent's grants and limits.
+// inside a parent's run as an agent on the runtime's scheduler, with the parent's grants
+// and limits. It holds no thread: sixty sub-agents of one plan, or a sub-agent for each of
+// a thousand scheduled runs, share the loop threads every other agent runs on.
 //
 // Budgets: the sub-agent's budget is carved from the parent's. While it runs, the
 // parent's run limit is lowered by the carved amount; when it is awaited (or the parent
@@ -9,7 +11,6 @@
 // Lifetime: a sub-agent the parent did not await is cancelled when the parent's plan
 // ends, and the parent's run waits for it, so nothing outlives the run that started it.
 #include <chrono>
-#include <system_error>
 
 #include "sdk/src/runtime_impl.hpp"
 
@@ -28,11 +29,10 @@ constexpr auto kCancelPoll = std::chrono::milliseconds(20);
 
 struct RuntimeImpl::SubAgent {
   RunOptions options;
-  std::atomic<bool> cancel{false};
-  std::optional<Nanos> carved;  // taken from the parent's limit; refunded at the end
-  std::future<RunResult> running;
-  std::optional<RunResult> result;  // once awaited
-  bool settled = false;             // the carve has been refunded
+  std::optional<Nanos> carved;            // taken from the parent's limit; refunded at the end
+  std::shared_ptr<BackgroundRun> handle;  // the running sub-agent; set once it has started
+  std::optional<RunResult> result;        // once awaited
+  bool settled = false;                   // the carve has been refunded
 };
 
 Result<std::string> RuntimeImpl::spawn(Run& parent, const lua::SpawnRequest& request) {
@@ -83,20 +83,12 @@ Result<std::string> RuntimeImpl::spawn(Run& parent, const lua::SpawnRequest& req
     }
     parent.children[run_id] = child;
   }
-  const int depth = parent.depth + 1;
-  try {
-    child->running = std::async(std::launch::async, [this, child, run_id, path = request.path,
-                                                     depth] {
-      return run_file_as(run_id, &child->cancel, path, child->options, depth);
-    });
-  } catch (const std::system_error& e) {
-    // No thread to run it on: undo the carve and forget the child.
-    std::lock_guard lock(parent.mutex);
-    if (child->carved) parent.budgets.run_limit = *parent.budgets.run_limit + *child->carved;
-    parent.children.erase(run_id);
-    return make_error(ErrorKind::limit,
-                      std::string("cannot start a thread for the sub-agent: ") + e.what());
-  }
+  // Started outside the parent's mutex: a plan file that cannot be read finishes the
+  // handle at once, and the scheduler may run the child before this returns.
+  std::shared_ptr<BackgroundRun> handle =
+      start_file_as(run_id, request.path, child->options, parent.depth + 1);
+  std::lock_guard lock(parent.mutex);
+  child->handle = std::move(handle);
   return run_id;
 }
 
@@ -112,12 +104,13 @@ Result<lua::SpawnResult> RuntimeImpl::await_child(Run& parent, const std::string
   }
   if (!child->result) {
     // The parent's cancellation (Ctrl-C) and its deadline reach the child.
-    while (child->running.wait_for(kCancelPoll) != std::future_status::ready) {
+    std::optional<RunResult> done;
+    while (!(done = child->handle->wait_for(kCancelPoll))) {
       const bool cancelled = parent.cancel != nullptr && parent.cancel->load();
       const bool late = parent.deadline && std::chrono::steady_clock::now() > *parent.deadline;
-      if (cancelled || late) child->cancel = true;
+      if (cancelled || late) child->handle->cancel();
     }
-    child->result = child->running.get();
+    child->result = std::move(done);
   }
   const RunResult& done = *child->result;
   {
@@ -151,11 +144,11 @@ void RuntimeImpl::end_children(Run& run) {
   // Not awaited: nobody will read their answers. Cancel them all, then wait for each, so
   // stopping takes the longest child's time, not the sum.
   for (auto& [id, child] : children) {
-    if (!child->result && child->running.valid()) child->cancel = true;
+    if (!child->result && child->handle) child->handle->cancel();
   }
   for (auto& [id, child] : children) {
-    if (child->result || !child->running.valid()) continue;
-    child->result = child->running.get();
+    if (child->result || !child->handle) continue;
+    child->result = child->handle->wait();
     std::lock_guard lock(run.mutex);
     if (!child->settled) {
       child->settled = true;

@@ -249,7 +249,8 @@ PERDIEM_API perdiem_code perdiem_run_config_set_max_call_nanos(perdiem_run_confi
 
 typedef struct perdiem_run perdiem_run;
 
-/* Starts a plan on a thread of its own and returns at once: stores a handle in *out and
+/* Starts a plan as an agent on the runtime's scheduler (its event-loop threads, shared by
+ * every background run) and returns at once: stores a handle in *out and
  * returns PERDIEM_CODE_OK, or stores NULL and returns PERDIEM_CODE_INVALID_ARGUMENT (a
  * NULL argument) or PERDIEM_CODE_INTERNAL (out of memory). Failures of the run itself
  * (a missing file, a script error) are in its result. NULL config: the defaults.

@@ -21,6 +21,7 @@
 
 #include "perdiem/perdiem.hpp"
 #include "runtime/memory/memory_store.hpp"
+#include "tests/support/threads.hpp"
 
 using namespace perdiem;
 using namespace std::chrono_literals;
@@ -234,14 +235,7 @@ TEST_CASE("runs that end together are closed in batches: few threads, and each i
           "when its handle says it finished") {
   TempDir dir;
   auto runtime = sim_runtime(dir.path + "/memory.db");
-  auto threads_now = [] {
-    std::size_t count = 0;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) {
-      (void)entry;
-      ++count;
-    }
-    return count;
-  };
+  auto threads_now = [] { return static_cast<std::size_t>(perdiem::testing::thread_count()); };
   const std::size_t before = threads_now();
   std::atomic<bool> sampling{true};
   std::atomic<std::size_t> most{0};

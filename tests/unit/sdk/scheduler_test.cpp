@@ -3,8 +3,6 @@
 // cancellation reaches agents whatever they are waiting on.
 #include <doctest/doctest.h>
 
-#include <dirent.h>
-
 #include <atomic>
 #include <chrono>
 #include <optional>
@@ -15,8 +13,10 @@
 #include "perdiem/mock_provider.hpp"
 #include "perdiem/perdiem.hpp"
 #include "perdiem/routing.hpp"
+#include "tests/support/threads.hpp"
 
 using namespace perdiem;
+using perdiem::testing::thread_count;
 using namespace std::chrono_literals;
 
 namespace {
@@ -29,16 +29,6 @@ std::unique_ptr<Runtime> runtime_with_threads(unsigned threads) {
   auto runtime = Runtime::create(std::move(options));
   REQUIRE(runtime.ok());
   return std::move(*runtime);
-}
-
-// Threads this process has now.
-int thread_count() {
-  int count = 0;
-  if (DIR* tasks = ::opendir("/proc/self/task")) {
-    while (const dirent* entry = ::readdir(tasks)) count += entry->d_name[0] != '.' ? 1 : 0;
-    ::closedir(tasks);
-  }
-  return count;
 }
 
 }  // namespace

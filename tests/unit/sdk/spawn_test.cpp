@@ -1,6 +1,7 @@
 // agent.spawn through the Runtime: a sub-agent in its own run returns its value to the
 // parent; its failure is catchable; budgets are carved from the parent's; names are
-// resolved like require; nesting is bounded.
+// resolved like require; nesting is bounded; sub-agents are agents on the scheduler,
+// holding no thread each.
 #include <doctest/doctest.h>
 
 #include <stdlib.h>
@@ -8,11 +9,14 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "perdiem/perdiem.hpp"
 #include "counting_model.hpp"
+#include "tests/support/threads.hpp"
 
 using namespace perdiem;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -152,4 +156,37 @@ TEST_CASE("sub-agents run at once, and an unawaited one is cancelled with its pa
   REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error->describe()));
   CHECK(result.text == "re:w1,re:w2,re:w3,re:w4");
   CHECK(model->max_in_flight.load() >= 2);
+}
+
+TEST_CASE("sub-agents are agents on the scheduler: forty asleep at once hold no thread each") {
+  PlanDir dir;
+  dir.write("napper.lua", "sleep(0.4) return 'woke ' .. agent.args[1]");
+  const std::string parent = dir.write(
+      "parent.lua",
+      "local children = {}\n"
+      "for i = 1, 40 do children[i] = agent.spawn('napper', {tostring(i)}) end\n"
+      "local answers = {}\n"
+      "for i, child in ipairs(children) do answers[i] = child:await() end\n"
+      "return answers[1] .. ',' .. answers[40] .. ',' .. #answers");
+  auto runtime = sim_runtime();
+  runtime->start_script("return 1", "warm.lua", {})->wait();  // the scheduler's threads exist
+  for (const bool scheduled_parent : {true, false}) {
+    CAPTURE(scheduled_parent);
+    const int before = testing::thread_count();
+    std::shared_ptr<RunHandle> background;
+    std::thread app_thread;
+    RunResult synchronous;
+    if (scheduled_parent) {
+      background = runtime->start_file(parent, {});
+    } else {
+      app_thread = std::thread([&] { synchronous = runtime->run_file(parent, {}); });
+    }
+    std::this_thread::sleep_for(200ms);  // every child started, and asleep
+    // The parent's await and the app's thread, not a thread per sub-agent (there were 40).
+    CHECK(testing::thread_count() - before < 15);
+    if (!scheduled_parent) app_thread.join();
+    const RunResult& result = scheduled_parent ? background->wait() : synchronous;
+    REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error->describe()));
+    CHECK(result.text == "woke 1,woke 40,40");
+  }
 }
