@@ -138,8 +138,12 @@ int child_await_continue(lua_State* L, int, lua_KContext) {
 }
 
 // child:await(): the sub-agent's value and {run_id=, cost=, cost_nanos=}, or its error.
-// Yields to the plan's driver when it may (a scheduler then waits without a thread);
-// inside a coroutine the plan made, or a parallel branch, it waits inline.
+// Yields to the plan's driver, which waits without holding the plan's thread. Inside a
+// coroutine the plan made, a parallel branch or a C callback it cannot yield, and it is
+// refused rather than answered in place: sub-agents are agents on the scheduler, so in
+// a background run the wait would hold the event-loop thread its sub-agent may need,
+// and neither would finish. Refused in every run, so a plan behaves the same however
+// the app runs it.
 int child_await(lua_State* L) {
   PlanContext& context = context_of(L);
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -148,13 +152,16 @@ int child_await(lua_State* L) {
   std::string run_id = lua_tostring(L, -1);
   lua_settop(L, 1);
   refuse_inside_on_delta(L, context, "child:await");
-  if (L == context.plan_thread && lua_isyieldable(L) && context.parallel_branches == 0) {
-    context.pending_child = std::move(run_id);
-    context.child_answer.reset();
-    return lua_yieldk(L, 0, 0, child_await_continue);
+  if (L != context.plan_thread || !lua_isyieldable(L) || context.parallel_branches > 0) {
+    raise_error_table(L, make_error(ErrorKind::script,
+                                    "child:await() waits only in the plan's body, not inside "
+                                    "parallel(), a coroutine or a callback: await it after "
+                                    "parallel returns (start the sub-agents first to run them "
+                                    "at once)"));
   }
-  const Result<SpawnResult> result = ask_host_child(*context.host, run_id);
-  return finish_await(L, context, handle_name(L), result);
+  context.pending_child = std::move(run_id);
+  context.child_answer.reset();
+  return lua_yieldk(L, 0, 0, child_await_continue);
 }
 
 // agent.spawn(name, args, options) -> {run_id=, name=, await=}: started, not awaited.

@@ -190,3 +190,26 @@ TEST_CASE("sub-agents are agents on the scheduler: forty asleep at once hold no 
     CHECK(result.text == "woke 1,woke 40,40");
   }
 }
+
+TEST_CASE("child:await() inside parallel or a coroutine is refused in every run; the body "
+          "awaits it later") {
+  PlanDir dir;
+  dir.write("worker.lua", "return 'done'");
+  const std::string parent = dir.write(
+      "parent.lua",
+      "local child = agent.spawn('worker')\n"
+      "local _, in_branch = pcall(parallel, function() return child:await() end)\n"
+      "local _, in_coroutine = pcall(coroutine.wrap(function() return child:await() end))\n"
+      "return {branch = in_branch.kind, coroutine = in_coroutine.kind,"
+      " message = in_branch.message, later = child:await()}");
+  auto runtime = sim_runtime();
+  const RunResult synchronous = runtime->run_file(parent, {});
+  const RunResult background = runtime->start_file(parent, {})->wait();
+  for (const RunResult* result : {&synchronous, &background}) {
+    REQUIRE_MESSAGE(result->ok(), (result->ok() ? "" : result->error->describe()));
+    CHECK(result->json.find("\"branch\":\"script\"") != std::string::npos);
+    CHECK(result->json.find("\"coroutine\":\"script\"") != std::string::npos);
+    CHECK(result->json.find("after parallel returns") != std::string::npos);
+    CHECK(result->json.find("\"later\":\"done\"") != std::string::npos);
+  }
+}
