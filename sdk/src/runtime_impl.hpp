@@ -233,6 +233,11 @@ class RuntimeImpl final : public Runtime {
   // child:await(): waits for the sub-agent and gives the parent back what it did not
   // spend of its carved budget.
   Result<lua::SpawnResult> await_child(Run& parent, const std::string& run_id);
+  // The same for a parent on the scheduler, without a thread waiting: `answer` runs on
+  // `loop` once the sub-agent has finished (at once if it has), and meanwhile a timer on
+  // `loop` passes the parent's cancellation and deadline on to it.
+  void await_child_on(Run& parent, const std::string& run_id, http::EventLoop& loop,
+                      std::function<void(Result<lua::SpawnResult>)> answer);
   // When a run ends: cancels the sub-agents it did not await and waits for them all.
   static void end_children(Run& run);
   // Whether end_children() would have sub-agents to stop and wait for.

@@ -12,6 +12,7 @@
 // ends, and the parent's run waits for it, so nothing outlives the run that started it.
 #include <chrono>
 
+#include "runtime/http/event_loop.hpp"
 #include "sdk/src/runtime_impl.hpp"
 
 namespace perdiem::sdk {
@@ -24,6 +25,24 @@ constexpr int kMaxSpawnDepth = 4;
 constexpr std::size_t kMaxChildren = 64;
 // How often an await looks at the parent's cancel flag.
 constexpr auto kCancelPoll = std::chrono::milliseconds(20);
+
+// Every kCancelPoll until `child` finishes: the parent's cancellation and deadline reach
+// it. Stops at the first look after the child finished, before touching the parent's
+// flag: the parent may be gone by then. Runs on the parent's loop thread, as its resume.
+void pass_cancel_on(http::EventLoop& loop, std::shared_ptr<BackgroundRun> child,
+                    const std::atomic<bool>* cancel,
+                    std::optional<std::chrono::steady_clock::time_point> deadline) {
+  loop.post_after(kCancelPoll, [&loop, child = std::move(child), cancel, deadline]() mutable {
+    if (child->done()) return;
+    const bool cancelled = cancel != nullptr && cancel->load();
+    const bool late = deadline && std::chrono::steady_clock::now() > *deadline;
+    if (cancelled || late) {
+      child->cancel();  // it ends soon, and its end answers the await
+      return;
+    }
+    pass_cancel_on(loop, std::move(child), cancel, deadline);
+  });
+}
 
 }  // namespace
 
@@ -90,6 +109,33 @@ Result<std::string> RuntimeImpl::spawn(Run& parent, const lua::SpawnRequest& req
   std::lock_guard lock(parent.mutex);
   child->handle = std::move(handle);
   return run_id;
+}
+
+void RuntimeImpl::await_child_on(Run& parent, const std::string& run_id, http::EventLoop& loop,
+                                 std::function<void(Result<lua::SpawnResult>)> answer) {
+  std::shared_ptr<BackgroundRun> handle;
+  {
+    std::lock_guard lock(parent.mutex);
+    auto found = parent.children.find(run_id);
+    if (found != parent.children.end() && !found->second->result) handle = found->second->handle;
+  }
+  if (!handle || handle->done()) {
+    answer(await_child(parent, run_id));  // unknown, awaited before, or finished: no wait
+    return;
+  }
+  // The parent waits for the handoff, as for a model call: it cannot end meanwhile, so
+  // `parent` is alive when the answer runs (not when the loop shuts down first).
+  http::Handoff handoff =
+      loop.expect([this, &parent, run_id, answer = std::move(answer)](bool shut_down) {
+        if (shut_down) {
+          answer(make_error(ErrorKind::cancelled,
+                            "the wait for sub-agent " + run_id + " ended: the runtime shut down"));
+          return;
+        }
+        answer(await_child(parent, run_id));  // finished: settles its budget, no wait
+      });
+  handle->on_finish([handoff]() mutable { handoff.complete(); });
+  pass_cancel_on(loop, handle, parent.cancel, parent.deadline);
 }
 
 Result<lua::SpawnResult> RuntimeImpl::await_child(Run& parent, const std::string& run_id) {

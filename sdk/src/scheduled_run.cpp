@@ -4,8 +4,9 @@
 // Sleeps are the scheduler's timers. Model calls (chat, stream, chat_many and parallel's
 // batches) run on the loop itself (RuntimeImpl::start_chat: Provider::start_chat, the
 // meter around it, backoffs as timers); the plan's on_delta runs on the loop thread as
-// text arrives. What can only block (an embedding, a host/built-in/MCP tool, a
-// sub-agent's await) runs on the runtime's blocking pool and posts its answer back.
+// text arrives. A sub-agent's await is answered on the loop when the sub-agent ends
+// (RuntimeImpl::await_child_on). What can only block (an embedding, a host/built-in/MCP
+// tool) runs on the runtime's blocking pool and posts its answer back.
 // Closing the run (durable settlements, the trace's end) happens on the pool too, batched
 // with the runs that end meanwhile (ScheduledRuns::close), so a loop thread never waits
 // on a disk.
@@ -74,10 +75,13 @@ class RuntimeImpl::ScheduledRun final : public scheduler::Agent,
             });
         return;
       case lua::PlanWait::child:
-        offload<Result<lua::SpawnResult>>(
-            loop, std::move(resume),
-            [&host, run_id = task.child_run_id()] { return lua::ask_host_child(host, run_id); },
-            [&task](Result<lua::SpawnResult> answer) { task.answer_child(std::move(answer)); });
+        // No thread waits: the child's end answers on this loop.
+        runtime_.await_child_on(*frame_.run, task.child_run_id(), loop,
+                                [&task, resume = std::move(resume)](
+                                    Result<lua::SpawnResult> answer) {
+                                  task.answer_child(std::move(answer));
+                                  resume();
+                                });
         return;
       case lua::PlanWait::tools:
         // A tool may take seconds (http.fetch, an MCP server): never on the loop thread.

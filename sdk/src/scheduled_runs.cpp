@@ -31,11 +31,25 @@ std::optional<RunResult> BackgroundRun::wait_for(std::chrono::milliseconds timeo
 }
 
 void BackgroundRun::finish(RunResult result) {
+  std::vector<std::function<void()>> callbacks;
   {
     std::lock_guard lock(mutex_);
     result_ = std::move(result);
+    callbacks.swap(on_finish_);
   }
   finished_.notify_all();
+  for (auto& callback : callbacks) callback();
+}
+
+void BackgroundRun::on_finish(std::function<void()> callback) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!result_) {
+      on_finish_.push_back(std::move(callback));
+      return;
+    }
+  }
+  callback();
 }
 
 ScheduledRuns::ScheduledRuns(scheduler::SchedulerOptions options, std::function<void()> flush)

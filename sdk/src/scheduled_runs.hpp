@@ -31,6 +31,9 @@ class BackgroundRun final : public RunHandle {
 
   const std::atomic<bool>* cancel_flag() const { return &cancel_; }
   void finish(RunResult result);
+  // Runs `callback` once the run has finished: now, on this thread, if it has; else on
+  // the thread that finishes it, after its waiters are woken. It must not block.
+  void on_finish(std::function<void()> callback);
 
  private:
   const std::string run_id_;
@@ -38,6 +41,7 @@ class BackgroundRun final : public RunHandle {
   mutable std::mutex mutex_;
   std::condition_variable finished_;
   std::optional<RunResult> result_;
+  std::vector<std::function<void()>> on_finish_;  // until result_ is set
 };
 
 // The background runs of one runtime, the scheduler they run on, and the pool for what

@@ -9,7 +9,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include "perdiem/perdiem.hpp"
 #include "counting_model.hpp"
@@ -212,4 +214,39 @@ TEST_CASE("child:await() inside parallel or a coroutine is refused in every run;
     CHECK(result->json.find("after parallel returns") != std::string::npos);
     CHECK(result->json.find("\"later\":\"done\"") != std::string::npos);
   }
+}
+
+TEST_CASE("a hundred background runs awaiting a sub-agent each hold no thread while they wait") {
+  PlanDir dir;
+  dir.write("napper.lua", "sleep(0.4) return 'woke'");
+  const std::string parent = dir.write("parent.lua", "return agent.spawn('napper'):await()");
+  auto runtime = sim_runtime();
+  runtime->start_script("return 1", "warm.lua", {})->wait();  // the scheduler's threads exist
+  const int before = testing::thread_count();
+  std::vector<std::shared_ptr<RunHandle>> parents;
+  for (int i = 0; i < 100; ++i) parents.push_back(runtime->start_file(parent, {}));
+  std::this_thread::sleep_for(200ms);  // every parent awaiting, every child asleep
+  // The awaits were blocking-pool jobs: a hundred threads.
+  CHECK(testing::thread_count() - before < 15);
+  for (auto& run : parents) {
+    const RunResult& result = run->wait();
+    REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error->describe()));
+    CHECK(result.text == "woke");
+  }
+}
+
+TEST_CASE("cancelling a background run that awaits a sub-agent cancels the sub-agent") {
+  PlanDir dir;
+  dir.write("sleeper.lua", "sleep(30) return 'late'");
+  const std::string parent = dir.write("parent.lua", "return agent.spawn('sleeper'):await()");
+  auto runtime = sim_runtime();
+  auto run = runtime->start_file(parent, {});
+  std::this_thread::sleep_for(150ms);  // awaiting
+  const auto cancelled_at = std::chrono::steady_clock::now();
+  run->cancel();
+  const std::optional<RunResult> result = run->wait_for(10s);
+  REQUIRE(result.has_value());
+  CHECK(std::chrono::steady_clock::now() - cancelled_at < 5s);  // not the child's 30 s
+  REQUIRE(!result->ok());
+  CHECK(result->error->kind == ErrorKind::cancelled);
 }
