@@ -1,5 +1,5 @@
-// Threads for work that can only block: a host-app model answering a call, a sub-agent's
-// await, a run's last durable writes. Event-loop threads must never wait on these, so
+// Threads for work that can only block: a host-app model answering a call, a tool, a
+// run's last durable writes. Event-loop threads must never wait on these, so
 // they hand them here and are told when they are done.
 //
 // A job gets a thread at once: an idle one, or a new one (so a job that waits for

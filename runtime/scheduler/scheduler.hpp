@@ -9,8 +9,8 @@
 // ends within kCancelSweep.
 //
 // The owner (the runtime) decides how each wait is answered: asynchronously on the loop
-// (a model call whose provider has an asynchronous path), or on a thread of its own for
-// what can only block (host-app callbacks, a sub-agent's await). Serving must not block
+// (a model call whose provider has an asynchronous path, a sub-agent's await), or on a
+// thread of its own for what can only block (host-app callbacks, tools). Serving must not block
 // the loop thread for long: every agent on that loop waits meanwhile.
 //
 // Thread-safety: start() and the counters from any thread. Agent's member functions are

@@ -207,6 +207,9 @@ class RuntimeImpl final : public Runtime {
     std::unique_ptr<sdk::RunTools> tools{};
     std::mutex tools_mutex{};  // guards `tools`
     const std::atomic<bool>* cancel = nullptr;
+    // A scheduled run's handle, which passes its cancellation on to the sub-agents it
+    // adopts; null for a run on the app's thread (its awaits poll `cancel` instead).
+    BackgroundRun* handle = nullptr;
     const RunOptions* options = nullptr;  // as the run was started
     int depth = 0;                        // agent.spawn levels above this run
     // Sub-agents by run id (runtime_spawn.cpp); guarded by `mutex`.
@@ -234,8 +237,8 @@ class RuntimeImpl final : public Runtime {
   // spend of its carved budget.
   Result<lua::SpawnResult> await_child(Run& parent, const std::string& run_id);
   // The same for a parent on the scheduler, without a thread waiting: `answer` runs on
-  // `loop` once the sub-agent has finished (at once if it has), and meanwhile a timer on
-  // `loop` passes the parent's cancellation and deadline on to it.
+  // `loop` once the sub-agent has finished (at once if it has). The parent's handle
+  // adopted the sub-agent, so cancelling the parent reaches it meanwhile.
   void await_child_on(Run& parent, const std::string& run_id, http::EventLoop& loop,
                       std::function<void(Result<lua::SpawnResult>)> answer);
   // When a run ends: cancels the sub-agents it did not await and waits for them all.

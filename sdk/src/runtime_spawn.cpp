@@ -23,26 +23,8 @@ namespace {
 constexpr int kMaxSpawnDepth = 4;
 // Sub-agents one run may start in all.
 constexpr std::size_t kMaxChildren = 64;
-// How often an await looks at the parent's cancel flag.
+// How often an await on the app's thread looks at the parent's cancel flag and deadline.
 constexpr auto kCancelPoll = std::chrono::milliseconds(20);
-
-// Every kCancelPoll until `child` finishes: the parent's cancellation and deadline reach
-// it. Stops at the first look after the child finished, before touching the parent's
-// flag: the parent may be gone by then. Runs on the parent's loop thread, as its resume.
-void pass_cancel_on(http::EventLoop& loop, std::shared_ptr<BackgroundRun> child,
-                    const std::atomic<bool>* cancel,
-                    std::optional<std::chrono::steady_clock::time_point> deadline) {
-  loop.post_after(kCancelPoll, [&loop, child = std::move(child), cancel, deadline]() mutable {
-    if (child->done()) return;
-    const bool cancelled = cancel != nullptr && cancel->load();
-    const bool late = deadline && std::chrono::steady_clock::now() > *deadline;
-    if (cancelled || late) {
-      child->cancel();  // it ends soon, and its end answers the await
-      return;
-    }
-    pass_cancel_on(loop, std::move(child), cancel, deadline);
-  });
-}
 
 }  // namespace
 
@@ -102,10 +84,18 @@ Result<std::string> RuntimeImpl::spawn(Run& parent, const lua::SpawnRequest& req
     }
     parent.children[run_id] = child;
   }
-  // Started outside the parent's mutex: a plan file that cannot be read finishes the
-  // handle at once, and the scheduler may run the child before this returns.
-  std::shared_ptr<BackgroundRun> handle =
-      start_file_as(run_id, request.path, child->options, parent.depth + 1);
+  // Started outside the parent's mutex, which is not held across reading the plan file.
+  std::shared_ptr<BackgroundRun> handle;
+  try {
+    handle = start_file_as(run_id, request.path, child->options, parent.depth + 1);
+  } catch (const std::exception& e) {
+    // Not started: undo the carve and forget the child, as if never spawned.
+    std::lock_guard lock(parent.mutex);
+    if (child->carved) parent.budgets.run_limit = *parent.budgets.run_limit + *child->carved;
+    parent.children.erase(run_id);
+    return make_error(ErrorKind::internal, std::string("cannot start the sub-agent: ") + e.what());
+  }
+  if (parent.handle != nullptr) parent.handle->adopt(handle);
   std::lock_guard lock(parent.mutex);
   child->handle = std::move(handle);
   return run_id;
@@ -124,7 +114,8 @@ void RuntimeImpl::await_child_on(Run& parent, const std::string& run_id, http::E
     return;
   }
   // The parent waits for the handoff, as for a model call: it cannot end meanwhile, so
-  // `parent` is alive when the answer runs (not when the loop shuts down first).
+  // `parent` is alive when the answer runs. If the loop shuts down first (the runtime is
+  // going), the parent ends cancelled, and ending it waits for the child (end_children).
   http::Handoff handoff =
       loop.expect([this, &parent, run_id, answer = std::move(answer)](bool shut_down) {
         if (shut_down) {
@@ -135,7 +126,6 @@ void RuntimeImpl::await_child_on(Run& parent, const std::string& run_id, http::E
         answer(await_child(parent, run_id));  // finished: settles its budget, no wait
       });
   handle->on_finish([handoff]() mutable { handoff.complete(); });
-  pass_cancel_on(loop, handle, parent.cancel, parent.deadline);
 }
 
 Result<lua::SpawnResult> RuntimeImpl::await_child(Run& parent, const std::string& run_id) {
@@ -147,6 +137,9 @@ Result<lua::SpawnResult> RuntimeImpl::await_child(Run& parent, const std::string
       return make_error(ErrorKind::invalid_argument, "no sub-agent " + run_id + " in this run");
     }
     child = found->second;
+  }
+  if (!child->handle) {
+    return make_error(ErrorKind::internal, "sub-agent " + run_id + " was never started");
   }
   if (!child->result) {
     // The parent's cancellation (Ctrl-C) and its deadline reach the child.

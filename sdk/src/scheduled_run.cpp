@@ -35,6 +35,7 @@ class RuntimeImpl::ScheduledRun final : public scheduler::Agent,
                            script_directory_, depth_)) {
       return nullptr;
     }
+    frame_.run->handle = handle_.get();  // its sub-agents are cancelled with it
     frame_.limits.time_slice = scheduler::kTimeSlice;
     try {
       task_ = std::make_unique<lua::PlanTask>(source_, chunk_name_, frame_.options.args,

@@ -41,6 +41,29 @@ void BackgroundRun::finish(RunResult result) {
   for (auto& callback : callbacks) callback();
 }
 
+void BackgroundRun::cancel() {
+  std::vector<std::weak_ptr<BackgroundRun>> children;
+  {
+    std::lock_guard lock(mutex_);
+    cancel_.store(true);
+    children = adopted_;
+  }
+  for (const auto& weak : children) {
+    if (std::shared_ptr<BackgroundRun> child = weak.lock()) child->cancel();
+  }
+}
+
+void BackgroundRun::adopt(const std::shared_ptr<BackgroundRun>& child) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!cancel_.load()) {
+      adopted_.push_back(child);
+      return;
+    }
+  }
+  child->cancel();
+}
+
 void BackgroundRun::on_finish(std::function<void()> callback) {
   {
     std::lock_guard lock(mutex_);

@@ -27,9 +27,14 @@ class BackgroundRun final : public RunHandle {
   bool done() const override;
   const RunResult& wait() override;
   std::optional<RunResult> wait_for(std::chrono::milliseconds timeout) override;
-  void cancel() override { cancel_.store(true); }
+  // Cancels this run and the sub-agents it adopted, theirs in turn.
+  void cancel() override;
 
   const std::atomic<bool>* cancel_flag() const { return &cancel_; }
+  // Makes `child` (a sub-agent's handle) cancelled whenever this run is: at once if it
+  // already is, else by cancel(). The child's own deadline never outlasts this run's
+  // (agent.spawn caps it), so cancelling is all a parent must pass on.
+  void adopt(const std::shared_ptr<BackgroundRun>& child);
   void finish(RunResult result);
   // Runs `callback` once the run has finished: now, on this thread, if it has; else on
   // the thread that finishes it, after its waiters are woken. It must not block.
@@ -42,6 +47,7 @@ class BackgroundRun final : public RunHandle {
   std::condition_variable finished_;
   std::optional<RunResult> result_;
   std::vector<std::function<void()>> on_finish_;  // until result_ is set
+  std::vector<std::weak_ptr<BackgroundRun>> adopted_;
 };
 
 // The background runs of one runtime, the scheduler they run on, and the pool for what

@@ -6,10 +6,13 @@
 
 #include <stdlib.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <optional>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -41,14 +44,35 @@ struct PlanDir {
   std::string path;
 };
 
-std::unique_ptr<Runtime> sim_runtime() {
+std::unique_ptr<Runtime> sim_runtime(std::function<void(LogLevel, std::string_view)> on_log = {}) {
   RuntimeOptions options;
   options.provider.provider = "sim";
   options.provider.use_environment = false;
+  options.on_log = std::move(on_log);
   auto runtime = Runtime::create(std::move(options));
   REQUIRE(runtime.ok());
   return std::move(*runtime);
 }
+
+// Counts the plans' log lines "awaiting", which the plans below write just before they
+// await: once `count` have, their awaits are waiting (the await follows in the same
+// resume of the plan's coroutine; the short sleep covers the rest of it).
+struct AwaitingLog {
+  std::function<void(LogLevel, std::string_view)> sink() {
+    return [this](LogLevel, std::string_view line) {
+      if (line.find("awaiting") != std::string_view::npos) ++seen;
+    };
+  }
+  void wait_for(int count) const {
+    const auto give_up = std::chrono::steady_clock::now() + 30s;
+    while (seen.load() < count && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(5ms);
+    }
+    REQUIRE(seen.load() >= count);
+    std::this_thread::sleep_for(50ms);
+  }
+  std::atomic<int> seen{0};
+};
 
 }  // namespace
 
@@ -162,15 +186,17 @@ TEST_CASE("sub-agents run at once, and an unawaited one is cancelled with its pa
 
 TEST_CASE("sub-agents are agents on the scheduler: forty asleep at once hold no thread each") {
   PlanDir dir;
-  dir.write("napper.lua", "sleep(0.4) return 'woke ' .. agent.args[1]");
+  dir.write("napper.lua", "sleep(0.5) return 'woke ' .. agent.args[1]");
   const std::string parent = dir.write(
       "parent.lua",
       "local children = {}\n"
       "for i = 1, 40 do children[i] = agent.spawn('napper', {tostring(i)}) end\n"
+      "log('awaiting')\n"
       "local answers = {}\n"
       "for i, child in ipairs(children) do answers[i] = child:await() end\n"
       "return answers[1] .. ',' .. answers[40] .. ',' .. #answers");
-  auto runtime = sim_runtime();
+  AwaitingLog awaiting;
+  auto runtime = sim_runtime(awaiting.sink());
   runtime->start_script("return 1", "warm.lua", {})->wait();  // the scheduler's threads exist
   for (const bool scheduled_parent : {true, false}) {
     CAPTURE(scheduled_parent);
@@ -183,8 +209,8 @@ TEST_CASE("sub-agents are agents on the scheduler: forty asleep at once hold no 
     } else {
       app_thread = std::thread([&] { synchronous = runtime->run_file(parent, {}); });
     }
-    std::this_thread::sleep_for(200ms);  // every child started, and asleep
-    // The parent's await and the app's thread, not a thread per sub-agent (there were 40).
+    awaiting.wait_for(scheduled_parent ? 1 : 2);  // every child started, and asleep
+    // The app's thread at most, not a thread per sub-agent (there were 40).
     CHECK(testing::thread_count() - before < 15);
     if (!scheduled_parent) app_thread.join();
     const RunResult& result = scheduled_parent ? background->wait() : synchronous;
@@ -202,8 +228,10 @@ TEST_CASE("child:await() inside parallel or a coroutine is refused in every run;
       "local child = agent.spawn('worker')\n"
       "local _, in_branch = pcall(parallel, function() return child:await() end)\n"
       "local _, in_coroutine = pcall(coroutine.wrap(function() return child:await() end))\n"
+      "local _, in_callback = pcall(table.sort, {1, 2}, function(a, b)"
+      " child:await() return a < b end)\n"
       "return {branch = in_branch.kind, coroutine = in_coroutine.kind,"
-      " message = in_branch.message, later = child:await()}");
+      " callback = in_callback.kind, message = in_branch.message, later = child:await()}");
   auto runtime = sim_runtime();
   const RunResult synchronous = runtime->run_file(parent, {});
   const RunResult background = runtime->start_file(parent, {})->wait();
@@ -211,6 +239,7 @@ TEST_CASE("child:await() inside parallel or a coroutine is refused in every run;
     REQUIRE_MESSAGE(result->ok(), (result->ok() ? "" : result->error->describe()));
     CHECK(result->json.find("\"branch\":\"script\"") != std::string::npos);
     CHECK(result->json.find("\"coroutine\":\"script\"") != std::string::npos);
+    CHECK(result->json.find("\"callback\":\"script\"") != std::string::npos);
     CHECK(result->json.find("after parallel returns") != std::string::npos);
     CHECK(result->json.find("\"later\":\"done\"") != std::string::npos);
   }
@@ -218,14 +247,16 @@ TEST_CASE("child:await() inside parallel or a coroutine is refused in every run;
 
 TEST_CASE("a hundred background runs awaiting a sub-agent each hold no thread while they wait") {
   PlanDir dir;
-  dir.write("napper.lua", "sleep(0.4) return 'woke'");
-  const std::string parent = dir.write("parent.lua", "return agent.spawn('napper'):await()");
-  auto runtime = sim_runtime();
+  dir.write("napper.lua", "sleep(0.5) return 'woke'");
+  const std::string parent =
+      dir.write("parent.lua", "local child = agent.spawn('napper') log('awaiting') return child:await()");
+  AwaitingLog awaiting;
+  auto runtime = sim_runtime(awaiting.sink());
   runtime->start_script("return 1", "warm.lua", {})->wait();  // the scheduler's threads exist
   const int before = testing::thread_count();
   std::vector<std::shared_ptr<RunHandle>> parents;
   for (int i = 0; i < 100; ++i) parents.push_back(runtime->start_file(parent, {}));
-  std::this_thread::sleep_for(200ms);  // every parent awaiting, every child asleep
+  awaiting.wait_for(100);
   // The awaits were blocking-pool jobs: a hundred threads.
   CHECK(testing::thread_count() - before < 15);
   for (auto& run : parents) {
@@ -235,18 +266,73 @@ TEST_CASE("a hundred background runs awaiting a sub-agent each hold no thread wh
   }
 }
 
-TEST_CASE("cancelling a background run that awaits a sub-agent cancels the sub-agent") {
+TEST_CASE("cancelling a background run that awaits a sub-agent cancels it, and its own") {
   PlanDir dir;
   dir.write("sleeper.lua", "sleep(30) return 'late'");
-  const std::string parent = dir.write("parent.lua", "return agent.spawn('sleeper'):await()");
-  auto runtime = sim_runtime();
+  dir.write("middle.lua", "local child = agent.spawn('sleeper') log('awaiting') return child:await()");
+  const std::string parent =
+      dir.write("parent.lua", "local child = agent.spawn('middle') log('awaiting') return child:await()");
+  AwaitingLog awaiting;
+  auto runtime = sim_runtime(awaiting.sink());
   auto run = runtime->start_file(parent, {});
-  std::this_thread::sleep_for(150ms);  // awaiting
+  awaiting.wait_for(2);  // the parent awaits the middle run, which awaits the sleeper
   const auto cancelled_at = std::chrono::steady_clock::now();
   run->cancel();
   const std::optional<RunResult> result = run->wait_for(10s);
   REQUIRE(result.has_value());
-  CHECK(std::chrono::steady_clock::now() - cancelled_at < 5s);  // not the child's 30 s
+  CHECK(std::chrono::steady_clock::now() - cancelled_at < 5s);  // not the sleeper's 30 s
   REQUIRE(!result->ok());
   CHECK(result->error->kind == ErrorKind::cancelled);
+}
+
+TEST_CASE("a background run awaiting a sub-agent ends at its own deadline, the sub-agent too") {
+  PlanDir dir;
+  dir.write("sleeper.lua", "sleep(30) return 'late'");
+  const std::string parent = dir.write("parent.lua", "return agent.spawn('sleeper'):await()");
+  auto runtime = sim_runtime();
+  RunOptions options;
+  options.timeout = 300ms;
+  const auto started = std::chrono::steady_clock::now();
+  const std::optional<RunResult> result = runtime->start_file(parent, options)->wait_for(10s);
+  REQUIRE(result.has_value());
+  CHECK(std::chrono::steady_clock::now() - started < 5s);
+  REQUIRE(!result->ok());
+  CHECK(result->error->kind == ErrorKind::limit);
+}
+
+TEST_CASE("a background parent gets back what its sub-agent did not spend of its carve") {
+  PlanDir dir;
+  dir.write("worker.lua", "return 'done'");
+  // $0.008 of the parent's $0.01 carved, then given back when awaited: a second child may
+  // then carve $0.008 again.
+  const std::string parent = dir.write(
+      "parent.lua",
+      "local first = agent.spawn('worker', {}, {budget = 0.008}):await()\n"
+      "local second = agent.spawn('worker', {}, {budget = 0.008}):await()\n"
+      "return first .. ',' .. second");
+  auto runtime = sim_runtime();
+  RunOptions options;
+  options.budget = 10'000'000;  // $0.01
+  const RunResult& result = runtime->start_file(parent, options)->wait();
+  REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error->describe()));
+  CHECK(result.text == "done,done");
+}
+
+TEST_CASE("destroying the runtime while background runs await sub-agents ends them all") {
+  PlanDir dir;
+  dir.write("sleeper.lua", "sleep(30) return 'late'");
+  const std::string parent =
+      dir.write("parent.lua", "local child = agent.spawn('sleeper') log('awaiting') return child:await()");
+  AwaitingLog awaiting;
+  auto runtime = sim_runtime(awaiting.sink());
+  std::vector<std::shared_ptr<RunHandle>> parents;
+  for (int i = 0; i < 20; ++i) parents.push_back(runtime->start_file(parent, {}));
+  awaiting.wait_for(20);
+  const auto destroyed_at = std::chrono::steady_clock::now();
+  runtime.reset();
+  CHECK(std::chrono::steady_clock::now() - destroyed_at < 5s);  // not the sleepers' 30 s
+  for (auto& run : parents) {
+    REQUIRE(run->done());
+    CHECK(run->wait().error->kind == ErrorKind::cancelled);
+  }
 }
