@@ -54,6 +54,19 @@ std::unique_ptr<Runtime> sim_runtime(std::function<void(LogLevel, std::string_vi
   return std::move(*runtime);
 }
 
+// The plan run on the app's thread, then as a background run: sub-agents must behave the
+// same in both.
+std::vector<RunResult> run_both_ways(Runtime& runtime, const std::string& plan,
+                                     const RunOptions& options = {}) {
+  std::vector<RunResult> results;
+  results.push_back(runtime.run_file(plan, options));
+  results.push_back(runtime.start_file(plan, options)->wait());
+  for (const RunResult& result : results) {
+    REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error->describe()));
+  }
+  return results;
+}
+
 // Counts the plans' log lines "awaiting", which the plans below write just before they
 // await: once `count` have, their awaits are waiting (the await follows in the same
 // resume of the plan's coroutine; the short sleep covers the rest of it).
@@ -121,21 +134,23 @@ TEST_CASE("a sub-agent's failure is an error table the parent can catch") {
   CHECK(result.json.find("agent.spawn(\\\"failing\\\")") != std::string::npos);
 }
 
-TEST_CASE("a sub-agent's budget is carved from what the parent has left") {
+TEST_CASE("a sub-agent's budget is carved from what the parent has left, and given back") {
   PlanDir dir;
   dir.write("worker.lua", "return 'done'");
+  // $0.008 of the parent's $0.01 carved twice: the second fits only because the first
+  // child's unspent carve came back when it was awaited.
   const std::string parent = dir.write(
       "parent.lua",
       "local ok, err = pcall(agent.spawn, 'worker', {}, {budget = 1})\n"
-      "local fits = agent.spawn('worker', {}, {budget = 0.005}):await()\n"
-      "return {refused = err.kind, fits = fits}");
+      "local fits = agent.spawn('worker', {}, {budget = 0.008}):await()\n"
+      "local again = agent.spawn('worker', {}, {budget = 0.008}):await()\n"
+      "return {refused = err.kind, fits = fits, again = again}");
   auto runtime = sim_runtime();
   RunOptions options;
   options.budget = 10'000'000;  // $0.01
-  RunResult result = runtime->run_file(parent, options);
-  REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error->describe()));
-  CHECK(result.json.find("\"refused\":\"budget_exceeded\"") != std::string::npos);
-  CHECK(result.json.find("\"fits\":\"done\"") != std::string::npos);
+  for (const RunResult& result : run_both_ways(*runtime, parent, options)) {
+    CHECK(result.json == R"({"again":"done","fits":"done","refused":"budget_exceeded"})");
+  }
 }
 
 TEST_CASE("spawn names resolve like require, and nesting is bounded") {
@@ -233,15 +248,11 @@ TEST_CASE("child:await() inside parallel or a coroutine is refused in every run;
       "return {branch = in_branch.kind, coroutine = in_coroutine.kind,"
       " callback = in_callback.kind, message = in_branch.message, later = child:await()}");
   auto runtime = sim_runtime();
-  const RunResult synchronous = runtime->run_file(parent, {});
-  const RunResult background = runtime->start_file(parent, {})->wait();
-  for (const RunResult* result : {&synchronous, &background}) {
-    REQUIRE_MESSAGE(result->ok(), (result->ok() ? "" : result->error->describe()));
-    CHECK(result->json.find("\"branch\":\"script\"") != std::string::npos);
-    CHECK(result->json.find("\"coroutine\":\"script\"") != std::string::npos);
-    CHECK(result->json.find("\"callback\":\"script\"") != std::string::npos);
-    CHECK(result->json.find("after parallel returns") != std::string::npos);
-    CHECK(result->json.find("\"later\":\"done\"") != std::string::npos);
+  for (const RunResult& result : run_both_ways(*runtime, parent)) {
+    CHECK(result.json.find(R"("branch":"script","callback":"script","coroutine":"script")") !=
+          std::string::npos);
+    CHECK(result.json.find("after parallel returns") != std::string::npos);
+    CHECK(result.json.find(R"("later":"done")") != std::string::npos);
   }
 }
 
@@ -298,24 +309,6 @@ TEST_CASE("a background run awaiting a sub-agent ends at its own deadline, the s
   CHECK(std::chrono::steady_clock::now() - started < 5s);
   REQUIRE(!result->ok());
   CHECK(result->error->kind == ErrorKind::limit);
-}
-
-TEST_CASE("a background parent gets back what its sub-agent did not spend of its carve") {
-  PlanDir dir;
-  dir.write("worker.lua", "return 'done'");
-  // $0.008 of the parent's $0.01 carved, then given back when awaited: a second child may
-  // then carve $0.008 again.
-  const std::string parent = dir.write(
-      "parent.lua",
-      "local first = agent.spawn('worker', {}, {budget = 0.008}):await()\n"
-      "local second = agent.spawn('worker', {}, {budget = 0.008}):await()\n"
-      "return first .. ',' .. second");
-  auto runtime = sim_runtime();
-  RunOptions options;
-  options.budget = 10'000'000;  // $0.01
-  const RunResult& result = runtime->start_file(parent, options)->wait();
-  REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error->describe()));
-  CHECK(result.text == "done,done");
 }
 
 TEST_CASE("destroying the runtime while background runs await sub-agents ends them all") {
