@@ -68,7 +68,8 @@ ProviderStats HealthBook::snapshot(const State& state, std::int64_t now_ms) cons
   s.ttft_us = state.ttft_us;
   s.total_us = state.total_us;
   s.samples = state.recent.size();
-  s.successes = static_cast<std::size_t>(std::count(state.recent.begin(), state.recent.end(), true));
+  s.successes =
+      static_cast<std::size_t>(std::count(state.recent.begin(), state.recent.end(), true));
   s.success_permille = static_cast<int>((static_cast<std::int64_t>(s.successes) + 1) * 1000 /
                                         static_cast<std::int64_t>(s.samples + 2));
   s.consecutive_failures = state.consecutive_failures;

@@ -16,8 +16,8 @@
 #include <thread>
 #include <vector>
 
-#include "perdiem/perdiem.hpp"
 #include "counting_model.hpp"
+#include "perdiem/perdiem.hpp"
 #include "tests/support/threads.hpp"
 
 using namespace perdiem;
@@ -122,11 +122,10 @@ TEST_CASE("a sub-agent runs in its own run and returns its value to the parent")
 TEST_CASE("a sub-agent's failure is an error table the parent can catch") {
   PlanDir dir;
   dir.write("failing.lua", "error({kind = 'tool', message = 'no such page'})");
-  const std::string parent = dir.write(
-      "parent.lua",
-      "local child = agent.spawn('failing')\n"
-      "local ok, err = pcall(child.await, child)\n"
-      "return {ok = ok, kind = err.kind, message = err.message}");
+  const std::string parent = dir.write("parent.lua",
+                                       "local child = agent.spawn('failing')\n"
+                                       "local ok, err = pcall(child.await, child)\n"
+                                       "return {ok = ok, kind = err.kind, message = err.message}");
   auto runtime = sim_runtime();
   RunResult result = runtime->run_file(parent, {});
   REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error->describe()));
@@ -139,12 +138,12 @@ TEST_CASE("a sub-agent's budget is carved from what the parent has left, and giv
   dir.write("worker.lua", "return 'done'");
   // $0.008 of the parent's $0.01 carved twice: the second fits only because the first
   // child's unspent carve came back when it was awaited.
-  const std::string parent = dir.write(
-      "parent.lua",
-      "local ok, err = pcall(agent.spawn, 'worker', {}, {budget = 1})\n"
-      "local fits = agent.spawn('worker', {}, {budget = 0.008}):await()\n"
-      "local again = agent.spawn('worker', {}, {budget = 0.008}):await()\n"
-      "return {refused = err.kind, fits = fits, again = again}");
+  const std::string parent =
+      dir.write("parent.lua",
+                "local ok, err = pcall(agent.spawn, 'worker', {}, {budget = 1})\n"
+                "local fits = agent.spawn('worker', {}, {budget = 0.008}):await()\n"
+                "local again = agent.spawn('worker', {}, {budget = 0.008}):await()\n"
+                "return {refused = err.kind, fits = fits, again = again}");
   auto runtime = sim_runtime();
   RunOptions options;
   options.budget = 10'000'000;  // $0.01
@@ -156,17 +155,17 @@ TEST_CASE("a sub-agent's budget is carved from what the parent has left, and giv
 TEST_CASE("spawn names resolve like require, and nesting is bounded") {
   PlanDir dir;
   dir.write("self.lua", "return agent.spawn('self'):await()");
-  const std::string parent = dir.write(
-      "parent.lua",
-      "local results = {}\n"
-      "for _, name in ipairs({'../etc/passwd', 'missing', '/tmp/x'}) do\n"
-      "  local ok, err = pcall(agent.spawn, name)\n"
-      "  results[#results + 1] = err.kind\n"
-      "end\n"
-      "local ok, err = pcall(function() return agent.spawn('self'):await() end)\n"
-      "results[#results + 1] = err.kind\n"
-      "results[#results + 1] = select(2, pcall(agent.spawn, 'self', 'x'))\n"
-      "return results");
+  const std::string parent =
+      dir.write("parent.lua",
+                "local results = {}\n"
+                "for _, name in ipairs({'../etc/passwd', 'missing', '/tmp/x'}) do\n"
+                "  local ok, err = pcall(agent.spawn, name)\n"
+                "  results[#results + 1] = err.kind\n"
+                "end\n"
+                "local ok, err = pcall(function() return agent.spawn('self'):await() end)\n"
+                "results[#results + 1] = err.kind\n"
+                "results[#results + 1] = select(2, pcall(agent.spawn, 'self', 'x'))\n"
+                "return results");
   auto runtime = sim_runtime();
   RunResult result = runtime->run_file(parent, {});
   REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error->describe()));
@@ -174,20 +173,19 @@ TEST_CASE("spawn names resolve like require, and nesting is bounded") {
   CHECK(result.json.find("args must be a list") != std::string::npos);
 }
 
-
 TEST_CASE("sub-agents run at once, and an unawaited one is cancelled with its parent") {
   PlanDir dir;
   dir.write("worker.lua",
             "return model.chat{messages={{role='user', content=agent.args[1]}}}.content");
   dir.write("spinner.lua", "while true do end");
-  const std::string parent = dir.write(
-      "parent.lua",
-      "local children = {}\n"
-      "for i = 1, 4 do children[i] = agent.spawn('worker', {'w' .. i}) end\n"
-      "agent.spawn('spinner')  -- never awaited\n"
-      "local answers = {}\n"
-      "for i, child in ipairs(children) do answers[i] = child:await() end\n"
-      "return table.concat(answers, ',')");
+  const std::string parent =
+      dir.write("parent.lua",
+                "local children = {}\n"
+                "for i = 1, 4 do children[i] = agent.spawn('worker', {'w' .. i}) end\n"
+                "agent.spawn('spinner')  -- never awaited\n"
+                "local answers = {}\n"
+                "for i, child in ipairs(children) do answers[i] = child:await() end\n"
+                "return table.concat(answers, ',')");
   auto model = std::make_shared<testing::CountingModel>(std::chrono::milliseconds(50));
   RuntimeOptions options;
   options.host_provider = model;
@@ -202,14 +200,14 @@ TEST_CASE("sub-agents run at once, and an unawaited one is cancelled with its pa
 TEST_CASE("sub-agents are agents on the scheduler: forty asleep at once hold no thread each") {
   PlanDir dir;
   dir.write("napper.lua", "sleep(0.5) return 'woke ' .. agent.args[1]");
-  const std::string parent = dir.write(
-      "parent.lua",
-      "local children = {}\n"
-      "for i = 1, 40 do children[i] = agent.spawn('napper', {tostring(i)}) end\n"
-      "log('awaiting')\n"
-      "local answers = {}\n"
-      "for i, child in ipairs(children) do answers[i] = child:await() end\n"
-      "return answers[1] .. ',' .. answers[40] .. ',' .. #answers");
+  const std::string parent =
+      dir.write("parent.lua",
+                "local children = {}\n"
+                "for i = 1, 40 do children[i] = agent.spawn('napper', {tostring(i)}) end\n"
+                "log('awaiting')\n"
+                "local answers = {}\n"
+                "for i, child in ipairs(children) do answers[i] = child:await() end\n"
+                "return answers[1] .. ',' .. answers[40] .. ',' .. #answers");
   AwaitingLog awaiting;
   auto runtime = sim_runtime(awaiting.sink());
   runtime->start_script("return 1", "warm.lua", {})->wait();  // the scheduler's threads exist
@@ -234,8 +232,9 @@ TEST_CASE("sub-agents are agents on the scheduler: forty asleep at once hold no 
   }
 }
 
-TEST_CASE("child:await() inside parallel or a coroutine is refused in every run; the body "
-          "awaits it later") {
+TEST_CASE(
+    "child:await() inside parallel or a coroutine is refused in every run; the body "
+    "awaits it later") {
   PlanDir dir;
   dir.write("worker.lua", "return 'done'");
   const std::string parent = dir.write(
@@ -259,8 +258,8 @@ TEST_CASE("child:await() inside parallel or a coroutine is refused in every run;
 TEST_CASE("a hundred background runs awaiting a sub-agent each hold no thread while they wait") {
   PlanDir dir;
   dir.write("napper.lua", "sleep(0.5) return 'woke'");
-  const std::string parent =
-      dir.write("parent.lua", "local child = agent.spawn('napper') log('awaiting') return child:await()");
+  const std::string parent = dir.write(
+      "parent.lua", "local child = agent.spawn('napper') log('awaiting') return child:await()");
   AwaitingLog awaiting;
   auto runtime = sim_runtime(awaiting.sink());
   runtime->start_script("return 1", "warm.lua", {})->wait();  // the scheduler's threads exist
@@ -280,9 +279,10 @@ TEST_CASE("a hundred background runs awaiting a sub-agent each hold no thread wh
 TEST_CASE("cancelling a background run that awaits a sub-agent cancels it, and its own") {
   PlanDir dir;
   dir.write("sleeper.lua", "sleep(30) return 'late'");
-  dir.write("middle.lua", "local child = agent.spawn('sleeper') log('awaiting') return child:await()");
-  const std::string parent =
-      dir.write("parent.lua", "local child = agent.spawn('middle') log('awaiting') return child:await()");
+  dir.write("middle.lua",
+            "local child = agent.spawn('sleeper') log('awaiting') return child:await()");
+  const std::string parent = dir.write(
+      "parent.lua", "local child = agent.spawn('middle') log('awaiting') return child:await()");
   AwaitingLog awaiting;
   auto runtime = sim_runtime(awaiting.sink());
   auto run = runtime->start_file(parent, {});
@@ -314,8 +314,8 @@ TEST_CASE("a background run awaiting a sub-agent ends at its own deadline, the s
 TEST_CASE("destroying the runtime while background runs await sub-agents ends them all") {
   PlanDir dir;
   dir.write("sleeper.lua", "sleep(30) return 'late'");
-  const std::string parent =
-      dir.write("parent.lua", "local child = agent.spawn('sleeper') log('awaiting') return child:await()");
+  const std::string parent = dir.write(
+      "parent.lua", "local child = agent.spawn('sleeper') log('awaiting') return child:await()");
   AwaitingLog awaiting;
   auto runtime = sim_runtime(awaiting.sink());
   std::vector<std::shared_ptr<RunHandle>> parents;
