@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -267,9 +268,19 @@ void idle_memory(int agents) {
       kAllocator, agents, per_agent, per_agent <= 64 ? "met" : "MISSED");
 }
 
-constexpr const char* kUsage =
-    "usage: agents_bench [agents=10000] [calls=20000] [calls_per_agent=5] "
-    "[only=idle|calls|scheduled|start|fan-out]\n";
+// The measures `only` may name, in the order main runs them.
+constexpr std::array<std::string_view, 5> kMeasures = {"idle", "calls", "scheduled", "start",
+                                                       "fan-out"};
+
+void print_usage() {
+  std::fprintf(stderr,
+               "usage: agents_bench [agents=10000] [calls=20000] [calls_per_agent=5] [only=");
+  for (std::size_t i = 0; i < kMeasures.size(); ++i) {
+    std::fprintf(stderr, "%s%.*s", i > 0 ? "|" : "", static_cast<int>(kMeasures[i].size()),
+                 kMeasures[i].data());
+  }
+  std::fprintf(stderr, "]\n");
+}
 
 // A count from the command line, or the usage and exit: atoi read "--help" as 0 agents,
 // and a fan-out of none reported its target met.
@@ -279,7 +290,8 @@ int count_argument(int argc, char** argv, int index, int fallback) {
   int value = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (error != std::errc{} || end != text.data() + text.size() || value < 1) {
-    std::fprintf(stderr, "agents_bench: \"%s\" is not a positive count\n%s", argv[index], kUsage);
+    std::fprintf(stderr, "agents_bench: \"%s\" is not a positive count\n", argv[index]);
+    print_usage();
     std::exit(2);
   }
   return value;
@@ -292,9 +304,9 @@ int main(int argc, char** argv) {
   const int calls = count_argument(argc, argv, 2, 20000);
   const int calls_each = count_argument(argc, argv, 3, 5);
   const std::string only = argc > 4 ? argv[4] : "";
-  const auto known = {"idle", "calls", "scheduled", "start", "fan-out"};
-  if (!only.empty() && std::find(known.begin(), known.end(), only) == known.end()) {
-    std::fprintf(stderr, "agents_bench: no measure named \"%s\"\n%s", only.c_str(), kUsage);
+  if (!only.empty() && std::find(kMeasures.begin(), kMeasures.end(), only) == kMeasures.end()) {
+    std::fprintf(stderr, "agents_bench: no measure named \"%s\"\n", only.c_str());
+    print_usage();
     return 2;
   }
   std::error_code ignored;

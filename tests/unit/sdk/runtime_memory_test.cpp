@@ -24,6 +24,7 @@
 #include "tests/support/threads.hpp"
 
 using namespace perdiem;
+using perdiem::testing::thread_count;
 using namespace std::chrono_literals;
 
 namespace {
@@ -235,13 +236,12 @@ TEST_CASE("runs that end together are closed in batches: few threads, and each i
           "when its handle says it finished") {
   TempDir dir;
   auto runtime = sim_runtime(dir.path + "/memory.db");
-  auto threads_now = [] { return static_cast<std::size_t>(perdiem::testing::thread_count()); };
-  const std::size_t before = threads_now();
+  const int before = thread_count();
   std::atomic<bool> sampling{true};
-  std::atomic<std::size_t> most{0};
+  std::atomic<int> most{0};
   std::thread sampler([&] {
     while (sampling) {
-      most = std::max(most.load(), threads_now());
+      most = std::max(most.load(), thread_count());
       std::this_thread::sleep_for(1ms);
     }
   });
