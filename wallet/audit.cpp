@@ -119,28 +119,30 @@ Result<VerifyReport> check_tab_receipts(sql::Db& db, VerifyReport report) {
     std::vector<Receipt> receipts;
   };
   // Batches across tabs whose signature was checked: everything the signed message says.
-  std::set<std::tuple<std::string, Hash32, std::uint32_t, Signature>> signed_batches;
+  std::set<std::tuple<std::string, Hash32, std::uint32_t, int, Signature>> signed_batches;
   auto check_proven = [&](const Tab& tab, const std::string& name) -> std::optional<VerifyReport> {
     const Receipt& first = tab.receipts.front();
     std::set<std::uint32_t> places;
     for (const Receipt& r : tab.receipts) {
       // A tab's receipts were signed together: one batch, each in a place of its own.
       if (r.batch->root != first.batch->root || r.batch->size != first.batch->size ||
-          r.signature != first.signature || !(r.wallet == first.wallet) ||
-          !places.insert(r.batch->index).second)
+          r.batch->version != first.batch->version || r.signature != first.signature ||
+          !(r.wallet == first.wallet) || !places.insert(r.batch->index).second)
         return failed(report, 0, "receipt " + r.id + " does not fit the batch of " + name);
       Hash32 root{};
-      if (!merkle_fold(receipt_leaf(r), r.batch->index, r.batch->size, r.batch->proof, root) ||
+      if (!merkle_fold(receipt_leaf(r, r.batch->version), r.batch->index, r.batch->size,
+                       r.batch->proof, root) ||
           root != r.batch->root)
         return failed(report, 0, "receipt " + r.id + " of " + name +
                                      " was altered (its proof does not reach its batch root)");
     }
     const auto batch = std::make_tuple(first.wallet.to_string(), first.batch->root,
-                                       first.batch->size, first.signature);
+                                       first.batch->size, first.batch->version, first.signature);
     if (signed_batches.count(batch) != 0) return std::nullopt;
-    if (!verify_message(first.wallet, batch_message(first.wallet, first.batch->root,
-                                                    first.batch->size),
-                        first.signature))
+    if (!verify_message(
+            first.wallet,
+            batch_message(first.wallet, first.batch->root, first.batch->size, first.batch->version),
+            first.signature))
       return failed(report, 0, "the receipts of " + name + " are not signed by their wallet");
     signed_batches.insert(batch);
     return std::nullopt;
@@ -157,18 +159,19 @@ Result<VerifyReport> check_tab_receipts(sql::Db& db, VerifyReport report) {
     std::vector<bool> seen(size, false);
     for (const Receipt& r : tab.receipts) {
       if (r.batch->root != first.batch->root || r.batch->size != size ||
-          r.batch->index >= size || seen[r.batch->index] || r.signature != first.signature ||
-          !(r.wallet == first.wallet))
+          r.batch->version != first.batch->version || r.batch->index >= size ||
+          seen[r.batch->index] || r.signature != first.signature || !(r.wallet == first.wallet))
         return failed(report, 0, "receipt " + r.id + " does not fit the batch of " + name);
       seen[r.batch->index] = true;
-      leaves[r.batch->index] = receipt_leaf(r);
+      leaves[r.batch->index] = receipt_leaf(r, r.batch->version);
     }
     if (tab.receipts.size() != size)
       return failed(report, 0, name + " holds " + std::to_string(tab.receipts.size()) +
                                    " receipts of a batch of " + std::to_string(size));
     if (merkle_root(std::move(leaves)) != first.batch->root)
       return failed(report, 0, "a receipt of " + name + " was altered (its batch root differs)");
-    if (!verify_message(first.wallet, batch_message(first.wallet, first.batch->root, size),
+    if (!verify_message(first.wallet,
+                        batch_message(first.wallet, first.batch->root, size, first.batch->version),
                         first.signature))
       return failed(report, 0, "the receipts of " + name + " are not signed by their wallet");
     return std::nullopt;

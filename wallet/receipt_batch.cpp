@@ -1,7 +1,9 @@
 #include "wallet/receipt_batch.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
+#include <string_view>
 #include <utility>
 
 #include "wallet/doc_json.hpp"
@@ -48,11 +50,52 @@ std::vector<Hash32> proof_from(const std::vector<std::vector<Hash32>>& levels, s
 
 }  // namespace
 
-Hash32 receipt_leaf(const Receipt& receipt) {
-  // One buffer per thread: a batch hashes a leaf per receipt, each about 600 bytes.
+void append_receipt_leaf_bytes(std::string& out, const Receipt& r) {
+  const auto integer = [&out](std::int64_t value) {
+    const auto bits = static_cast<std::uint64_t>(value);
+    for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>(bits >> shift);
+  };
+  const auto text = [&out](std::string_view value) {
+    // Receipt texts are identifiers of at most 128 bytes (valid_receipt_text); a longer
+    // one could not be told apart from its neighbour, so it is cut at what 2 bytes count.
+    const auto size = static_cast<std::uint16_t>(std::min<std::size_t>(value.size(), 0xffff));
+    out += static_cast<char>(size >> 8);
+    out += static_cast<char>(size & 0xff);
+    out.append(value.data(), size);
+  };
+  const auto bytes = [&out](const auto& array) {
+    out.append(reinterpret_cast<const char*>(array.data()), array.size());
+  };
+  text(r.id);
+  bytes(r.wallet.bytes);
+  out += static_cast<char>(r.final ? 1 : 0);
+  text(r.run);
+  integer(r.step);
+  text(r.provider);
+  text(r.model);
+  integer(r.usage.input_tokens);
+  integer(r.usage.output_tokens);
+  integer(r.usage.cached_input_tokens);
+  integer(r.prices.input_per_mtok);
+  integer(r.prices.output_per_mtok);
+  integer(r.prices.cached_input_per_mtok);
+  integer(r.prices.per_request);
+  integer(r.cost);
+  integer(r.time_ms);
+  bytes(r.request_hash);
+  bytes(r.response_hash);
+}
+
+Hash32 receipt_leaf(const Receipt& receipt, int version) {
+  // One buffer per thread: a batch hashes a leaf per receipt.
   thread_local std::string bytes;
-  bytes.assign(1, '\0');
-  append_receipt_message(bytes, receipt);
+  if (version == 1) {
+    bytes.assign(1, '\x00');
+    append_receipt_message(bytes, receipt);
+  } else {
+    bytes.assign(1, '\x02');
+    append_receipt_leaf_bytes(bytes, receipt);
+  }
   return keccak256(bytes);
 }
 
@@ -86,31 +129,33 @@ bool merkle_fold(Hash32 leaf, std::uint32_t index, std::uint32_t size,
   return true;
 }
 
-std::string batch_message(const Address& wallet, const Hash32& root, std::uint32_t size) {
-  return "perdiem receipt batch v1\nwallet: " + wallet.to_string() +
+std::string batch_message(const Address& wallet, const Hash32& root, std::uint32_t size,
+                          int version) {
+  return "perdiem receipt batch v" + std::to_string(version) + "\nwallet: " + wallet.to_string() +
          "\nroot: " + doc_json::hash_to_hex(root) + "\nsize: " + std::to_string(size);
 }
 
-void sign_receipt_batch(std::vector<Receipt>& receipts, const PrivateKey& key,
-                        bool with_proofs) {
+void sign_receipt_batch(std::vector<Receipt>& receipts, const PrivateKey& key, bool with_proofs,
+                        int version) {
   if (receipts.empty()) return;
   const Address address = key.address();
   std::vector<Hash32> leaves;
   leaves.reserve(receipts.size());
   for (Receipt& r : receipts) {
     r.wallet = address;
-    leaves.push_back(receipt_leaf(r));
+    leaves.push_back(receipt_leaf(r, version));
   }
   const auto size = static_cast<std::uint32_t>(receipts.size());
   // Every level of the tree, so each proof is read off rather than rebuilt.
   const std::vector<std::vector<Hash32>> levels = levels_of(std::move(leaves));
   const Hash32 root = levels.back().front();
-  const Signature signature = key.sign_message(batch_message(address, root, size));
+  const Signature signature = key.sign_message(batch_message(address, root, size, version));
   for (std::uint32_t i = 0; i < size; ++i) {
     ReceiptBatch batch;
     batch.root = root;
     batch.index = i;
     batch.size = size;
+    batch.version = version;
     if (with_proofs) batch.proof = proof_from(levels, i);
     receipts[i].batch = std::move(batch);
     receipts[i].signature = signature;
@@ -133,12 +178,14 @@ void fill_batch_proofs(std::vector<Receipt>& receipts) {
     std::vector<bool> seen(size, false);
     bool complete = members.size() == size;
     for (Receipt* r : members) {
-      if (!complete || r->batch->size != size || r->batch->index >= size || seen[r->batch->index]) {
+      if (!complete || r->batch->size != size ||
+          r->batch->version != members.front()->batch->version || r->batch->index >= size ||
+          seen[r->batch->index]) {
         complete = false;
         break;
       }
       seen[r->batch->index] = true;
-      leaves[r->batch->index] = receipt_leaf(*r);
+      leaves[r->batch->index] = receipt_leaf(*r, r->batch->version);
     }
     if (!complete) continue;
     const auto levels = levels_of(std::move(leaves));

@@ -32,6 +32,18 @@ Result<std::int64_t> count_field(const json& doc, const char* name) {
   return *v;
 }
 
+// The wallet's EIP-55 text, which costs a Keccak hash to make: a batch's receipts all
+// name one wallet, so the last one is kept (per thread).
+const std::string& address_text(const Address& wallet) {
+  thread_local Address last{};
+  thread_local std::string text = last.to_string();
+  if (!(wallet == last)) {
+    text = wallet.to_string();
+    last = wallet;
+  }
+  return text;
+}
+
 }  // namespace
 
 bool valid_receipt_text(std::string_view text) { return text.empty() || valid_identifier(text); }
@@ -109,6 +121,15 @@ Result<Receipt> parse_receipt(std::string_view text) {
       return bad("\"batch\" index must be below its size");
     b.index = static_cast<std::uint32_t>(*index);
     b.size = static_cast<std::uint32_t>(*size);
+    // Version 1 batches were written without a version.
+    b.version = 1;
+    if (batch->contains("version")) {
+      auto version = count_field(*batch, "version");
+      if (!version) return version.error();
+      if (*version != 1 && *version != 2)
+        return bad("\"batch\".\"version\" must be 1 or 2 (a newer perdiem wrote this receipt)");
+      b.version = static_cast<int>(*version);
+    }
     auto proof = batch->find("proof");
     if (proof == batch->end() || !proof->is_array() || proof->size() > 32)
       return bad("\"batch\".\"proof\" must be an array of at most 32 hashes");
@@ -151,7 +172,7 @@ void append_receipt_message(std::string& m, const Receipt& r) {
                          std::to_chars(digits, digits + sizeof digits, value).ptr - digits));
   };
   line("id", r.id);
-  line("wallet", r.wallet.to_string());
+  line("wallet", address_text(r.wallet));
   line("status", r.final ? "final" : "estimate");
   line("run", r.run);
   number("step", r.step);
@@ -208,7 +229,7 @@ std::string receipt_to_json(const Receipt& r) {
     j += '"';
   };
   text("id", r.id);
-  hex("wallet", r.wallet.to_string());
+  hex("wallet", address_text(r.wallet));
   text("status", r.final ? "final" : "estimate");
   text("run", r.run);
   number("step", r.step);
@@ -231,6 +252,8 @@ std::string receipt_to_json(const Receipt& r) {
   if (r.batch) {
     key("batch");
     j += '{';
+    // Version 1 batches stay byte for byte as they were first stored, without one.
+    if (r.batch->version != 1) number("version", r.batch->version);
     hash("root", r.batch->root);
     number("index", r.batch->index);
     number("size", r.batch->size);
@@ -258,12 +281,14 @@ Receipt sign_receipt(Receipt r, const PrivateKey& key) {
 Status verify_receipt(const Receipt& r) {
   if (r.batch) {
     Hash32 root{};
-    if (!merkle_fold(receipt_leaf(r), r.batch->index, r.batch->size, r.batch->proof, root) ||
+    if (!merkle_fold(receipt_leaf(r, r.batch->version), r.batch->index, r.batch->size,
+                     r.batch->proof, root) ||
         root != r.batch->root)
       return make_error(ErrorKind::auth, "receipt " + r.id +
                                              " is not part of the batch it names (altered or "
                                              "forged)");
-    if (!verify_message(r.wallet, batch_message(r.wallet, root, r.batch->size), r.signature))
+    if (!verify_message(r.wallet, batch_message(r.wallet, root, r.batch->size, r.batch->version),
+                        r.signature))
       return make_error(ErrorKind::auth, "receipt " + r.id + "'s batch is not signed by wallet " +
                                              r.wallet.to_string() + " (altered or forged)");
     return {};

@@ -63,9 +63,13 @@ TEST_CASE("a receipt's JSON is the compact dump of its members, in their stored 
       {"cost", format_usd(r.cost)}, {"time", r.time_ms},
       {"request_hash", hex(r.request_hash)}, {"response_hash", hex(r.response_hash)},
       {"batch",
-       {{"root", hex(r.batch->root)}, {"index", 2}, {"size", 3},
+       {{"version", 2}, {"root", hex(r.batch->root)}, {"index", 2}, {"size", 3},
         {"proof", {hex(r.batch->proof[0]), hex(r.batch->proof[1])}}}},
       {"signature", signature_to_hex(r.signature)}};
+  CHECK(receipt_to_json(r) == expected.dump());
+  // A version 1 batch is stored as it always was: without a version.
+  r.batch->version = 1;
+  expected["batch"].erase("version");
   CHECK(receipt_to_json(r) == expected.dump());
 }
 
