@@ -47,12 +47,12 @@ std::string utc_time(std::int64_t unix_ms) {
 
 // "30d", "12h", "45m", "90s" as milliseconds.
 Result<std::chrono::milliseconds> parse_age(const std::string& text) {
-  if (text.size() < 2) return usage_error("--older-than takes a number and a unit: 30d, 12h, 45m");
+  if (text.size() < 2) return usage_error("--older-than takes a number and a unit: 30d, 12h, 45m", "memory");
   const char unit = text.back();
   std::int64_t count = 0;
   for (char c : text.substr(0, text.size() - 1)) {
     if (c < '0' || c > '9' || count > 1'000'000) {
-      return usage_error("--older-than takes a number and a unit: 30d, 12h, 45m");
+      return usage_error("--older-than takes a number and a unit: 30d, 12h, 45m", "memory");
     }
     count = count * 10 + (c - '0');
   }
@@ -61,7 +61,7 @@ Result<std::chrono::milliseconds> parse_age(const std::string& text) {
                                : unit == 'm' ? 60'000
                                : unit == 's' ? 1'000
                                              : 0;
-  if (unit_ms == 0) return usage_error("--older-than's unit is d, h, m or s: 30d, 12h, 45m");
+  if (unit_ms == 0) return usage_error("--older-than's unit is d, h, m or s: 30d, 12h, 45m", "memory");
   return std::chrono::milliseconds(count * unit_ms);
 }
 
@@ -71,9 +71,9 @@ int runs_list(const Words& words) {
     try {
       limit = std::stoul(*text);
     } catch (...) {
-      return fail(usage_error("--limit takes a positive number"));
+      return fail(usage_error("--limit takes a positive number", "runs"));
     }
-    if (limit == 0) return fail(usage_error("--limit takes a positive number"));
+    if (limit == 0) return fail(usage_error("--limit takes a positive number", "runs"));
   }
   auto memory = open_memory();
   if (!memory) return fail(memory.error());
@@ -156,11 +156,11 @@ int runs_main(const std::vector<std::string>& args) {
   const std::string sub = args.empty() ? "" : args[0];
   Spec spec;
   if (sub == "list") {
-    spec = {"runs list", {"--limit"}, {}, 0, 0, "", ""};
+    spec = {"list", {"--limit"}, {}, 0, 0, "", "runs"};
   } else if (sub == "show") {
-    spec = {"runs show", {}, {"--json"}, 1, 1, "RUN_ID", ""};
+    spec = {"show", {}, {"--json"}, 1, 1, "RUN_ID", "runs"};
   } else if (sub == "export") {
-    spec = {"runs export", {}, {}, 1, 1, "RUN_ID", ""};
+    spec = {"export", {}, {}, 1, 1, "RUN_ID", "runs"};
   } else {
     std::cerr << "perdiem: usage: perdiem runs list [--limit N] | show RUN_ID [--json] | "
                  "export RUN_ID\n";
@@ -209,13 +209,13 @@ int memory_main(const std::vector<std::string>& args) {
   const std::string sub = args.empty() ? "" : args[0];
   Spec spec;
   if (sub == "stats") {
-    spec = {"memory stats", {}, {}, 0, 0, "", ""};
+    spec = {"stats", {}, {}, 0, 0, "", "memory"};
   } else if (sub == "search") {
-    spec = {"memory search", {"--k", "--ns"}, {}, 1, 1, "QUERY", ""};
+    spec = {"search", {"--k", "--ns"}, {}, 1, 1, "QUERY", "memory"};
   } else if (sub == "prune") {
-    spec = {"memory prune", {"--older-than"}, {}, 0, 0, "", ""};
+    spec = {"prune", {"--older-than"}, {}, 0, 0, "", "memory"};
   } else if (sub == "vacuum") {
-    spec = {"memory vacuum", {}, {}, 0, 0, "", ""};
+    spec = {"vacuum", {}, {}, 0, 0, "", "memory"};
   } else {
     std::cerr << "perdiem: usage: perdiem memory stats | search QUERY [--k N] [--ns NS] | "
                  "prune --older-than AGE | vacuum\n";
@@ -226,7 +226,7 @@ int memory_main(const std::vector<std::string>& args) {
   std::chrono::milliseconds age{0};
   if (sub == "prune") {
     const std::string* text = words->value("--older-than");
-    if (text == nullptr) return fail(usage_error("memory prune needs --older-than AGE, e.g. 30d"));
+    if (text == nullptr) return fail(usage_error("memory prune needs --older-than AGE, e.g. 30d", "memory"));
     auto parsed = parse_age(*text);
     if (!parsed) return fail(parsed.error());
     age = *parsed;
@@ -254,7 +254,7 @@ int memory_main(const std::vector<std::string>& args) {
       try {
         k = std::stoul(*text);
       } catch (...) {
-        return fail(usage_error("--k takes a number from 1 to 1000"));
+        return fail(usage_error("--k takes a number from 1 to 1000", "memory"));
       }
     }
     const std::string* ns = words->value("--ns");

@@ -21,8 +21,10 @@ int fail(const Error& error) {
   return error.kind == ErrorKind::usage ? kExitUsage : kExitFailed;
 }
 
-Error usage_error(const std::string& message) {
-  return make_error(ErrorKind::usage, message + " (see `perdiem wallet --help`)");
+Error usage_error(const std::string& message, std::string_view command) {
+  std::string help = "perdiem ";
+  if (!command.empty()) help.append(command).append(" ");
+  return make_error(ErrorKind::usage, message + " (see `" + help + "--help`)");
 }
 
 // ---- Command-line words ------------------------------------------------------------------
@@ -67,15 +69,16 @@ Result<Words> parse_words(const std::vector<std::string>& words, const Spec& spe
       } else if (i + 1 < words.size()) {
         out.values[name] = words[++i];
       } else {
-        return usage_error(name + " needs a value");
+        return usage_error(name + " needs a value", spec.command);
       }
     } else {
-      return usage_error("unknown option '" + name + "' for `" + command_of(spec) + "`");
+      return usage_error("unknown option '" + name + "' for `" + command_of(spec) + "`",
+                         spec.command);
     }
   }
   if (out.args.size() < spec.min_args || out.args.size() > spec.max_args) {
     std::string expected = spec.max_args == 0 ? "no arguments" : std::string(spec.args_name);
-    return usage_error("`" + command_of(spec) + "` takes " + expected);
+    return usage_error("`" + command_of(spec) + "` takes " + expected, spec.command);
   }
   return out;
 }

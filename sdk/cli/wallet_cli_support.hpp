@@ -26,7 +26,9 @@ constexpr std::int64_t kClockSkewSeconds = 300;
 
 // Prints "perdiem: kind: message" and returns the exit code for it.
 int fail(const Error& error);
-Error usage_error(const std::string& message);
+// A usage error pointing at the help of `command` ("wallet": `perdiem wallet --help`;
+// empty: `perdiem --help`).
+Error usage_error(const std::string& message, std::string_view command = "wallet");
 
 // One subcommand's options and argument count.
 struct Spec {

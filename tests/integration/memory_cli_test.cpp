@@ -125,6 +125,14 @@ TEST_CASE("perdiem runs lists, shows and exports the recorded runs") {
   auto missing = run_process(kCli, {"runs", "show", "run-0000000000000000"}, home.env());
   CHECK(missing.exit_code == 1);
   CHECK(contains(missing.err, "not_found"));
+
+  // A usage error points at the help of the command it was made with.
+  auto no_id = run_process(kCli, {"runs", "show"}, home.env());
+  CHECK(no_id.exit_code == 2);
+  CHECK(contains(no_id.err, "`perdiem runs show` takes RUN_ID (see `perdiem runs --help`)"));
+  auto bad_option = run_process(kCli, {"memory", "stats", "--json"}, home.env());
+  CHECK(bad_option.exit_code == 2);
+  CHECK(contains(bad_option.err, "for `perdiem memory stats` (see `perdiem memory --help`)"));
 }
 
 TEST_CASE("perdiem memory: stats, search, prune and vacuum") {
