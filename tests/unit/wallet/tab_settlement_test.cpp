@@ -1,9 +1,13 @@
 // The wallet's side of metering tabs: a hold that takes what fits (ReserveRequest::
 // at_least), a tab settled at its calls' sum with their receipts signed in one batch, and
 // the Merkle proofs that let each receipt verify alone.
+#include <algorithm>
+#include <map>
+
 #include <doctest/doctest.h>
 
 #include "wallet/receipt_batch.hpp"
+#include "wallet/receipts.hpp"
 #include "wallet/sqlite.hpp"
 #include "wallet_fixture.hpp"
 
@@ -265,4 +269,90 @@ TEST_CASE("a shared tab's receipts count for their runs, before and after the in
   CHECK(f.wallet->spent("run-a").value() == usd("0.009"));
   CHECK(f.wallet->spent("run-b").value() == usd("0.012"));
   f.require_verified();
+}
+
+// Wallets written before batch version 2 hold version 1 batches. Rewriting a wallet's
+// stored batches as version 1 (re-signed by its key, stored as that version stored them)
+// gives such a wallet: it verifies, its receipts verify, and tampering still shows.
+TEST_CASE("a wallet whose tabs were signed in version 1 batches still verifies") {
+  WalletFixture f;
+  f.fund_usd("1");
+  // One tab alone (stored without proofs) and two settled together (with proofs).
+  auto alone = f.wallet->reserve(tab_request(usd("0.1"), usd("0.01")));
+  REQUIRE(alone.ok());
+  std::vector<TabCall> calls;
+  for (int i = 0; i < 5; ++i) {
+    calls.push_back(tab_call(i, usd("0.001")));
+    calls.back().record.run = "r";
+  }
+  REQUIRE(f.wallet->settle_tab_async(*alone, calls).get().ok());
+  std::vector<TabToSettle> together;
+  for (int t = 0; t < 2; ++t) {
+    auto tab = f.wallet->reserve(tab_request(usd("0.1"), usd("0.01")));
+    REQUIRE(tab.ok());
+    together.push_back(TabToSettle{*tab, {tab_call(0, usd("0.002")), tab_call(1, usd("0.003"))}});
+    for (TabCall& call : together.back().calls) call.record.run = "r";
+  }
+  for (auto& settled : f.wallet->settle_tabs_async(together)) REQUIRE(settled.get().ok());
+  f.close();
+
+  const auto rewrite_as_version_1 = [&](bool tamper) {
+    auto db = sql::Db::open(f.db_path, 1000);
+    REQUIRE(db.ok());
+    auto read = db->prepare("SELECT reservation, seq, receipt FROM tab_receipts");
+    REQUIRE(read.ok());
+    // Each batch's receipts in their places, keyed by the batch's signature.
+    std::map<Signature, std::vector<std::pair<std::pair<std::int64_t, std::int64_t>, Receipt>>>
+        batches;
+    for (;;) {
+      auto row = read->step();
+      REQUIRE(row.ok());
+      if (!*row) break;
+      auto receipt = parse_receipt(read->column_text(2));
+      REQUIRE(receipt.ok());
+      REQUIRE(receipt->batch->version == 2);
+      batches[receipt->signature].push_back({{read->column_int(0), read->column_int(1)}, *receipt});
+    }
+    REQUIRE(batches.size() == 2);
+    auto write =
+        db->prepare("UPDATE tab_receipts SET receipt = ? WHERE reservation = ? AND seq = ?");
+    REQUIRE(write.ok());
+    for (auto& [signature, members] : batches) {
+      std::sort(members.begin(), members.end(), [](const auto& a, const auto& b) {
+        return a.second.batch->index < b.second.batch->index;
+      });
+      const bool with_proofs = !members.front().second.batch->proof.empty();
+      std::vector<Receipt> receipts;
+      for (auto& member : members) receipts.push_back(member.second);
+      sign_receipt_batch(receipts, *f.signer, with_proofs, /*version=*/1);
+      if (tamper) receipts.back().usage.output_tokens += 1;  // a field no column repeats
+      for (std::size_t i = 0; i < receipts.size(); ++i) {
+        const std::string json = receipt_to_json(receipts[i]);
+        CHECK(json.find("\"version\"") == std::string::npos);
+        write->bind(1, json).bind(2, members[i].first.first).bind(3, members[i].first.second);
+        REQUIRE(write->run().ok());
+      }
+    }
+  };
+
+  SUBCASE("as written") {
+    rewrite_as_version_1(/*tamper=*/false);
+    f.open();
+    f.require_verified();
+    auto receipts = f.wallet->receipts("r").value();
+    REQUIRE(receipts.size() == 9);
+    for (const Receipt& r : receipts) {
+      CAPTURE(r.id);
+      CHECK(r.batch->version == 1);
+      CHECK(verify_receipt(r).ok());
+    }
+  }
+  SUBCASE("with a receipt altered after signing") {
+    rewrite_as_version_1(/*tamper=*/true);
+    f.open();
+    auto report = f.wallet->verify();
+    REQUIRE(report.ok());
+    CHECK_FALSE(report->ok);
+    CHECK_MESSAGE(report->problem.find("altered") != std::string::npos, report->problem);
+  }
 }
