@@ -119,7 +119,7 @@ Result<VerifyReport> check_tab_receipts(sql::Db& db, VerifyReport report) {
     std::vector<Receipt> receipts;
   };
   // Batches across tabs whose signature was checked: everything the signed message says.
-  std::set<std::tuple<std::string, Hash32, std::uint32_t, int, Signature>> signed_batches;
+  std::set<std::tuple<std::string, Hash32, std::uint32_t, BatchVersion, Signature>> signed_batches;
   auto check_proven = [&](const Tab& tab, const std::string& name) -> std::optional<VerifyReport> {
     const Receipt& first = tab.receipts.front();
     std::set<std::uint32_t> places;

@@ -56,8 +56,9 @@ void append_receipt_leaf_bytes(std::string& out, const Receipt& r) {
     for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>(bits >> shift);
   };
   const auto text = [&out](std::string_view value) {
-    // Receipt texts are identifiers of at most 128 bytes (valid_receipt_text); a longer
-    // one could not be told apart from its neighbour, so it is cut at what 2 bytes count.
+    // Receipt texts are identifiers of at most 128 bytes, checked before signing
+    // (tab_receipts) and when read (parse_receipt), so the cap is never reached; it only
+    // keeps the length and the bytes written in agreement.
     const auto size = static_cast<std::uint16_t>(std::min<std::size_t>(value.size(), 0xffff));
     out += static_cast<char>(size >> 8);
     out += static_cast<char>(size & 0xff);
@@ -86,15 +87,18 @@ void append_receipt_leaf_bytes(std::string& out, const Receipt& r) {
   bytes(r.response_hash);
 }
 
-Hash32 receipt_leaf(const Receipt& receipt, int version) {
+Hash32 receipt_leaf(const Receipt& receipt, BatchVersion version) {
   // One buffer per thread: a batch hashes a leaf per receipt.
   thread_local std::string bytes;
-  if (version == 1) {
-    bytes.assign(1, '\x00');
-    append_receipt_message(bytes, receipt);
-  } else {
-    bytes.assign(1, '\x02');
-    append_receipt_leaf_bytes(bytes, receipt);
+  switch (version) {
+    case BatchVersion::v1:
+      bytes.assign(1, '\x00');
+      append_receipt_message(bytes, receipt);
+      break;
+    case BatchVersion::v2:
+      bytes.assign(1, '\x02');
+      append_receipt_leaf_bytes(bytes, receipt);
+      break;
   }
   return keccak256(bytes);
 }
@@ -130,13 +134,14 @@ bool merkle_fold(Hash32 leaf, std::uint32_t index, std::uint32_t size,
 }
 
 std::string batch_message(const Address& wallet, const Hash32& root, std::uint32_t size,
-                          int version) {
-  return "perdiem receipt batch v" + std::to_string(version) + "\nwallet: " + wallet.to_string() +
-         "\nroot: " + doc_json::hash_to_hex(root) + "\nsize: " + std::to_string(size);
+                          BatchVersion version) {
+  return "perdiem receipt batch v" + std::to_string(static_cast<int>(version)) +
+         "\nwallet: " + wallet.to_string() + "\nroot: " + doc_json::hash_to_hex(root) +
+         "\nsize: " + std::to_string(size);
 }
 
 void sign_receipt_batch(std::vector<Receipt>& receipts, const PrivateKey& key, bool with_proofs,
-                        int version) {
+                        BatchVersion version) {
   if (receipts.empty()) return;
   const Address address = key.address();
   std::vector<Hash32> leaves;

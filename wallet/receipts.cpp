@@ -32,18 +32,6 @@ Result<std::int64_t> count_field(const json& doc, const char* name) {
   return *v;
 }
 
-// The wallet's EIP-55 text, which costs a Keccak hash to make: a batch's receipts all
-// name one wallet, so the last one is kept (per thread).
-const std::string& address_text(const Address& wallet) {
-  thread_local Address last{};
-  thread_local std::string text = last.to_string();
-  if (!(wallet == last)) {
-    text = wallet.to_string();
-    last = wallet;
-  }
-  return text;
-}
-
 }  // namespace
 
 bool valid_receipt_text(std::string_view text) { return text.empty() || valid_identifier(text); }
@@ -122,13 +110,15 @@ Result<Receipt> parse_receipt(std::string_view text) {
     b.index = static_cast<std::uint32_t>(*index);
     b.size = static_cast<std::uint32_t>(*size);
     // Version 1 batches were written without a version.
-    b.version = 1;
+    b.version = BatchVersion::v1;
     if (batch->contains("version")) {
-      auto version = count_field(*batch, "version");
+      auto version = doc_json::int_field(*batch, "version", "receipt batch");
       if (!version) return version.error();
-      if (*version != 1 && *version != 2)
-        return bad("\"batch\".\"version\" must be 1 or 2 (a newer perdiem wrote this receipt)");
-      b.version = static_cast<int>(*version);
+      if (*version > 2)
+        return bad("\"batch\".\"version\" is " + std::to_string(*version) +
+                   ": a newer perdiem wrote this receipt");
+      if (*version < 1) return bad("\"batch\".\"version\" must be 1 or 2");
+      b.version = static_cast<BatchVersion>(*version);
     }
     auto proof = batch->find("proof");
     if (proof == batch->end() || !proof->is_array() || proof->size() > 32)
@@ -172,7 +162,7 @@ void append_receipt_message(std::string& m, const Receipt& r) {
                          std::to_chars(digits, digits + sizeof digits, value).ptr - digits));
   };
   line("id", r.id);
-  line("wallet", address_text(r.wallet));
+  line("wallet", r.wallet.to_string());
   line("status", r.final ? "final" : "estimate");
   line("run", r.run);
   number("step", r.step);
@@ -229,7 +219,7 @@ std::string receipt_to_json(const Receipt& r) {
     j += '"';
   };
   text("id", r.id);
-  hex("wallet", address_text(r.wallet));
+  hex("wallet", r.wallet.to_string());
   text("status", r.final ? "final" : "estimate");
   text("run", r.run);
   number("step", r.step);
@@ -253,7 +243,7 @@ std::string receipt_to_json(const Receipt& r) {
     key("batch");
     j += '{';
     // Version 1 batches stay byte for byte as they were first stored, without one.
-    if (r.batch->version != 1) number("version", r.batch->version);
+    if (r.batch->version != BatchVersion::v1) number("version", static_cast<int>(r.batch->version));
     hash("root", r.batch->root);
     number("index", r.batch->index);
     number("size", r.batch->size);

@@ -8,10 +8,12 @@
 //    "prices": {"input": "0.7", "output": "2.8", "cached_input": "0.35", "request": "0"},
 //    "cost": "0.00168", "time": 1735689600123,
 //    "request_hash": "0x<64 hex>", "response_hash": "0x<64 hex>",
-//    "batch": {"root": "0x<64 hex>", "index": 3, "size": 200, "proof": ["0x<64 hex>", ..]},
+//    "batch": {"version": 2, "root": "0x<64 hex>", "index": 3, "size": 200,
+//              "proof": ["0x<64 hex>", ..]},
 //    "signature": "0x<130 hex>"}
 // "batch" is present only on a receipt signed in a batch (see receipt_batch.hpp); its
 // signature is then over the batch's root, which the receipt reaches through its proof.
+// A batch without "version" is version 1 (as batches were first written).
 // Money fields are decimal USD strings (prices per million tokens), time is Unix ms.
 // The signed canonical text is receipt_message(): one "name: value" line per field in the
 // fixed order above, money in nano-USD integers, beginning "perdiem receipt v1".

@@ -277,6 +277,10 @@ Result<std::vector<Receipt>> tab_receipts(const Reservation& tab, std::vector<Ta
       return make_error(
           ErrorKind::invalid_argument,
           "model id '" + call.record.model + "' has characters outside [A-Za-z0-9._:/@+-]");
+    if (!valid_receipt_text(call.record.run))
+      return make_error(
+          ErrorKind::invalid_argument,
+          "run id '" + call.record.run + "' has characters outside [A-Za-z0-9._:/@+-]");
     Receipt receipt;
     receipt.id = tab_receipt_id(tab.id, call.seq);
     receipt.provider = tab.provider;

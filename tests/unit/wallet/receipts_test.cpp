@@ -68,7 +68,7 @@ TEST_CASE("a receipt's JSON is the compact dump of its members, in their stored 
       {"signature", signature_to_hex(r.signature)}};
   CHECK(receipt_to_json(r) == expected.dump());
   // A version 1 batch is stored as it always was: without a version.
-  r.batch->version = 1;
+  r.batch->version = BatchVersion::v1;
   expected["batch"].erase("version");
   CHECK(receipt_to_json(r) == expected.dump());
 }

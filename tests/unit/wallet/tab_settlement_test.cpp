@@ -310,7 +310,7 @@ TEST_CASE("a wallet whose tabs were signed in version 1 batches still verifies")
       if (!*row) break;
       auto receipt = parse_receipt(read->column_text(2));
       REQUIRE(receipt.ok());
-      REQUIRE(receipt->batch->version == 2);
+      REQUIRE(receipt->batch->version == BatchVersion::v2);
       batches[receipt->signature].push_back({{read->column_int(0), read->column_int(1)}, *receipt});
     }
     REQUIRE(batches.size() == 2);
@@ -324,7 +324,7 @@ TEST_CASE("a wallet whose tabs were signed in version 1 batches still verifies")
       const bool with_proofs = !members.front().second.batch->proof.empty();
       std::vector<Receipt> receipts;
       for (auto& member : members) receipts.push_back(member.second);
-      sign_receipt_batch(receipts, *f.signer, with_proofs, /*version=*/1);
+      sign_receipt_batch(receipts, *f.signer, with_proofs, BatchVersion::v1);
       if (tamper) receipts.back().usage.output_tokens += 1;  // a field no column repeats
       for (std::size_t i = 0; i < receipts.size(); ++i) {
         const std::string json = receipt_to_json(receipts[i]);
@@ -343,7 +343,7 @@ TEST_CASE("a wallet whose tabs were signed in version 1 batches still verifies")
     REQUIRE(receipts.size() == 9);
     for (const Receipt& r : receipts) {
       CAPTURE(r.id);
-      CHECK(r.batch->version == 1);
+      CHECK(r.batch->version == BatchVersion::v1);
       CHECK(verify_receipt(r).ok());
     }
   }
