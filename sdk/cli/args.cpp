@@ -14,6 +14,11 @@ Error usage_error(const std::string& message) {
   return make_error(ErrorKind::usage, message + " (see `perdiem --help`)");
 }
 
+// `perdiem COMMAND --help` shows the help, as `perdiem --help` does.
+bool is_help(const std::string& word) {
+  return word == "--help" || word == "-h";
+}
+
 // Walks argv; options take their value from the next word or after '='.
 class Words {
  public:
@@ -59,6 +64,7 @@ Result<Command> parse_run(Words& words) {
       words.take();
       break;
     }
+    if (is_help(word)) return Command(HelpCommand{});  // only before SCRIPT: after, the plan's
     if (word.size() < 2 || word.compare(0, 2, "--") != 0) break;  // the script
     words.take();
     std::size_t eq = word.find('=');
@@ -163,6 +169,7 @@ Result<Command> parse_mock_provider(Words& words) {
   constexpr int kIntMax = std::numeric_limits<int>::max();
   while (!words.done()) {
     std::string word = words.take();
+    if (is_help(word)) return Command(HelpCommand{});
     std::size_t eq = word.find('=');
     bool has_inline = eq != std::string::npos;
     std::string option = has_inline ? word.substr(0, eq) : word;
@@ -239,12 +246,14 @@ Result<Command> parse_mock_provider(Words& words) {
 }
 
 Result<Command> parse_tools(Words& words) {
+  if (!words.done() && is_help(words.peek())) return Command(HelpCommand{});
   if (words.done() || words.take() != "list") {
     return usage_error("usage: perdiem tools list [--mcp NAME]...");
   }
   ToolsListCommand list;
   while (!words.done()) {
     std::string word = words.take();
+    if (is_help(word)) return Command(HelpCommand{});
     std::size_t eq = word.find('=');
     bool has_inline = eq != std::string::npos;
     std::string option = has_inline ? word.substr(0, eq) : word;

@@ -14,6 +14,7 @@
 namespace perdiem::cli {
 namespace {
 
+using wallet_cli::asks_for_help;
 using wallet_cli::fail;
 using wallet_cli::kExitFailed;
 using wallet_cli::kExitOk;
@@ -22,6 +23,13 @@ using wallet_cli::parse_words;
 using wallet_cli::Spec;
 using wallet_cli::usage_error;
 using wallet_cli::Words;
+
+constexpr const char* kRunsUsage =
+    "usage: perdiem runs list [--limit N] | show RUN_ID [--json] | export RUN_ID\n";
+constexpr const char* kMemoryUsage =
+    "usage: perdiem memory stats | search QUERY [--k N] [--ns NS] | prune --older-than AGE | "
+    "vacuum\n";
+constexpr const char* kReplayUsage = "usage: perdiem replay RUN_ID [--script PATH] [--quiet]\n";
 
 Result<std::string> memory_path() {
   Result<std::string> home = home_directory();
@@ -153,6 +161,10 @@ std::string run_memory_path() {
 }
 
 int runs_main(const std::vector<std::string>& args) {
+  if (asks_for_help(args)) {
+    std::cout << kRunsUsage;
+    return kExitOk;
+  }
   const std::string sub = args.empty() ? "" : args[0];
   Spec spec;
   if (sub == "list") {
@@ -162,8 +174,7 @@ int runs_main(const std::vector<std::string>& args) {
   } else if (sub == "export") {
     spec = {"export", {}, {}, 1, 1, "RUN_ID", "runs"};
   } else {
-    std::cerr << "perdiem: usage: perdiem runs list [--limit N] | show RUN_ID [--json] | "
-                 "export RUN_ID\n";
+    std::cerr << "perdiem: " << kRunsUsage;
     return kExitUsage;
   }
   auto words = parse_words(args, spec);
@@ -174,6 +185,10 @@ int runs_main(const std::vector<std::string>& args) {
 }
 
 int replay_main(const std::vector<std::string>& args) {
+  if (asks_for_help(args)) {
+    std::cout << kReplayUsage;
+    return kExitOk;
+  }
   std::vector<std::string> with_name{"replay"};
   with_name.insert(with_name.end(), args.begin(), args.end());
   auto words =
@@ -206,6 +221,10 @@ int replay_main(const std::vector<std::string>& args) {
 }
 
 int memory_main(const std::vector<std::string>& args) {
+  if (asks_for_help(args)) {
+    std::cout << kMemoryUsage;
+    return kExitOk;
+  }
   const std::string sub = args.empty() ? "" : args[0];
   Spec spec;
   if (sub == "stats") {
@@ -217,8 +236,7 @@ int memory_main(const std::vector<std::string>& args) {
   } else if (sub == "vacuum") {
     spec = {"vacuum", {}, {}, 0, 0, "", "memory"};
   } else {
-    std::cerr << "perdiem: usage: perdiem memory stats | search QUERY [--k N] [--ns NS] | "
-                 "prune --older-than AGE | vacuum\n";
+    std::cerr << "perdiem: " << kMemoryUsage;
     return kExitUsage;
   }
   auto words = parse_words(args, spec);

@@ -7,6 +7,7 @@
 
 #include "home_runtime.hpp"
 #include "perdiem/perdiem.hpp"
+#include "wallet_cli_support.hpp"
 
 namespace perdiem::cli {
 namespace {
@@ -255,6 +256,10 @@ int prices(const std::vector<std::string>& args) {
 }  // namespace
 
 int providers_main(const std::vector<std::string>& args) {
+  if (wallet_cli::asks_for_help(args)) {
+    std::cout << kUsageText;
+    return kOk;
+  }
   const std::string sub = args.empty() ? "" : args[0];
   const std::vector<std::string> rest(args.begin() + (args.empty() ? 0 : 1), args.end());
   if (sub == "list") return list(rest);

@@ -29,6 +29,15 @@ Error usage_error(const std::string& message, std::string_view command) {
 
 // ---- Command-line words ------------------------------------------------------------------
 
+bool asks_for_help(const std::vector<std::string>& args) {
+  if (!args.empty() && args[0] == "help") return true;
+  for (const std::string& word : args) {
+    if (word == "--") return false;
+    if (word == "--help" || word == "-h") return true;
+  }
+  return false;
+}
+
 namespace {
 
 bool listed(const std::vector<std::string_view>& names, std::string_view name) {

@@ -30,6 +30,10 @@ int fail(const Error& error);
 // empty: `perdiem --help`).
 Error usage_error(const std::string& message, std::string_view command = "wallet");
 
+// Whether a command's words ask for its help: "help", "--help" or "-h" first, or
+// "--help"/"-h" anywhere before "--" (after it, every word is an argument).
+bool asks_for_help(const std::vector<std::string>& args);
+
 // One subcommand's options and argument count.
 struct Spec {
   std::string_view name;

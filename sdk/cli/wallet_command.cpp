@@ -245,12 +245,7 @@ int dispatch(const std::string& name, const std::string& home, const Words& word
 int wallet_main(const std::vector<std::string>& args) {
   if (args.empty()) return fail(usage_error("`perdiem wallet` needs a command"));
   const std::string& name = args[0];
-  bool wants_help = name == "--help" || name == "-h" || name == "help";
-  for (const auto& word : args) {
-    if (word == "--") break;
-    wants_help |= word == "--help";
-  }
-  if (wants_help) {
+  if (asks_for_help(args)) {
     std::cout << wallet_help_text();
     return kExitOk;
   }

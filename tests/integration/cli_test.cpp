@@ -48,6 +48,36 @@ TEST_CASE("perdiem --help documents the commands on stdout") {
   CHECK(r.err.empty());
 }
 
+// `perdiem COMMAND --help` (or -h) shows that command's help on stdout and exits 0, as
+// `perdiem wallet --help` always has; `run --help` used to be "--help needs a value".
+TEST_CASE("every command's --help shows its usage on stdout and exits 0") {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"run", "--help"}, "Options for `run`"},
+      {{"run", "--json", "-h"}, "Options for `run`"},
+      {{"mock-provider", "--help"}, "Options for `mock-provider`"},
+      {{"tools", "--help"}, "perdiem tools list"},
+      {{"tools", "list", "-h"}, "perdiem tools list"},
+      {{"runs", "--help"}, "usage: perdiem runs list"},
+      {{"runs", "show", "--help"}, "usage: perdiem runs list"},
+      {{"memory", "help"}, "usage: perdiem memory stats"},
+      {{"replay", "--help"}, "usage: perdiem replay RUN_ID"},
+      {{"providers", "-h"}, "usage: perdiem providers list"},
+      {{"wallet", "--help"}, "perdiem wallet init"},
+  };
+  for (const auto& [args, expected] : cases) {
+    CAPTURE(args.front());
+    CAPTURE(args.back());
+    auto r = run_process(kCli, args);
+    CHECK(r.exit_code == 0);
+    CHECK(contains(r.out, expected));
+    CHECK(r.err.empty());
+  }
+  // After SCRIPT, --help is the plan's argument, not a request for help.
+  auto r = run_process(kCli, {"run", "--quiet", plan("echo_args.lua"), "--help"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "[\"--help\"]\n");
+}
+
 TEST_CASE("usage errors exit 2 with a message on stderr") {
   SUBCASE("no command") {
     auto r = run_process(kCli, {});
