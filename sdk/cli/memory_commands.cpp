@@ -55,7 +55,8 @@ std::string utc_time(std::int64_t unix_ms) {
 
 // "30d", "12h", "45m", "90s" as milliseconds.
 Result<std::chrono::milliseconds> parse_age(const std::string& text) {
-  if (text.size() < 2) return usage_error("--older-than takes a number and a unit: 30d, 12h, 45m", "memory");
+  if (text.size() < 2)
+    return usage_error("--older-than takes a number and a unit: 30d, 12h, 45m", "memory");
   const char unit = text.back();
   std::int64_t count = 0;
   for (char c : text.substr(0, text.size() - 1)) {
@@ -69,7 +70,8 @@ Result<std::chrono::milliseconds> parse_age(const std::string& text) {
                                : unit == 'm' ? 60'000
                                : unit == 's' ? 1'000
                                              : 0;
-  if (unit_ms == 0) return usage_error("--older-than's unit is d, h, m or s: 30d, 12h, 45m", "memory");
+  if (unit_ms == 0)
+    return usage_error("--older-than's unit is d, h, m or s: 30d, 12h, 45m", "memory");
   return std::chrono::milliseconds(count * unit_ms);
 }
 
@@ -244,7 +246,8 @@ int memory_main(const std::vector<std::string>& args) {
   std::chrono::milliseconds age{0};
   if (sub == "prune") {
     const std::string* text = words->value("--older-than");
-    if (text == nullptr) return fail(usage_error("memory prune needs --older-than AGE, e.g. 30d", "memory"));
+    if (text == nullptr)
+      return fail(usage_error("memory prune needs --older-than AGE, e.g. 30d", "memory"));
     auto parsed = parse_age(*text);
     if (!parsed) return fail(parsed.error());
     age = *parsed;
