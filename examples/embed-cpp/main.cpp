@@ -6,6 +6,7 @@
 // With no provider configured it uses the offline `sim` provider, which is free and
 // deterministic. Prints the agent's answer, what the run cost and its run id; every
 // failure is a value (perdiem::Error) that is printed, never an exception.
+#include <atomic>
 #include <iostream>
 #include <mutex>
 #include <string>
@@ -30,6 +31,11 @@ return reply.content
 // several at once, so the app guards its state.
 std::mutex notes_mutex;
 std::vector<std::string> notes;
+
+// Runs started, and agents running now (the run and any sub-agents it spawned), counted
+// from run events, which come from the threads running plans.
+std::atomic<int> runs_started{0};
+std::atomic<int> agents_running{0};
 
 // A host tool: a name, a description the model reads, a JSON Schema for its arguments
 // and a handler that gets them validated, as JSON text.
@@ -69,6 +75,10 @@ perdiem::RuntimeOptions runtime_options() {
   options.tools.push_back(note_tool());
   options.on_step = show_live_text;
   options.stream_chat = true;
+  options.on_run = [](const perdiem::RunEvent& event) {
+    if (event.phase == perdiem::RunPhase::started) ++runs_started;
+    agents_running += event.phase == perdiem::RunPhase::started ? 1 : -1;
+  };
   return options;
 }
 
@@ -89,6 +99,8 @@ int report(const perdiem::RunResult& result) {
   std::cout << "cost: " << perdiem::format_usd_display(result.usage.cost) << " over "
             << result.usage.model_calls << " model call(s)\n";
   std::cout << "run id: " << result.run_id << "\n";
+  std::cout << "runs: " << runs_started.load() << " started, " << agents_running.load()
+            << " still running\n";
   std::cout << "served by:";
   for (const std::string& provider : result.providers) std::cout << " " << provider;
   std::cout << "\n";

@@ -206,6 +206,7 @@ int run(const perdiem::cli::RunCommand& command) {
   auto progress = std::make_shared<perdiem::cli::ProgressLine>(STDERR_FILENO);
   if (show_progress) {
     options.on_step = [progress](const perdiem::StepEvent& event) { progress->record(event); };
+    options.on_run = [progress](const perdiem::RunEvent& event) { progress->record(event); };
   }
   options.on_log = [show_progress, progress](perdiem::LogLevel level, std::string_view line) {
     const std::string text =

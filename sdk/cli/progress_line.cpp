@@ -12,11 +12,11 @@ ProgressLine::ProgressLine(int fd, std::chrono::milliseconds period) : fd_(fd), 
 
 ProgressLine::~ProgressLine() { stop(); }
 
+void ProgressLine::record(const RunEvent& event) {
+  running_ += event.phase == RunPhase::started ? 1 : -1;
+}
+
 void ProgressLine::record(const StepEvent& event) {
-  {
-    std::lock_guard lock(mutex_);
-    runs_.insert(event.run_id);
-  }
   if (event.phase == StepPhase::started) {
     in_flight_ += 1;
     return;
@@ -34,7 +34,9 @@ std::string ProgressLine::text() const {
 }
 
 std::string ProgressLine::text_locked() const {
-  const std::size_t agents = std::max<std::size_t>(1, runs_.size());
+  // The line is drawn while the run goes, so at least that one is running (its start
+  // may not have been counted yet when the line is first drawn).
+  const std::int64_t agents = std::max<std::int64_t>(1, running_.load());
   const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - started_);
   char seconds[32];

@@ -8,7 +8,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 
@@ -26,6 +25,8 @@ class ProgressLine {
 
   // Counts one step event; called on the runs' threads (RuntimeOptions::on_step).
   void record(const StepEvent& event);
+  // Counts a run starting or ending (RuntimeOptions::on_run): the agents running.
+  void record(const RunEvent& event);
   void start();
   // Erases the line and stops drawing. Idempotent.
   void stop();
@@ -46,12 +47,12 @@ class ProgressLine {
   const int fd_;
   const std::chrono::milliseconds period_;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::atomic<std::int64_t> running_{0};  // the run and its sub-agents still going
   std::atomic<std::int64_t> in_flight_{0};
   std::atomic<std::int64_t> steps_{0};
   std::atomic<std::int64_t> tokens_{0};
   std::atomic<std::int64_t> spent_nanos_{0};
   mutable std::mutex mutex_;
-  std::set<std::string> runs_;  // agents seen, by run id; guarded by mutex_
   std::condition_variable wake_;
   bool stopping_ = false;  // guarded by mutex_
   std::thread drawer_;

@@ -172,7 +172,11 @@ bool RuntimeImpl::open_run(RunFrame& frame, std::string run_id, const std::atomi
             ? std::string(chunk_name)
             : std::filesystem::absolute(std::string(chunk_name)).lexically_normal().string(),
         source, options);
-    frame.traced = true;
+    frame.traced = true;  // from here on, close_run ends the trace and reports `finished`
+    RunEvent started;
+    started.run_id = result.run_id;
+    started.depth = depth;
+    report_run(started);
     frame.limits.memory_limit_bytes = options.memory_limit_bytes;
     frame.limits.instruction_limit = options.instruction_limit;
     frame.limits.deadline = options.timeout;
@@ -227,6 +231,22 @@ void RuntimeImpl::end_close(RunFrame& frame) {
                                         spent.error().describe() + "); its receipts are exact");
   }
   end_trace(result);
+  RunEvent finished;
+  finished.run_id = result.run_id;
+  finished.phase = RunPhase::finished;
+  finished.depth = frame.run ? frame.run->depth : 0;
+  finished.error = result.error;
+  finished.cost_nanos = result.usage.cost;
+  report_run(finished);
+}
+
+void RuntimeImpl::report_run(const RunEvent& event) const {
+  if (!options_.on_run) return;
+  try {
+    options_.on_run(event);
+  } catch (...) {
+    // A listener's failure is its own; the run goes on (see perdiem.hpp).
+  }
 }
 
 void RuntimeImpl::flush_closed() {

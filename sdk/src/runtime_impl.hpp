@@ -132,6 +132,8 @@ class RuntimeImpl final : public Runtime {
   // sub-agents ended, settlements durable, the cost read from the wallet, the trace
   // closed, health saved. Blocks on the disk: never call it on a loop thread.
   void close_run(RunFrame& frame, std::optional<lua::PlanOutcome> outcome);
+  // Tells RuntimeOptions::on_run, if any, that a run started or finished.
+  void report_run(const RunEvent& event) const;
   // close_run() in three parts, for runs that end together (ScheduledRuns closes them in
   // batches): begin_close() for each (sub-agents ended, the result set, the tabs
   // detached; false when there is nothing more to close), then end_close() for each (the

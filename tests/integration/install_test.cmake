@@ -98,7 +98,7 @@ endforeach()
 run(NAME "embed-cpp host tool" COMMAND ${env} "${WORK_DIR}/embed-cpp/embed-cpp" "x"
     EXPECT "notes kept by the app's tool: 1")
 run(NAME "embed-cpp cost" COMMAND ${env} "${WORK_DIR}/embed-cpp/embed-cpp" "x"
-    EXPECT "cost: $0.00 over 1 model call(s)")
+    EXPECT "cost: $0.00 over 1 model call(s)" "runs: 1 started, 0 still running")
 run(NAME "embed-c cost" COMMAND ${env} "${WORK_DIR}/embed-c/embed-c" "x"
     EXPECT "cost: 0 nano-USD over 1 model call(s)")
 # A plan file with arguments, through each API.

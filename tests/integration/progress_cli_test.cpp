@@ -90,3 +90,24 @@ TEST_CASE("no progress line when stderr is not a terminal") {
   CHECK(result.err.find("\033[K") == std::string::npos);
   CHECK(result.err.find("in flight") == std::string::npos);
 }
+
+// "agents" is the run and its sub-agents still going: it rises while a sub-agent works
+// and falls back when it ends (it used to count every agent seen).
+TEST_CASE("the progress line counts the agents running, not the agents seen") {
+  char tmpl[] = "/tmp/perdiem-progress-agents-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  const std::string dir = tmpl;
+  std::ofstream(dir + "/helper.lua") << "sleep(0.8)\nreturn 'helped'\n";
+  const std::string plan = dir + "/plan.lua";
+  std::ofstream(plan) << "local helper = agent.spawn('helper')\n"
+                         "local said = helper:await()\n"
+                         "sleep(0.8)\n"
+                         "return said\n";
+  const std::string output = run_on_terminal(plan);
+  std::filesystem::remove_all(dir);
+  CAPTURE(output);
+  const std::size_t two = output.find("\r\033[Kperdiem: 2 agents, ");
+  REQUIRE(two != std::string::npos);
+  CHECK(output.find("\r\033[Kperdiem: 1 agent, ", two) != std::string::npos);
+  CHECK(output.find("helped") != std::string::npos);
+}

@@ -50,4 +50,21 @@ struct StepEvent {
   std::string delta_text{};
 };
 
+// A run starting or ending (RuntimeOptions::on_run): a run the app started, or a
+// sub-agent one started with agent.spawn. With step events, what a dashboard needs to
+// show which agents are running. A run refused before it starts (invalid options) reports
+// neither; every run that reports `started` reports `finished` once, after its last step
+// and after its sub-agents' `finished`.
+enum class RunPhase { started, finished };
+
+struct RunEvent {
+  std::string run_id;
+  RunPhase phase = RunPhase::started;
+  int depth = 0;  // 0: a run the app started; 1: its sub-agents; 2: theirs, ...
+  // finished only: why the run failed (none when it succeeded, kind `cancelled` when it
+  // was cancelled), and what it cost, its sub-agents' spending included.
+  std::optional<Error> error;
+  std::int64_t cost_nanos = 0;
+};
+
 }  // namespace perdiem

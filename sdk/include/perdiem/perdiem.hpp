@@ -86,6 +86,11 @@ struct RuntimeOptions {
   // spend and an audit trail. Called on the thread that runs the plan, as on_log. May be
   // empty.
   std::function<void(const StepEvent&)> on_step;
+  // Receives every run's start and end, sub-agents' included (perdiem/events.hpp): a
+  // run's `started` on the thread that runs it, its `finished` there or on a worker
+  // thread of the runtime's. Synchronise what it touches; exceptions are dropped. May be
+  // empty.
+  std::function<void(const RunEvent&)> on_run;
   // Also stream plain model.chat (and model.chat_many) answers to on_step as `delta`
   // events, as model.stream's always are. Off by default: a delta costs a callback per
   // piece, and apps that only log steps do not want them.

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string_view>
 #include <thread>
@@ -327,5 +328,66 @@ TEST_CASE("destroying the runtime while background runs await sub-agents ends th
   for (auto& run : parents) {
     REQUIRE(run->done());
     CHECK(run->wait().error->kind == ErrorKind::cancelled);
+  }
+}
+
+// RuntimeOptions::on_run: what the command's progress line counts as agents running.
+TEST_CASE("on_run reports each agent's start and end, a sub-agent's inside its parent's") {
+  PlanDir dir;
+  dir.write("child.lua", "model.chat{messages={{role='user', content='hi'}}}\nreturn 'child'");
+  dir.write("failing.lua", "error({kind = 'tool', message = 'no such page'})");
+  const std::string parent = dir.write("parent.lua",
+                                       "local child = agent.spawn('child')\n"
+                                       "local failing = agent.spawn('failing')\n"
+                                       "pcall(failing.await, failing)\n"
+                                       "return child:await()");
+  std::mutex mutex;
+  std::vector<RunEvent> events;
+  RuntimeOptions options;
+  options.provider.provider = "sim";
+  options.provider.use_environment = false;
+  options.on_run = [&](const RunEvent& event) {
+    std::lock_guard lock(mutex);
+    events.push_back(event);
+  };
+  auto runtime = Runtime::create(std::move(options));
+  REQUIRE(runtime.ok());
+  const std::vector<RunResult> results = run_both_ways(**runtime, parent);
+  std::lock_guard lock(mutex);
+  REQUIRE(events.size() == 12);  // three runs, started and finished, both ways
+  for (int way = 0; way < 2; ++way) {
+    CAPTURE(way);
+    const std::vector<RunEvent> mine(events.begin() + way * 6, events.begin() + way * 6 + 6);
+    const std::string& top = results[static_cast<std::size_t>(way)].run_id;
+    // The parent starts first and finishes last, after both its sub-agents.
+    CHECK(mine.front().run_id == top);
+    CHECK(mine.front().phase == RunPhase::started);
+    CHECK(mine.front().depth == 0);
+    CHECK(mine.back().run_id == top);
+    CHECK(mine.back().phase == RunPhase::finished);
+    CHECK_FALSE(mine.back().error.has_value());
+    int children_started = 0, children_finished = 0, failed = 0;
+    for (std::size_t i = 1; i + 1 < mine.size(); ++i) {
+      const RunEvent& event = mine[i];
+      CHECK(event.run_id != top);
+      CHECK(event.depth == 1);
+      if (event.phase == RunPhase::started) {
+        ++children_started;
+        continue;
+      }
+      ++children_finished;
+      // Each child's start came before its end.
+      bool started_before = false;
+      for (std::size_t j = 0; j < i; ++j)
+        started_before |= mine[j].run_id == event.run_id && mine[j].phase == RunPhase::started;
+      CHECK(started_before);
+      if (event.error) {
+        ++failed;
+        CHECK(event.error->message.find("no such page") != std::string::npos);
+      }
+    }
+    CHECK(children_started == 2);
+    CHECK(children_finished == 2);
+    CHECK(failed == 1);
   }
 }
