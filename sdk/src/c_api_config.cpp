@@ -100,6 +100,14 @@ perdiem_code perdiem_config_set_step_callback(perdiem_config* config,
   });
 }
 
+perdiem_code perdiem_config_set_run_callback(perdiem_config* config, perdiem_run_callback callback,
+                                             void* user_data) {
+  return update(config, [&](perdiem::RuntimeOptions& o) {
+    o.on_run = callback == nullptr ? nullptr : perdiem::capi::run_sink(callback, user_data);
+    return PERDIEM_CODE_OK;
+  });
+}
+
 perdiem_code perdiem_config_set_stream_chat(perdiem_config* config, int stream_chat) {
   return update(config, [&](perdiem::RuntimeOptions& o) {
     o.stream_chat = stream_chat != 0;

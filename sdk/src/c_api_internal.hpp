@@ -64,8 +64,10 @@ perdiem_code create_runtime(RuntimeOptions settings, perdiem_runtime** out,
 // Stores a new perdiem_result for `run` in *out and returns its code. Throws bad_alloc.
 perdiem_code store_result(const RunResult& run, perdiem_result** out);
 
-// The adapters c_api_events.cpp and c_api_host.cpp provide for perdiem_config.
+// The adapters c_api_events.cpp, c_api_run_events.cpp and c_api_host.cpp provide for
+// perdiem_config.
 std::function<void(const StepEvent&)> step_sink(perdiem_step_callback callback, void* user_data);
+std::function<void(const RunEvent&)> run_sink(perdiem_run_callback callback, void* user_data);
 std::shared_ptr<HostProvider> host_provider(perdiem_host_chat_fn chat, void* user_data);
 
 }  // namespace perdiem::capi

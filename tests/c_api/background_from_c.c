@@ -1,4 +1,4 @@
-/* Background runs, step events and a host provider, driven from C: eight runs at once
+/* Background runs, run and step events and a host provider, driven from C: eight runs at once
  * answered by a C callback, a spinning run cancelled, a handle freed while its run goes
  * on, and every step event checked for order and fields. Exits nonzero on a failed check. */
 #include <pthread.h>
@@ -44,6 +44,28 @@ static perdiem_code host_chat(const perdiem_host_request* request, perdiem_host_
   perdiem_host_reply_set_model(reply, "echo-1");
   perdiem_host_reply_set_tokens(reply, (int64_t)strlen(last), (int64_t)strlen(answer));
   return PERDIEM_CODE_OK;
+}
+
+/* ---- The run listener: counts runs started and finished, and the cancelled ones. ---- */
+
+static atomic_int runs_started, runs_finished, runs_cancelled;
+
+static void on_run(const perdiem_run_event* event, void* user_data) {
+  CHECK(user_data == (void*)&runs_started);
+  CHECK(strncmp(perdiem_run_event_run_id(event), "run-", 4) == 0);
+  CHECK(perdiem_run_event_depth(event) == 0); /* no plan here spawns a sub-agent */
+  if (strcmp(perdiem_run_event_phase(event), "started") == 0) {
+    atomic_fetch_add(&runs_started, 1);
+    CHECK(perdiem_run_event_error_code(event) == PERDIEM_CODE_OK);
+    return;
+  }
+  CHECK(strcmp(perdiem_run_event_phase(event), "finished") == 0);
+  atomic_fetch_add(&runs_finished, 1);
+  if (perdiem_run_event_error_code(event) == PERDIEM_CODE_CANCELLED) {
+    atomic_fetch_add(&runs_cancelled, 1);
+    CHECK(strstr(perdiem_run_event_error_message(event), "cancelled") != NULL);
+  }
+  CHECK(perdiem_run_event_cost_nanos(event) == 0); /* the host provider is free */
 }
 
 /* ---- The step listener: copies what it needs, under a mutex. ---- */
@@ -284,6 +306,9 @@ static void null_arguments_are_refused(perdiem_runtime* runtime) {
 
 int main(void) {
   atomic_init(&host_calls, 0);
+  atomic_init(&runs_started, 0);
+  atomic_init(&runs_finished, 0);
+  atomic_init(&runs_cancelled, 0);
   recorder steps;
   memset(&steps, 0, sizeof steps);
   pthread_mutex_init(&steps.mutex, NULL);
@@ -295,6 +320,8 @@ int main(void) {
   CHECK(perdiem_config_set_host_provider(config, "", host_chat, NULL) ==
         PERDIEM_CODE_INVALID_ARGUMENT);
   CHECK(perdiem_config_set_step_callback(config, on_step, &steps) == PERDIEM_CODE_OK);
+  CHECK(perdiem_config_set_run_callback(config, on_run, &runs_started) == PERDIEM_CODE_OK);
+  CHECK(perdiem_config_set_run_callback(NULL, on_run, NULL) == PERDIEM_CODE_INVALID_ARGUMENT);
   CHECK(perdiem_config_set_default_max_tokens(config, 0) == PERDIEM_CODE_INVALID_ARGUMENT);
   /* One scheduler thread: every run below shares it, the spinning ones preempted. */
   CHECK(perdiem_config_set_scheduler_threads(config, 1) == PERDIEM_CODE_OK);
@@ -315,6 +342,11 @@ int main(void) {
   null_arguments_are_refused(runtime);
   perdiem_run* kept = spin_and_forget(runtime);
   perdiem_runtime_free(runtime); /* cancels and joins both spinning runs */
+  /* Every run that started finished, once: the eight, the failing one and the three
+   * spinning ones, which were cancelled (one by its handle, two by freeing the runtime). */
+  CHECK(atomic_load(&runs_started) >= 12);
+  CHECK(atomic_load(&runs_finished) == atomic_load(&runs_started));
+  CHECK(atomic_load(&runs_cancelled) == 3);
 
   perdiem_result* result = NULL;
   int finished = 0;

@@ -122,6 +122,7 @@ PERDIEM_API void perdiem_result_free(perdiem_result* result);
 typedef struct perdiem_config perdiem_config;         /* builds a runtime */
 typedef struct perdiem_run_config perdiem_run_config; /* builds one run's limits */
 typedef struct perdiem_step_event perdiem_step_event;
+typedef struct perdiem_run_event perdiem_run_event;
 typedef struct perdiem_host_request perdiem_host_request;
 typedef struct perdiem_host_reply perdiem_host_reply;
 
@@ -131,6 +132,13 @@ typedef struct perdiem_host_reply perdiem_host_reply;
  * model.chat_many), so it must synchronise what it touches. The run waits for it:
  * return quickly. It must not free the runtime that calls it. */
 typedef void (*perdiem_step_callback)(const perdiem_step_event* event, void* user_data);
+
+/* Receives every run's start and end, sub-agents' (agent.spawn) included; a sub-agent's
+ * end comes before its parent's, so started minus finished is the agents running.
+ * `event` and its strings are valid only during the call. A run's "started" is reported
+ * on the thread that runs it, its "finished" there or on a worker thread of the
+ * runtime's: synchronise what it touches, return quickly, and do not free the runtime. */
+typedef void (*perdiem_run_callback)(const perdiem_run_event* event, void* user_data);
 
 /* Answers one chat request of a plan, in place of an HTTP provider. Fill `reply` and
  * return PERDIEM_CODE_OK, or fail the call: return an error code, or (the same thing)
@@ -166,6 +174,11 @@ PERDIEM_API perdiem_code perdiem_config_set_memory_path(perdiem_config* config, 
 PERDIEM_API perdiem_code perdiem_config_set_step_callback(perdiem_config* config,
                                                           perdiem_step_callback callback,
                                                           void* user_data);
+/* NULL callback: no run events. `user_data` must stay valid until every runtime created
+ * from this config has been freed. */
+PERDIEM_API perdiem_code perdiem_config_set_run_callback(perdiem_config* config,
+                                                         perdiem_run_callback callback,
+                                                         void* user_data);
 /* Nonzero: plain model.chat answers are streamed to the step callback too, as "delta"
  * events (model.stream's always are). Default 0. */
 PERDIEM_API perdiem_code perdiem_config_set_stream_chat(perdiem_config* config, int stream_chat);
@@ -325,6 +338,20 @@ PERDIEM_API int64_t perdiem_step_event_latency_ms(const perdiem_step_event* even
 /* "delta" steps: the next piece of the answer's text; the pieces of a step concatenate to
  * its finished response_text when the call succeeds. "" for other phases. */
 PERDIEM_API const char* perdiem_step_event_delta_text(const perdiem_step_event* event);
+
+/* ---- Run events (valid only inside a perdiem_run_callback) ------------------------- */
+
+PERDIEM_API const char* perdiem_run_event_run_id(const perdiem_run_event* event);
+/* "started" or "finished"; callbacks should ignore phases they do not know. */
+PERDIEM_API const char* perdiem_run_event_phase(const perdiem_run_event* event);
+/* 0: a run the app started; 1: its sub-agents; 2: theirs, ... */
+PERDIEM_API int perdiem_run_event_depth(const perdiem_run_event* event);
+/* Finished runs that failed: the code (PERDIEM_CODE_CANCELLED when cancelled) and
+ * message; PERDIEM_CODE_OK and "" otherwise. */
+PERDIEM_API perdiem_code perdiem_run_event_error_code(const perdiem_run_event* event);
+PERDIEM_API const char* perdiem_run_event_error_message(const perdiem_run_event* event);
+/* Finished runs: what the run cost in nano-USD, its sub-agents' spending included. */
+PERDIEM_API int64_t perdiem_run_event_cost_nanos(const perdiem_run_event* event);
 
 /* ---- Host provider requests and replies (valid only inside a perdiem_host_chat_fn) -- */
 
