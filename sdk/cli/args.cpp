@@ -5,7 +5,9 @@
 #include <cstdint>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <sstream>
+#include <string_view>
 
 namespace perdiem::cli {
 namespace {
@@ -56,6 +58,65 @@ Result<Int> parse_integer(const std::string& option, const std::string& text, In
   return value;
 }
 
+// Applies one `perdiem run` option's value; `option` is its name, for messages.
+using RunOption = Status (*)(RunCommand& run, const std::string& option, const std::string& value);
+
+Status set_usd(std::optional<Nanos>& target, const std::string& option, const std::string& value) {
+  Result<Nanos> amount = parse_usd(value);
+  if (!amount) return usage_error(option + " expects an amount of USD such as 0.25");
+  target = *amount;
+  return {};
+}
+
+template <typename Int>
+Status set_integer(Int& target, const std::string& option, const std::string& value, Int min,
+                   Int max, Int scale = 1) {
+  auto parsed = parse_integer<Int>(option, value, min, max);
+  if (!parsed) return parsed.error();
+  target = *parsed * scale;
+  return {};
+}
+
+// The options of `perdiem run` that take a value. One table, so an unknown option is
+// refused before its value is looked for (`perdiem run --bogus` is "unknown option", not
+// "--bogus needs a value").
+const std::map<std::string_view, RunOption>& run_options() {
+  using R = RunCommand;
+  using S = const std::string&;
+  static const std::map<std::string_view, RunOption> options = {
+      {"--provider", [](R& r, S, S v) { return r.provider.provider = v, Status(); }},
+      {"--base-url", [](R& r, S, S v) { return r.provider.base_url = v, Status(); }},
+      {"--model", [](R& r, S, S v) { return r.provider.model = v, Status(); }},
+      {"--seed",
+       [](R& r, S o, S v) {
+         return set_integer<std::uint64_t>(r.provider.sim_seed, o, v, 0,
+                                           std::numeric_limits<std::uint64_t>::max());
+       }},
+      {"--memory-limit-mb",
+       [](R& r, S o, S v) {
+         return set_integer<std::size_t>(r.memory_limit_bytes, o, v, 1, 65536, 1u << 20);
+       }},
+      {"--budget", [](R& r, S o, S v) { return set_usd(r.budget, o, v); }},
+      {"--max-call-cost", [](R& r, S o, S v) { return set_usd(r.max_call_cost, o, v); }},
+      {"--agent-day-budget", [](R& r, S o, S v) { return set_usd(r.agent_day_budget, o, v); }},
+      {"--timeout",
+       [](R& r, S o, S v) {
+         return set_integer<std::uint64_t>(r.timeout_ms, o, v, 1, 7 * 24 * 3600, 1000);
+       }},
+      {"--allow-tool", [](R& r, S, S v) { return r.allowed_tools.push_back(v), Status(); }},
+      {"--allow-host", [](R& r, S, S v) { return r.allowed_hosts.push_back(v), Status(); }},
+      {"--workspace", [](R& r, S, S v) { return r.workspace = v, Status(); }},
+      {"--allow-command", [](R& r, S, S v) { return r.shell_commands.push_back(v), Status(); }},
+      {"--mcp", [](R& r, S, S v) { return r.mcp_servers.push_back(v), Status(); }},
+      {"--max-steps",
+       [](R& r, S o, S v) {
+         return set_integer<std::uint64_t>(r.max_steps, o, v, 1, 1'000'000'000);
+       }},
+      {"--agent", [](R& r, S, S v) { return r.agent = v, Status(); }},
+  };
+  return options;
+}
+
 Result<Command> parse_run(Words& words) {
   RunCommand run;
   while (!words.done()) {
@@ -83,54 +144,13 @@ Result<Command> parse_run(Words& words) {
       run.use_wallet = false;
       continue;
     }
-    Result<std::string> value = words.value_of(option, inline_value, has_inline);
-    if (!value) return value.error();
-    if (option == "--provider") {
-      run.provider.provider = *value;
-    } else if (option == "--base-url") {
-      run.provider.base_url = *value;
-    } else if (option == "--model") {
-      run.provider.model = *value;
-    } else if (option == "--seed") {
-      auto seed = parse_integer<std::uint64_t>(option, *value, 0,
-                                               std::numeric_limits<std::uint64_t>::max());
-      if (!seed) return seed.error();
-      run.provider.sim_seed = *seed;
-    } else if (option == "--memory-limit-mb") {
-      auto mib = parse_integer<std::size_t>(option, *value, 1, 65536);
-      if (!mib) return mib.error();
-      run.memory_limit_bytes = *mib << 20;
-    } else if (option == "--budget" || option == "--max-call-cost" ||
-               option == "--agent-day-budget") {
-      Result<Nanos> amount = parse_usd(*value);
-      if (!amount) return usage_error(option + " expects an amount of USD such as 0.25");
-      auto& target = option == "--budget"          ? run.budget
-                     : option == "--max-call-cost" ? run.max_call_cost
-                                                   : run.agent_day_budget;
-      target = *amount;
-    } else if (option == "--timeout") {
-      auto seconds = parse_integer<std::uint64_t>(option, *value, 1, 7 * 24 * 3600);
-      if (!seconds) return seconds.error();
-      run.timeout_ms = *seconds * 1000;
-    } else if (option == "--allow-tool") {
-      run.allowed_tools.push_back(*value);
-    } else if (option == "--allow-host") {
-      run.allowed_hosts.push_back(*value);
-    } else if (option == "--workspace") {
-      run.workspace = *value;
-    } else if (option == "--allow-command") {
-      run.shell_commands.push_back(*value);
-    } else if (option == "--mcp") {
-      run.mcp_servers.push_back(*value);
-    } else if (option == "--max-steps") {
-      auto steps = parse_integer<std::uint64_t>(option, *value, 1, 1'000'000'000);
-      if (!steps) return steps.error();
-      run.max_steps = *steps;
-    } else if (option == "--agent") {
-      run.agent = *value;
-    } else {
+    const auto known = run_options().find(option);
+    if (known == run_options().end()) {
       return usage_error("unknown option '" + option + "' for `perdiem run`");
     }
+    Result<std::string> value = words.value_of(option, inline_value, has_inline);
+    if (!value) return value.error();
+    if (Status applied = known->second(run, option, *value); !applied.ok()) return applied.error();
   }
   if (run.agent_day_budget && run.agent.empty()) {
     return usage_error("--agent-day-budget needs --agent NAME to count the day's spending");

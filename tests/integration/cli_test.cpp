@@ -97,7 +97,17 @@ TEST_CASE("usage errors exit 2 with a message on stderr") {
   SUBCASE("unknown option") {
     auto r = run_process(kCli, {"run", "--frobnicate", kHello});
     CHECK(r.exit_code == 2);
-    CHECK(contains(r.err, "--frobnicate"));
+    CHECK(contains(r.err, "unknown option '--frobnicate'"));
+  }
+  SUBCASE("unknown option as the last word: unknown, not missing its value") {
+    auto r = run_process(kCli, {"run", "--frobnicate"});
+    CHECK(r.exit_code == 2);
+    CHECK(contains(r.err, "unknown option '--frobnicate'"));
+  }
+  SUBCASE("a known option without its value") {
+    auto r = run_process(kCli, {"run", "--budget"});
+    CHECK(r.exit_code == 2);
+    CHECK(contains(r.err, "--budget needs a value"));
   }
   SUBCASE("bad number") {
     auto r = run_process(kCli, {"run", "--seed", "abc", kHello});
