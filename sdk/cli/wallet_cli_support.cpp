@@ -30,10 +30,11 @@ Error usage_error(const std::string& message, std::string_view command) {
 // ---- Command-line words ------------------------------------------------------------------
 
 bool asks_for_help(const std::vector<std::string>& args) {
-  if (!args.empty() && args[0] == "help") return true;
+  if (args.empty()) return false;
+  if (args[0] == "help" || args[0] == "-h") return true;
   for (const std::string& word : args) {
     if (word == "--") return false;
-    if (word == "--help" || word == "-h") return true;
+    if (word == "--help") return true;
   }
   return false;
 }

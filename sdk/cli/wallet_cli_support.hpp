@@ -30,8 +30,9 @@ int fail(const Error& error);
 // empty: `perdiem --help`).
 Error usage_error(const std::string& message, std::string_view command = "wallet");
 
-// Whether a command's words ask for its help: "help", "--help" or "-h" first, or
-// "--help"/"-h" anywhere before "--" (after it, every word is an argument).
+// Whether a command's words ask for its help: "help" or "-h" first, or "--help" anywhere
+// before "--" (after it, every word is an argument; "-h" later may be an option's value,
+// as in `memory search --ns -h`).
 bool asks_for_help(const std::vector<std::string>& args);
 
 // One subcommand's options and argument count.

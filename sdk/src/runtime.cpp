@@ -165,6 +165,9 @@ bool RuntimeImpl::open_run(RunFrame& frame, std::string run_id, const std::atomi
     host.cancel = cancel;
     host.agent_id = options.agent;
     host.run_id = result.run_id;
+    RunEvent started;  // made first: nothing may throw between the trace and the report
+    started.run_id = result.run_id;
+    started.depth = depth;
     // A plan file is recorded by its absolute path, so replay finds it from anywhere.
     begin_trace(
         result.run_id,
@@ -173,9 +176,6 @@ bool RuntimeImpl::open_run(RunFrame& frame, std::string run_id, const std::atomi
             : std::filesystem::absolute(std::string(chunk_name)).lexically_normal().string(),
         source, options);
     frame.traced = true;  // from here on, close_run ends the trace and reports `finished`
-    RunEvent started;
-    started.run_id = result.run_id;
-    started.depth = depth;
     report_run(started);
     frame.limits.memory_limit_bytes = options.memory_limit_bytes;
     frame.limits.instruction_limit = options.instruction_limit;
@@ -209,28 +209,45 @@ bool RuntimeImpl::begin_close(RunFrame& frame, std::optional<lua::PlanOutcome> o
     result.error = make_error(ErrorKind::internal, std::string("unexpected failure: ") + e.what());
   }
   if (!frame.traced) return false;  // refused before anything was traced or spent
-  finish_settlements(frame.settlements);
-  // The run's metering tabs: detached now, waited for in end_close().
-  meter_.begin_close_run(result.run_id);
+  try {
+    finish_settlements(frame.settlements);
+    // The run's metering tabs: detached now, waited for in end_close().
+    meter_.begin_close_run(result.run_id);
+  } catch (const std::exception& e) {
+    // Reaching this is a bug; end_close() must still run, to report the run's end.
+    if (!result.error) {
+      result.error =
+          make_error(ErrorKind::internal, std::string("unexpected failure: ") + e.what());
+    }
+  }
   return true;
 }
 
 void RuntimeImpl::end_close(RunFrame& frame) {
   RunResult& result = frame.result;
-  // The run's tabs are durable after this, so its cost and receipts are exact.
-  Status tabs_closed = meter_.end_close_run(result.run_id);
-  if (!tabs_closed.ok() && options_.on_log) {
-    options_.on_log(LogLevel::warn, tabs_closed.error().describe());
+  try {
+    // The run's tabs are durable after this, so its cost and receipts are exact.
+    Status tabs_closed = meter_.end_close_run(result.run_id);
+    if (!tabs_closed.ok() && options_.on_log) {
+      options_.on_log(LogLevel::warn, tabs_closed.error().describe());
+    }
+    // Sub-agents are runs of their own; what they spent is part of this run's cost.
+    const Nanos children_cost = frame.run ? frame.run->children_cost : 0;
+    if (auto spent = wallet_->ledger().spent(result.run_id)) {
+      result.usage.cost = *spent + children_cost;
+    } else if (options_.on_log) {
+      options_.on_log(LogLevel::warn, "the run's cost could not be read from the wallet (" +
+                                          spent.error().describe() + "); its receipts are exact");
+    }
+    end_trace(result);
+  } catch (const std::exception& e) {
+    // An app's on_log may throw, and a bug may: the run's end is reported all the same, so
+    // a listener counting runs never keeps one that has ended.
+    if (!result.error) {
+      result.error =
+          make_error(ErrorKind::internal, std::string("unexpected failure: ") + e.what());
+    }
   }
-  // Sub-agents are runs of their own; what they spent is part of this run's cost.
-  const Nanos children_cost = frame.run ? frame.run->children_cost : 0;
-  if (auto spent = wallet_->ledger().spent(result.run_id)) {
-    result.usage.cost = *spent + children_cost;
-  } else if (options_.on_log) {
-    options_.on_log(LogLevel::warn, "the run's cost could not be read from the wallet (" +
-                                        spent.error().describe() + "); its receipts are exact");
-  }
-  end_trace(result);
   RunEvent finished;
   finished.run_id = result.run_id;
   finished.phase = RunPhase::finished;

@@ -1,8 +1,8 @@
 // Receipts checked by someone else's code: tests/interop/receipts/verify_receipts.mjs, a
 // verifier written from docs/wallet.md alone with noble's keccak and secp256k1 (npm,
 // installed into the build tree by the receipts_npm fixture), run on receipts the
-// `perdiem` command signed. So the documented layout, fold and signed message are the
-// ones the wallet uses, and a receipt can be checked without perdiem.
+// `perdiem` command signed, a batch of seven and a batch of one. So the documented layout, fold and
+// signed message are the ones the wallet uses, and a receipt can be checked without perdiem.
 #include <doctest/doctest.h>
 
 #include <stdlib.h>
@@ -57,6 +57,13 @@ TEST_SUITE("receipts_js" * doctest::skip()) {
     }
     auto run = run_process(kCli, {"run", "--quiet", home + "/seven_calls.lua"}, env);
     REQUIRE_MESSAGE(run.exit_code == 0, run.err);
+    // And a batch of one: a receipt alone in its tree, whose proof is empty.
+    {
+      std::ofstream plan(home + "/one_call.lua");
+      plan << "return model.chat{messages = {{role = 'user', content = 'once'}}}.content\n";
+    }
+    run = run_process(kCli, {"run", "--quiet", home + "/one_call.lua"}, env);
+    REQUIRE_MESSAGE(run.exit_code == 0, run.err);
     auto receipts = run_process(kCli, {"wallet", "receipts", "--json"}, env);
     REQUIRE_MESSAGE(receipts.exit_code == 0, receipts.err);
     CHECK(contains(receipts.out, "\"version\": 2"));
@@ -70,7 +77,8 @@ TEST_SUITE("receipts_js" * doctest::skip()) {
     auto verified = run_process(node, {script, home + "/receipts.json",
                                        kSource + "/tests/fuzz/corpus/receipt/batched-v2.json"});
     CHECK_MESSAGE(verified.exit_code == 0, (verified.out + verified.err));
-    CHECK(contains(verified.out, "receipts.json: 7 receipts verify, and none survives a change"));
+    CHECK(contains(verified.out, "receipts.json: 8 receipts verify, and none survives a change"));
+    CHECK(contains(receipts.out, "\"size\": 1"));
     CHECK(contains(verified.out, "batched-v2.json: 1 receipts verify"));
 
     // And it is not a verifier that accepts anything: a version 1 receipt is not its kind.

@@ -54,7 +54,8 @@ struct StepEvent {
 // sub-agent one started with agent.spawn. With step events, what a dashboard needs to
 // show which agents are running. A run refused before it starts (invalid options) reports
 // neither; every run that reports `started` reports `finished` once, after its last step
-// and after its sub-agents' `finished`.
+// and after its sub-agents' `finished`, and before its result is handed back (run_file
+// returns, a background run's wait() does). Its trace may reach memory.db just after.
 enum class RunPhase { started, finished };
 
 struct RunEvent {

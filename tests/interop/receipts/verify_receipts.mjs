@@ -91,6 +91,9 @@ function signer(message, signature) {
 function problem(r) {
   const batch = r.batch;
   if (!batch || batch.version !== 2) return 'not a version 2 batched receipt';
+  if (!(Number.isInteger(batch.index) && batch.index >= 0 && batch.index < batch.size)) {
+    return 'its place is outside its batch';
+  }
   if (checksummed(r.wallet) !== r.wallet) return 'the wallet is not written in EIP-55 case';
   const reached = root(leafV2(r), batch.index, batch.size, batch.proof);
   if (reached === null) return 'its proof has the wrong length for its place';
@@ -101,7 +104,7 @@ function problem(r) {
   return null;
 }
 
-// One change per field the leaf covers.
+// One change per field the leaf covers, and to the batch, the wallet and the signature.
 const tamperings = [
   (r) => { r.id += '0'; }, (r) => { r.status = r.status === 'final' ? 'estimate' : 'final'; },
   (r) => { r.run += 'x'; }, (r) => { r.step += 1; }, (r) => { r.provider += 'x'; },
@@ -111,6 +114,12 @@ const tamperings = [
   (r) => { r.prices.request += '1'; }, (r) => { r.cost += '1'; }, (r) => { r.time += 1; },
   (r) => { r.request_hash = r.response_hash; }, (r) => { r.response_hash = r.request_hash; },
   (r) => { r.batch.index = (r.batch.index + 1) % Math.max(r.batch.size, 2); },
+  (r) => { r.batch.size += 1; },
+  (r) => { r.batch.root = r.request_hash; },
+  (r) => { r.batch.proof.push(r.request_hash); },
+  (r) => { r.wallet = checksummed('0x' + '11'.repeat(20)); },
+  (r) => { r.signature = r.signature.slice(0, 4) + (r.signature[4] === 'a' ? 'b' : 'a') +
+                         r.signature.slice(5); },
 ];
 
 let failures = 0;
