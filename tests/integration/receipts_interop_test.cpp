@@ -1,8 +1,9 @@
 // Receipts checked by someone else's code: tests/interop/receipts/verify_receipts.mjs, a
 // verifier written from docs/wallet.md alone with noble's keccak and secp256k1 (npm,
 // installed into the build tree by the receipts_npm fixture), run on receipts the
-// `perdiem` command signed, a batch of seven and a batch of one. So the documented layout, fold and
-// signed message are the ones the wallet uses, and a receipt can be checked without perdiem.
+// `perdiem` command signed, a batch of seven and a batch of one. So the documented
+// layout, fold and signed message are the ones the wallet uses, and a receipt can be
+// checked without perdiem.
 #include <doctest/doctest.h>
 
 #include <stdlib.h>
