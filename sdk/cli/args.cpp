@@ -84,9 +84,21 @@ const std::map<std::string_view, RunOption>& run_options() {
   using R = RunCommand;
   using S = const std::string&;
   static const std::map<std::string_view, RunOption> options = {
-      {"--provider", [](R& r, S, S v) { return r.provider.provider = v, Status(); }},
-      {"--base-url", [](R& r, S, S v) { return r.provider.base_url = v, Status(); }},
-      {"--model", [](R& r, S, S v) { return r.provider.model = v, Status(); }},
+      {"--provider",
+       [](R& r, S, S v) {
+         r.provider.provider = v;
+         return Status();
+       }},
+      {"--base-url",
+       [](R& r, S, S v) {
+         r.provider.base_url = v;
+         return Status();
+       }},
+      {"--model",
+       [](R& r, S, S v) {
+         r.provider.model = v;
+         return Status();
+       }},
       {"--seed",
        [](R& r, S o, S v) {
          return set_integer<std::uint64_t>(r.provider.sim_seed, o, v, 0,
@@ -103,16 +115,40 @@ const std::map<std::string_view, RunOption>& run_options() {
        [](R& r, S o, S v) {
          return set_integer<std::uint64_t>(r.timeout_ms, o, v, 1, 7 * 24 * 3600, 1000);
        }},
-      {"--allow-tool", [](R& r, S, S v) { return r.allowed_tools.push_back(v), Status(); }},
-      {"--allow-host", [](R& r, S, S v) { return r.allowed_hosts.push_back(v), Status(); }},
-      {"--workspace", [](R& r, S, S v) { return r.workspace = v, Status(); }},
-      {"--allow-command", [](R& r, S, S v) { return r.shell_commands.push_back(v), Status(); }},
-      {"--mcp", [](R& r, S, S v) { return r.mcp_servers.push_back(v), Status(); }},
+      {"--allow-tool",
+       [](R& r, S, S v) {
+         r.allowed_tools.push_back(v);
+         return Status();
+       }},
+      {"--allow-host",
+       [](R& r, S, S v) {
+         r.allowed_hosts.push_back(v);
+         return Status();
+       }},
+      {"--workspace",
+       [](R& r, S, S v) {
+         r.workspace = v;
+         return Status();
+       }},
+      {"--allow-command",
+       [](R& r, S, S v) {
+         r.shell_commands.push_back(v);
+         return Status();
+       }},
+      {"--mcp",
+       [](R& r, S, S v) {
+         r.mcp_servers.push_back(v);
+         return Status();
+       }},
       {"--max-steps",
        [](R& r, S o, S v) {
          return set_integer<std::uint64_t>(r.max_steps, o, v, 1, 1'000'000'000);
        }},
-      {"--agent", [](R& r, S, S v) { return r.agent = v, Status(); }},
+      {"--agent",
+       [](R& r, S, S v) {
+         r.agent = v;
+         return Status();
+       }},
   };
   return options;
 }
