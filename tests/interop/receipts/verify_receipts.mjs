@@ -8,7 +8,7 @@
 //
 // Every receipt must verify, and must stop verifying when any one of its fields is
 // changed (so a verifier that accepted anything would fail here too). Prints one line per
-// file and exits 0, or names the first problem and exits 1.
+// file and exits 0, or names each problem and exits 1.
 import { readFileSync } from 'node:fs';
 import { secp256k1 } from '@noble/curves/secp256k1';
 import { keccak_256 } from '@noble/hashes/sha3';
