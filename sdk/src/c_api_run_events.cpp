@@ -50,6 +50,10 @@ int perdiem_run_event_depth(const perdiem_run_event* event) {
   const perdiem::RunEvent* e = of(event);
   return e == nullptr ? 0 : e->depth;
 }
+const char* perdiem_run_event_parent_run_id(const perdiem_run_event* event) {
+  const perdiem::RunEvent* e = of(event);
+  return e == nullptr ? "" : e->parent_run_id.c_str();
+}
 perdiem_code perdiem_run_event_error_code(const perdiem_run_event* event) {
   const perdiem::RunEvent* e = of(event);
   if (e == nullptr) return PERDIEM_CODE_INVALID_ARGUMENT;

@@ -70,12 +70,13 @@ std::string new_run_id() {
 
 std::shared_ptr<RunHandle> RuntimeImpl::start_file(const std::string& path,
                                                    const RunOptions& options) {
-  return start_file_as(new_run_id(), path, options, 0);
+  return start_file_as(new_run_id(), path, options, {});
 }
 
 std::shared_ptr<BackgroundRun> RuntimeImpl::start_file_as(std::string run_id,
                                                           const std::string& path,
-                                                          const RunOptions& options, int depth) {
+                                                          const RunOptions& options,
+                                                          const Lineage& lineage) {
   auto handle = std::make_shared<BackgroundRun>(std::move(run_id));
   Result<std::string> source = read_plan(path);
   if (!source) {
@@ -86,15 +87,15 @@ std::shared_ptr<BackgroundRun> RuntimeImpl::start_file_as(std::string run_id,
     return handle;
   }
   scheduled_.start(handle, make_scheduled_run(handle, std::move(*source), path,
-                                              plan_directory(path), options, depth));
+                                              plan_directory(path), options, lineage));
   return handle;
 }
 
 std::shared_ptr<RunHandle> RuntimeImpl::start_script(std::string source, std::string chunk_name,
                                                      const RunOptions& options) {
   auto handle = std::make_shared<BackgroundRun>(new_run_id());
-  scheduled_.start(handle, make_scheduled_run(handle, std::move(source), std::move(chunk_name),
-                                              {}, options, 0));
+  scheduled_.start(handle, make_scheduled_run(handle, std::move(source), std::move(chunk_name), {},
+                                              options, {}));
   return handle;
 }
 
@@ -106,7 +107,7 @@ std::string RuntimeImpl::plan_directory(const std::string& path) {
 
 RunResult RuntimeImpl::run_file_as(std::string run_id, const std::atomic<bool>* cancel,
                                    const std::string& path, const RunOptions& options,
-                                   int depth) {
+                                   const Lineage& lineage) {
   Result<std::string> source = read_plan(path);
   if (!source) {
     RunResult result;
@@ -114,17 +115,17 @@ RunResult RuntimeImpl::run_file_as(std::string run_id, const std::atomic<bool>* 
     result.error = source.error();
     return result;
   }
-  return run(std::move(run_id), cancel, *source, path, plan_directory(path), options, depth);
+  return run(std::move(run_id), cancel, *source, path, plan_directory(path), options, lineage);
 }
 
 RunResult RuntimeImpl::run(std::string run_id, const std::atomic<bool>* cancel,
                            std::string_view source, std::string_view chunk_name,
                            const std::string& script_directory, const RunOptions& options,
-                           int depth) {
+                           const Lineage& lineage) {
   RunFrame frame;
   frame.options = options;
   std::optional<lua::PlanOutcome> outcome;
-  if (open_run(frame, std::move(run_id), cancel, source, chunk_name, script_directory, depth)) {
+  if (open_run(frame, std::move(run_id), cancel, source, chunk_name, script_directory, lineage)) {
     outcome = lua::run_plan(source, chunk_name, frame.options.args, frame.limits, frame.host);
   }
   close_run(frame, std::move(outcome));
@@ -133,7 +134,7 @@ RunResult RuntimeImpl::run(std::string run_id, const std::atomic<bool>* cancel,
 
 bool RuntimeImpl::open_run(RunFrame& frame, std::string run_id, const std::atomic<bool>* cancel,
                            std::string_view source, std::string_view chunk_name,
-                           const std::string& script_directory, int depth) {
+                           const std::string& script_directory, const Lineage& lineage) {
   RunResult& result = frame.result;
   const RunOptions& options = frame.options;
   result.run_id = std::move(run_id);
@@ -148,7 +149,8 @@ bool RuntimeImpl::open_run(RunFrame& frame, std::string run_id, const std::atomi
     run.max_steps = options.max_steps;
     run.cancel = cancel;
     run.options = &options;
-    run.depth = depth;
+    run.depth = lineage.depth;
+    run.parent_run_id = lineage.parent_run_id;
     if (options.timeout.count() > 0) {
       run.deadline = std::chrono::steady_clock::now() + options.timeout;
     }
@@ -167,7 +169,8 @@ bool RuntimeImpl::open_run(RunFrame& frame, std::string run_id, const std::atomi
     host.run_id = result.run_id;
     RunEvent started;  // made first: nothing may throw between the trace and the report
     started.run_id = result.run_id;
-    started.depth = depth;
+    started.depth = lineage.depth;
+    started.parent_run_id = lineage.parent_run_id;
     // A plan file is recorded by its absolute path, so replay finds it from anywhere.
     begin_trace(
         result.run_id,
@@ -251,7 +254,10 @@ void RuntimeImpl::end_close(RunFrame& frame) {
   RunEvent finished;
   finished.run_id = result.run_id;
   finished.phase = RunPhase::finished;
-  finished.depth = frame.run ? frame.run->depth : 0;
+  if (frame.run) {
+    finished.depth = frame.run->depth;
+    finished.parent_run_id = frame.run->parent_run_id;
+  }
   finished.error = result.error;
   finished.cost_nanos = result.usage.cost;
   report_run(finished);

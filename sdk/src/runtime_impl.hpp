@@ -58,6 +58,13 @@ auto run_at_once(std::size_t count, const Call& call) -> std::vector<decltype(ca
   return results;
 }
 
+// Where a run sits among agents: the agent.spawn levels above it (0: a run the app
+// started) and the run that spawned it ("" for those).
+struct Lineage {
+  int depth = 0;
+  std::string parent_run_id{};
+};
+
 class RuntimeImpl final : public Runtime {
  public:
   RuntimeImpl(RuntimeOptions options, std::string reason, std::string default_model,
@@ -105,18 +112,18 @@ class RuntimeImpl final : public Runtime {
   bool wallet_is_ephemeral() const override { return wallet_->is_ephemeral(); }
 
  private:
-  // `depth` counts the agent.spawn levels above this run (0: a run the app started).
   RunResult run_file_as(std::string run_id, const std::atomic<bool>* cancel,
-                        const std::string& path, const RunOptions& options, int depth = 0);
+                        const std::string& path, const RunOptions& options,
+                        const Lineage& lineage = {});
   // The plan file as a run on the scheduler: an app's background run (depth 0) or a
   // sub-agent. A file that cannot be read finishes the handle with the error.
   std::shared_ptr<BackgroundRun> start_file_as(std::string run_id, const std::string& path,
-                                               const RunOptions& options, int depth);
+                                               const RunOptions& options, const Lineage& lineage);
 
   // A run on the calling thread, from start to end.
   RunResult run(std::string run_id, const std::atomic<bool>* cancel, std::string_view source,
                 std::string_view chunk_name, const std::string& script_directory,
-                const RunOptions& options, int depth = 0);
+                const RunOptions& options, const Lineage& lineage = {});
 
   // The directory require() looks in for a plan file's modules.
   static std::string plan_directory(const std::string& path);
@@ -127,7 +134,7 @@ class RuntimeImpl final : public Runtime {
   // could start; frame.result.error says why.
   bool open_run(RunFrame& frame, std::string run_id, const std::atomic<bool>* cancel,
                 std::string_view source, std::string_view chunk_name,
-                const std::string& script_directory, int depth);
+                const std::string& script_directory, const Lineage& lineage);
   // Ends the run `frame` holds with the plan's `outcome` (none when open_run failed):
   // sub-agents ended, settlements durable, the cost read from the wallet, the trace
   // closed, health saved. Blocks on the disk: never call it on a loop thread.
@@ -146,10 +153,10 @@ class RuntimeImpl final : public Runtime {
 
   // A run for the scheduler (scheduled_run.cpp): `handle` receives its result.
   std::shared_ptr<scheduler::Agent> make_scheduled_run(std::shared_ptr<BackgroundRun> handle,
-                                                       std::string source,
-                                                       std::string chunk_name,
+                                                       std::string source, std::string chunk_name,
                                                        std::string script_directory,
-                                                       const RunOptions& options, int depth);
+                                                       const RunOptions& options,
+                                                       const Lineage& lineage);
   class ScheduledRun;
   friend class ScheduledRun;
 
@@ -214,6 +221,7 @@ class RuntimeImpl final : public Runtime {
     BackgroundRun* handle = nullptr;
     const RunOptions* options = nullptr;  // as the run was started
     int depth = 0;                        // agent.spawn levels above this run
+    std::string parent_run_id{};          // the run that spawned this one; "" for none
     // Sub-agents by run id (runtime_spawn.cpp); guarded by `mutex`.
     std::map<std::string, std::shared_ptr<SubAgent>> children{};
     Nanos children_cost = 0;  // what finished sub-agents spent

@@ -87,7 +87,8 @@ Result<std::string> RuntimeImpl::spawn(Run& parent, const lua::SpawnRequest& req
   // Started outside the parent's mutex, which is not held across reading the plan file.
   std::shared_ptr<BackgroundRun> handle;
   try {
-    handle = start_file_as(run_id, request.path, child->options, parent.depth + 1);
+    handle = start_file_as(run_id, request.path, child->options,
+                           {parent.depth + 1, parent.result.run_id});
   } catch (const std::exception& e) {
     // Not started: undo the carve and forget the child, as if never spawned.
     std::lock_guard lock(parent.mutex);

@@ -20,19 +20,19 @@ class RuntimeImpl::ScheduledRun final : public scheduler::Agent,
  public:
   ScheduledRun(RuntimeImpl& runtime, std::shared_ptr<BackgroundRun> handle, std::string source,
                std::string chunk_name, std::string script_directory, const RunOptions& options,
-               int depth)
+               Lineage lineage)
       : runtime_(runtime),
         handle_(std::move(handle)),
         source_(std::move(source)),
         chunk_name_(std::move(chunk_name)),
         script_directory_(std::move(script_directory)),
-        depth_(depth) {
+        lineage_(std::move(lineage)) {
     frame_.options = options;
   }
 
   lua::PlanTask* start(http::EventLoop&) override {
     if (!runtime_.open_run(frame_, handle_->run_id(), handle_->cancel_flag(), source_, chunk_name_,
-                           script_directory_, depth_)) {
+                           script_directory_, lineage_)) {
       return nullptr;
     }
     frame_.run->handle = handle_.get();  // its sub-agents are cancelled with it
@@ -189,17 +189,17 @@ class RuntimeImpl::ScheduledRun final : public scheduler::Agent,
   const std::string source_;
   const std::string chunk_name_;
   const std::string script_directory_;
-  const int depth_;
+  const Lineage lineage_;
   RunFrame frame_;
   std::unique_ptr<lua::PlanTask> task_;
 };
 
 std::shared_ptr<scheduler::Agent> RuntimeImpl::make_scheduled_run(
     std::shared_ptr<BackgroundRun> handle, std::string source, std::string chunk_name,
-    std::string script_directory, const RunOptions& options, int depth) {
+    std::string script_directory, const RunOptions& options, const Lineage& lineage) {
   return std::make_shared<ScheduledRun>(*this, std::move(handle), std::move(source),
                                         std::move(chunk_name), std::move(script_directory), options,
-                                        depth);
+                                        lineage);
 }
 
 }  // namespace perdiem::sdk

@@ -54,6 +54,7 @@ static void on_run(const perdiem_run_event* event, void* user_data) {
   CHECK(user_data == (void*)&runs_started);
   CHECK(strncmp(perdiem_run_event_run_id(event), "run-", 4) == 0);
   CHECK(perdiem_run_event_depth(event) == 0); /* no plan here spawns a sub-agent */
+  CHECK(strcmp(perdiem_run_event_parent_run_id(event), "") == 0);
   if (strcmp(perdiem_run_event_phase(event), "started") == 0) {
     atomic_fetch_add(&runs_started, 1);
     CHECK(perdiem_run_event_error_code(event) == PERDIEM_CODE_OK);

@@ -62,6 +62,7 @@ struct RunEvent {
   std::string run_id;
   RunPhase phase = RunPhase::started;
   int depth = 0;  // 0: a run the app started; 1: its sub-agents; 2: theirs, ...
+  std::string parent_run_id;  // the run that spawned this one; "" for a run the app started
   // finished only: why the run failed (none when it succeeded, kind `cancelled` when it
   // was cancelled), and what it cost, its sub-agents' spending included.
   std::optional<Error> error;

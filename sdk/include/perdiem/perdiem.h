@@ -346,6 +346,8 @@ PERDIEM_API const char* perdiem_run_event_run_id(const perdiem_run_event* event)
 PERDIEM_API const char* perdiem_run_event_phase(const perdiem_run_event* event);
 /* 0: a run the app started; 1: its sub-agents; 2: theirs, ... */
 PERDIEM_API int perdiem_run_event_depth(const perdiem_run_event* event);
+/* The run that spawned this one; "" for a run the app started. */
+PERDIEM_API const char* perdiem_run_event_parent_run_id(const perdiem_run_event* event);
 /* Finished runs that failed: the code (PERDIEM_CODE_CANCELLED when cancelled) and
  * message; PERDIEM_CODE_OK and "" otherwise. */
 PERDIEM_API perdiem_code perdiem_run_event_error_code(const perdiem_run_event* event);

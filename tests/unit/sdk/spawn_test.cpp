@@ -363,6 +363,7 @@ TEST_CASE("on_run reports each agent's start and end, a sub-agent's inside its p
     CHECK(mine.front().run_id == top);
     CHECK(mine.front().phase == RunPhase::started);
     CHECK(mine.front().depth == 0);
+    CHECK(mine.front().parent_run_id.empty());
     CHECK(mine.back().run_id == top);
     CHECK(mine.back().phase == RunPhase::finished);
     CHECK_FALSE(mine.back().error.has_value());
@@ -371,6 +372,7 @@ TEST_CASE("on_run reports each agent's start and end, a sub-agent's inside its p
       const RunEvent& event = mine[i];
       CHECK(event.run_id != top);
       CHECK(event.depth == 1);
+      CHECK(event.parent_run_id == top);
       if (event.phase == RunPhase::started) {
         ++children_started;
         continue;
