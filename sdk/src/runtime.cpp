@@ -105,9 +105,8 @@ std::string RuntimeImpl::plan_directory(const std::string& path) {
   return directory.empty() ? "." : directory;
 }
 
-RunResult RuntimeImpl::run_file_as(std::string run_id, const std::atomic<bool>* cancel,
-                                   const std::string& path, const RunOptions& options,
-                                   const Lineage& lineage) {
+RunResult RuntimeImpl::run_file(const std::string& path, const RunOptions& options) {
+  std::string run_id = new_run_id();
   Result<std::string> source = read_plan(path);
   if (!source) {
     RunResult result;
@@ -115,17 +114,16 @@ RunResult RuntimeImpl::run_file_as(std::string run_id, const std::atomic<bool>* 
     result.error = source.error();
     return result;
   }
-  return run(std::move(run_id), cancel, *source, path, plan_directory(path), options, lineage);
+  return run(std::move(run_id), *source, path, plan_directory(path), options);
 }
 
-RunResult RuntimeImpl::run(std::string run_id, const std::atomic<bool>* cancel,
-                           std::string_view source, std::string_view chunk_name,
-                           const std::string& script_directory, const RunOptions& options,
-                           const Lineage& lineage) {
+RunResult RuntimeImpl::run(std::string run_id, std::string_view source, std::string_view chunk_name,
+                           const std::string& script_directory, const RunOptions& options) {
   RunFrame frame;
   frame.options = options;
   std::optional<lua::PlanOutcome> outcome;
-  if (open_run(frame, std::move(run_id), cancel, source, chunk_name, script_directory, lineage)) {
+  if (open_run(frame, std::move(run_id), /*cancel=*/nullptr, source, chunk_name, script_directory,
+               Lineage{})) {
     outcome = lua::run_plan(source, chunk_name, frame.options.args, frame.limits, frame.host);
   }
   close_run(frame, std::move(outcome));

@@ -87,13 +87,11 @@ class RuntimeImpl final : public Runtime {
     if (Result<std::string> scripts = sdk::plan_library_directory()) module_paths_ = {*scripts};
   }
 
-  RunResult run_file(const std::string& path, const RunOptions& options) override {
-    return run_file_as(new_run_id(), nullptr, path, options);
-  }
+  RunResult run_file(const std::string& path, const RunOptions& options) override;
 
   RunResult run_script(std::string_view source, std::string_view chunk_name,
                        const RunOptions& options) override {
-    return run(new_run_id(), nullptr, source, chunk_name, {}, options);
+    return run(new_run_id(), source, chunk_name, {}, options);
   }
 
   std::shared_ptr<RunHandle> start_file(const std::string& path,
@@ -112,18 +110,16 @@ class RuntimeImpl final : public Runtime {
   bool wallet_is_ephemeral() const override { return wallet_->is_ephemeral(); }
 
  private:
-  RunResult run_file_as(std::string run_id, const std::atomic<bool>* cancel,
-                        const std::string& path, const RunOptions& options,
-                        const Lineage& lineage = {});
   // The plan file as a run on the scheduler: an app's background run (depth 0) or a
   // sub-agent. A file that cannot be read finishes the handle with the error.
   std::shared_ptr<BackgroundRun> start_file_as(std::string run_id, const std::string& path,
                                                const RunOptions& options, const Lineage& lineage);
 
-  // A run on the calling thread, from start to end.
-  RunResult run(std::string run_id, const std::atomic<bool>* cancel, std::string_view source,
-                std::string_view chunk_name, const std::string& script_directory,
-                const RunOptions& options, const Lineage& lineage = {});
+  // A run the app started, on the calling thread from start to end. Sub-agents and
+  // cancellable runs are scheduled runs (start_file_as), so it has neither a parent nor a
+  // cancel flag: only its deadline stops it early.
+  RunResult run(std::string run_id, std::string_view source, std::string_view chunk_name,
+                const std::string& script_directory, const RunOptions& options);
 
   // The directory require() looks in for a plan file's modules.
   static std::string plan_directory(const std::string& path);
@@ -217,7 +213,7 @@ class RuntimeImpl final : public Runtime {
     std::mutex tools_mutex{};  // guards `tools`
     const std::atomic<bool>* cancel = nullptr;
     // A scheduled run's handle, which passes its cancellation on to the sub-agents it
-    // adopts; null for a run on the app's thread (its awaits poll `cancel` instead).
+    // adopts; null for a run on the app's thread, which nothing cancels (run()).
     BackgroundRun* handle = nullptr;
     const RunOptions* options = nullptr;  // as the run was started
     int depth = 0;                        // agent.spawn levels above this run

@@ -23,8 +23,6 @@ namespace {
 constexpr int kMaxSpawnDepth = 4;
 // Sub-agents one run may start in all.
 constexpr std::size_t kMaxChildren = 64;
-// How often an await on the app's thread looks at the parent's cancel flag and deadline.
-constexpr auto kCancelPoll = std::chrono::milliseconds(20);
 
 }  // namespace
 
@@ -143,14 +141,11 @@ Result<lua::SpawnResult> RuntimeImpl::await_child(Run& parent, const std::string
     return make_error(ErrorKind::internal, "sub-agent " + run_id + " was never started");
   }
   if (!child->result) {
-    // The parent's cancellation (Ctrl-C) and its deadline reach the child.
-    std::optional<RunResult> done;
-    while (!(done = child->handle->wait_for(kCancelPoll))) {
-      const bool cancelled = parent.cancel != nullptr && parent.cancel->load();
-      const bool late = parent.deadline && std::chrono::steady_clock::now() > *parent.deadline;
-      if (cancelled || late) child->handle->cancel();
-    }
-    child->result = std::move(done);
+    // Only a parent on the app's thread waits here (a scheduled one is answered through
+    // await_child_on once the child has ended). Nothing cancels such a parent, and the
+    // child's own deadline is capped at the parent's (spawn), so the child ends in time
+    // by itself.
+    child->result = child->handle->wait();
   }
   const RunResult& done = *child->result;
   {

@@ -45,11 +45,13 @@ struct PlanDir {
   std::string path;
 };
 
-std::unique_ptr<Runtime> sim_runtime(std::function<void(LogLevel, std::string_view)> on_log = {}) {
+std::unique_ptr<Runtime> sim_runtime(std::function<void(LogLevel, std::string_view)> on_log = {},
+                                     std::function<void(const RunEvent&)> on_run = {}) {
   RuntimeOptions options;
   options.provider.provider = "sim";
   options.provider.use_environment = false;
   options.on_log = std::move(on_log);
+  options.on_run = std::move(on_run);
   auto runtime = Runtime::create(std::move(options));
   REQUIRE(runtime.ok());
   return std::move(*runtime);
@@ -297,19 +299,26 @@ TEST_CASE("cancelling a background run that awaits a sub-agent cancels it, and i
   CHECK(result->error->kind == ErrorKind::cancelled);
 }
 
-TEST_CASE("a background run awaiting a sub-agent ends at its own deadline, the sub-agent too") {
+// Both ways: a run on the app's thread waits for the sub-agent plainly, which its own
+// deadline (capped at the parent's by spawn) ends in time.
+TEST_CASE("a run awaiting a sub-agent ends at its own deadline, the sub-agent too") {
   PlanDir dir;
   dir.write("sleeper.lua", "sleep(30) return 'late'");
   const std::string parent = dir.write("parent.lua", "return agent.spawn('sleeper'):await()");
   auto runtime = sim_runtime();
   RunOptions options;
   options.timeout = 300ms;
-  const auto started = std::chrono::steady_clock::now();
-  const std::optional<RunResult> result = runtime->start_file(parent, options)->wait_for(10s);
-  REQUIRE(result.has_value());
-  CHECK(std::chrono::steady_clock::now() - started < 5s);
-  REQUIRE(!result->ok());
-  CHECK(result->error->kind == ErrorKind::limit);
+  for (const bool background : {true, false}) {
+    CAPTURE(background);
+    const auto started = std::chrono::steady_clock::now();
+    const std::optional<RunResult> result =
+        background ? runtime->start_file(parent, options)->wait_for(10s)
+                   : std::optional<RunResult>(runtime->run_file(parent, options));
+    REQUIRE(result.has_value());
+    CHECK(std::chrono::steady_clock::now() - started < 5s);
+    REQUIRE(!result->ok());
+    CHECK(result->error->kind == ErrorKind::limit);
+  }
 }
 
 TEST_CASE("destroying the runtime while background runs await sub-agents ends them all") {
@@ -343,16 +352,11 @@ TEST_CASE("on_run reports each agent's start and end, a sub-agent's inside its p
                                        "return child:await()");
   std::mutex mutex;
   std::vector<RunEvent> events;
-  RuntimeOptions options;
-  options.provider.provider = "sim";
-  options.provider.use_environment = false;
-  options.on_run = [&](const RunEvent& event) {
+  auto runtime = sim_runtime({}, [&](const RunEvent& event) {
     std::lock_guard lock(mutex);
     events.push_back(event);
-  };
-  auto runtime = Runtime::create(std::move(options));
-  REQUIRE(runtime.ok());
-  const std::vector<RunResult> results = run_both_ways(**runtime, parent);
+  });
+  const std::vector<RunResult> results = run_both_ways(*runtime, parent);
   std::lock_guard lock(mutex);
   REQUIRE(events.size() == 12);  // three runs, started and finished, both ways
   for (int way = 0; way < 2; ++way) {
