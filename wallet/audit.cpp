@@ -10,6 +10,7 @@
 #include "wallet/book.hpp"
 #include "wallet/credits.hpp"
 #include "wallet/receipts.hpp"
+#include "wallet/stored_receipt.hpp"
 
 namespace perdiem::wallet {
 namespace {
@@ -194,7 +195,7 @@ Result<VerifyReport> check_tab_receipts(sql::Db& db, VerifyReport report) {
                                      (state.empty() ? std::string("missing") : state));
     }
     const std::string id_text = tab_receipt_id(id, stmt->column_int(1));
-    auto receipt = parse_receipt(stmt->column_text(3));
+    auto receipt = read_stored_receipt(*stmt, 3);
     if (!receipt) return failed(report, 0, "receipt " + id_text + " is corrupt: " +
                                                receipt.error().message);
     if (receipt->id != id_text || receipt->cost != stmt->column_int(2) || !receipt->batch)

@@ -77,7 +77,11 @@ class Book {
   // id is "<id>.<seq>", its run and provider the reservation's.
   struct TabReceipt {
     std::int64_t seq = 0;
-    SignedReceipt signed_receipt;
+    Receipt receipt;
+    // pack_receipt's bytes, stored as a BLOB (stored_receipt.hpp); the JSON, stored as
+    // text, for a receipt that cannot be packed. Made off the writer thread.
+    std::string stored;
+    bool packed = false;
   };
   Result<Settlement> settle_tab(std::int64_t id, Nanos cost, bool final,
                                 const std::vector<TabReceipt>& receipts);

@@ -190,7 +190,7 @@ Result<Settlement> Book::settle(std::int64_t id, Nanos cost, bool final,
 Result<Settlement> Book::settle_tab(std::int64_t id, Nanos cost, bool final,
                                     const std::vector<TabReceipt>& receipts) {
   Nanos total = 0;
-  for (const auto& r : receipts) total += r.signed_receipt.receipt.cost;
+  for (const auto& r : receipts) total += r.receipt.cost;
   if (total != cost)
     return invalid("the receipts of tab " + std::to_string(id) + " add up to " +
                    format_usd_display(total) + ", not " + format_usd_display(cost));
@@ -199,7 +199,7 @@ Result<Settlement> Book::settle_tab(std::int64_t id, Nanos cost, bool final,
   if (*loaded) {
     const Row& row = **loaded;
     for (const auto& r : receipts) {
-      const Receipt& receipt = r.signed_receipt.receipt;
+      const Receipt& receipt = r.receipt;
       // A tab held under no run is shared: its receipts name their calls' runs.
       if (receipt.provider != row.provider || (!row.run.empty() && receipt.run != row.run) ||
           receipt.id != tab_receipt_id(id, r.seq))
@@ -210,10 +210,14 @@ Result<Settlement> Book::settle_tab(std::int64_t id, Nanos cost, bool final,
   if (!settled || settled->replayed) return settled;
   for (const auto& r : receipts) {
     ++writes_;
-    const Receipt& receipt = r.signed_receipt.receipt;
+    const Receipt& receipt = r.receipt;
     // The receipts outlive run(), which resets the statement: SQLite need not copy them.
     insert_tab_receipt_.bind(1, id).bind(2, r.seq).bind_borrowed(3, receipt.run);
-    insert_tab_receipt_.bind(4, receipt.cost).bind_borrowed(5, r.signed_receipt.json);
+    insert_tab_receipt_.bind(4, receipt.cost);
+    if (r.packed)
+      insert_tab_receipt_.bind_blob_borrowed(5, r.stored);
+    else
+      insert_tab_receipt_.bind_borrowed(5, r.stored);
     Status st = insert_tab_receipt_.run();
     if (!st.ok()) return st.error();
   }

@@ -113,6 +113,11 @@ Stmt& Stmt::bind_blob(int index, std::span<const std::uint8_t> bytes) {
   return *this;
 }
 
+Stmt& Stmt::bind_blob_borrowed(int index, std::string_view bytes) {
+  sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_STATIC);
+  return *this;
+}
+
 Stmt& Stmt::bind_null(int index) {
   sqlite3_bind_null(stmt_, index);
   return *this;
@@ -165,6 +170,10 @@ std::span<const std::uint8_t> Stmt::column_blob(int index) const {
 
 bool Stmt::column_is_null(int index) const {
   return sqlite3_column_type(stmt_, index) == SQLITE_NULL;
+}
+
+bool Stmt::column_is_blob(int index) const {
+  return sqlite3_column_type(stmt_, index) == SQLITE_BLOB;
 }
 
 }  // namespace perdiem::wallet::sql

@@ -73,6 +73,8 @@ class Stmt {
   // the statement is reset (run() resets it). For the rows written on every call.
   Stmt& bind_borrowed(int index, std::string_view text);
   Stmt& bind_blob(int index, std::span<const std::uint8_t> bytes);
+  // bind_borrowed's rule, for bytes stored as a BLOB.
+  Stmt& bind_blob_borrowed(int index, std::string_view bytes);
   Stmt& bind_null(int index);
 
   // One step: true when a row is ready, false when done; an error otherwise.
@@ -86,6 +88,7 @@ class Stmt {
   std::string column_text(int index) const;
   std::span<const std::uint8_t> column_blob(int index) const;
   bool column_is_null(int index) const;
+  bool column_is_blob(int index) const;
 
  private:
   friend class Db;

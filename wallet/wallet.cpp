@@ -11,6 +11,7 @@
 #include "wallet/group_commit.hpp"
 #include "wallet/owner_lock.hpp"
 #include "wallet/schema.hpp"
+#include "wallet/stored_receipt.hpp"
 #include "wallet/utc.hpp"
 #include "wallet/wal_vfs.hpp"
 
@@ -339,8 +340,11 @@ std::vector<std::future<Result<Settlement>>> Wallet::settle_tabs_async(
       const TabCall& call = tab.calls[r - first[a]];
       total += call.cost;
       final = final && call.final;
-      std::string json = receipt_to_json(receipts[r]);
-      stored.push_back(Book::TabReceipt{call.seq, {std::move(receipts[r]), std::move(json)}});
+      Book::TabReceipt receipt{call.seq, std::move(receipts[r]), {}, false};
+      receipt.packed = packable(receipt.receipt);
+      receipt.stored =
+          receipt.packed ? pack_receipt(receipt.receipt) : receipt_to_json(receipt.receipt);
+      stored.push_back(std::move(receipt));
     }
     settled[accepted[a]] = impl_->writer->submit<Settlement>(
         [id = tab.tab.id, total, final, r = std::move(stored)](Book& book) {
@@ -526,7 +530,7 @@ Result<std::optional<Receipt>> next_receipt(sql::Stmt& stmt) {
   auto row = stmt.step();
   if (!row) return row.error();
   if (!*row) return std::optional<Receipt>();
-  auto receipt = parse_receipt(stmt.column_text(0));
+  auto receipt = read_stored_receipt(stmt, 0);
   if (!receipt)
     return make_error(ErrorKind::storage,
                       "a stored receipt is corrupt: " + receipt.error().message);

@@ -609,16 +609,7 @@ TEST_CASE("every batched receipt verifies alone; a tampered one does not") {
     wallet::Receipt t = victim;
     t.cost -= 1;
     f.close();
-    {
-      auto db = wallet::sql::Db::open(f.db_path, 1000);
-      REQUIRE(db.ok());
-      auto update = db->prepare("UPDATE tab_receipts SET receipt = ? WHERE receipt LIKE ?");
-      REQUIRE(update.ok());
-      update->bind(1, wallet::receipt_to_json(t));
-      update->bind(2, "%\"id\":\"" + victim.id + "\"%");
-      REQUIRE(update->run().ok());
-      CHECK(db->changes() == 1);
-    }
+    CHECK(overwrite_tab_receipt(f.db_path, t) == 1);
     f.open();
     auto report = f.wallet->verify();
     REQUIRE(report.ok());
@@ -634,16 +625,7 @@ TEST_CASE("every batched receipt verifies alone; a tampered one does not") {
     t.usage.output_tokens += 1;  // a field no column repeats
     t.batch->proof.clear();      // stored as the wallet stores them
     f.close();
-    {
-      auto db = wallet::sql::Db::open(f.db_path, 1000);
-      REQUIRE(db.ok());
-      auto update = db->prepare("UPDATE tab_receipts SET receipt = ? WHERE receipt LIKE ?");
-      REQUIRE(update.ok());
-      update->bind(1, wallet::receipt_to_json(t));
-      update->bind(2, "%\"id\":\"" + victim.id + "\"%");
-      REQUIRE(update->run().ok());
-      CHECK(db->changes() == 1);
-    }
+    CHECK(overwrite_tab_receipt(f.db_path, t) == 1);
     f.open();
     auto report = f.wallet->verify();
     REQUIRE(report.ok());

@@ -3,6 +3,7 @@
 // the Merkle proofs that let each receipt verify alone.
 #include <algorithm>
 #include <map>
+#include <tuple>
 
 #include <doctest/doctest.h>
 
@@ -161,14 +162,11 @@ TEST_CASE("tabs settled together share one signature, and each run's receipts ve
   f.require_verified();
 
   SUBCASE("the audit finds a receipt altered inside a batch across tabs") {
+    Receipt altered = third[1];
+    REQUIRE(altered.model.find("llama") != std::string::npos);
+    altered.model.replace(altered.model.find("llama"), 5, "llamb");
     f.close();
-    {
-      auto db = sql::Db::open(f.db_path, 1000);
-      REQUIRE(db.ok());
-      REQUIRE(db->exec("UPDATE tab_receipts SET receipt = replace(receipt, 'llama', 'llamb') "
-                       "WHERE run = 'r3' AND seq = 1")
-                  .ok());
-    }
+    CHECK(overwrite_tab_receipt(f.db_path, altered) == 1);
     f.open();
     auto report = f.wallet->verify();
     REQUIRE(report.ok());
@@ -176,16 +174,11 @@ TEST_CASE("tabs settled together share one signature, and each run's receipts ve
     CHECK(report->problem.find("was altered") != std::string::npos);
   }
   SUBCASE("the audit finds a batch size changed on one receipt, its signature checked before") {
+    // The size is part of what the batch signature covers.
+    Receipt resized = third[1];
+    resized.batch->size = 5;
     f.close();
-    {
-      auto db = sql::Db::open(f.db_path, 1000);
-      REQUIRE(db.ok());
-      // The size is part of what the batch signature covers.
-      REQUIRE(db->exec("UPDATE tab_receipts SET receipt = replace(receipt, '\"size\":4', "
-                       "'\"size\":5') WHERE run = 'r3' AND seq = 1")
-                  .ok());
-      CHECK(db->changes() == 1);
-    }
+    CHECK(overwrite_tab_receipt(f.db_path, resized) == 1);
     f.open();
     auto report = f.wallet->verify();
     REQUIRE(report.ok());
@@ -308,7 +301,7 @@ TEST_CASE("a wallet whose tabs were signed in version 1 batches still verifies")
       auto row = read->step();
       REQUIRE(row.ok());
       if (!*row) break;
-      auto receipt = parse_receipt(read->column_text(2));
+      auto receipt = read_stored_receipt(*read, 2);
       REQUIRE(receipt.ok());
       REQUIRE(receipt->batch->version == BatchVersion::v2);
       batches[receipt->signature].push_back({{read->column_int(0), read->column_int(1)}, *receipt});
@@ -354,5 +347,84 @@ TEST_CASE("a wallet whose tabs were signed in version 1 batches still verifies")
     REQUIRE(report.ok());
     CHECK_FALSE(report->ok);
     CHECK_MESSAGE(report->problem.find("altered") != std::string::npos, report->problem);
+  }
+}
+
+// Tab receipts are stored packed (stored_receipt.hpp); wallets written before kept their
+// JSON. Both read back alike, side by side in one wallet, and the audit checks both.
+TEST_CASE("tab receipts are stored packed, and receipts stored as JSON before still read") {
+  WalletFixture f;
+  f.fund_usd("1");
+  // A tab alone (stored without proofs) and two settled together (with proofs).
+  auto alone = f.wallet->reserve(tab_request(usd("0.1"), usd("0.01")));
+  REQUIRE(alone.ok());
+  std::vector<TabCall> calls;
+  for (int i = 0; i < 4; ++i) {
+    calls.push_back(tab_call(i, usd("0.001")));
+    calls.back().record.run = "r";
+  }
+  REQUIRE(f.wallet->settle_tab_async(*alone, calls).get().ok());
+  std::vector<TabToSettle> together;
+  for (int t = 0; t < 2; ++t) {
+    auto tab = f.wallet->reserve(tab_request(usd("0.1"), usd("0.01")));
+    REQUIRE(tab.ok());
+    together.push_back(TabToSettle{*tab, {tab_call(0, usd("0.002")), tab_call(1, usd("0.003"))}});
+    for (TabCall& call : together.back().calls) call.record.run = "r";
+  }
+  for (auto& settled : f.wallet->settle_tabs_async(together)) REQUIRE(settled.get().ok());
+  const std::vector<Receipt> before = f.wallet->receipts("r").value();
+  REQUIRE(before.size() == 8);
+  f.close();
+
+  auto db = sql::Db::open(f.db_path, 1000);
+  REQUIRE(db.ok());
+  auto kinds = db->prepare("SELECT typeof(receipt), COUNT(*) FROM tab_receipts GROUP BY 1");
+  REQUIRE(kinds.ok());
+  REQUIRE(kinds->step().value());
+  CHECK(kinds->column_text(0) == "blob");
+  CHECK(kinds->column_int(1) == 8);
+  CHECK_FALSE(kinds->step().value());
+
+  // Every other receipt rewritten as the JSON the wallet stored before packing.
+  auto read = db->prepare("SELECT reservation, seq, receipt FROM tab_receipts WHERE seq = 0");
+  REQUIRE(read.ok());
+  auto write = db->prepare("UPDATE tab_receipts SET receipt = ? WHERE reservation = ? AND seq = ?");
+  REQUIRE(write.ok());
+  std::vector<std::tuple<std::int64_t, std::int64_t, std::string>> as_json;
+  while (read->step().value()) {
+    auto receipt = read_stored_receipt(*read, 2);
+    REQUIRE(receipt.ok());
+    as_json.emplace_back(read->column_int(0), read->column_int(1), receipt_to_json(*receipt));
+  }
+  REQUIRE(as_json.size() == 3);
+  for (const auto& [reservation, seq, json] : as_json) {
+    write->bind(1, json).bind(2, reservation).bind(3, seq);
+    REQUIRE(write->run().ok());
+  }
+  f.open();
+  f.require_verified();
+  const std::vector<Receipt> after = f.wallet->receipts("r").value();
+  REQUIRE(after.size() == before.size());
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    CAPTURE(after[i].id);
+    CHECK(receipt_to_json(after[i]) == receipt_to_json(before[i]));
+    CHECK(verify_receipt(after[i]).ok());
+  }
+
+  SUBCASE("a packed receipt cut short is reported as corrupt, by the audit and by reads") {
+    f.close();
+    REQUIRE(db->exec("UPDATE tab_receipts SET receipt = substr(receipt, 1, length(receipt) - 1) "
+                     "WHERE seq = 1 AND typeof(receipt) = 'blob'")
+                .ok());
+    f.open();
+    auto report = f.wallet->verify();
+    REQUIRE(report.ok());
+    CHECK_FALSE(report->ok);
+    CHECK_MESSAGE(
+        report->problem.find("is corrupt: the packed receipt is cut short") != std::string::npos,
+        report->problem);
+    auto receipts = f.wallet->receipts("r");
+    REQUIRE_FALSE(receipts.ok());
+    CHECK(receipts.error().kind == ErrorKind::storage);
   }
 }

@@ -15,6 +15,8 @@
 #include "wallet/grants.hpp"
 #include "wallet/keys.hpp"
 #include "wallet/money.hpp"
+#include "wallet/sqlite.hpp"
+#include "wallet/stored_receipt.hpp"
 #include "wallet/wallet.hpp"
 
 namespace perdiem::wallet::testing {
@@ -132,5 +134,27 @@ struct WalletFixture {
   std::unique_ptr<Wallet> wallet;
   int nonce_counter = 0;
 };
+
+// Writes `receipt` over the stored tab receipt of the same id ("<tab>.<seq>") in the
+// wallet.db at `db_path` (closed by its wallet), as the wallet stores it: packed when it
+// can be, else as JSON. How the tests play someone editing the file; the rows changed.
+inline int overwrite_tab_receipt(const std::string& db_path, const Receipt& receipt) {
+  const std::size_t dot = receipt.id.find('.');
+  REQUIRE(dot != std::string::npos);
+  auto db = sql::Db::open(db_path, 1000);
+  REQUIRE(db.ok());
+  auto update =
+      db->prepare("UPDATE tab_receipts SET receipt = ? WHERE reservation = ? AND seq = ?");
+  REQUIRE(update.ok());
+  const std::string stored = packable(receipt) ? pack_receipt(receipt) : receipt_to_json(receipt);
+  if (packable(receipt))
+    update->bind_blob_borrowed(1, stored);
+  else
+    update->bind(1, stored);
+  update->bind(2, std::stoll(receipt.id.substr(0, dot)))
+      .bind(3, std::stoll(receipt.id.substr(dot + 1)));
+  REQUIRE(update->run().ok());
+  return db->changes();
+}
 
 }  // namespace perdiem::wallet::testing
