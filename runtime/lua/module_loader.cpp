@@ -11,6 +11,7 @@
 #include <iterator>
 #include <string_view>
 
+#include "runtime/lua/chunk_cache.hpp"
 #include "runtime/lua/error_table.hpp"
 #include "runtime/lua/plan_bindings.hpp"
 
@@ -148,7 +149,7 @@ int plan_require(lua_State* L) {
         L, make_error(ErrorKind::storage, "cannot read module '" + name + "'", where(L, 1)));
   }
   const std::string chunk_name = "@" + relative;  // tracebacks say "perdiem/react.lua:12:"
-  if (luaL_loadbufferx(L, source.data(), source.size(), chunk_name.c_str(), "t") != LUA_OK) {
+  if (load_text_chunk(L, source, chunk_name.c_str()) != LUA_OK) {
     return lua_error(L);  // the compiler's message, with the module's file and line
   }
   lua_pushvalue(L, 1);

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <memory>
 
+#include "runtime/lua/chunk_cache.hpp"
 #include "runtime/lua/error_table.hpp"
 #include "runtime/lua/json_bridge.hpp"
 #include "runtime/lua/plan_bindings.hpp"
@@ -178,7 +179,7 @@ PlanTask::PlanTask(std::string_view source, std::string_view chunk_name,
 
   // "@name" makes Lua print the name as is in messages and tracebacks: "plan.lua:3:".
   const std::string chunk = "@" + std::string(chunk_name);
-  const int loaded = luaL_loadbufferx(plan, source.data(), source.size(), chunk.c_str(), "t");
+  const int loaded = load_text_chunk(plan, source, chunk.c_str());
   if (loaded == LUA_ERRMEM) {
     finish(failed(out_of_memory(*sandbox_)));
     return;

@@ -1,0 +1,33 @@
+// Compiling a plan is most of what an agent's start costs after its sandbox: 10,000
+// agents running one plan compiled the same text 10,000 times. The process keeps each
+// chunk it compiled as Lua bytecode (lua_dump, with its debug information, so messages
+// and tracebacks still name file and line), keyed by its name and its whole text, and
+// later loads of the same text read that instead of parsing it again.
+//
+// Scripts still load text only: the sandbox's `load` never sees this. The bytecode comes
+// from this process's own compiler, a moment earlier, and is kept in host memory no
+// script can reach, which is what makes loading it as safe as compiling the text.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+struct lua_State;
+
+namespace perdiem::lua {
+
+// As luaL_loadbufferx(L, source, size, chunk_name, "t"): pushes the compiled chunk, or
+// the compiler's message, and returns Lua's status. Compiles `source` the first time
+// this process sees it under `chunk_name`; reads the kept bytecode after that.
+int load_text_chunk(lua_State* L, std::string_view source, const char* chunk_name);
+
+// What the cache holds: chunks, and bytes of their names, texts and bytecode together.
+// It is emptied when it would pass kChunkCacheBytes.
+struct ChunkCacheSize {
+  std::size_t chunks = 0;
+  std::size_t bytes = 0;
+};
+ChunkCacheSize chunk_cache_size();
+inline constexpr std::size_t kChunkCacheBytes = 32 * 1024 * 1024;
+
+}  // namespace perdiem::lua
