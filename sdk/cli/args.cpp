@@ -378,7 +378,7 @@ Options for `run` (before SCRIPT; everything after SCRIPT goes to the plan):
   --mcp NAME            start the MCP server NAME from config.json; its tools join the run
   --max-steps N         end the run with a limit error at its (N+1)th model call
   --json                print the result and its figures as one JSON object on stdout
-  --quiet               print only the answer and errors
+  --quiet               print only the answer, warnings and errors
 
 Options for `mock-provider`:
   --port P              port to listen on; 0 picks a free one (default 0)

@@ -208,7 +208,12 @@ int run(const perdiem::cli::RunCommand& command) {
     options.on_step = [progress](const perdiem::StepEvent& event) { progress->record(event); };
     options.on_run = [progress](const perdiem::RunEvent& event) { progress->record(event); };
   }
-  options.on_log = [show_progress, progress](perdiem::LogLevel level, std::string_view line) {
+  // --quiet keeps warnings and errors (the plan's and perdiem's), as `curl -s` keeps its
+  // errors: a headless operator still learns what went wrong.
+  const bool quiet = command.quiet;
+  options.on_log = [show_progress, progress, quiet](perdiem::LogLevel level,
+                                                    std::string_view line) {
+    if (quiet && level == perdiem::LogLevel::info) return;
     const std::string text =
         "[" + std::string(level_name(level)) + "] " + std::string(line) + "\n";
     if (show_progress) {

@@ -126,11 +126,18 @@ TEST_CASE("hello.lua runs offline on the sim provider: answer on stdout only") {
   CHECK(contains(r.err, "[info] tokens:"));
 }
 
-TEST_CASE("--quiet leaves only the answer") {
+TEST_CASE("--quiet leaves only the answer, warnings and errors") {
   auto r = run_process(kCli, {"run", "--quiet", kHello, "Hi"});
   CHECK(r.exit_code == 0);
   CHECK(contains(r.out, "served by sim"));
-  CHECK(r.err.find("perdiem:") == std::string::npos);
+  CHECK(r.err.empty());  // hello.lua logs its tokens at info: dropped too
+
+  auto logged = run_process(kCli, {"run", "--quiet", plan("log_levels.lua")});
+  CHECK(logged.exit_code == 0);
+  CHECK(logged.out == "answered\n");
+  CHECK(logged.err == "[warn] a warning line\n[error] an error line\n");
+  auto loud = run_process(kCli, {"run", plan("log_levels.lua")});
+  CHECK(contains(loud.err, "[info] an info line\n[warn] a warning line\n"));
 }
 
 TEST_CASE("hello.lua runs against `perdiem mock-provider` over HTTP") {
