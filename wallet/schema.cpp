@@ -78,6 +78,11 @@ DROP INDEX IF EXISTS reservations_key;
 UPDATE meta SET value = '2' WHERE key = 'schema_version';
 )sql";
 
+// Version 2 -> 3: tab receipts written from now on are packed (stored_receipt.hpp); those
+// stored as JSON stay as they are and still read. Only the version changes, so that a
+// perdiem reading version 2 refuses the file instead of calling its receipts corrupt.
+const char* kMigrateFrom2 = "UPDATE meta SET value = '3' WHERE key = 'schema_version';";
+
 }  // namespace
 
 Status configure_connection(sql::Db& db) {
@@ -114,10 +119,16 @@ Status create_schema(sql::Db& db) {
     if (have == "1") {
       st = db.exec(kMigrateFrom1);
       if (!st.ok()) return fail(st);
+      have = "2";
+    }
+    if (have == "2") {
+      st = db.exec(kMigrateFrom2);
+      if (!st.ok()) return fail(st);
     } else if (have != std::to_string(kSchemaVersion)) {
-      return fail(make_error(ErrorKind::storage,
-                             "wallet.db has schema version " + have + "; this perdiem reads " +
-                                 std::to_string(kSchemaVersion)));
+      return fail(make_error(ErrorKind::storage, "wallet.db has schema version " + have +
+                                                     "; this perdiem reads " +
+                                                     std::to_string(kSchemaVersion) +
+                                                     " and older: upgrade perdiem to open it"));
     }
   } else {
     version->reset();

@@ -12,7 +12,9 @@
 
 namespace perdiem::wallet {
 
-inline constexpr int kSchemaVersion = 2;  // 1 is migrated on open
+// 1 and 2 are migrated on open. 3: tab receipts may be stored packed (BLOBs that a
+// perdiem reading version 2 would take for corrupt JSON), so version 2 code refuses it.
+inline constexpr int kSchemaVersion = 3;
 
 // Sets WAL, synchronous=FULL and foreign_keys on a fresh connection.
 [[nodiscard]] Status configure_connection(sql::Db& db);

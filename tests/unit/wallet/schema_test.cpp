@@ -1,5 +1,6 @@
 // wallet.db schema versions: a version-1 file is migrated on open and keeps its
-// idempotency keys' meaning. Page sizes: a new file has 16 KiB pages, an older one keeps 4.
+// idempotency keys' meaning; a version-2 one keeps its receipts stored as JSON. Page sizes: a new
+// file has 16 KiB pages, an older one keeps 4.
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -80,7 +81,7 @@ TEST_CASE("a version-1 wallet.db is migrated and its keys keep their meaning") {
   )sql");
 
   f.open();
-  CHECK(schema_version(f.db_path) == "2");
+  CHECK(schema_version(f.db_path) == "3");
   auto again = f.reserve(usd("0.1"), "venice", {}, "k-released");
   CHECK(!again.replayed);  // a released reservation's key reserves anew
   auto replay = f.reserve(usd("0.1"), "venice", {}, "k-settled");
@@ -96,4 +97,48 @@ TEST_CASE("a wallet.db from a newer schema is refused") {
   auto opened = Wallet::open(f.db_path, f.clock, f.options());
   REQUIRE(!opened.ok());
   CHECK(opened.error().message.find("schema version 99") != std::string::npos);
+  CHECK(opened.error().message.find("upgrade perdiem") != std::string::npos);
+}
+
+// Version 3 only marks that tab receipts may be packed: a version 2 file opens, keeps its
+// receipts as they were stored (JSON) and its new ones are packed.
+TEST_CASE("a version-2 wallet.db is migrated to 3 and its stored receipts still read") {
+  WalletFixture f;
+  f.fund_usd("1");
+  ReserveRequest tab_request;
+  tab_request.provider = "venice";
+  tab_request.worst_case = usd("0.1");
+  tab_request.at_least = usd("0.01");
+  auto settle_one_call = [&](std::int64_t seq) {
+    auto tab = f.wallet->reserve(tab_request);
+    REQUIRE(tab.ok());
+    TabCall call;
+    call.seq = seq;
+    call.cost = usd("0.002");
+    call.time_ms = kDay0Ms;
+    call.record.model = "llama";
+    call.record.run = "r";
+    REQUIRE(f.wallet->settle_tab_async(*tab, {call}).get().ok());
+  };
+  settle_one_call(0);
+  const std::vector<Receipt> before = f.wallet->receipts("r").value();
+  REQUIRE(before.size() == 1);
+  f.close();
+  // Back to version 2: its receipt as version 2 stored it, JSON.
+  {
+    auto db = sql::Db::open(f.db_path, 1000);
+    REQUIRE(db.ok());
+    auto update = db->prepare("UPDATE tab_receipts SET receipt = ?");
+    REQUIRE(update.ok());
+    update->bind(1, receipt_to_json(before[0]));
+    REQUIRE(update->run().ok());
+    REQUIRE(db->exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'").ok());
+  }
+  f.open();
+  CHECK(schema_version(f.db_path) == "3");
+  settle_one_call(0);
+  const std::vector<Receipt> after = f.wallet->receipts("r").value();
+  REQUIRE(after.size() == 2);
+  CHECK(receipt_to_json(after[0]) == receipt_to_json(before[0]));
+  f.require_verified();
 }
