@@ -17,20 +17,8 @@ namespace {
 std::vector<Receipt> signed_batch(bool with_proofs) {
   std::vector<Receipt> receipts;
   for (int i = 0; i < 5; ++i) {
-    Receipt r;
-    r.id = "12." + std::to_string(i);
-    r.run = "run-" + std::to_string(i);
-    r.step = i + 1;
-    r.final = i != 3;
-    r.provider = "venice";
-    r.model = "meta-llama/llama-3.3-70b-instruct";
-    r.usage = Usage{1200 + i, 300, 200};
-    r.prices = Price{700'000'000, 2'800'000'000, 350'000'000, 1000};
-    r.cost = cost_of(r.prices, r.usage).value();
-    r.time_ms = kDay0Ms + i;
-    r.request_hash = keccak256("request " + std::to_string(i));
-    r.response_hash = keccak256("response " + std::to_string(i));
-    receipts.push_back(r);
+    receipts.push_back(sample_receipt(i, "12"));
+    receipts.back().final = i != 3;  // an estimate among them
   }
   sign_receipt_batch(receipts, key_from(kWalletKeyHex), with_proofs);
   return receipts;

@@ -39,6 +39,27 @@ TabCall tab_call(std::int64_t seq, Nanos cost, bool final = true) {
   return call;
 }
 
+// For run "r": one tab of `alone` calls settled alone (its receipts stored without
+// proofs) and two tabs of two calls settled together (one batch, stored with proofs).
+void settle_alone_and_together(WalletFixture& f, int alone) {
+  auto tab = f.wallet->reserve(tab_request(usd("0.1"), usd("0.01")));
+  REQUIRE(tab.ok());
+  std::vector<TabCall> calls;
+  for (int i = 0; i < alone; ++i) {
+    calls.push_back(tab_call(i, usd("0.001")));
+    calls.back().record.run = "r";
+  }
+  REQUIRE(f.wallet->settle_tab_async(*tab, calls).get().ok());
+  std::vector<TabToSettle> together;
+  for (int t = 0; t < 2; ++t) {
+    auto next = f.wallet->reserve(tab_request(usd("0.1"), usd("0.01")));
+    REQUIRE(next.ok());
+    together.push_back(TabToSettle{*next, {tab_call(0, usd("0.002")), tab_call(1, usd("0.003"))}});
+    for (TabCall& call : together.back().calls) call.record.run = "r";
+  }
+  for (auto& settled : f.wallet->settle_tabs_async(together)) REQUIRE(settled.get().ok());
+}
+
 }  // namespace
 
 TEST_CASE("at_least: a tab holds what the budgets and funds allow, never less") {
@@ -270,23 +291,7 @@ TEST_CASE("a shared tab's receipts count for their runs, before and after the in
 TEST_CASE("a wallet whose tabs were signed in version 1 batches still verifies") {
   WalletFixture f;
   f.fund_usd("1");
-  // One tab alone (stored without proofs) and two settled together (with proofs).
-  auto alone = f.wallet->reserve(tab_request(usd("0.1"), usd("0.01")));
-  REQUIRE(alone.ok());
-  std::vector<TabCall> calls;
-  for (int i = 0; i < 5; ++i) {
-    calls.push_back(tab_call(i, usd("0.001")));
-    calls.back().record.run = "r";
-  }
-  REQUIRE(f.wallet->settle_tab_async(*alone, calls).get().ok());
-  std::vector<TabToSettle> together;
-  for (int t = 0; t < 2; ++t) {
-    auto tab = f.wallet->reserve(tab_request(usd("0.1"), usd("0.01")));
-    REQUIRE(tab.ok());
-    together.push_back(TabToSettle{*tab, {tab_call(0, usd("0.002")), tab_call(1, usd("0.003"))}});
-    for (TabCall& call : together.back().calls) call.record.run = "r";
-  }
-  for (auto& settled : f.wallet->settle_tabs_async(together)) REQUIRE(settled.get().ok());
+  settle_alone_and_together(f, 5);
   f.close();
 
   const auto rewrite_as_version_1 = [&](bool tamper) {
@@ -355,23 +360,7 @@ TEST_CASE("a wallet whose tabs were signed in version 1 batches still verifies")
 TEST_CASE("tab receipts are stored packed, and receipts stored as JSON before still read") {
   WalletFixture f;
   f.fund_usd("1");
-  // A tab alone (stored without proofs) and two settled together (with proofs).
-  auto alone = f.wallet->reserve(tab_request(usd("0.1"), usd("0.01")));
-  REQUIRE(alone.ok());
-  std::vector<TabCall> calls;
-  for (int i = 0; i < 4; ++i) {
-    calls.push_back(tab_call(i, usd("0.001")));
-    calls.back().record.run = "r";
-  }
-  REQUIRE(f.wallet->settle_tab_async(*alone, calls).get().ok());
-  std::vector<TabToSettle> together;
-  for (int t = 0; t < 2; ++t) {
-    auto tab = f.wallet->reserve(tab_request(usd("0.1"), usd("0.01")));
-    REQUIRE(tab.ok());
-    together.push_back(TabToSettle{*tab, {tab_call(0, usd("0.002")), tab_call(1, usd("0.003"))}});
-    for (TabCall& call : together.back().calls) call.record.run = "r";
-  }
-  for (auto& settled : f.wallet->settle_tabs_async(together)) REQUIRE(settled.get().ok());
+  settle_alone_and_together(f, 4);
   const std::vector<Receipt> before = f.wallet->receipts("r").value();
   REQUIRE(before.size() == 8);
   f.close();

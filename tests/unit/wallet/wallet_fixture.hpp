@@ -135,6 +135,24 @@ struct WalletFixture {
   int nonce_counter = 0;
 };
 
+// An unsigned receipt of a priced call, numbered `i` (its id "<tab>.<i>", run "run-<i>",
+// hashes and counts that differ with i), for tests that batch and store receipts.
+inline Receipt sample_receipt(int i, const std::string& tab = "7") {
+  Receipt r;
+  r.id = tab + "." + std::to_string(i);
+  r.run = "run-" + std::to_string(i);
+  r.step = i + 1;
+  r.provider = "venice";
+  r.model = "meta-llama/llama-3.3-70b-instruct";
+  r.usage = Usage{1200 + i, 300, 200};
+  r.prices = Price{700'000'000, 2'800'000'000, 350'000'000, 1000};
+  r.cost = cost_of(r.prices, r.usage).value();
+  r.time_ms = kDay0Ms + i;
+  r.request_hash = keccak256("request " + std::to_string(i));
+  r.response_hash = keccak256("response " + std::to_string(i));
+  return r;
+}
+
 // Writes `receipt` over the stored tab receipt of the same id ("<tab>.<seq>") in the
 // wallet.db at `db_path` (closed by its wallet), as the wallet stores it: packed when it
 // can be, else as JSON. How the tests play someone editing the file; the rows changed.
