@@ -156,6 +156,12 @@ Result<VerifyReport> check_tab_receipts(sql::Db& db, VerifyReport report) {
     const Receipt& first = tab.receipts.front();
     if (!first.batch->proof.empty()) return check_proven(tab, name);
     const std::uint32_t size = first.batch->size;
+    // Counted before anything is sized by `size`: a stored receipt claiming a batch of
+    // four billion must not make the audit allocate for them.
+    if (tab.receipts.size() != size)
+      return failed(report, 0,
+                    name + " holds " + std::to_string(tab.receipts.size()) +
+                        " receipts of a batch of " + std::to_string(size));
     std::vector<Hash32> leaves(size);
     std::vector<bool> seen(size, false);
     for (const Receipt& r : tab.receipts) {
@@ -166,9 +172,6 @@ Result<VerifyReport> check_tab_receipts(sql::Db& db, VerifyReport report) {
       seen[r.batch->index] = true;
       leaves[r.batch->index] = receipt_leaf(r, r.batch->version);
     }
-    if (tab.receipts.size() != size)
-      return failed(report, 0, name + " holds " + std::to_string(tab.receipts.size()) +
-                                   " receipts of a batch of " + std::to_string(size));
     if (merkle_root(std::move(leaves)) != first.batch->root)
       return failed(report, 0, "a receipt of " + name + " was altered (its batch root differs)");
     if (!verify_message(first.wallet,

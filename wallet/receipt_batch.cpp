@@ -179,13 +179,15 @@ void fill_batch_proofs(std::vector<Receipt>& receipts) {
       batches[{r.batch->root, r.signature}].push_back(&r);
   for (auto& [key, members] : batches) {
     const std::uint32_t size = members.front()->batch->size;
+    // Counted before anything is sized by `size`: a stored receipt claiming a batch of
+    // four billion must not make the reader allocate for them.
+    if (members.size() != size) continue;
     std::vector<Hash32> leaves(size);
     std::vector<bool> seen(size, false);
-    bool complete = members.size() == size;
+    bool complete = true;
     for (Receipt* r : members) {
-      if (!complete || r->batch->size != size ||
-          r->batch->version != members.front()->batch->version || r->batch->index >= size ||
-          seen[r->batch->index]) {
+      if (r->batch->size != size || r->batch->version != members.front()->batch->version ||
+          r->batch->index >= size || seen[r->batch->index]) {
         complete = false;
         break;
       }

@@ -5,6 +5,9 @@
 namespace perdiem::wallet {
 namespace {
 
+// tab_receipts.receipt is declared TEXT but holds BLOBs since version 3: a tab's receipt
+// packed (stored_receipt.hpp). TEXT affinity stores a BLOB as it is, so the column needs
+// no change; rows written before version 3 hold the receipt's JSON, and still read.
 const char* kTables = R"sql(
 CREATE TABLE IF NOT EXISTS meta(
   key TEXT PRIMARY KEY,
@@ -125,10 +128,16 @@ Status create_schema(sql::Db& db) {
       st = db.exec(kMigrateFrom2);
       if (!st.ok()) return fail(st);
     } else if (have != std::to_string(kSchemaVersion)) {
-      return fail(make_error(ErrorKind::storage, "wallet.db has schema version " + have +
-                                                     "; this perdiem reads " +
-                                                     std::to_string(kSchemaVersion) +
-                                                     " and older: upgrade perdiem to open it"));
+      // Upgrading helps only a file from a newer perdiem; anything else is damage.
+      const bool newer = have.size() < 10 && !have.empty() &&
+                         have.find_first_not_of("0123456789") == std::string::npos &&
+                         std::stoi(have) > kSchemaVersion;
+      return fail(
+          make_error(ErrorKind::storage,
+                     "wallet.db has schema version " + have + "; this perdiem reads " +
+                         std::to_string(kSchemaVersion) + " and older" +
+                         (newer ? ": a newer perdiem wrote it; upgrade perdiem to open it"
+                                : ", and no perdiem writes that version: the file is damaged")));
     }
   } else {
     version->reset();

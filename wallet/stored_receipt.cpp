@@ -156,7 +156,7 @@ Result<Receipt> unpack_receipt(std::span<const std::uint8_t> bytes) {
   if (!in.byte(format)) return corrupt("is empty");
   if (format != kStoredReceiptFormat)
     return corrupt("has format " + std::to_string(format) +
-                   (format > kStoredReceiptFormat ? ": a newer perdiem wrote it" : ""));
+                   ", which this perdiem does not read (written by a newer perdiem, or damaged)");
   Receipt receipt;
   if (Status fields = read_fields(in, receipt); !fields.ok()) return fields.error();
   if (Status batch = read_batch(in, receipt); !batch.ok()) return batch.error();

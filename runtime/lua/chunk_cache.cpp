@@ -7,14 +7,23 @@
 #include <string>
 #include <unordered_map>
 
+#include "runtime/lua/sandbox.hpp"
+
 namespace perdiem::lua {
 namespace {
+
+struct Kept {
+  std::string bytecode;
+  std::size_t compile_bytes = 0;  // the most compiling the text grew the heap by
+};
 
 struct Cache {
   std::mutex mu;
   // Keyed by the chunk's name, a NUL, then its text: a hit is the same text byte for byte.
-  std::unordered_map<std::string, std::shared_ptr<const std::string>> bytecode;
+  std::unordered_map<std::string, std::shared_ptr<const Kept>> chunks;
   std::size_t bytes = 0;
+  std::size_t hits = 0;
+  std::size_t compiles = 0;
 };
 
 Cache& cache() {
@@ -40,41 +49,59 @@ int append_bytecode(lua_State*, const void* bytes, std::size_t size, void* out) 
   }
 }
 
-void keep(std::string key, std::string dumped) {
-  Cache& c = cache();
-  const std::size_t size = key.size() + dumped.size();
+void keep(std::string key, std::shared_ptr<const Kept> kept) {
+  const std::size_t size = key.size() + kept->bytecode.size();
   if (size > kChunkCacheBytes / 4) return;  // one huge plan must not evict every other
-  auto kept = std::make_shared<const std::string>(std::move(dumped));
-  std::lock_guard<std::mutex> lock(c.mu);
-  if (c.bytes + size > kChunkCacheBytes) {
-    c.bytecode.clear();
-    c.bytes = 0;
+  Cache& c = cache();
+  std::unordered_map<std::string, std::shared_ptr<const Kept>> evicted;
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    if (c.bytes + size > kChunkCacheBytes) {
+      evicted.swap(c.chunks);  // freed below, outside the lock every agent's start takes
+      c.bytes = 0;
+    }
+    if (c.chunks.emplace(std::move(key), std::move(kept)).second) c.bytes += size;
   }
-  if (c.bytecode.emplace(std::move(key), std::move(kept)).second) c.bytes += size;
 }
 
 }  // namespace
 
 int load_text_chunk(lua_State* L, std::string_view source, const char* chunk_name) {
+  Sandbox& sandbox = Sandbox::of(L);
+  Cache& c = cache();
   std::string key;
-  std::shared_ptr<const std::string> kept;
+  std::shared_ptr<const Kept> kept;
   try {
-    key = key_of(source, chunk_name);
-    Cache& c = cache();
-    std::lock_guard<std::mutex> lock(c.mu);
-    const auto found = c.bytecode.find(key);
-    if (found != c.bytecode.end()) kept = found->second;
+    // A text too big to keep is not worth a key, a lookup or a dump.
+    if (source.size() + std::char_traits<char>::length(chunk_name) <= kChunkCacheBytes / 4) {
+      key = key_of(source, chunk_name);
+      std::lock_guard<std::mutex> lock(c.mu);
+      const auto found = c.chunks.find(key);
+      if (found != c.chunks.end() && found->second->compile_bytes <= sandbox.memory_headroom()) {
+        kept = found->second;
+        ++c.hits;
+      }
+    }
   } catch (const std::bad_alloc&) {
     key.clear();  // compile without the cache
   }
-  if (kept) return luaL_loadbufferx(L, kept->data(), kept->size(), chunk_name, "b");
+  if (kept) {
+    return luaL_loadbufferx(L, kept->bytecode.data(), kept->bytecode.size(), chunk_name, "b");
+  }
 
+  const std::size_t used_before = sandbox.memory_used();
+  sandbox.reset_memory_peak();
   const int status = luaL_loadbufferx(L, source.data(), source.size(), chunk_name, "t");
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    ++c.compiles;
+  }
   if (status != LUA_OK || key.empty()) return status;
   try {
-    std::string dumped;
-    if (lua_dump(L, append_bytecode, &dumped, /*strip=*/0) == 0) {
-      keep(std::move(key), std::move(dumped));
+    auto compiled = std::make_shared<Kept>();
+    compiled->compile_bytes = sandbox.memory_peak() - used_before;  // peak starts at used_before
+    if (lua_dump(L, append_bytecode, &compiled->bytecode, /*strip=*/0) == 0) {
+      keep(std::move(key), std::move(compiled));
     }
   } catch (const std::bad_alloc&) {
     // Not kept; the chunk itself is loaded.
@@ -82,10 +109,10 @@ int load_text_chunk(lua_State* L, std::string_view source, const char* chunk_nam
   return status;
 }
 
-ChunkCacheSize chunk_cache_size() {
+ChunkCacheStats chunk_cache_stats() {
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mu);
-  return {c.bytecode.size(), c.bytes};
+  return {c.chunks.size(), c.bytes, c.hits, c.compiles};
 }
 
 }  // namespace perdiem::lua

@@ -18,17 +18,23 @@ struct lua_State;
 namespace perdiem::lua {
 
 // As luaL_loadbufferx(L, source, size, chunk_name, "t"): pushes the compiled chunk, or
-// the compiler's message, and returns Lua's status. Compiles `source` the first time
-// this process sees it under `chunk_name`; reads the kept bytecode after that.
+// the compiler's message, and returns Lua's status. L is a sandbox's (Sandbox::of).
+// Compiles `source` the first time this process sees it under `chunk_name`; reads the
+// kept bytecode after that, unless the sandbox's heap has less room than compiling took
+// (then it compiles, and fails or succeeds as it would have without the cache: whether a
+// plan fits its memory limit never depends on what ran before it).
 int load_text_chunk(lua_State* L, std::string_view source, const char* chunk_name);
 
-// What the cache holds: chunks, and bytes of their names, texts and bytecode together.
-// It is emptied when it would pass kChunkCacheBytes.
-struct ChunkCacheSize {
+// What the cache holds (chunks, and bytes of their names, texts and bytecode together)
+// and has done: loads answered from it, and compiles. It is emptied when it would pass
+// kChunkCacheBytes; a chunk whose name and text alone pass a quarter of that is never kept.
+struct ChunkCacheStats {
   std::size_t chunks = 0;
   std::size_t bytes = 0;
+  std::size_t hits = 0;
+  std::size_t compiles = 0;
 };
-ChunkCacheSize chunk_cache_size();
+ChunkCacheStats chunk_cache_stats();
 inline constexpr std::size_t kChunkCacheBytes = 32 * 1024 * 1024;
 
 }  // namespace perdiem::lua

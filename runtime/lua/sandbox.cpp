@@ -305,7 +305,10 @@ void* Sandbox::allocate(void* ud, void* ptr, std::size_t old_size, std::size_t n
   void* block = heap_realloc(ptr, new_size);
   if (block != nullptr) {
     heap->used = heap->used - old_bytes + new_size;
-    if (grows) heap->refusal_pending = false;
+    if (grows) {
+      heap->refusal_pending = false;
+      if (heap->used > heap->peak) heap->peak = heap->used;
+    }
   }
   return block;
 }

@@ -81,6 +81,14 @@ class Sandbox {
   lua_State* state() const { return state_; }
 
   std::size_t memory_used() const { return heap_.used; }
+  // The heap's high-water mark since reset_memory_peak(): what a piece of work needed at
+  // most, for the chunk cache, whose reads must need no more than compiling would have.
+  std::size_t memory_peak() const { return heap_.peak; }
+  void reset_memory_peak() { heap_.peak = heap_.used; }
+  // Bytes the heap may still grow by before its cap.
+  std::size_t memory_headroom() const {
+    return heap_.limit > heap_.used ? heap_.limit - heap_.used : 0;
+  }
   std::size_t memory_limit_bytes() const { return heap_.configured_limit; }
   // True once an allocation was refused for good: the cap was reached even after a full
   // collection. A refusal that a collection resolved does not count.
@@ -131,6 +139,7 @@ class Sandbox {
   struct Heap {
     Sandbox* owner = nullptr;  // told once the heap is exhausted
     std::size_t used = 0;
+    std::size_t peak = 0;  // the most `used` has been since the last reset
     std::size_t limit = 0;
     std::size_t configured_limit = 0;
     bool exhausted = false;

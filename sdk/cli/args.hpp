@@ -28,7 +28,7 @@ struct RunCommand {
   std::string agent;                      // --agent NAME
   std::optional<Nanos> agent_day_budget;  // --agent-day-budget USD
   bool use_wallet = true;                 // --no-wallet: the runtime's own empty wallet
-  bool quiet = false;                     // no diagnostics on stderr, only errors
+  bool quiet = false;                     // stderr: only warnings and errors
   bool json = false;            // --json: the result and its figures as one JSON object on stdout
   std::uint64_t max_steps = 0;  // --max-steps N: model calls the run may make; 0: no limit
   std::vector<std::string> allowed_tools;   // --allow-tool NAME (repeatable)

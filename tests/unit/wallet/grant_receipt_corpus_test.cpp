@@ -90,8 +90,10 @@ TEST_CASE("stored receipt fuzz corpus replays cleanly") {
   });
 }
 
-// valid-batched-v2.bin was packed from receipt/batched-v2.json by a script following
-// stored_receipt.hpp's layout, not by perdiem: the packing and the document agree.
+// valid-batched-v2.bin was packed from receipt/batched-v2.json by
+// tests/fuzz/pack_stored_receipt.py, written from stored_receipt.hpp's layout, not from
+// perdiem's code (the test fuzz.stored_receipt.documented_layout runs it): the packing
+// and the document agree.
 TEST_CASE("the pinned packed receipt is the pinned JSON receipt, packed") {
   const auto read = [](const char* path) {
     std::ifstream in(std::filesystem::path(PERDIEM_SOURCE_DIR) / "tests/fuzz/corpus" / path,

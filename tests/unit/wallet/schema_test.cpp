@@ -100,6 +100,21 @@ TEST_CASE("a wallet.db from a newer schema is refused") {
   CHECK(opened.error().message.find("upgrade perdiem") != std::string::npos);
 }
 
+TEST_CASE("a wallet.db whose schema version no perdiem writes is called damaged") {
+  for (const char* version : {"0", "x3", "", "99999999999999"}) {
+    CAPTURE(version);
+    WalletFixture f;
+    f.close();
+    exec(f.db_path,
+         (std::string("UPDATE meta SET value = '") + version + "' WHERE key = 'schema_version'")
+             .c_str());
+    auto opened = Wallet::open(f.db_path, f.clock, f.options());
+    REQUIRE(!opened.ok());
+    CHECK(opened.error().message.find("the file is damaged") != std::string::npos);
+    CHECK(opened.error().message.find("upgrade") == std::string::npos);
+  }
+}
+
 // Version 3 only marks that tab receipts may be packed: a version 2 file opens, keeps its
 // receipts as they were stored (JSON) and its new ones are packed.
 TEST_CASE("a version-2 wallet.db is migrated to 3 and its stored receipts still read") {

@@ -110,7 +110,7 @@ TEST_CASE("bytes that are not a whole packed receipt are refused, naming what is
     refused(packed + '\x00', "1 bytes after");
   }
   SUBCASE("a newer format") {
-    refused(edited(r, [](std::string& b) { b[0] = '\x02'; }), "a newer perdiem");
+    refused(edited(r, [](std::string& b) { b[0] = '\x02'; }), "format 2, which this perdiem");
   }
   // Offsets below are into the documented layout: format, then the id ("12.2", 2 + 4
   // bytes), the wallet (20), the status byte.

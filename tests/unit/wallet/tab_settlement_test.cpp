@@ -400,6 +400,23 @@ TEST_CASE("tab receipts are stored packed, and receipts stored as JSON before st
     CHECK(verify_receipt(after[i]).ok());
   }
 
+  SUBCASE("a receipt claiming a batch of four billion is refused without allocating for it") {
+    Receipt huge = after[0];  // of the tab settled alone: its batch is read whole
+    REQUIRE(huge.batch);
+    huge.batch->size = 0xffffffff;
+    huge.batch->proof.clear();
+    f.close();
+    CHECK(overwrite_tab_receipt(f.db_path, huge) == 1);
+    f.open();
+    auto report = f.wallet->verify();
+    REQUIRE(report.ok());
+    CHECK_FALSE(report->ok);
+    CHECK_MESSAGE(report->problem.find("of a batch of 4294967295") != std::string::npos,
+                  report->problem);
+    auto receipts = f.wallet->receipts("r");
+    REQUIRE(receipts.ok());
+    CHECK(receipts->size() == before.size());
+  }
   SUBCASE("a packed receipt cut short is reported as corrupt, by the audit and by reads") {
     f.close();
     REQUIRE(db->exec("UPDATE tab_receipts SET receipt = substr(receipt, 1, length(receipt) - 1) "
