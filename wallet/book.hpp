@@ -78,10 +78,9 @@ class Book {
   struct TabReceipt {
     std::int64_t seq = 0;
     Receipt receipt;
-    // pack_receipt's bytes, stored as a BLOB (stored_receipt.hpp); the JSON, stored as
-    // text, for a receipt that cannot be packed. Made off the writer thread.
-    std::string stored;
-    bool packed = false;
+    // pack_receipt's bytes, stored as a BLOB (stored_receipt.hpp). Made off the writer
+    // thread.
+    std::string packed;
   };
   Result<Settlement> settle_tab(std::int64_t id, Nanos cost, bool final,
                                 const std::vector<TabReceipt>& receipts);

@@ -213,11 +213,7 @@ Result<Settlement> Book::settle_tab(std::int64_t id, Nanos cost, bool final,
     const Receipt& receipt = r.receipt;
     // The receipts outlive run(), which resets the statement: SQLite need not copy them.
     insert_tab_receipt_.bind(1, id).bind(2, r.seq).bind_borrowed(3, receipt.run);
-    insert_tab_receipt_.bind(4, receipt.cost);
-    if (r.packed)
-      insert_tab_receipt_.bind_blob_borrowed(5, r.stored);
-    else
-      insert_tab_receipt_.bind_borrowed(5, r.stored);
+    insert_tab_receipt_.bind(4, receipt.cost).bind_blob_borrowed(5, r.packed);
     Status st = insert_tab_receipt_.run();
     if (!st.ok()) return st.error();
   }

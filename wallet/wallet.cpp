@@ -340,11 +340,9 @@ std::vector<std::future<Result<Settlement>>> Wallet::settle_tabs_async(
       const TabCall& call = tab.calls[r - first[a]];
       total += call.cost;
       final = final && call.final;
-      Book::TabReceipt receipt{call.seq, std::move(receipts[r]), {}, false};
-      receipt.packed = packable(receipt.receipt);
-      receipt.stored =
-          receipt.packed ? pack_receipt(receipt.receipt) : receipt_to_json(receipt.receipt);
-      stored.push_back(std::move(receipt));
+      // Signed in a version 2 batch just above: always packable.
+      std::string packed = pack_receipt(receipts[r]);
+      stored.push_back(Book::TabReceipt{call.seq, std::move(receipts[r]), std::move(packed)});
     }
     settled[accepted[a]] = impl_->writer->submit<Settlement>(
         [id = tab.tab.id, total, final, r = std::move(stored)](Book& book) {
