@@ -5,7 +5,9 @@
 //               the wallet's and memory.db's fsyncs cost nothing there).
 //   scheduled   the calls/s loop as a background run on the scheduler (every call a yield).
 //   fan-out     N agents at once on the scheduler, each making 5 calls to the sim with
-//               50 ms of simulated latency, against the ideal 250 ms.
+//               50 ms of simulated latency, against the ideal 250 ms; then what bounds
+//               it here (the CPU used over the machine's cores, the busiest one-thread
+//               stage) and what the target would need.
 //   idle        resident memory per agent while N agents sleep inside their plans.
 //   calls/s, scheduled and fan-out also print each thread's CPU per call (per agent), by
 //   thread name: on two cores it is their sum, not the plan's thread, that bounds them.
@@ -25,6 +27,7 @@
 #include <array>
 #include <atomic>
 #include <charconv>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -67,8 +70,14 @@ double cpu_seconds() {
 // pthread_getcpuclockid returns for a pthread_t we do not have here. A thread that ended
 // between two readings is missing from the second: the runtime's threads live as long
 // as the runtime, so only an empty reading (no /proc) is a failure.
-std::map<std::string, double> cpu_seconds_by_thread() {
-  std::map<std::string, double> by_name;
+struct ThreadsCpu {
+  double seconds = 0;
+  int threads = 0;  // how many live threads bear the name
+};
+using CpuByThread = std::map<std::string, ThreadsCpu>;
+
+CpuByThread cpu_seconds_by_thread() {
+  CpuByThread by_name;
   std::error_code error;
   for (std::filesystem::directory_iterator task("/proc/self/task", error), end;
        !error && task != end; task.increment(error)) {
@@ -79,7 +88,9 @@ std::map<std::string, double> cpu_seconds_by_thread() {
     std::getline(std::ifstream(task->path() / "comm"), name);
     timespec used{};
     if (::clock_gettime(static_cast<clockid_t>((~tid << 3) | 6u), &used) != 0) continue;
-    by_name[name] += static_cast<double>(used.tv_sec) + static_cast<double>(used.tv_nsec) / 1e9;
+    ThreadsCpu& named = by_name[name];
+    named.seconds += static_cast<double>(used.tv_sec) + static_cast<double>(used.tv_nsec) / 1e9;
+    ++named.threads;
   }
   if (by_name.empty()) {
     std::fprintf(stderr, "agents_bench: cannot read the threads' CPU clocks (/proc/self/task)\n");
@@ -88,18 +99,22 @@ std::map<std::string, double> cpu_seconds_by_thread() {
   return by_name;
 }
 
+// CPU seconds the threads named `name` used between two readings.
+double used_between(const CpuByThread& before, const std::string& name, const ThreadsCpu& now) {
+  const auto earlier = before.find(name);
+  return now.seconds - (earlier == before.end() ? 0 : earlier->second.seconds);
+}
+
 // "  CPU per call by thread: agents_bench 7.0 us, perdiem-tabs 4.5 us, ... (sum 19.2 us)":
 // what each thread used between two readings of cpu_seconds_by_thread, per call (or per
 // agent: `unit`). A sync plan runs on the program's own thread (named after it);
 // scheduled plans run on the event loops, perdiem-http.
-void print_cpu_by_thread(const std::map<std::string, double>& before,
-                         const std::map<std::string, double>& after, int count,
+void print_cpu_by_thread(const CpuByThread& before, const CpuByThread& after, int count,
                          const char* unit = "call") {
   std::vector<std::pair<double, std::string>> used;
   double sum = 0;
-  for (const auto& [name, seconds] : after) {
-    const auto earlier = before.find(name);
-    const double us = (seconds - (earlier == before.end() ? 0 : earlier->second)) * 1e6 / count;
+  for (const auto& [name, now] : after) {
+    const double us = used_between(before, name, now) * 1e6 / count;
     sum += us;
     if (us >= 0.05) used.emplace_back(us, name);
   }
@@ -194,6 +209,35 @@ void scheduled_calls_per_second(int calls) {
   print_cpu_by_thread(by_thread_before, by_thread_after, calls);
 }
 
+// What bounds the fan-out on this machine, as a line after it: "  bound: 2650 ms of CPU
+// over 2 cores is a floor of 1325 ms (the wall was 1.08x it); ...". All agents start at
+// once, so the wall time cannot be shorter than the CPU used spread over every core, nor
+// than what the busiest stage running on one thread (a writer, the tab closer) used
+// alone. The line says how close the wall came to that floor and what the target would
+// need: CPU per agent on these cores, or cores at this CPU per agent.
+void print_fan_out_bound(const CpuByThread& before, const CpuByThread& after, double cpu,
+                         double wall, int agents, double target) {
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const double floor = cpu / cores;
+  std::string busiest = "none";
+  double busiest_seconds = 0;
+  for (const auto& [name, now] : after) {
+    const double used = used_between(before, name, now);
+    if (now.threads == 1 && used > busiest_seconds) {
+      busiest = name;
+      busiest_seconds = used;
+    }
+  }
+  std::printf(
+      "  bound: %.0f ms of CPU over %u cores is a floor of %.0f ms (the wall was %.2fx it); the "
+      "target leaves %.0f us of CPU per agent here (this run used %.0f), or needs %.0f cores at "
+      "this cost; the busiest one-thread stage, %s, used %.0f ms%s\n",
+      cpu * 1000, cores, floor * 1000, wall / floor, target * cores * 1e6 / agents,
+      cpu * 1e6 / agents, std::ceil(cpu / target), busiest.c_str(), busiest_seconds * 1000,
+      busiest_seconds > target ? ", more than the target: no number of cores would meet it"
+                               : "");
+}
+
 void fan_out(int agents, int calls_each) {
   auto runtime = make_runtime(50);
   const std::string plan =
@@ -226,6 +270,7 @@ void fan_out(int agents, int calls_each) {
       wall * 1000, ideal * 1000, wall / ideal, cpu * 1e6 / agents, failed,
       wall <= 1.5 * ideal ? "met" : "MISSED");
   print_cpu_by_thread(by_thread_before, by_thread_after, agents, "agent");
+  print_fan_out_bound(by_thread_before, by_thread_after, cpu, wall, agents, 1.5 * ideal);
 }
 
 // What an agent costs to start and finish, with no model call: its run record, sandbox,
