@@ -234,8 +234,9 @@ void print_fan_out_bound(const CpuByThread& before, const CpuByThread& after, do
       "this cost; the busiest one-thread stage, %s, used %.0f ms%s\n",
       cpu * 1000, cores, floor * 1000, wall / floor, target * cores * 1e6 / agents,
       cpu * 1e6 / agents, std::ceil(cpu / target), busiest.c_str(), busiest_seconds * 1000,
-      busiest_seconds > target ? ", more than the target: no number of cores would meet it"
-                               : "");
+      busiest_seconds > target
+          ? ", more than the target: at this cost no number of cores would meet it"
+          : "");
 }
 
 void fan_out(int agents, int calls_each) {
