@@ -9,12 +9,18 @@
 // asking the host inline when it may not) and resumes each branch with its answers. A
 // nested parallel is a branch that parked a batch; its answers come back as a slice.
 //
+// A sleep parks its branch too, until its wake time: the round's chat batch goes out with
+// it, and when no branch waits on a call parallel sleeps until the earliest wake (a timer
+// on the scheduler, not a held thread), so branches sleep at the same time. A sleeper
+// wakes at the first round after its time: a batch of calls that takes longer delays it.
 // What cannot be batched is answered in place, blocking the other branches meanwhile:
-// model.embed, sleep. Everything else a branch does (tool.call, memory.*) runs inline as
-// it does anywhere.
+// model.embed. Everything else a branch does (tool.call, memory.*) runs inline as it
+// does anywhere.
 //
 // Errors: every branch runs to its end; then the error of the first branch (by position)
 // that failed is raised as it was raised. A sandbox limit ends the plan at once.
+#include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cstdint>
 #include <string>
@@ -33,12 +39,20 @@ using providers::ChatResponse;
 // which bounds the instructions a coroutine can run without the hook seeing them.
 constexpr std::uint64_t kInstructionsPerBranch = 1000;
 
+using Clock = std::chrono::steady_clock;
+
 // One branch's state, kept in a userdata on parallel's stack across yields.
-enum BranchState : int { kRunnable, kParkedChat, kParkedMany, kDone, kFailed };
+enum BranchState : int { kRunnable, kParkedChat, kParkedMany, kParkedSleep, kDone, kFailed };
 struct Branch {
   int state;
   int parked;  // requests parked in the current batch (kParkedChat: 1)
+  // kParkedSleep: when the branch's sleep ends, as Clock's count since its epoch.
+  Clock::rep wake_at;
 };
+
+Clock::rep clock_now() {
+  return Clock::now().time_since_epoch().count();
+}
 
 // Stack slots of parallel's frame, after the n functions: the branch states, the branch
 // threads, their results and their errors.
@@ -137,7 +151,7 @@ void fail_with(lua_State* L, int n, int i, const char* message) {
 }
 
 // Resumes branch i (its answer, if any, already parked in the context) until it finishes,
-// fails or parks a chat request; embeds and sleeps it asks for are answered in place.
+// fails, parks a chat request or sleeps; embeds it asks for are answered in place.
 void run_branch(lua_State* L, PlanContext& context, int n, int i, Batch& batch) {
   lua_rawgeti(L, threads_slot(n), i);
   lua_State* thread = lua_tothread(L, -1);
@@ -225,11 +239,12 @@ void run_branch(lua_State* L, PlanContext& context, int n, int i, Batch& batch) 
       continue;
     }
     if (context.pending_sleep) {
-      const std::chrono::nanoseconds duration = *context.pending_sleep;
+      // sleep caps its seconds far below what would overflow here (about 31 years).
+      const auto duration = std::chrono::duration_cast<Clock::duration>(*context.pending_sleep);
       context.pending_sleep.reset();
-      const SleepResult slept = sleep_for_plan(context, duration);
-      context.slept = slept;
-      continue;
+      branch.state = kParkedSleep;
+      branch.wake_at = clock_now() + duration.count();
+      return;
     }
     lua_pushstring(thread,
                    "parallel: a branch called coroutine.yield outside any coroutine it "
@@ -241,6 +256,42 @@ void run_branch(lua_State* L, PlanContext& context, int n, int i, Batch& batch) 
 }
 
 int parallel_step(lua_State* L, int n, const std::vector<Result<ChatResponse>>* answers);
+
+// The earliest wake time of a sleeping branch, if any sleeps.
+std::optional<Clock::rep> earliest_wake(lua_State* L, int n) {
+  std::optional<Clock::rep> earliest;
+  const Branch* branches = branches_of(L, n);
+  for (int i = 0; i < n; ++i) {
+    if (branches[i].state == kParkedSleep && (!earliest || branches[i].wake_at < *earliest)) {
+      earliest = branches[i].wake_at;
+    }
+  }
+  return earliest;
+}
+
+// Branches whose sleeps end this close to the earliest wake with it: the same sleep(1)
+// in several branches ends microseconds apart, and one timer serves them all.
+constexpr auto kWakeTogether = std::chrono::milliseconds(1);
+
+// After parallel's own sleep, as sleep ends anywhere: the host's error, the deadline the
+// sleep was cut at (a limit, so the plan ends), or a cancellation. Otherwise the branches
+// it slept for are due: the host's word is taken over the clock, so a host that keeps
+// time of its own (a test's, a simulation's) wakes them too.
+void finish_parallel_sleep(lua_State* L, int n, PlanContext& context, const SleepResult& slept) {
+  if (!slept.status.ok()) raise_error_table(L, slept.status.error());
+  if (slept.deadline_reached) context.sandbox->stop(L, StopReason::deadline);
+  context.sandbox->check(L);
+  const std::optional<Clock::rep> earliest = earliest_wake(L, n);
+  if (!earliest) return;
+  const Clock::rep woken =
+      *earliest + std::chrono::duration_cast<Clock::duration>(kWakeTogether).count();
+  Branch* branches = branches_of(L, n);
+  for (int i = 0; i < n; ++i) {
+    if (branches[i].state == kParkedSleep && branches[i].wake_at <= woken) {
+      branches[i].wake_at = 0;
+    }
+  }
+}
 
 // Every branch has finished: the first results, or the first failure raised.
 int finish(lua_State* L, int n) {
@@ -254,6 +305,18 @@ int finish(lua_State* L, int n) {
   if (!lua_checkstack(L, n)) return luaL_error(L, "parallel: too many results");
   for (int i = 1; i <= n; ++i) lua_rawgeti(L, results_slot(n), i);
   return n;
+}
+
+int parallel_sleep_continue(lua_State* L, int, lua_KContext raw_n) {
+  PlanContext& context = context_of(L);
+  if (!context.slept) {
+    return luaL_error(L, "parallel: resumed without sleeping (a perdiem bug)");
+  }
+  const SleepResult slept = std::move(*context.slept);
+  context.slept.reset();
+  const int n = static_cast<int>(raw_n);
+  finish_parallel_sleep(L, n, context, slept);
+  return parallel_step(L, n, nullptr);
 }
 
 int parallel_continue(lua_State* L, int, lua_KContext raw_n) {
@@ -293,12 +356,28 @@ int parallel_step(lua_State* L, int n, const std::vector<Result<ChatResponse>>* 
               answers->begin() + static_cast<std::ptrdiff_t>(next + count));
         }
         next += count;
+      } else if (branch.state == kParkedSleep) {
+        if (branch.wake_at > clock_now()) continue;  // sleeps on
+        context.slept = SleepResult{};
       } else if (branch.state != kRunnable) {
         continue;
       }
       run_branch(L, context, n, i, batch);
     }
-    if (batch.requests.empty()) return finish(L, n);
+    answers = nullptr;  // every parked branch has taken its answer
+    if (batch.requests.empty()) {
+      const std::optional<Clock::rep> wake = earliest_wake(L, n);
+      if (!wake) return finish(L, n);
+      const std::chrono::nanoseconds duration =
+          Clock::duration(std::max<Clock::rep>(*wake - clock_now(), 0));
+      if (L == driver && lua_isyieldable(L)) {
+        context.pending_sleep = duration;
+        context.slept.reset();
+        return lua_yieldk(L, 0, static_cast<lua_KContext>(n), parallel_sleep_continue);
+      }
+      finish_parallel_sleep(L, n, context, sleep_for_plan(context, duration));
+      continue;
+    }
     if (L == driver && lua_isyieldable(L)) {
       context.pending_many = std::move(batch.requests);
       context.many_answers.reset();
@@ -330,7 +409,7 @@ int parallel(lua_State* L) {
   if (!lua_checkstack(L, 8)) return luaL_error(L, "parallel: out of stack");
   auto* branches =
       static_cast<Branch*>(lua_newuserdatauv(L, sizeof(Branch) * static_cast<std::size_t>(n), 0));
-  for (int i = 0; i < n; ++i) branches[i] = Branch{kRunnable, 0};
+  for (int i = 0; i < n; ++i) branches[i] = Branch{kRunnable, 0, 0};
   lua_createtable(L, n, 0);  // threads
   lua_createtable(L, n, 0);  // results
   lua_createtable(L, 0, 0);  // errors

@@ -25,7 +25,7 @@ struct Recorder {
   PlanHost host;
   std::vector<std::size_t> batches;
   std::vector<std::string> asked;
-  int sleeps = 0;
+  std::vector<std::chrono::nanoseconds> sleeps;  // each sleep the host was asked for
   int embeds = 0;
 
   static Result<ChatResponse> answer(const ChatRequest& request) {
@@ -51,8 +51,8 @@ struct Recorder {
       }
       return answers;
     };
-    host.sleep = [this](std::chrono::nanoseconds) {
-      ++sleeps;
+    host.sleep = [this](std::chrono::nanoseconds duration) {  // returns at once
+      sleeps.push_back(duration);
       return perdiem::Status{};
     };
     host.embed = [this](const perdiem::providers::EmbedRequest& request) {
@@ -175,20 +175,69 @@ TEST_CASE("parallel inside a coroutine the plan made still sends one batch") {
   CHECK(r.batches == std::vector<std::size_t>{2});
 }
 
-TEST_CASE("sleep and model.embed in a branch are answered in place") {
+// The Recorder's host sleeps return at once, so a plan's sleep of minutes costs the test
+// nothing: what is checked is which sleeps parallel asked the host for.
+TEST_CASE("branches sleep at the same time: one sleep for the three of them") {
   Recorder r;
-  const PlanOutcome outcome = r.run(kAsk + R"(
-    local a, b, c = parallel(
-      function() sleep(0.01); return ask("after sleep") end,
-      function() return #model.embed("hello").vector end,
-      function() return ask("plain") end)
-    return {a, b, c}
+  const PlanOutcome outcome = r.run(R"(
+    return {parallel(
+      function() sleep(30); return "a" end,
+      function() sleep(30); return "b" end,
+      function() sleep(30); return "c" end)}
   )");
   REQUIRE_MESSAGE(!outcome.error, outcome.error->describe());
-  CHECK(outcome.json == R"(["re:after sleep",1,"re:plain"])");
-  CHECK(r.sleeps == 1);
+  CHECK(outcome.json == R"(["a","b","c"])");
+  REQUIRE(r.sleeps.size() == 1);
+  CHECK(r.sleeps[0] > std::chrono::seconds(29));
+  CHECK(r.sleeps[0] <= std::chrono::seconds(30));
+}
+
+TEST_CASE("the shortest sleep ends first, and the longer one sleeps on") {
+  Recorder r;
+  const PlanOutcome outcome = r.run(R"(
+    local order = {}
+    parallel(
+      function() sleep(20); order[#order + 1] = "long" end,
+      function() sleep(10); order[#order + 1] = "short" end)
+    return order
+  )");
+  REQUIRE_MESSAGE(!outcome.error, outcome.error->describe());
+  CHECK(outcome.json == R"(["short","long"])");
+  REQUIRE(r.sleeps.size() == 2);
+  CHECK(r.sleeps[0] > std::chrono::seconds(9));
+  CHECK(r.sleeps[0] <= std::chrono::seconds(10));
+  // What is left of the long sleep by the clock (the host's sleeps took no time).
+  CHECK(r.sleeps[1] > std::chrono::seconds(19));
+  CHECK(r.sleeps[1] <= std::chrono::seconds(20));
+}
+
+TEST_CASE("a sleeping branch lets the others' calls go out meanwhile") {
+  Recorder r;
+  const PlanOutcome outcome = r.run(kAsk + R"(
+    local a, b = parallel(
+      function() sleep(30); return ask("late") end,
+      function() return ask("b1") .. "," .. ask("b2") end)
+    return {a, b}
+  )");
+  REQUIRE_MESSAGE(!outcome.error, outcome.error->describe());
+  CHECK(outcome.json == R"(["re:late","re:b1,re:b2"])");
+  CHECK(r.asked == std::vector<std::string>{"b1", "b2", "late"});
+  CHECK(r.batches == std::vector<std::size_t>{1, 1, 1});
+  CHECK(r.sleeps.size() == 1);
+}
+
+TEST_CASE("model.embed in a branch is answered in place") {
+  Recorder r;
+  const PlanOutcome outcome = r.run(kAsk + R"(
+    local a, b = parallel(
+      function() return #model.embed("hello").vector end,
+      function() return ask("plain") end)
+    return {a, b}
+  )");
+  REQUIRE_MESSAGE(!outcome.error, outcome.error->describe());
+  CHECK(outcome.json == R"([1,"re:plain"])");
   CHECK(r.embeds == 1);
-  CHECK(r.batches == std::vector<std::size_t>{2});
+  CHECK(r.batches == std::vector<std::size_t>{1});
 }
 
 TEST_CASE("a model error caught in a branch leaves the branch running") {

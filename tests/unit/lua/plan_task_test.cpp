@@ -140,6 +140,45 @@ TEST_CASE("a sleep past the deadline is cut to it, and the plan ends with the de
   CHECK(outcome.error->kind == ErrorKind::limit);
 }
 
+TEST_CASE("parallel's sleeping branches are one sleep of the task, not a held thread") {
+  PlanHost host;
+  host.sleep = [](std::chrono::nanoseconds) -> perdiem::Status {
+    FAIL("the driver sleeps for the task, not the host");
+    return {};
+  };
+  PlanTask task(
+      "local a, b = parallel(function() sleep(0.5); return 'a' end,\n"
+      "                      function() sleep(0.5); return 'b' end)\n"
+      "return a .. b\n",
+      "plan.lua", {}, PlanLimits{}, host);
+  REQUIRE(task.resume() == PlanWait::sleep);
+  CHECK(task.sleep_duration() <= std::chrono::milliseconds(500));
+  CHECK(task.sleep_duration() > std::chrono::milliseconds(400));
+  task.answer_sleep();
+  REQUIRE(task.resume() == PlanWait::finished);
+  const auto outcome = task.take_outcome();
+  REQUIRE_MESSAGE(!outcome.error, outcome.error->describe());
+  CHECK(outcome.text == "ab");
+}
+
+TEST_CASE("a branch sleeping past the deadline ends the plan with the deadline's error") {
+  PlanHost host;
+  PlanLimits limits;
+  limits.deadline = std::chrono::milliseconds(200);
+  PlanTask task(
+      "local ok = pcall(parallel, function() sleep(60) end, function() return 1 end)\n"
+      "return 'carried on'\n",
+      "plan.lua", {}, limits, host);
+  REQUIRE(task.resume() == PlanWait::sleep);
+  CHECK(task.sleep_duration() <= std::chrono::milliseconds(200));
+  task.answer_sleep();
+  REQUIRE(task.resume() == PlanWait::finished);
+  const auto outcome = task.take_outcome();
+  REQUIRE(outcome.error);
+  CHECK(outcome.error->kind == ErrorKind::limit);
+  CHECK(outcome.error->message.find("deadline") != std::string::npos);
+}
+
 TEST_CASE("a cancelled task ends with kind cancelled when next resumed") {
   std::atomic<bool> cancel{false};
   PlanHost host;
