@@ -40,21 +40,24 @@ Result<Reservation> Book::reserve(const ReserveRequest& req) {
   const Nanos floor =
       req.at_least > 0 && req.at_least < req.worst_case ? req.at_least : req.worst_case;
   if (b.per_call_limit && floor > *b.per_call_limit)
-    return make_error(ErrorKind::budget_exceeded,
-                      "this call may cost up to " + format_usd_display(floor) +
-                          ", more than the per-call limit of " +
-                          format_usd_display(*b.per_call_limit));
+    return make_refusal(ErrorKind::budget_exceeded,
+                        "this call may cost up to " + format_usd_display(floor) +
+                            ", more than the per-call limit of " +
+                            format_usd_display(*b.per_call_limit),
+                        floor, *b.per_call_limit);
   std::vector<std::string> scopes;
   if (!b.run.empty()) {
     std::string scope = run_scope(b.run);
     auto spent = budget(scope);
     if (!spent) return spent.error();
-    if (b.run_limit && *spent + floor > *b.run_limit)
-      return make_error(ErrorKind::budget_exceeded,
-                        "run " + b.run + " budget exceeded: needed " + format_usd_display(floor) +
-                            ", available " +
-                            format_usd_display(std::max<Nanos>(0, *b.run_limit - *spent)) +
-                            " of " + format_usd_display(*b.run_limit));
+    if (b.run_limit && *spent + floor > *b.run_limit) {
+      const Nanos left = std::max<Nanos>(0, *b.run_limit - *spent);
+      return make_refusal(ErrorKind::budget_exceeded,
+                          "run " + b.run + " budget exceeded: needed " + format_usd_display(floor) +
+                              ", available " + format_usd_display(left) + " of " +
+                              format_usd_display(*b.run_limit),
+                          floor, left);
+    }
     if (b.run_limit) need = std::min(need, *b.run_limit - *spent);
     scopes.push_back(std::move(scope));
   }
@@ -62,12 +65,15 @@ Result<Reservation> Book::reserve(const ReserveRequest& req) {
     std::string scope = agent_day_scope(b.agent, today_);
     auto spent = budget(scope);
     if (!spent) return spent.error();
-    if (b.agent_day_limit && *spent + floor > *b.agent_day_limit)
-      return make_error(ErrorKind::budget_exceeded,
-                        "agent " + b.agent + " daily budget exceeded: needed " +
-                            format_usd_display(floor) + ", available " +
-                            format_usd_display(std::max<Nanos>(0, *b.agent_day_limit - *spent)) +
-                            " of " + format_usd_display(*b.agent_day_limit) + " for " + today_);
+    if (b.agent_day_limit && *spent + floor > *b.agent_day_limit) {
+      const Nanos left = std::max<Nanos>(0, *b.agent_day_limit - *spent);
+      return make_refusal(ErrorKind::budget_exceeded,
+                          "agent " + b.agent + " daily budget exceeded: needed " +
+                              format_usd_display(floor) + ", available " +
+                              format_usd_display(left) + " of " +
+                              format_usd_display(*b.agent_day_limit) + " for " + today_,
+                          floor, left);
+    }
     if (b.agent_day_limit) need = std::min(need, *b.agent_day_limit - *spent);
     scopes.push_back(std::move(scope));
   }
@@ -88,12 +94,13 @@ Result<Reservation> Book::reserve(const ReserveRequest& req) {
   Nanos usd_available = std::max<Nanos>(0, *usd);
   sources.emplace_back("usd", usd_available);
   if (allowance + usd_available < floor)
-    return make_error(ErrorKind::insufficient_credits,
-                      "insufficient credits for a call at " + req.provider + ": needed " +
-                          format_usd_display(floor) + ", available " +
-                          format_usd_display(allowance + usd_available) + " (" +
-                          format_usd_display(allowance) + " of today's allowance, " +
-                          format_usd_display(usd_available) + " USD)");
+    return make_refusal(ErrorKind::insufficient_credits,
+                        "insufficient credits for a call at " + req.provider + ": needed " +
+                            format_usd_display(floor) + ", available " +
+                            format_usd_display(allowance + usd_available) + " (" +
+                            format_usd_display(allowance) + " of today's allowance, " +
+                            format_usd_display(usd_available) + " USD)",
+                        floor, allowance + usd_available);
   need = std::min(need, allowance + usd_available);
   Funding funding;
   Nanos missing = need;

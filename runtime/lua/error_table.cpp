@@ -1,7 +1,10 @@
 #include "runtime/lua/error_table.hpp"
 
+#include <cstdint>
 #include <cstdlib>
 #include <string>
+
+#include "runtime/lua/plan_bindings.hpp"  // push_usd
 
 namespace perdiem::lua {
 namespace {
@@ -28,6 +31,17 @@ std::string raw_string_field(lua_State* L, int table, const char* key) {
   }
   lua_pop(L, 1);
   return value;
+}
+
+std::optional<std::int64_t> raw_integer_field(lua_State* L, int table, const char* key) {
+  lua_pushstring(L, key);
+  lua_rawget(L, table);
+  int is_integer = 0;
+  const lua_Integer value = lua_tointegerx(L, -1, &is_integer);
+  const bool integer = lua_type(L, -1) == LUA_TNUMBER && is_integer;
+  lua_pop(L, 1);
+  if (!integer) return std::nullopt;
+  return static_cast<std::int64_t>(value);
 }
 
 }  // namespace
@@ -64,6 +78,17 @@ void push_error_table(lua_State* L, const Error& error) {
   }
   lua_pushboolean(L, error.retryable);
   lua_setfield(L, -2, "retryable");
+  // A refusal for money: its amounts in USD, as a reply's cost, and exact in nano-USD.
+  const auto set_amount = [L](const char* usd_key, const char* nanos_key,
+                              const std::optional<std::int64_t>& nanos) {
+    if (!nanos) return;
+    push_usd(L, *nanos);
+    lua_setfield(L, -2, usd_key);
+    lua_pushinteger(L, *nanos);
+    lua_setfield(L, -2, nanos_key);
+  };
+  set_amount("needed", "needed_nanos", error.needed_nanos);
+  set_amount("available", "available_nanos", error.available_nanos);
   luaL_setmetatable(L, kMetatableName);
 }
 
@@ -89,6 +114,8 @@ std::optional<Error> read_error_table(lua_State* L, int index) {
   lua_rawget(L, index);
   error.retryable = lua_toboolean(L, -1);
   lua_pop(L, 1);
+  error.needed_nanos = raw_integer_field(L, index, "needed_nanos");
+  error.available_nanos = raw_integer_field(L, index, "available_nanos");
   return error;
 }
 

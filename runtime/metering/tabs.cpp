@@ -106,11 +106,11 @@ std::shared_ptr<Tabs::Slot> Tabs::slot_for(const std::string& key, const std::st
 Result<Tabs::Seat> Tabs::admit(const std::string& provider, wallet::Nanos hold,
                                const wallet::Budgets& budgets, std::optional<CallKey> key) {
   if (budgets.per_call_limit && hold > *budgets.per_call_limit)
-    return make_error(ErrorKind::budget_exceeded,
-                      "this call may cost up to " + wallet::format_usd_display(hold) +
-                          ", more than the per-call limit of " +
-                          wallet::format_usd_display(*budgets.per_call_limit),
-                      provider);
+    return make_refusal(ErrorKind::budget_exceeded,
+                        "this call may cost up to " + wallet::format_usd_display(hold) +
+                            ", more than the per-call limit of " +
+                            wallet::format_usd_display(*budgets.per_call_limit),
+                        hold, *budgets.per_call_limit, provider);
   // A run with a budget of its own keeps its own tabs: its limit is checked against its
   // hold alone. The others share their agent's, held under the agent's budgets only.
   const bool shared = options_.share && !budgets.run_limit && !budgets.run.empty();

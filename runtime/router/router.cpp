@@ -174,6 +174,8 @@ void RouteSession::record(AttemptResult result, std::int64_t latency_us,
     all_health_failures_ = false;
   }
   last_kind_ = error.kind;
+  last_needed_nanos_ = error.needed_nanos;
+  last_available_nanos_ = error.available_nanos;
   failures_.push_back(provider + ": " + error.message);
   std::string reason = head + verdict.reason + ": " + error.message;
   Next next = verdict.next;
@@ -213,7 +215,12 @@ RouteResult RouteSession::finish() {
   if (!plan_.local_fallback.empty() && !in_fallback_ && reachable_remote_)
     message += " (local fallback not used: a remote provider was reachable)";
   const ErrorKind kind = attempts_ == 0 ? ErrorKind::provider : last_kind_;
-  return {make_error(kind, std::move(message), "router", all_health_failures_), std::move(trace_)};
+  Error error = make_error(kind, std::move(message), "router", all_health_failures_);
+  if (attempts_ > 0) {
+    error.needed_nanos = last_needed_nanos_;
+    error.available_nanos = last_available_nanos_;
+  }
+  return {std::move(error), std::move(trace_)};
 }
 
 RouteResult route_call(const Plan& plan, const AttemptFn& attempt, RouterEnv& env) {

@@ -119,6 +119,10 @@ class RouteSession {
   bool reachable_remote_ = false;
   bool all_health_failures_ = true;
   ErrorKind last_kind_ = ErrorKind::provider;
+  // The last failure's amounts (a refusal for money): the final error reports its kind,
+  // so it carries them too.
+  std::optional<std::int64_t> last_needed_nanos_;
+  std::optional<std::int64_t> last_available_nanos_;
   std::optional<providers::ChatResponse> answer_;
   std::optional<Error> final_error_;
   std::vector<std::string> failures_;  // "venice: message", for the final error

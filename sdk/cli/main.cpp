@@ -62,18 +62,21 @@ void print_summary(const perdiem::cli::RunCommand& command, const perdiem::RunRe
             << "\n";
 }
 
-// --json: {"ok", "result" (the plan's value as JSON) or "error" {kind, message, source},
-// "run_id", "providers", "usage" {model_calls, input_tokens, output_tokens, cost_nanos,
-// cost_usd}}: one line a program can parse.
+// --json: {"ok", "result" (the plan's value as JSON) or "error" {kind, message, source,
+// and for a refusal for money needed_nanos, available_nanos}, "run_id", "providers", "usage"
+// {model_calls, input_tokens, output_tokens, cost_nanos, cost_usd}}: one line a program can parse.
 std::string result_json(const perdiem::RunResult& result) {
   nlohmann::json doc;
   doc["ok"] = result.ok();
   if (result.ok()) {
     doc["result"] = nlohmann::json::parse(result.json, nullptr, /*allow_exceptions=*/false);
   } else {
-    doc["error"] = {{"kind", std::string(perdiem::to_string(result.error->kind))},
-                    {"message", result.error->message},
-                    {"source", result.error->source}};
+    const perdiem::Error& error = *result.error;
+    doc["error"] = {{"kind", std::string(perdiem::to_string(error.kind))},
+                    {"message", error.message},
+                    {"source", error.source}};
+    if (error.needed_nanos) doc["error"]["needed_nanos"] = *error.needed_nanos;
+    if (error.available_nanos) doc["error"]["available_nanos"] = *error.available_nanos;
   }
   doc["run_id"] = result.run_id;
   doc["providers"] = result.providers;

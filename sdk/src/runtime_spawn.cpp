@@ -71,10 +71,11 @@ Result<std::string> RuntimeImpl::spawn(Run& parent, const lua::SpawnRequest& req
       const Nanos left = std::max<Nanos>(0, *parent.budgets.run_limit - *spent);
       const Nanos wanted = request.budget_nanos.value_or(left);
       if (wanted > left) {
-        return make_error(ErrorKind::budget_exceeded,
-                          "the sub-agent's budget of " + format_usd_display(wanted) +
-                              " is more than the " + format_usd_display(left) +
-                              " this run has left");
+        return make_refusal(ErrorKind::budget_exceeded,
+                            "the sub-agent's budget of " + format_usd_display(wanted) +
+                                " is more than the " + format_usd_display(left) +
+                                " this run has left",
+                            wanted, left);
       }
       child->carved = wanted;
       child->options.budget = wanted;

@@ -230,5 +230,12 @@ TEST_CASE("`providers prices --refresh` keeps published prices, below config.jso
   auto ran = run_process(kCli, {"run", "--no-wallet", home.path + "/plan.lua"}, env);
   CHECK(ran.exit_code == 1);
   CHECK(ran.err.find("insufficient_credits") != std::string::npos);
+  // --json gives the refusal's amounts as numbers: the empty wallet has nothing.
+  auto as_json = run_process(kCli, {"run", "--no-wallet", "--json", home.path + "/plan.lua"}, env);
+  CHECK(as_json.exit_code == 1);
+  const auto doc = nlohmann::json::parse(as_json.out);
+  CHECK(doc["error"]["kind"] == "insufficient_credits");
+  CHECK(doc["error"]["available_nanos"] == 0);
+  CHECK(doc["error"]["needed_nanos"].get<std::int64_t>() > 0);
   CHECK(chats.load() == 0);
 }

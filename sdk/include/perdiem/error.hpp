@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cassert>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,6 +47,11 @@ struct Error {
   std::string message;  // what went wrong and what to do about it
   std::string source;   // where it came from: a provider name, "file:line", a tool name
   bool retryable = false;
+  // For insufficient_credits and budget_exceeded: what the refused call (or sub-agent
+  // budget) needed and what was available to it, in nano-USD, so a program can decide
+  // without reading the message.
+  std::optional<std::int64_t> needed_nanos;
+  std::optional<std::int64_t> available_nanos;
 
   // "kind: message (source)", the form the command line prints.
   PERDIEM_API std::string describe() const;
@@ -53,7 +59,21 @@ struct Error {
 
 inline Error make_error(ErrorKind kind, std::string message, std::string source = {},
                         bool retryable = false) {
-  return Error{kind, std::move(message), std::move(source), retryable};
+  Error error;
+  error.kind = kind;
+  error.message = std::move(message);
+  error.source = std::move(source);
+  error.retryable = retryable;
+  return error;
+}
+
+// A refusal for money (insufficient_credits, budget_exceeded) with its amounts in nano-USD.
+inline Error make_refusal(ErrorKind kind, std::string message, std::int64_t needed,
+                          std::int64_t available, std::string source = {}) {
+  Error error = make_error(kind, std::move(message), std::move(source));
+  error.needed_nanos = needed;
+  error.available_nanos = available;
+  return error;
 }
 
 // The outcome of an operation that returns nothing: ok, or an Error.

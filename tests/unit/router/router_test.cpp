@@ -145,6 +145,33 @@ TEST_CASE("every candidate failing gives one error naming each failure") {
   CHECK(w.released == 3);
 }
 
+TEST_CASE("when the last failure is a refusal for money, the final error keeps its amounts") {
+  World w;
+  w.retry.retries_per_candidate = 0;
+  w.script["groq"] = {unreachable()};
+  w.script["together"] = {make_refusal(ErrorKind::budget_exceeded, "run budget exceeded",
+                                       /*needed=*/4'000, /*available=*/1'500, "wallet")};
+  w.script["venice"] = {make_refusal(ErrorKind::insufficient_credits, "insufficient credits",
+                                     /*needed=*/5'000, /*available=*/2'000, "wallet")};
+  const RouteResult r = w.run(three(), call());
+  REQUIRE_FALSE(r.response.ok());
+  const Error& e = r.response.error();
+  CHECK(e.kind == ErrorKind::insufficient_credits);
+  CHECK(e.needed_nanos == 5'000);
+  CHECK(e.available_nanos == 2'000);
+
+  World transport_last;
+  transport_last.retry.retries_per_candidate = 0;
+  transport_last.script["groq"] = {
+      make_refusal(ErrorKind::budget_exceeded, "run budget exceeded", 4'000, 1'500, "wallet")};
+  transport_last.script["together"] = {unreachable()};
+  transport_last.script["venice"] = {unreachable()};
+  const RouteResult t = transport_last.run(three(), call());
+  REQUIRE_FALSE(t.response.ok());
+  CHECK(t.response.error().kind == ErrorKind::transport);
+  CHECK_FALSE(t.response.error().needed_nanos.has_value());  // no amounts for another kind
+}
+
 TEST_CASE("the plan explains itself") {
   HealthBook health;
   std::vector<Candidate> candidates = three();

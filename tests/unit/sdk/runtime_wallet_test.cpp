@@ -107,7 +107,8 @@ constexpr const char* kSpendUntilRefused = R"(
                                          max_tokens = 100})
     if not ok then
       local spent_usd, spent = wallet.spent()
-      return {calls = calls, refused = reply.kind, spent = spent}
+      return {calls = calls, refused = reply.kind, spent = spent, needed = reply.needed_nanos,
+              available = reply.available_nanos, needed_usd = reply.needed, message = reply.message}
     end
     calls = calls + 1
     assert(reply.cost_nanos > 0 and reply.receipt ~= "", "a paid call has a cost and a receipt")
@@ -129,6 +130,14 @@ TEST_CASE("a run budget stops a paying plan, and every call it made has a receip
   REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error->describe()));
   auto j = nlohmann::json::parse(result.json);
   CHECK(j["refused"] == "budget_exceeded");
+  // The refusal says what the call needed and what the budget had left, in numbers.
+  INFO(j.dump());
+  REQUIRE(j["needed"].is_number_integer());
+  REQUIRE(j["available"].is_number_integer());
+  CHECK(j["needed"].get<Nanos>() > j["available"].get<Nanos>());
+  CHECK(j["available"].get<Nanos>() >= 0);
+  CHECK(j["available"].get<Nanos>() + j["spent"].get<Nanos>() <= *options.budget);
+  CHECK(j["needed_usd"].get<double>() == doctest::Approx(j["needed"].get<Nanos>() / 1e9));
   CHECK(j["calls"].get<int>() >= 2);
   CHECK(j["spent"].get<Nanos>() == result.usage.cost);
   CHECK(result.usage.cost <= *options.budget);
@@ -162,6 +171,11 @@ TEST_CASE("an unfunded wallet refuses a paid call before anything is sent") {
       "return model.chat{messages={{role='user', content='hi'}}}.content", "poor.lua", {});
   REQUIRE_FALSE(result.ok());
   CHECK(result.error->kind == ErrorKind::insufficient_credits);
+  // Uncaught, the error table still carries its amounts back to the host.
+  REQUIRE(result.error->available_nanos.has_value());
+  REQUIRE(result.error->needed_nanos.has_value());
+  CHECK(*result.error->available_nanos == parse_usd("0.000001").value());
+  CHECK(*result.error->needed_nanos > *result.error->available_nanos);
   CHECK(server->requests_served() == 0);
 }
 
