@@ -83,6 +83,78 @@ std::string texts(const Library& library) {
 
 }  // namespace
 
+// ---- react ----------------------------------------------------------------------------
+
+namespace {
+
+// A model that asks for the `ping` tool on every turn and never answers.
+Library tool_happy() {
+  Library library;
+  library.respond = [](const ChatRequest&) -> Result<ChatResponse> {
+    ChatResponse response;
+    response.tool_calls.push_back({"call-1", "ping", "{}"});
+    return response;
+  };
+  return library;
+}
+
+constexpr const char* kPing =
+    "local pings = 0\n"
+    "tool.define{name = 'ping', description = 'Answers pong',\n"
+    "            params = {type = 'object', properties = {}},\n"
+    "            fn = function() pings = pings + 1 return 'pong' end}\n"
+    "local react = require 'perdiem.react'\n";
+
+}  // namespace
+
+TEST_CASE("react stops a model that calls tools forever after max_rounds, with a limit error") {
+  Library library = tool_happy();
+  const PlanOutcome outcome = library.run(std::string(kPing) + R"(
+    local ok, err = pcall(react.run, {task = "t", tools = {"ping"}, max_rounds = 3})
+    return {ok = ok, kind = err.kind, message = err.message, pings = pings}
+  )");
+  REQUIRE_MESSAGE(!outcome.error, outcome.error->describe());
+  CHECK(outcome.json ==
+        R"({"kind":"limit","message":"react: still calling tools after 3 rounds","ok":false,)"
+        R"("pings":3})");
+  // One model call per round, and every round's tool ran: nothing past the limit.
+  CHECK(library.calls.size() == 3);
+}
+
+TEST_CASE("react's default limit is 8 rounds, and uncaught it ends the run as kind: message") {
+  Library library = tool_happy();
+  const PlanOutcome outcome =
+      library.run(std::string(kPing) + "return react.run{task = 't', tools = {'ping'}}");
+  REQUIRE(outcome.error);
+  // The library raises a plain {kind=, message=} table (a script cannot make a real
+  // error table), so the run's own kind is `script`, its message starting "limit: ".
+  CHECK(outcome.error->kind == ErrorKind::script);
+  CHECK(outcome.error->message.rfind("limit: react: still calling tools after 8 rounds", 0) == 0);
+  CHECK(outcome.text.empty());
+  CHECK(library.calls.size() == 8);
+}
+
+TEST_CASE("react answers in the round the model stops calling tools, under the limit") {
+  Library library;
+  library.respond = [&library](const ChatRequest&) -> Result<ChatResponse> {
+    ChatResponse response;
+    if (library.calls.size() < 3) {
+      response.tool_calls.push_back({"call-1", "ping", "{}"});
+    } else {
+      response.content = "done";
+    }
+    return response;
+  };
+  // max_rounds = 3 is exactly enough: two tool rounds and the answer.
+  const PlanOutcome outcome = library.run(std::string(kPing) + R"(
+    local answer, info = react.run{task = "t", tools = {"ping"}, max_rounds = 3}
+    return {answer = answer, rounds = info.rounds, tool_calls = info.tool_calls, pings = pings}
+  )");
+  REQUIRE_MESSAGE(!outcome.error, outcome.error->describe());
+  CHECK(outcome.json == R"({"answer":"done","pings":2,"rounds":3,"tool_calls":2})");
+  CHECK(library.calls.size() == 3);
+}
+
 // ---- map_reduce ---------------------------------------------------------------------
 
 TEST_CASE("map_reduce keeps input order and never has more than `concurrency` in flight") {
