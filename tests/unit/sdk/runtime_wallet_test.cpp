@@ -1,15 +1,20 @@
 // The Runtime pays for every call from the owner's wallet: a paid provider over real HTTP
-// on loopback, a funded wallet, run budgets, receipts, and the empty wallet's refusal.
+// on loopback, a funded wallet, run budgets, receipts, the empty wallet's refusal, and
+// runs cancelled or out of time with a call out.
 #include <doctest/doctest.h>
 
 #include <stdlib.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
+#include "perdiem/memory.hpp"
 #include "perdiem/mock_provider.hpp"
 #include "perdiem/perdiem.hpp"
 #include "perdiem/wallet.hpp"
@@ -177,6 +182,65 @@ TEST_CASE("an unfunded wallet refuses a paid call before anything is sent") {
   CHECK(*result.error->available_nanos == parse_usd("0.000001").value());
   CHECK(*result.error->needed_nanos > *result.error->available_nanos);
   CHECK(server->requests_served() == 0);
+}
+
+TEST_CASE(
+    "runs cancelled or out of time mid-call leave nothing reserved, and say so in the trace") {
+  TempHome agent_home, issuer_home, memory_home;
+  auto wallet = funded_agent(agent_home, issuer_home, "1");
+  MockProviderOptions slow;
+  slow.required_key = "venice-test-key";
+  slow.latency = std::chrono::milliseconds(2'000);  // every call is still out when it ends
+  auto server = MockProvider::start(slow);
+  REQUIRE(server.ok());
+  ::setenv("VENICE_API_KEY", "venice-test-key", 1);
+  RuntimeOptions options;
+  options.provider.provider = "venice";
+  options.provider.base_url = (*server)->base_url();
+  options.provider.model = "llama-3.3-70b";
+  options.wallet = wallet;
+  options.memory_path = memory_home.path + "/memory.db";
+  auto runtime = Runtime::create(std::move(options));
+  REQUIRE_MESSAGE(runtime.ok(), (runtime.ok() ? "" : runtime.error().describe()));
+  const char* plan = "return model.chat{messages={{role='user', content='hi'}}}.content";
+
+  // Cancelled while its call is out: once the call holds money, cancel.
+  auto cancelled = (*runtime)->start_script(plan, "cancelled.lua", {});
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (wallet->balance()->reserved == 0 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  REQUIRE(wallet->balance()->reserved > 0);
+  cancelled->cancel();
+  const RunResult& stopped = cancelled->wait();
+  REQUIRE_FALSE(stopped.ok());
+  CHECK(stopped.error->kind == ErrorKind::cancelled);
+
+  // Out of time while its call is out.
+  RunOptions short_lived;
+  short_lived.timeout = std::chrono::milliseconds(300);
+  RunResult late = (*runtime)->run_script(plan, "late.lua", short_lived);
+  REQUIRE_FALSE(late.ok());
+  CHECK(late.error->kind == ErrorKind::limit);
+
+  // Nothing is left held, and the books balance.
+  auto balance = wallet->balance();
+  REQUIRE(balance.ok());
+  CHECK(balance->reserved == 0);
+  CHECK(balance->usd == parse_usd("1").value() - stopped.usage.cost - late.usage.cost);
+  auto audit = wallet->verify();
+  REQUIRE(audit.ok());
+  CHECK_MESSAGE(audit->ok, audit->problem);
+
+  // Both traces are closed with how their runs ended.
+  auto memory = MemoryFile::open(memory_home.path + "/memory.db");
+  REQUIRE(memory.ok());
+  auto runs = (*memory)->runs(10);
+  REQUIRE(runs.ok());
+  std::map<std::string, std::string> status_by_run;
+  for (const RunInfo& run : *runs) status_by_run[run.id] = run.status;
+  CHECK(status_by_run[stopped.run_id] == "cancelled");
+  CHECK(status_by_run[late.run_id] == "error");
 }
 
 TEST_CASE("without a wallet the runtime's own empty one pays only for free providers") {
