@@ -1,5 +1,6 @@
 #include "args.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
@@ -77,6 +78,37 @@ Status set_integer(Int& target, const std::string& option, const std::string& va
   return {};
 }
 
+// A size with a binary unit, as `--memory-limit` takes it: "64M", "64MiB", "512K", "1G"
+// (K, M and G are 1024, 1024^2 and 1024^3 bytes; "B" and "iB" may follow). A bare number
+// is refused rather than guessed at: bytes to one tool, MiB to another.
+Status set_size(std::size_t& target, const std::string& option, const std::string& value,
+                std::size_t min, std::size_t max) {
+  std::size_t number = 0;
+  const char* const begin = value.data();
+  const char* const end = begin + value.size();
+  auto [unit, ec] = std::from_chars(begin, end, number);
+  std::string_view suffix(unit, static_cast<std::size_t>(end - unit));
+  std::size_t scale = 0;
+  if (!suffix.empty()) {
+    const char letter = static_cast<char>(std::toupper(static_cast<unsigned char>(suffix[0])));
+    scale = letter == 'K'   ? std::size_t{1} << 10
+            : letter == 'M' ? std::size_t{1} << 20
+            : letter == 'G' ? std::size_t{1} << 30
+                            : 0;
+    suffix.remove_prefix(1);
+    if (suffix != "" && suffix != "B" && suffix != "iB") scale = 0;
+  }
+  const bool ok = ec == std::errc() && unit != begin && scale != 0 && number <= max / scale &&
+                  number * scale >= min && number * scale <= max;
+  if (!ok) {
+    return usage_error(option + " expects a size with a unit from " + std::to_string(min >> 20) +
+                       "M to " + std::to_string(max >> 30) + "G, such as 64M or 512MiB, got '" +
+                       value + "'");
+  }
+  target = number * scale;
+  return {};
+}
+
 // The options of `perdiem run` that take a value. One table, so an unknown option is
 // refused before its value is looked for (`perdiem run --bogus` is "unknown option", not
 // "--bogus needs a value").
@@ -104,7 +136,11 @@ const std::map<std::string_view, RunOption>& run_options() {
          return set_integer<std::uint64_t>(r.provider.sim_seed, o, v, 0,
                                            std::numeric_limits<std::uint64_t>::max());
        }},
-      {"--memory-limit-mb",
+      {"--memory-limit",
+       [](R& r, S o, S v) {
+         return set_size(r.memory_limit_bytes, o, v, std::size_t{1} << 20, std::size_t{64} << 30);
+       }},
+      {"--memory-limit-mb",  // the same in MiB, as a bare number
        [](R& r, S o, S v) {
          return set_integer<std::size_t>(r.memory_limit_bytes, o, v, 1, 65536, 1u << 20);
        }},
@@ -364,7 +400,8 @@ Options for `run` (before SCRIPT; everything after SCRIPT goes to the plan):
   --base-url URL        any OpenAI-compatible server (key from PERDIEM_API_KEY)
   --model MODEL         the model for calls that name none
   --seed N              the sim provider's seed (default 1)
-  --memory-limit-mb N   the plan's Lua heap cap in MiB (default 64)
+  --memory-limit SIZE   the plan's Lua heap cap, such as 512M or 1G (default 64M;
+                        --memory-limit-mb N gives it in MiB)
   --timeout SECONDS     end the run with a limit error after this long
   --budget USD          the most this run may spend, e.g. 0.25
   --max-call-cost USD   the most one model call may reserve

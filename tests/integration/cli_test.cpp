@@ -220,6 +220,23 @@ TEST_CASE("--timeout ends a runaway plan with a limit error naming the deadline"
   CHECK(contains(r.err, "deadline of 1 s passed"));
 }
 
+TEST_CASE("--memory-limit caps the plan's heap, given with a unit") {
+  auto r = run_process(kCli, {"run", "--memory-limit", "8M", plan("hoard.lua")});
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.err, "limit: memory limit of 8 MiB reached ("));
+  CHECK(contains(r.err, "hoard.lua:3)"));
+  auto mib = run_process(kCli, {"run", "--memory-limit-mb", "8", plan("hoard.lua")});
+  CHECK(contains(mib.err, "memory limit of 8 MiB reached"));
+  auto gib = run_process(kCli, {"run", "--memory-limit", "1GiB", plan("two_calls.lua")});
+  CHECK(gib.exit_code == 0);
+  // A bare number, an unknown unit and a size below 1M are usage errors, not guesses.
+  for (const char* bad : {"8", "8X", "8MB2", "512K", "65G", "-1M"}) {
+    auto refused = run_process(kCli, {"run", "--memory-limit", bad, plan("two_calls.lua")});
+    CHECK_MESSAGE(refused.exit_code == 2, bad);
+    CHECK_MESSAGE(contains(refused.err, "expects a size with a unit"), bad);
+  }
+}
+
 TEST_CASE("Ctrl-C and SIGTERM cancel the run cleanly: exit 130, the run named") {
   for (int signal : {2 /* SIGINT */, 15 /* SIGTERM */}) {
     CAPTURE(signal);
