@@ -10,7 +10,9 @@
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <string>
+#include <vector>
 
 #include "support/process.hpp"
 
@@ -75,6 +77,15 @@ TEST_CASE("the progress line is drawn on a terminal and erased before the summar
   CAPTURE(output);
   const std::size_t drawn = output.find("\r\033[Kperdiem: 1 agent, 0 in flight, 1 steps,");
   REQUIRE(drawn != std::string::npos);
+  // The rest of the line: the call's tokens (more than none), what it cost (the sim is
+  // free) and the time so far, which grows while the plan sleeps.
+  const std::regex rest(R"(1 steps, ([1-9][0-9]*) tokens, \$0\.00, ([0-9]+\.[0-9])s)");
+  std::vector<double> elapsed;
+  for (std::sregex_iterator it(output.begin(), output.end(), rest), end; it != end; ++it) {
+    elapsed.push_back(std::stod((*it)[2].str()));
+  }
+  REQUIRE(elapsed.size() >= 2);  // drawn every 250 ms through a 0.8 s sleep
+  CHECK(elapsed.back() > elapsed.front());
   CHECK(output.find("done") != std::string::npos);
   // The last thing the line does is erase itself; the summary follows on a clean line.
   const std::size_t summary = output.find("perdiem: 1 model call");
