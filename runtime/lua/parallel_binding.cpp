@@ -13,9 +13,11 @@
 // it, and when no branch waits on a call parallel sleeps until the earliest wake (a timer
 // on the scheduler, not a held thread), so branches sleep at the same time. A sleeper
 // wakes at the first round after its time: a batch of calls that takes longer delays it.
-// What cannot be batched is answered in place, blocking the other branches meanwhile:
-// model.embed. Everything else a branch does (tool.call, memory.*) runs inline as it
-// does anywhere.
+// An embedding or a host tool call (tool.call, tool.run) parks its branch as well: its
+// request waits in a userdata beside the branches, and once no branch waits on a chat,
+// parallel passes one such wait at a time to its driver (which runs it off the loop
+// thread) and keeps the answer until the branch's turn. These go one after another, not
+// at once. memory.* runs inline as it does anywhere.
 //
 // Errors: every branch runs to its end; then the error of the first branch (by position)
 // that failed is raised as it was raised. A sandbox limit ends the plan at once.
@@ -23,7 +25,10 @@
 #include <chrono>
 #include <climits>
 #include <cstdint>
+#include <new>
 #include <string>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "runtime/lua/error_table.hpp"
@@ -42,7 +47,35 @@ constexpr std::uint64_t kInstructionsPerBranch = 1000;
 using Clock = std::chrono::steady_clock;
 
 // One branch's state, kept in a userdata on parallel's stack across yields.
-enum BranchState : int { kRunnable, kParkedChat, kParkedMany, kParkedSleep, kDone, kFailed };
+enum BranchState : int {
+  kRunnable,
+  kParkedChat,
+  kParkedMany,
+  kParkedSleep,
+  kParkedHost,    // an embedding or tool calls, in its HostWait, not yet asked
+  kHostAnswered,  // its HostWait holds the answer, for its next turn
+  kDone,
+  kFailed
+};
+
+// An embedding or host tool calls a branch waits on: the request until parallel hands it
+// to the driver, then the answer until the branch takes it.
+using ToolCalls = std::vector<std::pair<std::string, std::string>>;
+using HostWait = std::variant<std::monostate, providers::EmbedRequest, ToolCalls,
+                              Result<providers::EmbedResponse>, std::vector<Result<std::string>>>;
+
+// The branches' HostWaits, in a userdata whose __gc destroys them (a plan that ends,
+// or errors, mid-parallel frees them with the state).
+struct HostWaits {
+  std::vector<HostWait> by_branch;
+  std::size_t bytes = 0;  // the text of the requests parked, bounded as a chat batch's
+};
+constexpr const char* kHostWaitsMetatable = "perdiem.parallel.host_waits";
+
+int host_waits_gc(lua_State* L) {
+  static_cast<HostWaits*>(lua_touserdata(L, 1))->~HostWaits();
+  return 0;
+}
 struct Branch {
   int state;
   int parked;  // requests parked in the current batch (kParkedChat: 1)
@@ -68,6 +101,9 @@ int results_slot(int n) {
 int errors_slot(int n) {
   return n + 4;
 }
+int host_waits_slot(int n) {
+  return n + 5;
+}
 
 PlanContext& context_of(lua_State* L) {
   return *static_cast<PlanContext*>(lua_touserdata(L, lua_upvalueindex(1)));
@@ -75,6 +111,26 @@ PlanContext& context_of(lua_State* L) {
 
 Branch* branches_of(lua_State* L, int n) {
   return static_cast<Branch*>(lua_touserdata(L, states_slot(n)));
+}
+
+HostWaits& host_waits_of(lua_State* L, int n) {
+  return *static_cast<HostWaits*>(lua_touserdata(L, host_waits_slot(n)));
+}
+
+HostWait& host_wait_of(lua_State* L, int n, int i) {
+  return host_waits_of(L, n).by_branch[static_cast<std::size_t>(i - 1)];
+}
+
+std::size_t request_bytes(const providers::EmbedRequest& request) {
+  std::size_t bytes = sizeof(request) + request.model.size();
+  for (const std::string& input : request.inputs) bytes += sizeof(input) + input.size();
+  return bytes;
+}
+
+std::size_t request_bytes(const ToolCalls& calls) {
+  std::size_t bytes = sizeof(calls);
+  for (const auto& [name, arguments] : calls) bytes += name.size() + arguments.size();
+  return bytes;
 }
 
 // What one request holds, roughly, in host memory: the batch of a thousand branches must
@@ -97,7 +153,7 @@ std::size_t request_bytes(const ChatRequest& request) {
 // in its branch, nothing sent.
 Error batch_too_big(const PlanContext& context) {
   return make_error(ErrorKind::invalid_argument,
-                    "parallel: the branches' model calls together take more than the plan's "
+                    "parallel: the branches' waiting calls together take more than the plan's "
                     "memory limit of " +
                         std::to_string(context.limits.memory_limit_bytes) + " bytes");
 }
@@ -151,7 +207,7 @@ void fail_with(lua_State* L, int n, int i, const char* message) {
 }
 
 // Resumes branch i (its answer, if any, already parked in the context) until it finishes,
-// fails, parks a chat request or sleeps; embeds it asks for are answered in place.
+// fails, parks a chat request, sleeps or parks an embedding or tool calls.
 void run_branch(lua_State* L, PlanContext& context, int n, int i, Batch& batch) {
   lua_rawgeti(L, threads_slot(n), i);
   lua_State* thread = lua_tothread(L, -1);
@@ -225,18 +281,31 @@ void run_branch(lua_State* L, PlanContext& context, int n, int i, Batch& batch) 
       for (ChatRequest& request : requests) batch.requests.push_back(std::move(request));
       return;
     }
-    if (context.pending_embed) {
-      const providers::EmbedRequest request = std::move(*context.pending_embed);
+    if (context.pending_embed || context.pending_tools) {
+      HostWaits& waits = host_waits_of(L, n);
+      const std::size_t bytes = context.pending_embed ? request_bytes(*context.pending_embed)
+                                                      : request_bytes(*context.pending_tools);
+      if (waits.bytes + bytes > context.limits.memory_limit_bytes) {
+        // Parked together they would copy more than the plan's heap: this one fails.
+        if (context.pending_embed) {
+          context.embed_answer = batch_too_big(context);
+        } else {
+          context.tool_answers.emplace(context.pending_tools->size(), batch_too_big(context));
+        }
+        context.pending_embed.reset();
+        context.pending_tools.reset();
+        continue;
+      }
+      waits.bytes += bytes;
+      if (context.pending_embed) {
+        host_wait_of(L, n, i) = std::move(*context.pending_embed);
+      } else {
+        host_wait_of(L, n, i) = std::move(*context.pending_tools);
+      }
       context.pending_embed.reset();
-      const Result<providers::EmbedResponse> answer = ask_host_embed(*context.host, request);
-      context.embed_answer = answer;
-      continue;
-    }
-    if (context.pending_tools) {
-      const auto calls = std::move(*context.pending_tools);
       context.pending_tools.reset();
-      context.tool_answers = ask_host_tools(*context.host, calls);
-      continue;
+      branch.state = kParkedHost;
+      return;
     }
     if (context.pending_sleep) {
       // sleep caps its seconds far below what would overflow here (about 31 years).
@@ -319,6 +388,50 @@ int parallel_sleep_continue(lua_State* L, int, lua_KContext raw_n) {
   return parallel_step(L, n, nullptr);
 }
 
+// Host waits are passed to the driver one at a time; the context says which branch.
+lua_KContext host_wait_context(int n, int i) {
+  return static_cast<lua_KContext>(n) | (static_cast<lua_KContext>(i) << 16);
+}
+
+// The driver's answer to branch i's embedding or tool calls, kept for its turn.
+void keep_host_answer(lua_State* L, PlanContext& context, int n, int i) {
+  HostWait& wait = host_wait_of(L, n, i);
+  if (context.embed_answer) {
+    wait = std::move(*context.embed_answer);
+  } else if (context.tool_answers) {
+    wait = std::move(*context.tool_answers);
+  } else {
+    luaL_error(L, "parallel: resumed without the branch's answer (a perdiem bug)");
+  }
+  context.embed_answer.reset();
+  context.tool_answers.reset();
+  branches_of(L, n)[i - 1].state = kHostAnswered;
+}
+
+int parallel_host_continue(lua_State* L, int, lua_KContext raw) {
+  const int n = static_cast<int>(raw & 0xffff);
+  const int i = static_cast<int>(raw >> 16);
+  PlanContext& context = context_of(L);
+  context.sandbox->check(L);  // cancelled, or the deadline passed, meanwhile
+  keep_host_answer(L, context, n, i);
+  return parallel_step(L, n, nullptr);
+}
+
+// Hands branch i's parked embedding or tool calls to the context, for the driver.
+void send_host_wait(lua_State* L, PlanContext& context, int n, int i) {
+  HostWaits& waits = host_waits_of(L, n);
+  HostWait& wait = waits.by_branch[static_cast<std::size_t>(i - 1)];
+  if (auto* embed = std::get_if<providers::EmbedRequest>(&wait)) {
+    waits.bytes -= request_bytes(*embed);
+    context.pending_embed = std::move(*embed);
+  } else {
+    auto& calls = std::get<ToolCalls>(wait);
+    waits.bytes -= request_bytes(calls);
+    context.pending_tools = std::move(calls);
+  }
+  wait = std::monostate{};
+}
+
 int parallel_continue(lua_State* L, int, lua_KContext raw_n) {
   const int n = static_cast<int>(raw_n);
   PlanContext& context = context_of(L);
@@ -359,6 +472,14 @@ int parallel_step(lua_State* L, int n, const std::vector<Result<ChatResponse>>* 
       } else if (branch.state == kParkedSleep) {
         if (branch.wake_at > clock_now()) continue;  // sleeps on
         context.slept = SleepResult{};
+      } else if (branch.state == kHostAnswered) {
+        HostWait& wait = host_wait_of(L, n, i);
+        if (auto* embedded = std::get_if<Result<providers::EmbedResponse>>(&wait)) {
+          context.embed_answer = std::move(*embedded);
+        } else {
+          context.tool_answers = std::move(std::get<std::vector<Result<std::string>>>(wait));
+        }
+        wait = std::monostate{};
       } else if (branch.state != kRunnable) {
         continue;
       }
@@ -366,6 +487,30 @@ int parallel_step(lua_State* L, int n, const std::vector<Result<ChatResponse>>* 
     }
     answers = nullptr;  // every parked branch has taken its answer
     if (batch.requests.empty()) {
+      // No chat waits: the first embedding or tool calls a branch parked, if any.
+      int host = 0;
+      for (int i = 1; i <= n && host == 0; ++i) {
+        if (branches_of(L, n)[i - 1].state == kParkedHost) host = i;
+      }
+      if (host != 0) {
+        send_host_wait(L, context, n, host);
+        if (L == driver && lua_isyieldable(L)) {
+          context.embed_answer.reset();
+          context.tool_answers.reset();
+          return lua_yieldk(L, 0, host_wait_context(n, host), parallel_host_continue);
+        }
+        // Inside a coroutine the plan made (or a C boundary): asked inline.
+        if (context.pending_embed) {
+          context.embed_answer = ask_host_embed(*context.host, *context.pending_embed);
+          context.pending_embed.reset();
+        } else {
+          context.tool_answers = ask_host_tools(*context.host, *context.pending_tools);
+          context.pending_tools.reset();
+        }
+        context.sandbox->check(L);
+        keep_host_answer(L, context, n, host);
+        continue;
+      }
       const std::optional<Clock::rep> wake = earliest_wake(L, n);
       if (!wake) return finish(L, n);
       const std::chrono::nanoseconds duration =
@@ -406,13 +551,23 @@ int parallel(lua_State* L) {
   // A coroutine's last instructions (fewer than the hook's interval) escape the counter;
   // charged up front, so a thousand short branches cannot run uncounted.
   context.sandbox->charge(L, static_cast<std::uint64_t>(n) * kInstructionsPerBranch);
-  if (!lua_checkstack(L, 8)) return luaL_error(L, "parallel: out of stack");
+  if (!lua_checkstack(L, 9)) return luaL_error(L, "parallel: out of stack");
   auto* branches =
       static_cast<Branch*>(lua_newuserdatauv(L, sizeof(Branch) * static_cast<std::size_t>(n), 0));
   for (int i = 0; i < n; ++i) branches[i] = Branch{kRunnable, 0, 0};
   lua_createtable(L, n, 0);  // threads
   lua_createtable(L, n, 0);  // results
   lua_createtable(L, 0, 0);  // errors
+  // The host waits: constructed empty (it cannot throw), its destructor set, then sized.
+  auto* waits = new (lua_newuserdatauv(L, sizeof(HostWaits), 0)) HostWaits();
+  if (luaL_newmetatable(L, kHostWaitsMetatable)) {
+    lua_pushcfunction(L, host_waits_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+  }
+  lua_setmetatable(L, -2);
+  waits->by_branch.resize(static_cast<std::size_t>(n));
   for (int i = 1; i <= n; ++i) {
     lua_State* thread = lua_newthread(L);
     lua_pushvalue(L, i);

@@ -226,7 +226,7 @@ TEST_CASE("a sleeping branch lets the others' calls go out meanwhile") {
   CHECK(r.sleeps.size() == 1);
 }
 
-TEST_CASE("model.embed in a branch is answered in place") {
+TEST_CASE("model.embed in a branch waits for the round's calls, then gets its answer") {
   Recorder r;
   const PlanOutcome outcome = r.run(kAsk + R"(
     local a, b = parallel(
@@ -356,6 +356,34 @@ TEST_CASE("hostile: a thousand branches sending big messages cannot copy more th
   REQUIRE_MESSAGE(!outcome.error, outcome.error->describe());
   CHECK(outcome.json == R"({"refused":17,"sent":3})");
   CHECK(r.asked.size() == 3);
+}
+
+TEST_CASE("hostile: branches parking big embeddings cannot copy more than the heap") {
+  Recorder r;
+  PlanLimits limits;
+  limits.memory_limit_bytes = 4u << 20;
+  const PlanOutcome outcome = r.run(R"(
+    local big = string.rep("x", 1 << 20)
+    local fs = {}
+    for i = 1, 20 do
+      fs[i] = function()
+        local ok, err = pcall(model.embed, big)
+        return ok and "embedded" or err.kind
+      end
+    end
+    local results = {parallel(table.unpack(fs))}
+    local embedded, refused = 0, 0
+    for _, r in ipairs(results) do
+      if r == "embedded" then embedded = embedded + 1
+      elseif r == "invalid_argument" then refused = refused + 1 end
+    end
+    return {embedded = embedded, refused = refused}
+  )",
+                                    limits);
+  REQUIRE_MESSAGE(!outcome.error, outcome.error->describe());
+  // Parked at once, three 1 MiB copies fit under the 4 MiB heap; the rest are refused.
+  CHECK(outcome.json == R"({"embedded":3,"refused":17})");
+  CHECK(r.embeds == 3);
 }
 
 TEST_CASE("hostile: many short branches cannot run past the instruction limit uncounted") {

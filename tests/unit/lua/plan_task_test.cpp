@@ -279,6 +279,77 @@ TEST_CASE("host tool calls are a wait of their own: tool.call and tool.run park 
   CHECK(called_inline == 0);
 }
 
+TEST_CASE("a parallel branch's embedding and tool calls are waits of the task, one at a time") {
+  PlanHost host;
+  int called_inline = 0;  // the task must leave them to its driver
+  host.call_tool = [&called_inline](const std::string&, const std::string&) -> Result<std::string> {
+    ++called_inline;
+    return std::string("inline");
+  };
+  host.call_tools =
+      [&called_inline](const std::vector<std::pair<std::string, std::string>>& calls) {
+        ++called_inline;
+        return std::vector<Result<std::string>>(calls.size(), std::string("inline"));
+      };
+  host.embed = [&called_inline](const perdiem::providers::EmbedRequest&) -> Result<EmbedResponse> {
+    ++called_inline;
+    return EmbedResponse{};
+  };
+  PlanTask task(
+      "local a, b, c = parallel(\n"
+      "  function() return #model.embed('hello').vector end,\n"
+      "  function() return tool.call('orders.lookup', {order = 7}).status end,\n"
+      "  function() return model.chat{messages={{role='user', content='x'}}}.content end)\n"
+      "return a .. ' ' .. b .. ' ' .. c\n",
+      "plan.lua", {}, PlanLimits{}, host);
+  // The round's chat goes first; the embedding and the tool call wait their turn.
+  REQUIRE(task.resume() == PlanWait::chat_many);
+  REQUIRE(task.many_requests().size() == 1);
+  std::vector<Result<ChatResponse>> answers;
+  answers.emplace_back(reply("X"));
+  task.answer_many(std::move(answers));
+  REQUIRE(task.resume() == PlanWait::embed);
+  CHECK(task.embed_request().inputs.at(0) == "hello");
+  EmbedResponse embedded;
+  embedded.vectors = {{1.0f, 0.0f}};
+  task.answer_embed(embedded);
+  REQUIRE(task.resume() == PlanWait::tools);
+  REQUIRE(task.tool_calls().size() == 1);
+  CHECK(task.tool_calls()[0].first == "orders.lookup");
+  std::vector<Result<std::string>> found;
+  found.emplace_back(std::string(R"({"status":"shipped"})"));
+  task.answer_tools(std::move(found));
+  REQUIRE(task.resume() == PlanWait::finished);
+  const auto outcome = task.take_outcome();
+  REQUIRE_MESSAGE(!outcome.error, outcome.error->describe());
+  CHECK(outcome.text == "2 shipped X");
+  CHECK(called_inline == 0);
+}
+
+TEST_CASE("a plan ending while parallel holds parked requests frees them") {
+  // Cancelled with an embedding and tool calls parked: the state's close must destroy
+  // them (the sanitizers' leak check sees one that is not).
+  PlanHost host;
+  std::atomic<bool> cancel{false};
+  host.cancel = &cancel;
+  PlanTask task(
+      "parallel(function() return model.embed(string.rep('x', 1000)) end,\n"
+      "         function() return tool.call('orders.lookup', {order = 7}) end,\n"
+      "         function() return model.chat{messages={{role='user', content='x'}}} end)\n",
+      "plan.lua", {}, PlanLimits{}, host);
+  REQUIRE(task.resume() == PlanWait::chat_many);
+  std::vector<Result<ChatResponse>> answers;
+  answers.emplace_back(reply("X"));
+  task.answer_many(std::move(answers));
+  REQUIRE(task.resume() == PlanWait::embed);
+  cancel = true;
+  task.answer_embed(perdiem::make_error(ErrorKind::cancelled, "the run was cancelled"));
+  REQUIRE(task.resume() == PlanWait::finished);
+  const auto outcome = task.take_outcome();
+  REQUIRE(outcome.error);
+  CHECK(outcome.error->kind == ErrorKind::cancelled);
+}
+
 TEST_CASE("a task told to answer model.chat inline asks the host without waiting") {
   int asked = 0;
   PlanHost host;

@@ -189,38 +189,45 @@ TEST_CASE("a 429 is retried after its Retry-After on a timer: the loop's other a
 }
 
 TEST_CASE("a slow host tool runs off the loop thread: another agent on it finishes meanwhile") {
-  RuntimeOptions options;
-  options.provider.provider = "sim";
-  options.provider.use_environment = false;
-  options.scheduler_threads = 1;
-  std::atomic<bool> release{false};
-  HostTool slow;
-  slow.name = "slow.lookup";
-  slow.parameters_json = R"({"type":"object"})";
-  slow.handler = [&release](const std::string&) -> Result<std::string> {
-    while (!release) std::this_thread::sleep_for(1ms);
-    return std::string(R"({"found":true})");
-  };
-  options.tools.push_back(slow);
-  auto created = Runtime::create(std::move(options));
-  REQUIRE_MESSAGE(created.ok(), created.error().describe());
-  auto runtime = std::move(*created);
-  auto waiting = runtime->start_script(
-      "return tostring(tool.call('slow.lookup', {}).found)", "tool.lua", {});
-  std::this_thread::sleep_for(50ms);  // the tool call is under way
-  // The only loop thread is free: this agent runs, calls the model and finishes.
-  auto quick = runtime->start_script(
-      "return model.chat{messages={{role='user', content='reply with exactly: quick'}}}.content",
-      "quick.lua", {});
-  // Bounded: were the tool on the loop thread, this agent could not run until released.
-  std::optional<RunResult> quick_result = quick->wait_for(20s);
-  const bool tool_still_running = !waiting->done();
-  release = true;
-  REQUIRE(quick_result.has_value());
-  REQUIRE_MESSAGE(quick_result->ok(), quick_result->error->describe());
-  CHECK(quick_result->text == "quick");
-  CHECK(tool_still_running);
-  const RunResult& waited = waiting->wait();
-  REQUIRE_MESSAGE(waited.ok(), waited.error->describe());
-  CHECK(waited.text == "true");
+  // Called from the plan's body, and from a parallel branch (which parks it as well).
+  for (const char* plan :
+       {"return tostring(tool.call('slow.lookup', {}).found)",
+        "local found, other = parallel(function() return tool.call('slow.lookup', {}).found end,\n"
+        "                              function() return 1 end)\n"
+        "return tostring(found)"}) {
+    CAPTURE(plan);
+    RuntimeOptions options;
+    options.provider.provider = "sim";
+    options.provider.use_environment = false;
+    options.scheduler_threads = 1;
+    std::atomic<bool> release{false};
+    HostTool slow;
+    slow.name = "slow.lookup";
+    slow.parameters_json = R"({"type":"object"})";
+    slow.handler = [&release](const std::string&) -> Result<std::string> {
+      while (!release) std::this_thread::sleep_for(1ms);
+      return std::string(R"({"found":true})");
+    };
+    options.tools.push_back(slow);
+    auto created = Runtime::create(std::move(options));
+    REQUIRE_MESSAGE(created.ok(), created.error().describe());
+    auto runtime = std::move(*created);
+    auto waiting = runtime->start_script(plan, "tool.lua", {});
+    std::this_thread::sleep_for(50ms);  // the tool call is under way
+    // The only loop thread is free: this agent runs, calls the model and finishes.
+    auto quick = runtime->start_script(
+        "return model.chat{messages={{role='user', content='reply with exactly: quick'}}}.content",
+        "quick.lua", {});
+    // Bounded: were the tool on the loop thread, this agent could not run until released.
+    std::optional<RunResult> quick_result = quick->wait_for(20s);
+    const bool tool_still_running = !waiting->done();
+    release = true;
+    REQUIRE(quick_result.has_value());
+    REQUIRE_MESSAGE(quick_result->ok(), quick_result->error->describe());
+    CHECK(quick_result->text == "quick");
+    CHECK(tool_still_running);
+    const RunResult& waited = waiting->wait();
+    REQUIRE_MESSAGE(waited.ok(), waited.error->describe());
+    CHECK(waited.text == "true");
+  }
 }
