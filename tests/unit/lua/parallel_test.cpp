@@ -332,8 +332,9 @@ TEST_CASE("hostile: a branch cannot yield to parallel or resume another branch")
         R"(["false","parallel: a branch was resumed or closed by another coroutine"])");
 }
 
-TEST_CASE("hostile: a thousand branches sending big messages cannot copy more than the heap") {
-  Recorder r;
+// Twenty branches each making `call` (a model call or an embedding of `big`, 1 MiB) under
+// a 4 MiB heap: how many went out and how many were refused, as {sent=, refused=}.
+std::string twenty_big_branches(Recorder& r, const std::string& call) {
   PlanLimits limits;
   limits.memory_limit_bytes = 4u << 20;
   const PlanOutcome outcome = r.run(R"(
@@ -341,7 +342,8 @@ TEST_CASE("hostile: a thousand branches sending big messages cannot copy more th
     local fs = {}
     for i = 1, 20 do
       fs[i] = function()
-        local ok, err = pcall(model.chat, {messages = {{role = "user", content = big}}})
+        local ok, err = pcall(function() return )" +
+                                        call + R"( end)
         return ok and "sent" or err.kind
       end
     end
@@ -354,35 +356,20 @@ TEST_CASE("hostile: a thousand branches sending big messages cannot copy more th
   )",
                                     limits);
   REQUIRE_MESSAGE(!outcome.error, outcome.error->describe());
-  CHECK(outcome.json == R"({"refused":17,"sent":3})");
+  return outcome.json;
+}
+
+TEST_CASE("hostile: a thousand branches sending big messages cannot copy more than the heap") {
+  Recorder r;
+  CHECK(twenty_big_branches(r, "model.chat{messages = {{role = 'user', content = big}}}") ==
+        R"({"refused":17,"sent":3})");
   CHECK(r.asked.size() == 3);
 }
 
 TEST_CASE("hostile: branches parking big embeddings cannot copy more than the heap") {
   Recorder r;
-  PlanLimits limits;
-  limits.memory_limit_bytes = 4u << 20;
-  const PlanOutcome outcome = r.run(R"(
-    local big = string.rep("x", 1 << 20)
-    local fs = {}
-    for i = 1, 20 do
-      fs[i] = function()
-        local ok, err = pcall(model.embed, big)
-        return ok and "embedded" or err.kind
-      end
-    end
-    local results = {parallel(table.unpack(fs))}
-    local embedded, refused = 0, 0
-    for _, r in ipairs(results) do
-      if r == "embedded" then embedded = embedded + 1
-      elseif r == "invalid_argument" then refused = refused + 1 end
-    end
-    return {embedded = embedded, refused = refused}
-  )",
-                                    limits);
-  REQUIRE_MESSAGE(!outcome.error, outcome.error->describe());
   // Parked at once, three 1 MiB copies fit under the 4 MiB heap; the rest are refused.
-  CHECK(outcome.json == R"({"embedded":3,"refused":17})");
+  CHECK(twenty_big_branches(r, "model.embed(big)") == R"({"refused":17,"sent":3})");
   CHECK(r.embeds == 3);
 }
 

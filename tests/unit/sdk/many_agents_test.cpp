@@ -19,6 +19,18 @@ namespace {
 
 constexpr int kAgents = 1000;
 
+// Starts kAgents runs of `plan`, agent i with agent.args = {i}.
+std::vector<std::shared_ptr<RunHandle>> start_agents(Runtime& runtime, const std::string& plan) {
+  std::vector<std::shared_ptr<RunHandle>> runs;
+  runs.reserve(kAgents);
+  for (int i = 0; i < kAgents; ++i) {
+    RunOptions run_options;
+    run_options.args = {std::to_string(i)};
+    runs.push_back(runtime.start_script(plan, "agent.lua", run_options));
+  }
+  return runs;
+}
+
 }  // namespace
 
 TEST_CASE("1,000 agents run at once and each gets its own answers") {
@@ -32,13 +44,7 @@ TEST_CASE("1,000 agents run at once and each gets its own answers") {
       "local first = model.chat{messages={{role='user', content='a' .. agent.args[1]}}}\n"
       "local second = model.chat{messages={{role='user', content=first.content}}}\n"
       "return second.content\n";
-  std::vector<std::shared_ptr<RunHandle>> runs;
-  runs.reserve(kAgents);
-  for (int i = 0; i < kAgents; ++i) {
-    RunOptions run_options;
-    run_options.args = {std::to_string(i)};
-    runs.push_back((*runtime)->start_script(plan, "agent.lua", run_options));
-  }
+  const std::vector<std::shared_ptr<RunHandle>> runs = start_agents(**runtime, plan);
   int correct = 0;
   for (int i = 0; i < kAgents; ++i) {
     const RunResult& result = runs[static_cast<std::size_t>(i)]->wait();
@@ -68,13 +74,7 @@ TEST_CASE("1,000 agents on the sim provider with 50 ms latency overlap and keep 
       "  ' heard: ' .. first.content}}}\n"
       "return second.content\n";
   const auto start = std::chrono::steady_clock::now();
-  std::vector<std::shared_ptr<RunHandle>> runs;
-  runs.reserve(kAgents);
-  for (int i = 0; i < kAgents; ++i) {
-    RunOptions run_options;
-    run_options.args = {std::to_string(i)};
-    runs.push_back((*runtime)->start_script(plan, "agent.lua", run_options));
-  }
+  const std::vector<std::shared_ptr<RunHandle>> runs = start_agents(**runtime, plan);
   int correct = 0;
   for (int i = 0; i < kAgents; ++i) {
     const RunResult& result = runs[static_cast<std::size_t>(i)]->wait();
