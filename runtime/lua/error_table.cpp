@@ -4,8 +4,6 @@
 #include <cstdlib>
 #include <string>
 
-#include "runtime/lua/plan_bindings.hpp"  // push_usd
-
 namespace perdiem::lua {
 namespace {
 
@@ -82,7 +80,7 @@ void push_error_table(lua_State* L, const Error& error) {
   const auto set_amount = [L](const char* usd_key, const char* nanos_key,
                               const std::optional<std::int64_t>& nanos) {
     if (!nanos) return;
-    push_usd(L, *nanos);
+    lua_pushnumber(L, static_cast<lua_Number>(*nanos) / 1e9);
     lua_setfield(L, -2, usd_key);
     lua_pushinteger(L, *nanos);
     lua_setfield(L, -2, nanos_key);

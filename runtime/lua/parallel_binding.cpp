@@ -76,6 +76,7 @@ int host_waits_gc(lua_State* L) {
   static_cast<HostWaits*>(lua_touserdata(L, 1))->~HostWaits();
   return 0;
 }
+
 struct Branch {
   int state;
   int parked;  // requests parked in the current batch (kParkedChat: 1)
@@ -88,7 +89,7 @@ Clock::rep clock_now() {
 }
 
 // Stack slots of parallel's frame, after the n functions: the branch states, the branch
-// threads, their results and their errors.
+// threads, their results, their errors and their host waits.
 int states_slot(int n) {
   return n + 1;
 }
