@@ -127,6 +127,7 @@ void install_plan_globals(lua_State* L, PlanContext& context,
   lua_setglobal(L, "sleep");
   push_parallel(L, context);
   lua_setglobal(L, "parallel");
+  install_plan_coroutine(L, context);
   push_require(L, context);
   lua_setglobal(L, "require");
 }

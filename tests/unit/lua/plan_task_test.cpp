@@ -350,6 +350,101 @@ TEST_CASE("a plan ending while parallel holds parked requests frees them") {
   CHECK(outcome.error->kind == ErrorKind::cancelled);
 }
 
+TEST_CASE("a coroutine the plan runs passes its model calls up: a generator of answers") {
+  PlanHost host;
+  host.chat = [](const perdiem::providers::ChatRequest&) -> Result<ChatResponse> {
+    FAIL("the driver answers the coroutine's calls, not the host");
+    return reply("?");
+  };
+  PlanTask task(
+      "local ask = coroutine.wrap(function()\n"
+      "  for i = 1, 2 do\n"
+      "    coroutine.yield(model.chat{messages={{role='user', content='q' .. i}}}.content)\n"
+      "  end\n"
+      "end)\n"
+      "local a = ask()\n"
+      "local b = ask()\n"
+      "return a .. b\n",
+      "plan.lua", {}, PlanLimits{}, host);
+  REQUIRE(task.resume() == PlanWait::chat);
+  CHECK(task.chat_request().messages.at(0).content == "q1");
+  task.answer_chat(reply("A"));
+  REQUIRE(task.resume() == PlanWait::chat);
+  CHECK(task.chat_request().messages.at(0).content == "q2");
+  task.answer_chat(reply("B"));
+  REQUIRE(task.resume() == PlanWait::finished);
+  const auto outcome = task.take_outcome();
+  REQUIRE_MESSAGE(!outcome.error, outcome.error->describe());
+  CHECK(outcome.text == "AB");
+}
+
+TEST_CASE("coroutine.resume passes a sleep up and keeps the coroutine's own yields and errors") {
+  PlanHost host;
+  PlanTask task(
+      "local co = coroutine.create(function(x)\n"
+      "  sleep(0.25)\n"
+      "  local y = coroutine.yield(x + 1)\n"
+      "  error('boom ' .. y)\n"
+      "end)\n"
+      "local ok1, v1 = coroutine.resume(co, 1)\n"
+      "local ok2, v2 = coroutine.resume(co, 10)\n"
+      "local ok3, v3 = coroutine.resume(co)\n"
+      "return table.concat({tostring(ok1), v1, tostring(ok2), v2, tostring(ok3), v3}, ' ')\n",
+      "plan.lua", {}, PlanLimits{}, host);
+  REQUIRE(task.resume() == PlanWait::sleep);
+  CHECK(task.sleep_duration() == std::chrono::milliseconds(250));
+  task.answer_sleep();
+  REQUIRE(task.resume() == PlanWait::finished);
+  const auto outcome = task.take_outcome();
+  REQUIRE_MESSAGE(!outcome.error, outcome.error->describe());
+  CHECK(outcome.text == "true 2 false plan.lua:4: boom 10 false cannot resume dead coroutine");
+}
+
+TEST_CASE("a coroutine resumed from a callback cannot pass its wait up: answered in place") {
+  int chats = 0;
+  PlanHost host;
+  host.chat = [&chats](const perdiem::providers::ChatRequest&) -> Result<ChatResponse> {
+    ++chats;
+    return reply("inline");
+  };
+  PlanTask task(
+      "local seen\n"
+      "table.sort({2, 1}, function(a, b)\n"
+      "  seen = seen or coroutine.wrap(function()\n"
+      "    return model.chat{messages={{role='user', content='x'}}}.content\n"
+      "  end)()\n"
+      "  return a < b\n"
+      "end)\n"
+      "return seen\n",
+      "plan.lua", {}, PlanLimits{}, host);
+  REQUIRE(task.resume() == PlanWait::finished);
+  const auto outcome = task.take_outcome();
+  REQUIRE_MESSAGE(!outcome.error, outcome.error->describe());
+  CHECK(outcome.text == "inline");
+  CHECK(chats == 1);
+}
+
+TEST_CASE("a limit hit in a coroutine after its wait ends the plan") {
+  PlanHost host;
+  PlanLimits limits;
+  limits.instruction_limit = 1'000'000;
+  PlanTask task(
+      "local ok = pcall(coroutine.wrap(function()\n"
+      "  model.chat{messages={{role='user', content='x'}}}\n"
+      "  while true do end\n"
+      "end))\n"
+      "return 'survived'\n",
+      "plan.lua", {}, limits, host);
+  REQUIRE(task.resume() == PlanWait::chat);
+  task.answer_chat(reply("A"));
+  PlanWait wait = task.resume();
+  while (wait == PlanWait::preempted) wait = task.resume();
+  REQUIRE(wait == PlanWait::finished);
+  const auto outcome = task.take_outcome();
+  REQUIRE(outcome.error);
+  CHECK(outcome.error->kind == ErrorKind::limit);
+}
+
 TEST_CASE("a task told to answer model.chat inline asks the host without waiting") {
   int asked = 0;
   PlanHost host;

@@ -74,21 +74,25 @@ TEST_CASE("a busy agent is preempted: another on the same thread finishes meanwh
   CHECK(spun.error->kind == ErrorKind::cancelled);
 }
 
-TEST_CASE("branches sleeping in parallel hold no thread: another agent on it finishes meanwhile") {
-  auto runtime = runtime_with_threads(1);
-  auto sleeping = runtime->start_script(
-      "parallel(function() sleep(60) end, function() sleep(60) end) return 'woke'", "nap.lua", {});
-  std::this_thread::sleep_for(100ms);  // its branches asleep
-  auto quick = runtime->start_script("return 'quick'", "quick.lua", {});
-  const auto answered = quick->wait_for(20s);
-  REQUIRE(answered.has_value());
-  REQUIRE_MESSAGE(answered->ok(), answered->error->describe());
-  CHECK(answered->text == "quick");
-  CHECK_FALSE(sleeping->done());
-  sleeping->cancel();
-  const RunResult& slept = sleeping->wait();
-  REQUIRE_FALSE(slept.ok());
-  CHECK(slept.error->kind == ErrorKind::cancelled);
+TEST_CASE("sleeping in parallel or in a coroutine holds no thread: another agent finishes") {
+  for (const char* plan :
+       {"parallel(function() sleep(60) end, function() sleep(60) end) return 'woke'",
+        "coroutine.wrap(function() sleep(60) end)() return 'woke'"}) {
+    CAPTURE(plan);
+    auto runtime = runtime_with_threads(1);
+    auto sleeping = runtime->start_script(plan, "nap.lua", {});
+    std::this_thread::sleep_for(100ms);  // asleep
+    auto quick = runtime->start_script("return 'quick'", "quick.lua", {});
+    const auto answered = quick->wait_for(20s);
+    REQUIRE(answered.has_value());
+    REQUIRE_MESSAGE(answered->ok(), answered->error->describe());
+    CHECK(answered->text == "quick");
+    CHECK_FALSE(sleeping->done());
+    sleeping->cancel();
+    const RunResult& slept = sleeping->wait();
+    REQUIRE_FALSE(slept.ok());
+    CHECK(slept.error->kind == ErrorKind::cancelled);
+  }
 }
 
 TEST_CASE("agents making model calls and sleeping interleave on two threads") {
