@@ -13,7 +13,8 @@
 // it, and when no branch waits on a call parallel sleeps until the earliest wake (a timer
 // on the scheduler, not a held thread), so branches sleep at the same time. A sleeper
 // wakes at the first round after its time: a batch of calls that takes longer delays it.
-// An embedding or a host tool call (tool.call, tool.run) parks its branch as well: its
+// An embedding, a stream (model.stream, whose on_delta runs as the text comes) or a host
+// tool call (tool.call, tool.run) parks its branch as well: its
 // request waits in a userdata beside the branches, and once no branch waits on a chat,
 // parallel passes one such wait at a time to its driver (which runs it off the loop
 // thread) and keeps the answer until the branch's turn. These go one after another, not
@@ -58,11 +59,21 @@ enum BranchState : int {
   kFailed
 };
 
-// An embedding or host tool calls a branch waits on: the request until parallel hands it
-// to the driver, then the answer until the branch takes it.
+// An embedding, a stream or host tool calls a branch waits on: the request until
+// parallel hands it to the driver, then the answer until the branch takes it. A stream
+// keeps its on_delta target with it both ways.
 using ToolCalls = std::vector<std::pair<std::string, std::string>>;
-using HostWait = std::variant<std::monostate, providers::EmbedRequest, ToolCalls,
-                              Result<providers::EmbedResponse>, std::vector<Result<std::string>>>;
+struct StreamWait {
+  ChatRequest request;
+  StreamTarget target;
+};
+struct StreamAnswer {
+  Result<ChatResponse> answer;
+  StreamTarget target;
+};
+using HostWait =
+    std::variant<std::monostate, providers::EmbedRequest, ToolCalls, StreamWait,
+                 Result<providers::EmbedResponse>, std::vector<Result<std::string>>, StreamAnswer>;
 
 // The branches' HostWaits, in a userdata whose __gc destroys them (a plan that ends,
 // or errors, mid-parallel frees them with the state).
@@ -252,6 +263,22 @@ void run_branch(lua_State* L, PlanContext& context, int n, int i, Batch& batch) 
       return;
     }
     lua_pop(thread, results);
+    if (context.pending && context.stream) {
+      // A stream: its own wait, as an embedding's (one on_delta at a time).
+      HostWaits& waits = host_waits_of(L, n);
+      const std::size_t bytes = request_bytes(*context.pending);
+      if (waits.bytes + bytes > context.limits.memory_limit_bytes) {
+        context.answer = batch_too_big(context);
+        context.pending.reset();
+        continue;  // the branch's stream fails; its target stays in the context
+      }
+      waits.bytes += bytes;
+      host_wait_of(L, n, i) = StreamWait{std::move(*context.pending), *context.stream};
+      context.pending.reset();
+      context.stream.reset();
+      branch.state = kParkedHost;
+      return;
+    }
     if (context.pending) {
       ChatRequest request = std::move(*context.pending);
       context.pending.reset();
@@ -394,10 +421,14 @@ lua_KContext host_wait_context(int n, int i) {
   return static_cast<lua_KContext>(n) | (static_cast<lua_KContext>(i) << 16);
 }
 
-// The driver's answer to branch i's embedding or tool calls, kept for its turn.
+// The driver's answer to branch i's embedding, stream or tool calls, kept for its turn.
 void keep_host_answer(lua_State* L, PlanContext& context, int n, int i) {
   HostWait& wait = host_wait_of(L, n, i);
-  if (context.embed_answer) {
+  if (context.answer && context.stream) {
+    wait = StreamAnswer{std::move(*context.answer), *context.stream};
+    context.answer.reset();
+    context.stream.reset();
+  } else if (context.embed_answer) {
     wait = std::move(*context.embed_answer);
   } else if (context.tool_answers) {
     wait = std::move(*context.tool_answers);
@@ -425,6 +456,10 @@ void send_host_wait(lua_State* L, PlanContext& context, int n, int i) {
   if (auto* embed = std::get_if<providers::EmbedRequest>(&wait)) {
     waits.bytes -= request_bytes(*embed);
     context.pending_embed = std::move(*embed);
+  } else if (auto* stream = std::get_if<StreamWait>(&wait)) {
+    waits.bytes -= request_bytes(stream->request);
+    context.pending = std::move(stream->request);
+    context.stream = stream->target;
   } else {
     auto& calls = std::get<ToolCalls>(wait);
     waits.bytes -= request_bytes(calls);
@@ -477,6 +512,9 @@ int parallel_step(lua_State* L, int n, const std::vector<Result<ChatResponse>>* 
         HostWait& wait = host_wait_of(L, n, i);
         if (auto* embedded = std::get_if<Result<providers::EmbedResponse>>(&wait)) {
           context.embed_answer = std::move(*embedded);
+        } else if (auto* streamed = std::get_if<StreamAnswer>(&wait)) {
+          context.answer = std::move(streamed->answer);
+          context.stream = streamed->target;
         } else {
           context.tool_answers = std::move(std::get<std::vector<Result<std::string>>>(wait));
         }
@@ -496,12 +534,16 @@ int parallel_step(lua_State* L, int n, const std::vector<Result<ChatResponse>>* 
       if (host != 0) {
         send_host_wait(L, context, n, host);
         if (L == driver && lua_isyieldable(L)) {
+          context.answer.reset();
           context.embed_answer.reset();
           context.tool_answers.reset();
           return lua_yieldk(L, 0, host_wait_context(n, host), parallel_host_continue);
         }
-        // Inside a coroutine the plan made (or a C boundary): asked inline.
-        if (context.pending_embed) {
+        // Inside a callback (a C boundary): asked inline.
+        if (context.pending) {
+          context.answer = ask_host_stream(L, context, *context.pending, *context.stream);
+          context.pending.reset();
+        } else if (context.pending_embed) {
           context.embed_answer = ask_host_embed(*context.host, *context.pending_embed);
           context.pending_embed.reset();
         } else {

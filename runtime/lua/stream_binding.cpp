@@ -173,9 +173,9 @@ int model_stream_or_park(lua_State* L, PlanContext& context) {
   lua_pushboolean(L, 0);
   target.error_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   context.sandbox->check(L);  // no call, and no charge, once cancelled or out of time
-  // Inside a parallel() branch the stream is answered in place (the other branches wait),
-  // like model.embed there: a batch of calls cannot stream to several on_delta at once.
-  if (L == context.plan_thread && lua_isyieldable(L) && context.parallel_branches == 0) {
+  // In a parallel() branch too: parallel passes streams to its driver one at a time, as
+  // embeddings (a batch of calls cannot stream to several on_delta at once).
+  if (L == context.plan_thread && lua_isyieldable(L)) {
     context.pending = std::move(request);
     context.stream = target;
     context.answer.reset();

@@ -326,6 +326,33 @@ TEST_CASE("a parallel branch's embedding and tool calls are waits of the task, o
   CHECK(called_inline == 0);
 }
 
+TEST_CASE("a parallel branch's model.stream is a stream wait of the task, with its on_delta") {
+  PlanHost host;
+  host.chat_stream = [](const perdiem::providers::ChatRequest&,
+                        const perdiem::lua::DeltaSink&) -> Result<ChatResponse> {
+    FAIL("the driver streams the branch's call, not the host inline");
+    return reply("?");
+  };
+  PlanTask task(
+      "local seen = {}\n"
+      "local a, b = parallel(\n"
+      "  function() return model.stream{messages={{role='user', content='s'}},\n"
+      "    on_delta = function(t) seen[#seen + 1] = t end}.content end,\n"
+      "  function() return 'plain' end)\n"
+      "return a .. ' ' .. b .. ' ' .. table.concat(seen, '|')\n",
+      "plan.lua", {}, PlanLimits{}, host);
+  REQUIRE(task.resume() == PlanWait::stream);
+  CHECK(task.chat_request().messages.at(0).content == "s");
+  perdiem::lua::DeltaSink sink = task.delta_sink();
+  CHECK(sink("Hel"));
+  CHECK(sink("lo"));
+  task.answer_chat(reply("Hello"));
+  REQUIRE(task.resume() == PlanWait::finished);
+  const auto outcome = task.take_outcome();
+  REQUIRE_MESSAGE(!outcome.error, outcome.error->describe());
+  CHECK(outcome.text == "Hello plain Hel|lo");
+}
+
 TEST_CASE("a plan ending while parallel holds parked requests frees them") {
   // Cancelled with an embedding and tool calls parked: the state's close must destroy
   // them (the sanitizers' leak check sees one that is not).

@@ -232,7 +232,7 @@ TEST_CASE("a host that cannot stream hands on_delta the whole answer once") {
   CHECK(outcome.text == "1:Hello world:Hello world");
 }
 
-TEST_CASE("model.stream in parallel() branches streams each in place, to its own on_delta") {
+TEST_CASE("model.stream in parallel() branches streams each to its own on_delta, in turn") {
   StreamingHost fake;
   const PlanOutcome outcome = fake.run(plan(R"lua(
     local a, b = {}, {}
