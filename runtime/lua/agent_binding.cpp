@@ -139,9 +139,9 @@ int child_await_continue(lua_State* L, int, lua_KContext) {
 
 // child:await(): the sub-agent's value and {run_id=, cost=, cost_nanos=}, or its error.
 // Yields to the plan's driver, which waits without holding the plan's thread (from a
-// coroutine the plan runs too: resume passes the wait up, coroutine_binding.cpp). Inside
-// a parallel branch or a C callback it cannot, and it is refused rather than answered in
-// place: sub-agents are agents on the scheduler, so in
+// coroutine the plan runs too: resume passes the wait up, coroutine_binding.cpp; and
+// from a parallel branch, which parallel parks). Inside a C callback it cannot, and it
+// is refused rather than answered in place: sub-agents are agents on the scheduler, so in
 // a background run the wait would hold the event-loop thread its sub-agent may need,
 // and neither would finish. Refused in every run, so a plan behaves the same however
 // the app runs it.
@@ -153,12 +153,12 @@ int child_await(lua_State* L) {
   std::string run_id = lua_tostring(L, -1);
   lua_settop(L, 1);
   refuse_inside_on_delta(L, context, "child:await");
-  if (L != context.plan_thread || !lua_isyieldable(L) || context.parallel_branches > 0) {
+  if (L != context.plan_thread || !lua_isyieldable(L)) {
     raise_error_table(L, make_error(ErrorKind::script,
-                                    "child:await() waits only in the plan's body or a coroutine "
-                                    "it runs, not inside parallel() or a callback: await it "
-                                    "after parallel returns (start the sub-agents first to run "
-                                    "them at once)"));
+                                    "child:await() waits only in the plan's body, a coroutine "
+                                    "it runs or a parallel() branch, not inside a callback "
+                                    "such as a table.sort comparator: await it after the "
+                                    "callback returns"));
   }
   context.pending_child = std::move(run_id);
   context.child_answer.reset();

@@ -71,9 +71,12 @@ struct StreamAnswer {
   Result<ChatResponse> answer;
   StreamTarget target;
 };
-using HostWait =
-    std::variant<std::monostate, providers::EmbedRequest, ToolCalls, StreamWait,
-                 Result<providers::EmbedResponse>, std::vector<Result<std::string>>, StreamAnswer>;
+struct ChildWait {
+  std::string run_id;  // child:await()'s sub-agent
+};
+using HostWait = std::variant<std::monostate, providers::EmbedRequest, ToolCalls, StreamWait,
+                              ChildWait, Result<providers::EmbedResponse>,
+                              std::vector<Result<std::string>>, StreamAnswer, Result<SpawnResult>>;
 
 // The branches' HostWaits, in a userdata whose __gc destroys them (a plan that ends,
 // or errors, mid-parallel frees them with the state).
@@ -309,6 +312,12 @@ void run_branch(lua_State* L, PlanContext& context, int n, int i, Batch& batch) 
       for (ChatRequest& request : requests) batch.requests.push_back(std::move(request));
       return;
     }
+    if (context.pending_child) {  // child:await(): a few bytes, never over the limit
+      host_wait_of(L, n, i) = ChildWait{std::move(*context.pending_child)};
+      context.pending_child.reset();
+      branch.state = kParkedHost;
+      return;
+    }
     if (context.pending_embed || context.pending_tools) {
       HostWaits& waits = host_waits_of(L, n);
       const std::size_t bytes = context.pending_embed ? request_bytes(*context.pending_embed)
@@ -428,6 +437,8 @@ void keep_host_answer(lua_State* L, PlanContext& context, int n, int i) {
     wait = StreamAnswer{std::move(*context.answer), *context.stream};
     context.answer.reset();
     context.stream.reset();
+  } else if (context.child_answer) {
+    wait = std::move(*context.child_answer);
   } else if (context.embed_answer) {
     wait = std::move(*context.embed_answer);
   } else if (context.tool_answers) {
@@ -435,6 +446,7 @@ void keep_host_answer(lua_State* L, PlanContext& context, int n, int i) {
   } else {
     luaL_error(L, "parallel: resumed without the branch's answer (a perdiem bug)");
   }
+  context.child_answer.reset();
   context.embed_answer.reset();
   context.tool_answers.reset();
   branches_of(L, n)[i - 1].state = kHostAnswered;
@@ -460,6 +472,8 @@ void send_host_wait(lua_State* L, PlanContext& context, int n, int i) {
     waits.bytes -= request_bytes(stream->request);
     context.pending = std::move(stream->request);
     context.stream = stream->target;
+  } else if (auto* child = std::get_if<ChildWait>(&wait)) {
+    context.pending_child = std::move(child->run_id);
   } else {
     auto& calls = std::get<ToolCalls>(wait);
     waits.bytes -= request_bytes(calls);
@@ -515,6 +529,8 @@ int parallel_step(lua_State* L, int n, const std::vector<Result<ChatResponse>>* 
         } else if (auto* streamed = std::get_if<StreamAnswer>(&wait)) {
           context.answer = std::move(streamed->answer);
           context.stream = streamed->target;
+        } else if (auto* awaited = std::get_if<Result<SpawnResult>>(&wait)) {
+          context.child_answer = std::move(*awaited);
         } else {
           context.tool_answers = std::move(std::get<std::vector<Result<std::string>>>(wait));
         }
@@ -535,12 +551,20 @@ int parallel_step(lua_State* L, int n, const std::vector<Result<ChatResponse>>* 
         send_host_wait(L, context, n, host);
         if (L == driver && lua_isyieldable(L)) {
           context.answer.reset();
+          context.child_answer.reset();
           context.embed_answer.reset();
           context.tool_answers.reset();
           return lua_yieldk(L, 0, host_wait_context(n, host), parallel_host_continue);
         }
-        // Inside a callback (a C boundary): asked inline.
-        if (context.pending) {
+        // Inside a callback (a C boundary): asked inline, but a sub-agent is not awaited
+        // there: it may need the very thread the wait would hold.
+        if (context.pending_child) {
+          context.child_answer = Result<SpawnResult>(make_error(
+              ErrorKind::script,
+              "child:await() cannot wait inside parallel() called from a callback: await "
+              "it in the plan's body"));
+          context.pending_child.reset();
+        } else if (context.pending) {
           context.answer = ask_host_stream(L, context, *context.pending, *context.stream);
           context.pending.reset();
         } else if (context.pending_embed) {

@@ -353,6 +353,34 @@ TEST_CASE("a parallel branch's model.stream is a stream wait of the task, with i
   CHECK(outcome.text == "Hello plain Hel|lo");
 }
 
+TEST_CASE("a parallel branch's child:await() is a child wait of the task") {
+  const std::filesystem::path directory =
+      std::filesystem::temp_directory_path() / ("plan_task_branch_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(directory);
+  std::ofstream(directory / "child.lua") << "return 'x'\n";
+  PlanHost host;
+  host.script_directory = directory.string();
+  host.spawn = [](const perdiem::lua::SpawnRequest&) { return Result<std::string>("run-child"); };
+  host.await_spawn = [](const std::string&) -> Result<SpawnResult> {
+    FAIL("the driver answers the child, not the host");
+    return SpawnResult{};
+  };
+  PlanTask task(
+      "local child = agent.spawn('child', {})\n"
+      "local a, b = parallel(function() return child:await().answer end,\n"
+      "                      function() return 'other' end)\n"
+      "return a .. ' ' .. b\n",
+      "plan.lua", {}, PlanLimits{}, host);
+  REQUIRE(task.resume() == PlanWait::child);
+  CHECK(task.child_run_id() == "run-child");
+  task.answer_child(SpawnResult{"run-child", R"({"answer":"!"})", 0});
+  REQUIRE(task.resume() == PlanWait::finished);
+  const auto outcome = task.take_outcome();
+  REQUIRE_MESSAGE(!outcome.error, outcome.error->describe());
+  CHECK(outcome.text == "! other");
+  std::filesystem::remove_all(directory);
+}
+
 TEST_CASE("a plan ending while parallel holds parked requests frees them") {
   // Cancelled with an embedding and tool calls parked: the state's close must destroy
   // them (the sanitizers' leak check sees one that is not).

@@ -236,8 +236,8 @@ TEST_CASE("sub-agents are agents on the scheduler: forty asleep at once hold no 
 }
 
 TEST_CASE(
-    "child:await() inside parallel or a callback is refused in every run; a coroutine the plan "
-    "runs awaits it as the body does") {
+    "child:await() inside a callback is refused in every run; a branch or a coroutine awaits it "
+    "as the body does") {
   PlanDir dir;
   dir.write("worker.lua", "return 'done'");
   const std::string parent = dir.write(
@@ -247,13 +247,13 @@ TEST_CASE(
       "local _, in_coroutine = pcall(coroutine.wrap(function() return child:await() end))\n"
       "local _, in_callback = pcall(table.sort, {1, 2}, function(a, b)"
       " child:await() return a < b end)\n"
-      "return {branch = in_branch.kind, coroutine = in_coroutine,"
-      " callback = in_callback.kind, message = in_branch.message, later = child:await()}");
+      "return {branch = in_branch, coroutine = in_coroutine,"
+      " callback = in_callback.kind, message = in_callback.message, later = child:await()}");
   auto runtime = sim_runtime();
   for (const RunResult& result : run_both_ways(*runtime, parent)) {
-    CHECK(result.json.find(R"("branch":"script","callback":"script","coroutine":"done")") !=
+    CHECK(result.json.find(R"("branch":"done","callback":"script","coroutine":"done")") !=
           std::string::npos);
-    CHECK(result.json.find("after parallel returns") != std::string::npos);
+    CHECK(result.json.find("after the callback returns") != std::string::npos);
     CHECK(result.json.find(R"("later":"done")") != std::string::npos);
   }
 }
