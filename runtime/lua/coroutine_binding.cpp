@@ -176,15 +176,22 @@ int plan_wrap(lua_State* L) {
 
 }  // namespace
 
-void install_plan_coroutine(lua_State* L, PlanContext& context) {
-  lua_createtable(L, 0, 2);
-  lua_pushlightuserdata(L, &context);
+namespace {
+
+// Sandbox::CoroutinePatch: the plan's resume and wrap in the library table on top.
+void patch_plan_coroutine(lua_State* L, void* context) {
+  lua_pushlightuserdata(L, context);
   lua_pushcclosure(L, plan_resume, 1);
   lua_setfield(L, -2, "resume");
-  lua_pushlightuserdata(L, &context);
+  lua_pushlightuserdata(L, context);
   lua_pushcclosure(L, plan_wrap, 1);
   lua_setfield(L, -2, "wrap");
-  lua_setfield(L, LUA_REGISTRYINDEX, kPlanCoroutineKey);
+}
+
+}  // namespace
+
+void install_plan_coroutine(lua_State*, PlanContext& context) {
+  context.sandbox->set_coroutine_patch(patch_plan_coroutine, &context);
 }
 
 }  // namespace perdiem::lua

@@ -171,7 +171,8 @@ constexpr int kMaxParallelBranches = 1000;
 // Pushes the `parallel` function (parallel_binding.cpp). May raise.
 void push_parallel(lua_State* L, PlanContext& context);
 // Makes coroutine.resume and coroutine.wrap pass the plan's waits up to its driver
-// (coroutine_binding.cpp), once the coroutine library is built. Call before the plan runs.
+// (coroutine_binding.cpp), when the coroutine library is built on first use.
+// context.sandbox must be set. Call before the plan runs.
 void install_plan_coroutine(lua_State* L, PlanContext& context);
 
 // Pushes the `require` function. May raise.

@@ -136,13 +136,7 @@ void patch_safe_coroutine(lua_State* L) {
   const luaL_Reg functions[] = {{"wrap", safe_wrap}, {"close", safe_close}, {nullptr, nullptr}};
   luaL_setfuncs(L, functions, 0);
   // A plan's resume and wrap pass its waits up to its driver (coroutine_binding.cpp).
-  if (lua_getfield(L, LUA_REGISTRYINDEX, kPlanCoroutineKey) == LUA_TTABLE) {
-    lua_getfield(L, -1, "resume");
-    lua_setfield(L, -3, "resume");
-    lua_getfield(L, -1, "wrap");
-    lua_setfield(L, -3, "wrap");
-  }
-  lua_pop(L, 1);
+  Sandbox::of(L).patch_coroutine_library(L);
 }
 
 }  // namespace perdiem::lua

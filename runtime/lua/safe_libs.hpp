@@ -14,12 +14,10 @@ namespace perdiem::lua {
 // (run inside the hook), and the __close handlers of a coroutine the hook's error killed
 // (its hooks stay off). Once the sandbox has stopped, these skip that code.
 // install_safe_base() sets xpcall; patch_safe_coroutine() replaces wrap and close in the
-// coroutine table on top of the stack (built on first use), and takes resume and wrap
-// from the registry table at kPlanCoroutineKey when a plan put one there
-// (install_plan_coroutine). May raise.
+// coroutine table on top of the stack (built on first use), then lets the sandbox's
+// coroutine patch (Sandbox::set_coroutine_patch) build on it. May raise.
 void install_safe_base(lua_State* L);
 void patch_safe_coroutine(lua_State* L);
-inline constexpr const char* kPlanCoroutineKey = "perdiem.plan_coroutine";
 
 // string.find, string.match, string.gmatch and string.gsub on the metered matcher
 // (pattern.hpp); string.rep without stock Lua's endless loop on empty pieces. Replaces

@@ -96,6 +96,19 @@ class Sandbox {
   // "memory limit of 64 MiB reached", naming the configured cap.
   std::string memory_limit_message() const;
 
+  // What builds on the coroutine library when a script first uses it: called with the
+  // library's table on top of the stack (a plan replaces resume and wrap there,
+  // coroutine_binding.cpp). Kept here, not in the Lua state, so an agent that never
+  // touches coroutines pays nothing for it.
+  using CoroutinePatch = void (*)(lua_State* L, void* data);
+  void set_coroutine_patch(CoroutinePatch patch, void* data) {
+    coroutine_patch_ = patch;
+    coroutine_patch_data_ = data;
+  }
+  void patch_coroutine_library(lua_State* L) const {
+    if (coroutine_patch_ != nullptr) coroutine_patch_(L, coroutine_patch_data_);
+  }
+
   // Raises the cap by `bytes` so the host can still build a traceback or convert a
   // result after a script exhausted its heap. Call only once the script has stopped.
   void grant_reserve(std::size_t bytes) { heap_.limit += bytes; }
@@ -165,6 +178,8 @@ class Sandbox {
   SandboxLimits limits_;
   lua_State* state_ = nullptr;
   lua_State* watched_thread_ = nullptr;
+  CoroutinePatch coroutine_patch_ = nullptr;
+  void* coroutine_patch_data_ = nullptr;
   bool armed_ = false;
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point slice_started_;
