@@ -97,7 +97,7 @@ int drive(lua_State* L, lua_State* co, int narg, lua_KContext ctx, lua_KFunction
 }
 
 // coroutine.resume(co, ...): true and co's values, or false and its error.
-int resume_finish(lua_State* L, int first, Ended ended, int nresults) {
+int resume_finish(lua_State* L, Ended ended, int nresults) {
   if (ended == Ended::failed) {
     lua_pushboolean(L, 0);
     lua_insert(L, -2);
@@ -105,7 +105,6 @@ int resume_finish(lua_State* L, int first, Ended ended, int nresults) {
   }
   lua_pushboolean(L, 1);
   lua_insert(L, -(nresults + 1));
-  (void)first;
   return nresults + 1;
 }
 
@@ -115,7 +114,7 @@ int plan_resume_continue(lua_State* L, int, lua_KContext ctx) {
   Ended ended = Ended::failed;
   int nresults = 0;
   drive(L, co, 0, ctx, plan_resume_continue, ended, nresults);
-  return resume_finish(L, 1, ended, nresults);
+  return resume_finish(L, ended, nresults);
 }
 
 int plan_resume(lua_State* L) {
@@ -124,7 +123,7 @@ int plan_resume(lua_State* L) {
   Ended ended = Ended::failed;
   int nresults = 0;
   drive(L, co, lua_gettop(L) - 1, 0, plan_resume_continue, ended, nresults);
-  return resume_finish(L, 1, ended, nresults);
+  return resume_finish(L, ended, nresults);
 }
 
 // The function coroutine.wrap returns: co's values, or its error raised (with where it
