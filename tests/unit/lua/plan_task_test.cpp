@@ -35,6 +35,29 @@ ChatResponse reply(std::string text) {
   return response;
 }
 
+// A host whose plan can spawn `child` (child.lua beside the plan, as require resolves it)
+// and must leave awaiting it to the task's driver.
+struct ChildHost {
+  explicit ChildHost(const char* child_source, const char* tag)
+      : directory(std::filesystem::temp_directory_path() /
+                  (std::string(tag) + "_" + std::to_string(::getpid()))) {
+    std::filesystem::create_directories(directory);
+    std::ofstream(directory / "child.lua") << child_source;
+    host.script_directory = directory.string();
+    host.spawn = [](const perdiem::lua::SpawnRequest&) { return Result<std::string>("run-child"); };
+    host.await_spawn = [](const std::string&) -> Result<SpawnResult> {
+      FAIL("the driver answers the child, not the host");
+      return SpawnResult{};
+    };
+  }
+  ~ChildHost() {
+    std::error_code ignored;
+    std::filesystem::remove_all(directory, ignored);
+  }
+  std::filesystem::path directory;
+  PlanHost host;
+};
+
 }  // namespace
 
 TEST_CASE("two tasks on one thread are answered out of order, each getting its own answer") {
@@ -76,18 +99,8 @@ TEST_CASE("a failed call reaches the plan as a catchable error table") {
 }
 
 TEST_CASE("sleep, chat_many, embed and child:await each become a wait of their own kind") {
-  // agent.spawn resolves its script beside the plan, as require does.
-  const std::filesystem::path directory =
-      std::filesystem::temp_directory_path() / ("plan_task_test_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(directory);
-  std::ofstream(directory / "child.lua") << "return {answer='!'}\n";
-  PlanHost host;
-  host.script_directory = directory.string();
-  host.spawn = [](const perdiem::lua::SpawnRequest&) { return Result<std::string>("run-child"); };
-  host.await_spawn = [](const std::string&) -> Result<SpawnResult> {
-    FAIL("the driver answers the child, not the host");
-    return SpawnResult{};
-  };
+  ChildHost child_host("return {answer='!'}\n", "plan_task_test");
+  PlanHost& host = child_host.host;
   host.embed = [](const perdiem::providers::EmbedRequest&) -> Result<EmbedResponse> {
     FAIL("the driver answers the embedding, not the host");
     return EmbedResponse{};
@@ -122,7 +135,6 @@ TEST_CASE("sleep, chat_many, embed and child:await each become a wait of their o
   const auto outcome = task.take_outcome();
   REQUIRE_FALSE(outcome.error);
   CHECK(outcome.text == "AB3!");
-  std::filesystem::remove_all(directory);
 }
 
 TEST_CASE("a sleep past the deadline is cut to it, and the plan ends with the deadline's error") {
@@ -354,23 +366,13 @@ TEST_CASE("a parallel branch's model.stream is a stream wait of the task, with i
 }
 
 TEST_CASE("a parallel branch's child:await() is a child wait of the task") {
-  const std::filesystem::path directory =
-      std::filesystem::temp_directory_path() / ("plan_task_branch_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(directory);
-  std::ofstream(directory / "child.lua") << "return 'x'\n";
-  PlanHost host;
-  host.script_directory = directory.string();
-  host.spawn = [](const perdiem::lua::SpawnRequest&) { return Result<std::string>("run-child"); };
-  host.await_spawn = [](const std::string&) -> Result<SpawnResult> {
-    FAIL("the driver answers the child, not the host");
-    return SpawnResult{};
-  };
+  ChildHost child_host("return 'x'\n", "plan_task_branch");
   PlanTask task(
       "local child = agent.spawn('child', {})\n"
       "local a, b = parallel(function() return child:await().answer end,\n"
       "                      function() return 'other' end)\n"
       "return a .. ' ' .. b\n",
-      "plan.lua", {}, PlanLimits{}, host);
+      "plan.lua", {}, PlanLimits{}, child_host.host);
   REQUIRE(task.resume() == PlanWait::child);
   CHECK(task.child_run_id() == "run-child");
   task.answer_child(SpawnResult{"run-child", R"({"answer":"!"})", 0});
@@ -378,7 +380,6 @@ TEST_CASE("a parallel branch's child:await() is a child wait of the task") {
   const auto outcome = task.take_outcome();
   REQUIRE_MESSAGE(!outcome.error, outcome.error->describe());
   CHECK(outcome.text == "! other");
-  std::filesystem::remove_all(directory);
 }
 
 TEST_CASE("a plan ending while parallel holds parked requests frees them") {
