@@ -430,7 +430,7 @@ lua_KContext host_wait_context(int n, int i) {
   return static_cast<lua_KContext>(n) | (static_cast<lua_KContext>(i) << 16);
 }
 
-// The driver's answer to branch i's embedding, stream or tool calls, kept for its turn.
+// The driver's answer to branch i's HostWait, kept for its turn.
 void keep_host_answer(lua_State* L, PlanContext& context, int n, int i) {
   HostWait& wait = host_wait_of(L, n, i);
   if (context.answer && context.stream) {
