@@ -53,7 +53,7 @@ enum BranchState : int {
   kParkedChat,
   kParkedMany,
   kParkedSleep,
-  kParkedHost,    // an embedding or tool calls, in its HostWait, not yet asked
+  kParkedHost,    // an embedding, stream, tool calls or await in its HostWait, not asked
   kHostAnswered,  // its HostWait holds the answer, for its next turn
   kDone,
   kFailed
@@ -222,7 +222,7 @@ void fail_with(lua_State* L, int n, int i, const char* message) {
 }
 
 // Resumes branch i (its answer, if any, already parked in the context) until it finishes,
-// fails, parks a chat request, sleeps or parks an embedding or tool calls.
+// fails, parks a chat request, sleeps, or parks another wait (a HostWait).
 void run_branch(lua_State* L, PlanContext& context, int n, int i, Batch& batch) {
   lua_rawgeti(L, threads_slot(n), i);
   lua_State* thread = lua_tothread(L, -1);
@@ -461,7 +461,7 @@ int parallel_host_continue(lua_State* L, int, lua_KContext raw) {
   return parallel_step(L, n, nullptr);
 }
 
-// Hands branch i's parked embedding or tool calls to the context, for the driver.
+// Hands branch i's parked HostWait to the context, for the driver.
 void send_host_wait(lua_State* L, PlanContext& context, int n, int i) {
   HostWaits& waits = host_waits_of(L, n);
   HostWait& wait = waits.by_branch[static_cast<std::size_t>(i - 1)];
@@ -542,7 +542,7 @@ int parallel_step(lua_State* L, int n, const std::vector<Result<ChatResponse>>* 
     }
     answers = nullptr;  // every parked branch has taken its answer
     if (batch.requests.empty()) {
-      // No chat waits: the first embedding or tool calls a branch parked, if any.
+      // No chat waits: the first other wait a branch parked (a HostWait), if any.
       int host = 0;
       for (int i = 1; i <= n && host == 0; ++i) {
         if (branches_of(L, n)[i - 1].state == kParkedHost) host = i;
